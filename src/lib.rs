@@ -1,0 +1,21 @@
+//! spotcheck: the online spot-check system of a product-quality regulator.
+//!
+//! One module per pipeline stage; data flows one way (see ARCHITECTURE.md):
+//!
+//! ```text
+//! market (sample site) ◄── fetch ──► adapters ──► store ◄── crawl (drives the loop)
+//! ```
+
+#![forbid(unsafe_code)]
+
+pub mod adapters;
+pub mod cli;
+pub mod config;
+pub mod crawl;
+pub mod fetch;
+pub mod market;
+pub mod model;
+pub mod store;
+
+/// `spotcheck/<version>`, recorded in every capture.
+pub const TOOL: &str = concat!("spotcheck/", env!("CARGO_PKG_VERSION"));
