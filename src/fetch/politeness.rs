@@ -40,3 +40,112 @@ impl Default for Politeness {
         Politeness { rate: 1.0, burst: 1, concurrency: 1 }
     }
 }
+
+/// The politeness in force for one host: its token bucket and its
+/// concurrency semaphore. Either is absent when unlimited, so an unlimited
+/// host costs one map lookup per request.
+#[derive(Debug)]
+pub(crate) struct HostGate {
+    limiter: Option<governor::DefaultDirectRateLimiter>,
+    slots: Option<std::sync::Arc<tokio::sync::Semaphore>>,
+}
+
+/// Held while a request to the host is in flight; dropping it frees the slot.
+pub(crate) struct HostPermit {
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl HostGate {
+    pub(crate) fn new(p: &Politeness) -> HostGate {
+        let limiter = if p.is_unlimited_rate() {
+            None
+        } else {
+            let period = std::time::Duration::from_secs_f64(1.0 / p.rate);
+            let burst = std::num::NonZeroU32::new(p.burst.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
+            governor::Quota::with_period(period)
+                .map(|q| governor::RateLimiter::direct(q.allow_burst(burst)))
+        };
+        // tokio caps a semaphore's permits well below usize::MAX: anything that
+        // large means "no limit".
+        let slots = (p.concurrency < tokio::sync::Semaphore::MAX_PERMITS)
+            .then(|| std::sync::Arc::new(tokio::sync::Semaphore::new(p.concurrency.max(1))));
+        HostGate { limiter, slots }
+    }
+
+    /// Waits for a concurrency slot, then for the rate limiter.
+    pub(crate) async fn enter(&self) -> HostPermit {
+        let slot = match &self.slots {
+            // The semaphore is never closed, so acquiring cannot fail.
+            Some(s) => s.clone().acquire_owned().await.ok(),
+            None => None,
+        };
+        if let Some(l) = &self.limiter {
+            l.until_ready().await;
+        }
+        HostPermit { _slot: slot }
+    }
+}
+
+/// Per-host gates, created on first use from the default politeness.
+#[derive(Debug)]
+pub(crate) struct HostGates {
+    default: Politeness,
+    gates: std::sync::RwLock<std::collections::HashMap<String, std::sync::Arc<HostGate>>>,
+}
+
+impl HostGates {
+    pub(crate) fn new(default: Politeness) -> HostGates {
+        HostGates { default, gates: Default::default() }
+    }
+
+    /// Replaces the politeness of `host` (requests already waiting keep the old gate).
+    pub(crate) fn set(&self, host: &str, p: Politeness) {
+        let gate = std::sync::Arc::new(HostGate::new(&p));
+        let mut map = self.gates.write().unwrap_or_else(|e| e.into_inner());
+        map.insert(host.to_ascii_lowercase(), gate);
+    }
+
+    pub(crate) fn get(&self, host: &str) -> std::sync::Arc<HostGate> {
+        if let Some(g) = self.gates.read().unwrap_or_else(|e| e.into_inner()).get(host) {
+            return g.clone();
+        }
+        let mut map = self.gates.write().unwrap_or_else(|e| e.into_inner());
+        map.entry(host.to_string()).or_insert_with(|| std::sync::Arc::new(HostGate::new(&self.default))).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn concurrency_is_capped_per_host() {
+        let gates = HostGates::new(Politeness { rate: 0.0, burst: 1, concurrency: 2 });
+        let g = gates.get("a");
+        let _p1 = g.enter().await;
+        let _p2 = g.enter().await;
+        let third = tokio::time::timeout(std::time::Duration::from_millis(20), g.enter()).await;
+        assert!(third.is_err(), "a third request must wait for a slot");
+        // Another host is not affected.
+        let _q = gates.get("b").enter().await;
+    }
+
+    #[tokio::test]
+    async fn rate_limit_spaces_requests_after_the_burst() {
+        let gates = HostGates::new(Politeness::unlimited());
+        gates.set("slow", Politeness { rate: 20.0, burst: 2, concurrency: usize::MAX });
+        let g = gates.get("slow");
+        let t0 = std::time::Instant::now();
+        for _ in 0..4 {
+            drop(g.enter().await);
+        }
+        // Two at once, then two more at 50 ms intervals.
+        assert!(t0.elapsed() >= std::time::Duration::from_millis(90), "{:?}", t0.elapsed());
+    }
+
+    #[test]
+    fn unlimited_has_no_gate_parts() {
+        let g = HostGate::new(&Politeness::unlimited());
+        assert!(g.limiter.is_none() && g.slots.is_none());
+    }
+}
