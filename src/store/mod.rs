@@ -1,1 +1,119 @@
-//! (being written)
+//! Durable state in sled: listings and shops (every distinct version kept),
+//! crawl jobs and their frontiers.
+//!
+//! Trees:
+//! - `listing_versions` `platform \0 item_id \0 version(u32 BE)` → Listing JSON
+//! - `listing_heads`    `platform \0 item_id` → latest version (u32 BE) ‖ SHA-256 of its content
+//! - `shop_versions` / `shop_heads`: the same for shops
+//! - `jobs`             job id → [`JobRecord`] JSON; `job_runs` spec fingerprint → latest job id
+//! - `job/<id>/queue`, `job/<id>/seen`, `job/<id>/candidates`, `job/<id>/errors`: one job's frontier
+//!
+//! Everything one fetched page changes is committed in one sled transaction
+//! ([`Store::commit_page`]), so a crash leaves either all of a page's effects or none.
+
+mod jobs;
+mod versioned;
+
+use std::path::{Path, PathBuf};
+
+use sled::Tree;
+
+pub use jobs::{Counters, FrontierEntry, JobFrontier, JobRecord, JobSpec, JobStatus, PageOutcome, PageResult};
+pub use versioned::Stored;
+
+use crate::model::{Listing, Shop};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database at `{path}`: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: sled::Error,
+    },
+    #[error("database error: {0}")]
+    Db(#[from] sled::Error),
+    #[error("corrupt record under key `{key}` in tree `{tree}`: {detail}")]
+    Corrupt { tree: String, key: String, detail: String },
+    #[error("job `{0}` not found")]
+    JobNotFound(String),
+}
+
+impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
+    fn from(e: sled::transaction::TransactionError<StoreError>) -> StoreError {
+        match e {
+            sled::transaction::TransactionError::Abort(e) => e,
+            sled::transaction::TransactionError::Storage(e) => StoreError::Db(e),
+        }
+    }
+}
+
+/// The open database. Cheap to clone (sled handles are reference-counted).
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    listing_versions: Tree,
+    listing_heads: Tree,
+    shop_versions: Tree,
+    shop_heads: Tree,
+    jobs: Tree,
+    job_runs: Tree,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `dir`. Fails clearly if
+    /// another spotcheck process holds it.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(256 * 1024 * 1024)
+            .flush_every_ms(Some(200))
+            .open()
+            .map_err(|source| StoreError::Open { path: dir.to_path_buf(), source })?;
+        Ok(Store {
+            listing_versions: db.open_tree("listing_versions")?,
+            listing_heads: db.open_tree("listing_heads")?,
+            shop_versions: db.open_tree("shop_versions")?,
+            shop_heads: db.open_tree("shop_heads")?,
+            jobs: db.open_tree("jobs")?,
+            job_runs: db.open_tree("job_runs")?,
+            db,
+        })
+    }
+
+    /// Writes everything buffered to disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The latest version of every listing, in key order.
+    pub fn latest_listings(&self) -> impl Iterator<Item = Result<Listing, StoreError>> + '_ {
+        versioned::latest(&self.listing_heads, &self.listing_versions, "listing_versions")
+    }
+
+    /// Every stored version of one listing, oldest first.
+    pub fn listing_versions(&self, platform: &str, item_id: &str) -> Result<Vec<Listing>, StoreError> {
+        versioned::versions(&self.listing_versions, &versioned::identity(platform, item_id), "listing_versions")
+    }
+
+    pub fn listing_count(&self) -> usize {
+        self.listing_heads.len()
+    }
+
+    /// The number of listing versions stored (≥ the number of listings).
+    pub fn listing_version_count(&self) -> usize {
+        self.listing_versions.len()
+    }
+
+    pub fn latest_shops(&self) -> impl Iterator<Item = Result<Shop, StoreError>> + '_ {
+        versioned::latest(&self.shop_heads, &self.shop_versions, "shop_versions")
+    }
+
+    pub fn shop_count(&self) -> usize {
+        self.shop_heads.len()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,74 @@
+//! One page through the pipeline: fetch → extract → what to commit.
+
+use std::sync::Arc;
+
+use url::Url;
+
+use super::scope::{Admitted, Scope};
+use crate::adapters::Adapter;
+use crate::fetch::{FetchContext, FetchError, Fetcher};
+use crate::store::{FrontierEntry, PageOutcome, PageResult};
+
+/// What a worker needs to process pages of one job.
+pub struct PageContext {
+    pub adapter: Arc<Adapter>,
+    pub fetcher: Fetcher,
+    pub fetch: FetchContext,
+    pub scope: Scope,
+}
+
+/// Fetches and extracts one frontier entry. Never fails: a page that cannot be
+/// fetched or read becomes a `Failed` outcome with the reason, and the job goes on.
+pub async fn process(ctx: Arc<PageContext>, seq: u64, entry: FrontierEntry) -> PageResult {
+    let outcome = match fetch_and_extract(&ctx, &entry).await {
+        Ok(outcome) => outcome,
+        Err(PageError::Robots(e)) => PageOutcome::Failed { error: e, robots: true },
+        Err(PageError::Other(e)) => PageOutcome::Failed { error: e, robots: false },
+    };
+    PageResult { seq, url: entry.url, outcome }
+}
+
+enum PageError {
+    Robots(String),
+    Other(String),
+}
+
+async fn fetch_and_extract(ctx: &Arc<PageContext>, entry: &FrontierEntry) -> Result<PageOutcome, PageError> {
+    let url = Url::parse(&entry.url).map_err(|e| PageError::Other(format!("invalid url `{}`: {e}", entry.url)))?;
+    let fetched = ctx.fetcher.fetch(&url, &ctx.fetch).await.map_err(|e| match e {
+        FetchError::RobotsDisallowed { .. } => PageError::Robots(e.to_string()),
+        e => PageError::Other(e.to_string()),
+    })?;
+    if !fetched.is_success() {
+        return Err(PageError::Other(format!("`{}` answered http status {}", entry.url, fetched.status)));
+    }
+    let captured_at = fetched.capture.finished_at;
+    let capture_id = fetched.capture_id.to_hex();
+    let ctx2 = Arc::clone(ctx);
+    let final_url = fetched.final_url.clone();
+    let body = fetched.body.clone();
+    let extracted = tokio::task::spawn_blocking(move || ctx2.adapter.extract(&final_url, &body))
+        .await
+        .map_err(|e| PageError::Other(format!("extraction of `{}` stopped: {e}", entry.url)))?
+        .map_err(|e| PageError::Other(format!("cannot extract `{}`: {e}", entry.url)))?;
+
+    let mut listings = extracted.listings;
+    for listing in &mut listings {
+        listing.captured_at = Some(captured_at);
+        listing.capture_id = Some(capture_id.clone());
+    }
+    let mut shops = extracted.shops;
+    for shop in &mut shops {
+        shop.captured_at = Some(captured_at);
+        shop.capture_id = Some(capture_id.clone());
+    }
+    let mut links = Vec::new();
+    let mut candidates = Vec::new();
+    for admitted in ctx.scope.admit(&ctx.adapter, entry.depth, extracted.links) {
+        match admitted {
+            Admitted::Follow(e) => links.push(e),
+            Admitted::Candidate(e) => candidates.push(e),
+        }
+    }
+    Ok(PageOutcome::Fetched { listings, shops, links, candidates })
+}
