@@ -131,3 +131,57 @@ pub struct ShopRef {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
+
+impl Listing {
+    /// The fields whose values differ between `self` (expected) and `actual`,
+    /// ignoring what only a capture knows (capture id and time, provenance)
+    /// and our own classification. Each entry is `field: expected ≠ actual`.
+    pub fn diff(&self, actual: &Listing) -> Vec<String> {
+        let strip = |l: &Listing| Listing {
+            captured_at: None,
+            capture_id: None,
+            provenance: Default::default(),
+            catalogue_class: None,
+            ..l.clone()
+        };
+        let as_map = |l: &Listing| match serde_json::to_value(strip(l)) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        let (want, got) = (as_map(self), as_map(actual));
+        let mut fields: Vec<&String> = want.keys().chain(got.keys()).collect();
+        fields.sort();
+        fields.dedup();
+        fields
+            .into_iter()
+            .filter_map(|f| {
+                let (w, g) = (want.get(f), got.get(f));
+                (w != g).then(|| format!("{f}: {} ≠ {}", show(w), show(g)))
+            })
+            .collect()
+    }
+}
+
+fn show(v: Option<&serde_json::Value>) -> String {
+    v.map_or_else(|| "(absent)".to_string(), |v| v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_names_changed_fields_and_ignores_capture_fields() {
+        let a = Listing { platform: "p".into(), item_id: "1".into(), title: Some("充电宝".into()), ..Listing::default() };
+        let mut b = a.clone();
+        b.captured_at = Some(Utc::now());
+        b.capture_id = Some("ab".into());
+        assert!(a.diff(&b).is_empty());
+        b.title = Some("充电器".into());
+        b.sales = Some(3);
+        let d = a.diff(&b);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(d[0].starts_with("sales: (absent) ≠ 3"), "{d:?}");
+        assert!(d[1].starts_with("title: "), "{d:?}");
+    }
+}
