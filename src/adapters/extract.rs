@@ -1,0 +1,481 @@
+//! Evaluating an adapter on one page: decode, parse once, run each field's
+//! fallback chain, and assemble listings, shops and links with provenance.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use regex::{Captures, Regex};
+use rust_decimal::Decimal;
+use scraper::{ElementRef, Html};
+use serde_json::Value as Json;
+use url::Url;
+
+use crate::model::{Availability, Certificate, Listing, PageKind, Provenance, Shop, ShopRef};
+
+use super::parsers::{self, Parser};
+use super::rules::{Document, Extractor, Field, PageRule, Shape, Source, StateRule};
+use super::{Adapter, ExtractError, Extracted, Link};
+
+/// A field's value once parsed.
+#[derive(Debug, Clone)]
+enum Value {
+    Text(String),
+    Price(Decimal),
+    Count(u64),
+    Availability(Availability),
+    List(Vec<String>),
+    Map(BTreeMap<String, String>),
+}
+
+/// Everything an extractor may read on one page.
+struct Page<'a> {
+    base: &'a Url,
+    raw: &'a str,
+    html: Option<&'a Html>,
+    json: Option<&'a Json>,
+    url_groups: Option<Captures<'a>>,
+    specs: BTreeMap<String, String>,
+}
+
+/// Decode a body by its BOM or declared `charset`, UTF-8 otherwise; bad bytes
+/// become U+FFFD rather than an error.
+pub(super) fn decode(body: &[u8]) -> Cow<'_, str> {
+    let head = &body[..body.len().min(2048)];
+    let declared = find_ascii_ci(head, b"charset=").and_then(|at| {
+        let rest = &head[at + b"charset=".len()..];
+        let rest = rest.strip_prefix(b"\"").or_else(|| rest.strip_prefix(b"'")).unwrap_or(rest);
+        let end = rest.iter().position(|b| matches!(b, b'"' | b'\'' | b';' | b'>' | b' ' | b'/')).unwrap_or(rest.len());
+        encoding_rs::Encoding::for_label(&rest[..end])
+    });
+    let encoding = declared.unwrap_or(encoding_rs::UTF_8);
+    let (text, _, _) = encoding.decode(body);
+    text
+}
+
+fn find_ascii_ci(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// The part of a URL page patterns match: path, plus `?query` when present.
+pub(super) fn match_target(url: &Url) -> Cow<'_, str> {
+    match url.query() {
+        Some(q) => Cow::Owned(format!("{}?{q}", url.path())),
+        None => Cow::Borrowed(url.path()),
+    }
+}
+
+pub(super) fn extract(adapter: &Adapter, url: &Url, body: &[u8]) -> Result<Extracted, ExtractError> {
+    let rule = adapter.page_rule(url).ok_or_else(|| ExtractError::NoPageKind {
+        adapter: adapter.name.clone(),
+        url: url.to_string(),
+    })?;
+    let raw = decode(body);
+    let target = match_target(url);
+    let (html, json) = match rule.document {
+        Document::Html => {
+            let html = Html::parse_document(&raw);
+            let state = rule.state.as_ref().and_then(|s| find_state(&html, s));
+            (Some(html), state)
+        }
+        Document::Json => {
+            let json = serde_json::from_str::<Json>(&raw).map_err(|e| ExtractError::NotJson {
+                url: url.to_string(),
+                reason: e.to_string(),
+            })?;
+            (None, Some(json))
+        }
+    };
+    let mut page = Page {
+        base: url,
+        raw: &raw,
+        html: html.as_ref(),
+        json: json.as_ref(),
+        url_groups: rule.url.captures(&target),
+        specs: BTreeMap::new(),
+    };
+    let mut values: BTreeMap<Field, Value> = BTreeMap::new();
+    let mut provenance = Provenance::new();
+    for field_rule in &rule.fields {
+        let found = field_rule.chain.iter().find_map(|ex| page.evaluate(field_rule.field, ex).map(|v| (v, ex)));
+        match found {
+            Some((value, ex)) => {
+                if let Value::Map(specs) = &value {
+                    page.specs = specs.clone();
+                }
+                provenance.insert(field_rule.field.name().to_string(), ex.label.clone());
+                values.insert(field_rule.field, value);
+            }
+            None if field_rule.required => {
+                let tried: Vec<&str> = field_rule.chain.iter().map(|e| e.label.as_str()).collect();
+                let state_missing = page.json.is_none() && rule.state.is_some();
+                return Err(ExtractError::Drift {
+                    adapter: adapter.name.clone(),
+                    url: url.to_string(),
+                    field: field_rule.field.name().to_string(),
+                    tried: tried.join(", "),
+                    note: if state_missing { " (the page's JSON state was not found)" } else { "" },
+                });
+            }
+            None => {}
+        }
+    }
+    let certificates = page.certificates(rule, &mut provenance);
+    let links = page.links(adapter, rule);
+    let mut out = Extracted { kind: rule.kind, listings: Vec::new(), shops: Vec::new(), links };
+    match rule.kind {
+        PageKind::Item | PageKind::Live => {
+            if values.contains_key(&Field::ItemId) {
+                out.listings.push(listing(adapter, url, values, certificates, provenance));
+            }
+        }
+        PageKind::Shop => out.shops.push(shop(adapter, url, values, provenance)),
+        PageKind::Search => {}
+    }
+    Ok(out)
+}
+
+/// The first script matching the state rule that holds a JSON value.
+fn find_state(html: &Html, rule: &StateRule) -> Option<Json> {
+    for script in html.select(&rule.script) {
+        let text: String = script.text().collect();
+        let start = match (&rule.prefix, &rule.regex) {
+            (Some(prefix), _) => text.find(prefix.as_str()).map(|i| i + prefix.len()),
+            (None, Some(re)) => re.captures(&text).and_then(|c| c.name("json").or_else(|| c.get(1))).map(|m| m.start()),
+            (None, None) => Some(0),
+        };
+        let Some(start) = start else { continue };
+        let rest = text[start..].trim_start();
+        // The JSON ends where the first complete value ends (`;` and more script may follow).
+        let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<Json>();
+        if let Some(Ok(value)) = stream.next() {
+            return Some(value);
+        }
+    }
+    None
+}
+
+fn json_text(v: &Json) -> Option<Cow<'_, str>> {
+    match v {
+        Json::Null => None,
+        Json::String(s) => Some(Cow::Borrowed(s)),
+        Json::Number(n) => Some(Cow::Owned(n.to_string())),
+        Json::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+        other => Some(Cow::Owned(other.to_string())),
+    }
+}
+
+fn element_text(el: ElementRef<'_>) -> String {
+    el.text().collect()
+}
+
+/// The part of a regex match that is the value: group `value`, else group 1, else all.
+fn capture<'t>(c: &Captures<'t>) -> Option<&'t str> {
+    c.name("value").or_else(|| c.get(1)).or_else(|| c.get(0)).map(|m| m.as_str())
+}
+
+impl<'a> Page<'a> {
+    /// Calls `f` with every value the extractor's source and regex yield, until `f` says stop.
+    fn each_value(&self, ex: &Extractor, f: &mut dyn FnMut(&str) -> bool) {
+        let mut filtered = |value: &str| -> bool {
+            match &ex.regex {
+                None => f(value),
+                Some(re) => each_match(re, value, ex.all, f),
+            }
+        };
+        match &ex.source {
+            Source::Css { selector, attr } => {
+                let Some(html) = self.html else { return };
+                for el in html.select(selector) {
+                    let go_on = match attr {
+                        Some(a) => el.value().attr(a).is_none_or(&mut filtered),
+                        None => filtered(&element_text(el)),
+                    };
+                    if !go_on {
+                        return;
+                    }
+                }
+            }
+            Source::Json(path) => {
+                let Some(json) = self.json else { return };
+                for node in path.query(json).iter() {
+                    if let Some(text) = json_text(node) {
+                        if !filtered(&text) {
+                            return;
+                        }
+                    }
+                }
+            }
+            Source::Raw => {
+                filtered(self.raw);
+            }
+            Source::Spec(keys) => {
+                if let Some(v) = keys.iter().find_map(|k| self.specs.get(k)) {
+                    filtered(v);
+                }
+            }
+            Source::UrlGroup(g) => {
+                if let Some(m) = self.url_groups.as_ref().and_then(|c| c.name(g)) {
+                    filtered(m.as_str());
+                }
+            }
+            Source::Const(v) => {
+                filtered(v);
+            }
+            Source::CssTable { .. } | Source::JsonTable { .. } => {}
+        }
+    }
+
+    /// Run one extractor for `field`; `None` when it finds nothing usable.
+    fn evaluate(&self, field: Field, ex: &Extractor) -> Option<Value> {
+        if ex.source.is_table() {
+            let map = self.table(&ex.source);
+            return (!map.is_empty()).then_some(Value::Map(map));
+        }
+        match field.shape() {
+            Shape::List => {
+                let mut items: Vec<String> = Vec::new();
+                self.each_value(ex, &mut |v| {
+                    if let Some(s) = self.parse_text(ex.parser, v) {
+                        if !items.contains(&s) {
+                            items.push(s);
+                        }
+                    }
+                    true
+                });
+                (!items.is_empty()).then_some(Value::List(items))
+            }
+            Shape::One(_) if ex.all && matches!(ex.parser, Parser::Text | Parser::Raw | Parser::Url) => {
+                let mut parts: Vec<String> = Vec::new();
+                self.each_value(ex, &mut |v| {
+                    parts.extend(self.parse_text(ex.parser, v));
+                    true
+                });
+                (!parts.is_empty()).then(|| Value::Text(parts.join(&ex.join)))
+            }
+            Shape::One(_) | Shape::Map => {
+                let mut found = None;
+                self.each_value(ex, &mut |v| {
+                    found = self.parse_one(ex.parser, v);
+                    found.is_none()
+                });
+                found
+            }
+        }
+    }
+
+    fn parse_text(&self, parser: Parser, v: &str) -> Option<String> {
+        match parser {
+            Parser::Raw => (!v.is_empty()).then(|| v.to_string()),
+            Parser::Url => parsers::absolute_url(v, self.base),
+            _ => parsers::text(v),
+        }
+    }
+
+    fn parse_one(&self, parser: Parser, v: &str) -> Option<Value> {
+        match parser {
+            Parser::Text | Parser::Raw | Parser::Url => self.parse_text(parser, v).map(Value::Text),
+            Parser::Yuan => parsers::yuan(v).map(Value::Price),
+            Parser::Fen => parsers::fen(v).map(Value::Price),
+            Parser::Count => parsers::count(v).map(Value::Count),
+            Parser::Availability => parsers::availability(v).map(Value::Availability),
+        }
+    }
+
+    /// A key/value table; the first occurrence of a key wins.
+    fn table(&self, source: &Source) -> BTreeMap<String, String> {
+        let mut map = BTreeMap::new();
+        let mut put = |k: &str, v: &str| {
+            let key = parsers::text(k.trim_end_matches([':', '：', ' ']));
+            if let (Some(key), Some(value)) = (key, parsers::text(v)) {
+                map.entry(key).or_insert(value);
+            }
+        };
+        match source {
+            Source::CssTable { rows, key, value } => {
+                let Some(html) = self.html else { return map };
+                for row in html.select(rows) {
+                    for (k, v) in row.select(key).zip(row.select(value)) {
+                        put(&element_text(k), &element_text(v));
+                    }
+                }
+            }
+            Source::JsonTable { path, key, value } => {
+                let Some(json) = self.json else { return map };
+                for node in path.query(json).iter() {
+                    let entries: Vec<&Json> = match node {
+                        Json::Array(items) => items.iter().collect(),
+                        other => vec![other],
+                    };
+                    for entry in entries {
+                        match (entry, key, value) {
+                            (Json::Object(o), Some(k), Some(v)) => {
+                                if let (Some(k), Some(v)) =
+                                    (o.get(k).and_then(json_text), o.get(v).and_then(json_text))
+                                {
+                                    put(&k, &v);
+                                }
+                            }
+                            (Json::Object(o), _, _) => {
+                                for (k, v) in o {
+                                    if let Some(v) = json_text(v) {
+                                        put(k, &v);
+                                    }
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        map
+    }
+
+    fn certificates(&self, rule: &PageRule, provenance: &mut Provenance) -> Vec<Certificate> {
+        let mut found = BTreeSet::new();
+        let mut labels = Vec::new();
+        for cert in &rule.certificates {
+            for ex in &cert.sources {
+                let before = found.len();
+                self.each_value(ex, &mut |v| {
+                    if let Some(number) = parsers::text(v) {
+                        found.insert(Certificate { kind: cert.kind, number });
+                    }
+                    true
+                });
+                if found.len() > before {
+                    labels.push(ex.label.clone());
+                }
+            }
+        }
+        if !labels.is_empty() {
+            provenance.insert("certificates".to_string(), labels.join(", "));
+        }
+        found.into_iter().collect()
+    }
+
+    fn links(&self, adapter: &Adapter, rule: &PageRule) -> Vec<Link> {
+        let mut seen = HashSet::new();
+        let mut links = Vec::new();
+        for link in &rule.links {
+            self.each_value(&link.extractor, &mut |v| {
+                let v = v.trim();
+                let href = match &link.template {
+                    Some(t) => Cow::Owned(t.replace("{}", v)),
+                    None => Cow::Borrowed(v),
+                };
+                let Some(url) = parsers::absolute_url(&href, self.base).and_then(|u| Url::parse(&u).ok()) else {
+                    return true;
+                };
+                let followable = matches!(url.scheme(), "http" | "https") || url.scheme() == self.base.scheme();
+                if followable && seen.insert(url.to_string()) {
+                    let kind = link.kind.or_else(|| adapter.page_kind(&url));
+                    links.push(Link { url, kind });
+                }
+                true
+            });
+        }
+        links
+    }
+}
+
+/// Feed `f` the value part of the first match (or every match when `all`).
+fn each_match(re: &Regex, text: &str, all: bool, f: &mut dyn FnMut(&str) -> bool) -> bool {
+    if all {
+        for c in re.captures_iter(text) {
+            if let Some(v) = capture(&c) {
+                if !f(v) {
+                    return false;
+                }
+            }
+        }
+        true
+    } else {
+        match re.captures(text) {
+            Some(c) => capture(&c).is_none_or(f),
+            None => true,
+        }
+    }
+}
+
+fn take_text(values: &mut BTreeMap<Field, Value>, field: Field) -> Option<String> {
+    match values.remove(&field) {
+        Some(Value::Text(s)) => Some(s),
+        _ => None,
+    }
+}
+
+fn listing(
+    adapter: &Adapter,
+    url: &Url,
+    mut values: BTreeMap<Field, Value>,
+    certificates: Vec<Certificate>,
+    mut provenance: Provenance,
+) -> Listing {
+    let mut l = Listing {
+        platform: adapter.platform.clone(),
+        item_id: take_text(&mut values, Field::ItemId).unwrap_or_default(),
+        url: url.to_string(),
+        certificates,
+        ..Listing::default()
+    };
+    let shop_id = take_text(&mut values, Field::ShopId);
+    let shop_name = take_text(&mut values, Field::ShopName);
+    let shop_url = take_text(&mut values, Field::ShopUrl);
+    if shop_id.is_some() || shop_name.is_some() {
+        l.shop = Some(ShopRef { shop_id: shop_id.unwrap_or_default(), name: shop_name, url: shop_url });
+    }
+    for (field, value) in values {
+        match (field, value) {
+            (Field::Price, Value::Price(p)) => l.price = Some(p),
+            (Field::OriginalPrice, Value::Price(p)) => l.original_price = Some(p),
+            (Field::Availability, Value::Availability(a)) => l.availability = Some(a),
+            (Field::Sales, Value::Count(n)) => l.sales = Some(n),
+            (Field::Stock, Value::Count(n)) => l.stock = Some(n),
+            (Field::Images, Value::List(v)) => l.images = v,
+            (Field::Specs, Value::Map(m)) => l.specs = m,
+            (field, Value::Text(s)) => {
+                let slot = match field {
+                    Field::Title => &mut l.title,
+                    Field::Currency => &mut l.currency,
+                    Field::Sku => &mut l.sku,
+                    Field::Gtin => &mut l.gtin,
+                    Field::Mpn => &mut l.mpn,
+                    Field::Brand => &mut l.brand,
+                    Field::Model => &mut l.model,
+                    Field::Category => &mut l.category,
+                    Field::Manufacturer => &mut l.manufacturer,
+                    Field::ManufacturerAddress => &mut l.manufacturer_address,
+                    Field::Description => &mut l.description,
+                    _ => continue,
+                };
+                *slot = Some(s);
+            }
+            _ => {}
+        }
+    }
+    if l.currency.is_none() && (l.price.is_some() || l.original_price.is_some()) {
+        // The price parsers (`yuan`, `fen`) read Chinese yuan.
+        l.currency = Some("CNY".to_string());
+        provenance.insert("currency".to_string(), "parser:yuan".to_string());
+    }
+    l.provenance = provenance;
+    l
+}
+
+fn shop(adapter: &Adapter, url: &Url, mut values: BTreeMap<Field, Value>, provenance: Provenance) -> Shop {
+    Shop {
+        platform: adapter.platform.clone(),
+        shop_id: take_text(&mut values, Field::ShopId).unwrap_or_default(),
+        url: url.to_string(),
+        name: take_text(&mut values, Field::Name),
+        operator_name: take_text(&mut values, Field::OperatorName),
+        uscc: take_text(&mut values, Field::Uscc),
+        address: take_text(&mut values, Field::Address),
+        region_code: take_text(&mut values, Field::RegionCode),
+        licence_text: take_text(&mut values, Field::LicenceText),
+        provenance,
+        ..Shop::default()
+    }
+}
