@@ -1,4 +1,3 @@
-#![cfg(any())] // disabled until the fetch and adapters modules land (integration in progress)
 //! Crawl jobs: the loop that drives fetch → extract → store over a frontier.
 //!
 //! One task owns the job: it dispatches frontier entries to at most

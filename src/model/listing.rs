@@ -121,6 +121,17 @@ pub enum CertificateKind {
     Qs,
 }
 
+impl CertificateKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertificateKind::Ccc => "ccc",
+            CertificateKind::Xk => "xk",
+            CertificateKind::Sc => "sc",
+            CertificateKind::Qs => "qs",
+        }
+    }
+}
+
 /// A listing's pointer to the shop selling it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
