@@ -106,6 +106,7 @@ fn bounded_read(mut r: impl Read, coding: &str, raw_len: u64, limits: DecodeLimi
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use std::io::Write;

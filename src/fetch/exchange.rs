@@ -209,6 +209,7 @@ fn classify(url: &Url, e: reqwest::Error) -> FetchError {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

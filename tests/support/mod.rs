@@ -1,0 +1,3 @@
+//! Test servers shared by the integration tests (`mod support;` in a test file).
+
+pub mod hostile;
