@@ -1,0 +1,168 @@
+//! The axum router: one route per page kind per platform, plus `/`,
+//! `/robots.txt`, images, carts (disallowed by robots.txt) and a counter of
+//! requests served.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use super::catalogue::CLASSES;
+use super::html::{not_found_page, PIXEL_GIF};
+use super::layout::Platform;
+use super::{duo, live, mall, Market};
+
+/// The robots.txt the marketplace serves: carts are off limits.
+pub const ROBOTS_TXT: &str = "User-agent: *\nDisallow: /mall/cart\nDisallow: /duo/cart\nAllow: /\n";
+
+type Shared = State<Arc<Market>>;
+
+pub(crate) fn router(market: Arc<Market>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/robots.txt", get(|| async { ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], ROBOTS_TXT) }))
+        .route("/mall", get(mall_entry))
+        .route("/mall/", get(mall_entry))
+        .route("/mall/search", get(mall_list))
+        .route("/mall/item/{file}", get(mall_item))
+        .route("/mall/shop/{id}", get(mall_shop))
+        .route("/mall/live/{room}", get(|s: Shared, p: Path<String>| live_page(s, Platform::Mall, p)))
+        .route("/mall/live/{room}/cards.json", get(|s: Shared, p: Path<String>, q: RawQuery| live_cards(s, Platform::Mall, p, q)))
+        .route("/mall/cart", get(cart))
+        .route("/mall/cart/{*rest}", get(cart))
+        .route("/duo", get(duo_entry))
+        .route("/duo/", get(duo_entry))
+        .route("/duo/catgoods.html", get(duo_list))
+        .route("/duo/goods.html", get(duo_item))
+        .route("/duo/mall_page.html", get(duo_shop))
+        .route("/duo/live/{room}", get(|s: Shared, p: Path<String>| live_page(s, Platform::Duo, p)))
+        .route("/duo/live/{room}/cards.json", get(|s: Shared, p: Path<String>, q: RawQuery| live_cards(s, Platform::Duo, p, q)))
+        .route("/duo/cart", get(cart))
+        .route("/duo/cart/{*rest}", get(cart))
+        .route("/img/{platform}/{file}", get(image))
+        .fallback(|| async { not_found() })
+        .layer(middleware::from_fn_with_state(market.clone(), count))
+        .with_state(market)
+}
+
+async fn count(State(market): Shared, request: Request, next: Next) -> Response {
+    let key = request.uri().path_and_query().map_or_else(|| request.uri().path().to_string(), |pq| pq.as_str().to_string());
+    market.record_hit(key);
+    next.run(request).await
+}
+
+fn html(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+}
+
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], not_found_page()).into_response()
+}
+
+fn page_or_404(page: Option<String>) -> Response {
+    page.map_or_else(not_found, html)
+}
+
+/// The value of `name` in a raw query string.
+fn param(query: &Option<String>, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query.as_deref()?.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// The 1-based page number (absent → 1; anything unparsable → `None`, a 404).
+fn page_number(query: &Option<String>) -> Option<usize> {
+    match param(query, "page") {
+        None => Some(1),
+        Some(text) => text.parse().ok(),
+    }
+}
+
+fn class_index(query: &Option<String>) -> Option<usize> {
+    let slug = param(query, "cat")?;
+    CLASSES.iter().position(|c| c.slug == slug)
+}
+
+async fn index() -> Response {
+    html("<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>样品市场</title></head><body>\n\
+          <h1>样品市场</h1>\n<ul><li><a href=\"/mall/\">样品商城</a></li><li><a href=\"/duo/\">样品多多</a></li></ul>\n\
+          <p>演示用的样品电商网站：商品、店铺和违规情况均为生成数据。</p>\n</body></html>\n"
+        .to_string())
+}
+
+async fn mall_entry(State(market): Shared) -> Response {
+    html(mall::entry(&market))
+}
+
+async fn duo_entry(State(market): Shared) -> Response {
+    html(duo::entry(&market))
+}
+
+async fn mall_list(State(market): Shared, RawQuery(query): RawQuery) -> Response {
+    page_or_404(class_index(&query).zip(page_number(&query)).and_then(|(class, page)| mall::list(&market, class, page)))
+}
+
+async fn duo_list(State(market): Shared, RawQuery(query): RawQuery) -> Response {
+    page_or_404(class_index(&query).zip(page_number(&query)).and_then(|(class, page)| duo::list(&market, class, page)))
+}
+
+async fn mall_item(State(market): Shared, Path(file): Path<String>) -> Response {
+    let item = file
+        .strip_suffix(".html")
+        .and_then(|id| id.parse().ok())
+        .and_then(|id| market.layout.item_index(Platform::Mall, id))
+        .map(|i| market.item(i));
+    page_or_404(item.map(|item| mall::item(&item, &market.shop(item.shop))))
+}
+
+async fn duo_item(State(market): Shared, RawQuery(query): RawQuery) -> Response {
+    let item = param(&query, "goods_id")
+        .and_then(|id| id.parse().ok())
+        .and_then(|id| market.layout.item_index(Platform::Duo, id))
+        .map(|i| market.item(i));
+    page_or_404(item.map(|item| duo::item(&item, &market.shop(item.shop))))
+}
+
+async fn mall_shop(State(market): Shared, Path(id): Path<String>, RawQuery(query): RawQuery) -> Response {
+    let shop = id.parse().ok().and_then(|id| market.layout.shop_index(Platform::Mall, id)).map(|j| market.shop(j));
+    page_or_404(shop.zip(page_number(&query)).and_then(|(shop, page)| mall::shop(&market, &shop, page)))
+}
+
+async fn duo_shop(State(market): Shared, RawQuery(query): RawQuery) -> Response {
+    let shop = param(&query, "mall_id")
+        .and_then(|id| id.parse().ok())
+        .and_then(|id| market.layout.shop_index(Platform::Duo, id))
+        .map(|j| market.shop(j));
+    page_or_404(shop.zip(page_number(&query)).and_then(|(shop, page)| duo::shop(&market, &shop, page)))
+}
+
+async fn live_page(State(market): Shared, platform: Platform, Path(room): Path<String>) -> Response {
+    let room = room.parse().ok();
+    page_or_404(room.and_then(|room| {
+        live::room(&market, platform, room).map(|(host, items)| live::page(platform, room, &host, &items))
+    }))
+}
+
+async fn live_cards(State(market): Shared, platform: Platform, Path(room): Path<String>, RawQuery(query): RawQuery) -> Response {
+    let tick = param(&query, "tick").and_then(|t| t.parse().ok()).unwrap_or(0);
+    match room.parse().ok().and_then(|room| live::room(&market, platform, room)) {
+        Some((_, items)) => ([(header::CONTENT_TYPE, "application/json")], live::cards_json(&items, tick)).into_response(),
+        None => not_found(),
+    }
+}
+
+async fn cart() -> Response {
+    html("<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>购物车</title></head>\
+          <body><h1>购物车</h1><p>您的购物车还是空的。</p></body></html>\n"
+        .to_string())
+}
+
+async fn image(Path((platform, file)): Path<(String, String)>) -> Response {
+    if matches!(platform.as_str(), "mall" | "duo") && file.ends_with(".gif") {
+        ([(header::CONTENT_TYPE, "image/gif")], PIXEL_GIF).into_response()
+    } else {
+        not_found()
+    }
+}
