@@ -160,6 +160,14 @@ impl Market {
         })
     }
 
+    /// The ground truth of listing number `i` alone (O(1), no iteration).
+    pub fn truth_record(&self, base: &Url, i: u32) -> Option<TruthRecord> {
+        (i < self.layout.listings).then(|| {
+            let item = self.item(i);
+            truth::record(&item, &self.shop(item.shop), base)
+        })
+    }
+
     /// The expected [`crate::model::Shop`] of every shop that sells something
     /// (shops without listings are not linked from anywhere), in shop order.
     pub fn shops_truth<'a>(&'a self, base: &'a Url) -> impl Iterator<Item = crate::model::Shop> + 'a {
