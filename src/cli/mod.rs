@@ -1,2 +1,103 @@
-//! The command line: one file per command group; each parses its flags and
-//! calls into the pipeline modules. Only `main.rs` uses `anyhow`.
+//! The command line: one file per command group. Each parses its flags and
+//! calls into the pipeline modules. `anyhow` is used here and in main.rs only:
+//! the library modules return their own typed errors.
+
+pub mod adapters;
+pub mod bench;
+pub mod crawl;
+pub mod demo;
+pub mod listings;
+pub mod market;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::DataDir;
+
+/// spotcheck: online product-quality spot checks — crawl listings, flag red
+/// flags, seal evidence, route cases, notify platforms.
+#[derive(Debug, Parser)]
+#[command(name = "spotcheck", version, about, long_about = None)]
+pub struct Cli {
+    /// Where spotcheck keeps its database and evidence.
+    #[arg(long, global = true, env = "SPOTCHECK_DATA_DIR", default_value = DataDir::DEFAULT)]
+    pub data_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the whole loop on the built-in sample marketplace (no network needed).
+    Demo(demo::DemoArgs),
+    /// Crawl a site with an adapter, or resume the same crawl.
+    Crawl(crawl::CrawlArgs),
+    /// Extract listings from one saved page or URL with an adapter.
+    Extract(adapters::ExtractArgs),
+    /// Site adapters.
+    #[command(subcommand)]
+    Adapters(AdaptersCommand),
+    /// Stored listings.
+    #[command(subcommand)]
+    Listings(ListingsCommand),
+    /// The built-in sample marketplace.
+    #[command(subcommand)]
+    Market(MarketCommand),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdaptersCommand {
+    /// Validate adapter files and report every problem with file and line.
+    Check(adapters::CheckArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ListingsCommand {
+    /// Export the latest version of every listing.
+    Export(listings::ExportArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MarketCommand {
+    /// Serve the sample marketplace on loopback.
+    Serve(market::MarketServeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Crawl the sample marketplace with politeness off and report pages/s, CPU and memory.
+    Crawl(bench::BenchCrawlArgs),
+}
+
+/// Runs one command; `Ok(false)` means it ran but found what should fail the exit status.
+pub async fn run(cli: Cli) -> anyhow::Result<bool> {
+    let data = DataDir::new(cli.data_dir);
+    Ok(match cli.command {
+        Command::Demo(args) => demo::run(args, &data).await?.ok,
+        Command::Crawl(args) => {
+            let report = crawl::run(args, &data).await?;
+            !report.interrupted
+        }
+        Command::Extract(args) => {
+            adapters::extract(&args)?;
+            true
+        }
+        Command::Adapters(AdaptersCommand::Check(args)) => adapters::check(&args)?,
+        Command::Listings(ListingsCommand::Export(args)) => {
+            listings::export(args, &data)?;
+            true
+        }
+        Command::Market(MarketCommand::Serve(args)) => {
+            market::serve(args).await?;
+            true
+        }
+        Command::Bench(BenchCommand::Crawl(args)) => {
+            bench::crawl(args).await?;
+            true
+        }
+    })
+}

@@ -1,0 +1,164 @@
+//! `spotcheck crawl`: run or resume a crawl job from flags or a plan file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+use crate::adapters::{Adapter, AdapterSet};
+use crate::config::DataDir;
+use crate::crawl::{run_job, JobReport, RunOptions};
+use crate::fetch::Politeness;
+use crate::store::{JobSpec, Store};
+
+#[derive(Debug, clap::Args)]
+pub struct CrawlArgs {
+    /// Site adapter to read pages with (see `spotcheck adapters check`).
+    #[arg(long, required_unless_present = "plan")]
+    pub adapter: Option<String>,
+    /// Where to start (repeatable).
+    #[arg(long = "seed-url", value_name = "URL", required_unless_present = "plan")]
+    pub seed_urls: Vec<String>,
+    /// A plan file (TOML) instead of the flags above.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["adapter", "seed_urls"])]
+    pub plan: Option<PathBuf>,
+    /// Stop after this many pages.
+    #[arg(long)]
+    pub max_pages: Option<u64>,
+    /// Follow links at most this many hops from a seed.
+    #[arg(long)]
+    pub max_depth: Option<u32>,
+    /// Fetch only a random sample of this many item pages (of all the list pages show).
+    #[arg(long)]
+    pub sample: Option<u64>,
+    /// Seed of the sample draw (recorded; a random one is chosen if absent).
+    #[arg(long, requires = "sample")]
+    pub sample_seed: Option<u64>,
+    /// Pages in flight at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Ignore robots.txt, giving the reason to record (e.g. a written authorisation).
+    #[arg(long, value_name = "REASON")]
+    pub ignore_robots: Option<String>,
+    /// Do not rate-limit (only for servers you run yourself, e.g. the sample marketplace).
+    #[arg(long)]
+    pub no_politeness: bool,
+    /// Extra adapter files (override the built-in ones by name).
+    #[arg(long, value_name = "DIR")]
+    pub adapters: Option<PathBuf>,
+    /// Print a machine-readable summary on stdout at the end.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A plan file: the same settings as the flags, kept with the job.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanFile {
+    pub id: Option<String>,
+    pub adapter: String,
+    pub seeds: Vec<String>,
+    pub max_pages: Option<u64>,
+    pub max_depth: Option<u32>,
+    pub sample: Option<u64>,
+    pub sample_seed: Option<u64>,
+    pub concurrency: Option<usize>,
+    pub robots_override: Option<String>,
+    pub politeness: Option<Politeness>,
+}
+
+impl PlanFile {
+    pub fn load(path: &Path) -> anyhow::Result<PlanFile> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read plan `{}`", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid plan `{}`", path.display()))
+    }
+}
+
+/// Loads the built-in adapters plus any in `dir`, failing on any problem in `dir`.
+pub fn load_adapters(dir: Option<&Path>) -> anyhow::Result<AdapterSet> {
+    let mut set = AdapterSet::builtin();
+    if let Some(dir) = dir {
+        let (extra, problems) = AdapterSet::load_dir(dir);
+        if !problems.is_empty() {
+            let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+            bail!("adapter files in `{}` have problems:\n{}", dir.display(), list.join("\n"));
+        }
+        set.merge(extra);
+    }
+    Ok(set)
+}
+
+pub fn find_adapter(set: &AdapterSet, name: &str) -> anyhow::Result<Arc<Adapter>> {
+    set.get(name).with_context(|| format!("no adapter `{name}` (known: {})", set.names().join(", ")))
+}
+
+pub async fn run(args: CrawlArgs, data: &DataDir) -> anyhow::Result<JobReport> {
+    let adapters = load_adapters(args.adapters.as_deref())?;
+    let mut options = RunOptions { concurrency: args.concurrency, quiet: args.json, ..RunOptions::default() };
+    let spec = match &args.plan {
+        Some(path) => {
+            let plan = PlanFile::load(path)?;
+            if let Some(c) = plan.concurrency {
+                options.concurrency = c;
+            }
+            options.politeness = plan.politeness;
+            JobSpec {
+                adapter: plan.adapter,
+                seeds: plan.seeds,
+                max_pages: args.max_pages.or(plan.max_pages),
+                max_depth: args.max_depth.or(plan.max_depth),
+                sample: args.sample.or(plan.sample),
+                sample_seed: args.sample_seed.or(plan.sample_seed),
+                robots_override: args.ignore_robots.clone().or(plan.robots_override),
+                plan_id: plan.id,
+            }
+        }
+        None => JobSpec {
+            adapter: args.adapter.clone().unwrap_or_default(),
+            seeds: args.seed_urls.clone(),
+            max_pages: args.max_pages,
+            max_depth: args.max_depth,
+            sample: args.sample,
+            sample_seed: args.sample_seed,
+            robots_override: args.ignore_robots.clone(),
+            plan_id: None,
+        },
+    };
+    if args.no_politeness {
+        options.politeness = Some(Politeness::unlimited());
+    }
+    let adapter = find_adapter(&adapters, &spec.adapter)?;
+    let store = Store::open(&data.db())?;
+    let blobs = evidence::BlobStore::open(data.blobs())?;
+    let report = run_job(&store, blobs, adapter, spec, &options).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(report)
+}
+
+pub fn print_report(r: &JobReport) {
+    let c = &r.job.counters;
+    let state = if r.interrupted {
+        "interrupted (run the same command again to resume)"
+    } else if r.limited {
+        "stopped at the page limit"
+    } else {
+        "completed"
+    };
+    println!("job {} {state}", r.job.id);
+    println!(
+        "  pages {} ({} this run, {:.0}/s), errors {}, robots-disallowed {}",
+        c.pages, r.pages_this_run, r.pages_per_sec, c.errors, c.robots_skipped
+    );
+    println!(
+        "  listings {} new, {} changed, {} unchanged; shops {} new, {} changed, {} unchanged",
+        c.listings_new, c.listings_changed, c.listings_unchanged, c.shops_new, c.shops_changed, c.shops_unchanged
+    );
+    if r.job.spec.sample.is_some() {
+        println!("  sample: {} drawn of {} candidates, seed {}", c.sampled, c.candidates, r.job.sample_seed);
+    }
+}

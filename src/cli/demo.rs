@@ -1,0 +1,186 @@
+//! `spotcheck demo`: the whole loop on the built-in sample marketplace, with no
+//! network and nothing to install. Later stages (rules, evidence, notices)
+//! join it as they are built.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::cli::crawl::{find_adapter, load_adapters};
+use crate::config::DataDir;
+use crate::crawl::{run_job, RunOptions};
+use crate::fetch::Politeness;
+use crate::market::{self, Market, MarketConfig};
+use crate::store::{JobSpec, Store};
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Listings in the sample marketplace.
+    #[arg(long, default_value_t = 2000)]
+    pub listings: u64,
+    /// Seed of the sample marketplace.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Pages in flight at once.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Print a machine-readable summary instead of the report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DemoSummary {
+    pub market_url: String,
+    pub data_dir: String,
+    pub jobs: Vec<DemoJob>,
+    pub listings_expected: u64,
+    pub listings_stored: u64,
+    pub listings_matching_truth: u64,
+    pub listings_missing: u64,
+    pub mismatches: Vec<String>,
+    pub shops_stored: u64,
+    pub planted_violations: BTreeMap<String, u64>,
+    pub elapsed_secs: f64,
+    pub ok: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DemoJob {
+    pub adapter: String,
+    pub job_id: String,
+    pub pages: u64,
+    pub listings: u64,
+    pub shops: u64,
+    pub errors: u64,
+    pub pages_per_sec: f64,
+}
+
+pub async fn run(args: DemoArgs, data: &DataDir) -> anyhow::Result<DemoSummary> {
+    let started = Instant::now();
+    // The demo always starts from an empty directory of its own, so its
+    // figures describe this run only.
+    let dir = DataDir::new(data.root().join("demo"));
+    if dir.root().exists() {
+        std::fs::remove_dir_all(dir.root()).with_context(|| format!("cannot clear `{}`", dir.root().display()))?;
+    }
+    let say = |line: String| {
+        if !args.json {
+            println!("{line}");
+        }
+    };
+    say(format!("spotcheck demo: sample marketplace of {} listings (seed {})", args.listings, args.seed));
+
+    let market = Arc::new(Market::new(MarketConfig { seed: args.seed, listings: args.listings, count_hits: false }));
+    let (addr, _server) = market::serve(Arc::clone(&market), ([127, 0, 0, 1], 0).into()).await?;
+    let base = url::Url::parse(&format!("http://{addr}/"))?;
+    say(format!("  market   listening on {base}"));
+
+    let adapters = load_adapters(None)?;
+    let store = Store::open(&dir.db())?;
+    let blobs = evidence::BlobStore::open(dir.blobs())?;
+    let options = RunOptions {
+        concurrency: args.concurrency,
+        politeness: Some(Politeness::unlimited()),
+        quiet: args.json,
+        ..RunOptions::default()
+    };
+    let mut jobs = Vec::new();
+    for (adapter_name, entry) in market.entry_urls(&base) {
+        let adapter = find_adapter(&adapters, &adapter_name)?;
+        let spec = JobSpec {
+            adapter: adapter_name.clone(),
+            seeds: vec![entry.to_string()],
+            max_pages: None,
+            max_depth: None,
+            sample: None,
+            sample_seed: None,
+            robots_override: None,
+            plan_id: Some("demo".into()),
+        };
+        let report = run_job(&store, blobs.clone(), adapter, spec, &options).await?;
+        let c = &report.job.counters;
+        say(format!(
+            "  crawl    {adapter_name}: {} pages, {} listings, {} shops, {} errors, {:.0} pages/s",
+            c.pages,
+            c.listings(),
+            c.shops_new + c.shops_changed + c.shops_unchanged,
+            c.errors,
+            report.pages_per_sec
+        ));
+        for e in store.frontier(&report.job.id)?.errors().take(5) {
+            let (url, error) = e?;
+            say(format!("           error at {url}: {error}"));
+        }
+        jobs.push(DemoJob {
+            adapter: adapter_name,
+            job_id: report.job.id.clone(),
+            pages: c.pages,
+            listings: c.listings(),
+            shops: c.shops_new + c.shops_changed + c.shops_unchanged,
+            errors: c.errors,
+            pages_per_sec: report.pages_per_sec,
+        });
+    }
+    store.flush()?;
+    say(format!("  store    {} listings, {} shops in {}", store.listing_count(), store.shop_count(), dir.root().display()));
+
+    // Compare what was stored with what the marketplace knows it shows.
+    let stored: HashMap<String, crate::model::Listing> =
+        store.latest_listings().map(|l| l.map(|l| (l.key(), l))).collect::<Result<_, _>>()?;
+    let (mut expected, mut matching, mut missing) = (0u64, 0u64, 0u64);
+    let mut mismatches = Vec::new();
+    let mut planted: BTreeMap<String, u64> = BTreeMap::new();
+    for truth in market.truth(&base) {
+        expected += 1;
+        for v in &truth.violations {
+            *planted.entry(v.clone()).or_default() += 1;
+        }
+        match stored.get(&truth.listing.key()) {
+            None => missing += 1,
+            Some(got) => {
+                let diff = truth.listing.diff(got);
+                if diff.is_empty() {
+                    matching += 1;
+                } else if mismatches.len() < 10 {
+                    mismatches.push(format!("{}: {}", truth.listing.key(), diff.join("; ")));
+                }
+            }
+        }
+    }
+    say(format!("  truth    {matching}/{expected} listings match the marketplace's ground truth field by field"));
+    for m in &mismatches {
+        say(format!("           {m}"));
+    }
+    if missing > 0 {
+        say(format!("           {missing} listings were not found"));
+    }
+    let planted_line: Vec<String> = planted.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    say(format!("  planted  violations for the rule engine: {}", planted_line.join(", ")));
+
+    let errors: u64 = jobs.iter().map(|j| j.errors).sum();
+    let ok = errors == 0 && missing == 0 && matching == expected && expected > 0;
+    let summary = DemoSummary {
+        market_url: base.to_string(),
+        data_dir: dir.root().display().to_string(),
+        jobs,
+        listings_expected: expected,
+        listings_stored: store.listing_count() as u64,
+        listings_matching_truth: matching,
+        listings_missing: missing,
+        mismatches,
+        shops_stored: store.shop_count() as u64,
+        planted_violations: planted,
+        elapsed_secs: started.elapsed().as_secs_f64(),
+        ok,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        println!("demo {} in {:.1}s", if ok { "ok" } else { "FAILED" }, summary.elapsed_secs);
+    }
+    Ok(summary)
+}
