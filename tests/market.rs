@@ -1,6 +1,8 @@
 //! The sample marketplace over real loopback HTTP: determinism, scale, pagination,
 //! page ↔ truth agreement, planted-violation rates, reference data, robots.txt.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::str::FromStr;
 use std::sync::Arc;

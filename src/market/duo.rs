@@ -118,10 +118,10 @@ pub(crate) fn item(item: &Item, shop: &ShopInfo) -> String {
     let mut out = String::with_capacity(8 * 1024);
     page_start(&mut out, P, &item.title);
     out.push_str("<div id=\"app\" class=\"goods-page\"><noscript>请开启JavaScript后浏览</noscript></div>\n");
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<div class=\"goods-actions\"><a class=\"mall-link\" href=\"{}\">进店逛逛</a> \
-         <a class=\"add-cart\" href=\"/duo/cart/add?goods_id={}\">加入购物车</a></div>\n",
+         <a class=\"add-cart\" href=\"/duo/cart/add?goods_id={}\">加入购物车</a></div>",
         shop.path(),
         item.item_id
     );

@@ -10,7 +10,7 @@ use chrono::{Days, NaiveDate};
 use super::catalogue::{ProductClass, Region, Regime, CLASSES, GENERIC_LINES, NAME_PARTS, NEAR_MISS_LINES, REGIONS, STREETS};
 use super::ids::{ccc_number, make_uscc, sc_number, xk_number};
 use super::layout::{Layout, Platform};
-use super::rng::{Rng, Stream};
+use super::rng::{mix64, Rng, Stream};
 use super::violations::{
     original_price_fen, price_fen, price_history, CccFlaw, History, ItemFlaws, LicenceFlaw, Malformation,
     OperatorFlaws, Registration, Sanwu, ShopFlaws, REFERENCE_DATE,
@@ -166,7 +166,7 @@ pub(crate) struct Item {
 /// so registered numbers never collide (for up to 6,000,000 listings).
 fn certificate_year_serial(seed: u64, i: u32) -> (u64, u64) {
     const SPACE: u64 = 6_000_000;
-    let seq = (u64::from(i) * 7_777_777 + seed % SPACE) % SPACE;
+    let seq = (u64::from(i) * 7_777_777 + mix64(seed) % SPACE) % SPACE;
     (2019 + seq / 1_000_000, seq % 1_000_000)
 }
 
@@ -175,7 +175,7 @@ fn sales_display(platform: Platform, raw: u64) -> (String, u64) {
         Platform::Mall if raw < 10_000 => (format!("月销 {raw}"), raw),
         Platform::Mall => {
             let tenths = raw / 1_000;
-            let text = if tenths % 10 == 0 {
+            let text = if tenths.is_multiple_of(10) {
                 format!("月销 {}万+", tenths / 10)
             } else {
                 format!("月销 {}.{}万+", tenths / 10, tenths % 10)

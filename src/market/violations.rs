@@ -142,7 +142,7 @@ impl ItemFlaws {
         let ccc = match class.regime {
             Regime::Ccc { code, .. } => match u_ccc {
                 0..50 => CccFlaw::Missing,
-                50..80 => CccFlaw::MarkMisleading { cqc: u_kind % 2 == 0 },
+                50..80 => CccFlaw::MarkMisleading { cqc: u_kind.is_multiple_of(2) },
                 80..110 => CccFlaw::Malformed(match u_kind % 3 {
                     0 => Malformation::Short,
                     1 => Malformation::Long,
@@ -185,7 +185,7 @@ impl ItemFlaws {
         };
         let absolute_draw = rng.below(1000);
         let absolute =
-            (absolute_draw < 50).then(|| (ABSOLUTE_PHRASES[absolute_draw as usize % 7], absolute_draw % 2 == 0));
+            (absolute_draw < 50).then(|| (ABSOLUTE_PHRASES[absolute_draw as usize % 7], absolute_draw.is_multiple_of(2)));
         let medical_draw = rng.below(1000);
         let medical = (class.claims_plausible && medical_draw < 60)
             .then(|| MEDICAL_CLAIMS[medical_draw as usize % MEDICAL_CLAIMS.len()]);
