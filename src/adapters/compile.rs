@@ -136,15 +136,51 @@ fn check_header(d: &mut Diagnostics<'_>, h: &HeaderSpec) {
 }
 
 fn selector(d: &mut Diagnostics<'_>, s: &Spanned<String>) -> Option<Selector> {
-    Selector::parse(s.get_ref()).map_err(|e| d.at(s.span(), format!("bad css selector `{}`: {e}", s.get_ref()))).ok()
+    Selector::parse(s.get_ref())
+        .map_err(|e| d.at(s.span(), format!("bad css selector `{}`: {}", s.get_ref(), selector_error(&e))))
+        .ok()
+}
+
+/// A one-line, lowercase reason for a selector error (scraper's Display of
+/// parser errors is a multi-line debug dump).
+fn selector_error(e: &scraper::error::SelectorErrorKind) -> String {
+    use scraper::error::SelectorErrorKind;
+    let text = match e {
+        SelectorErrorKind::UnexpectedSelectorParseError(inner) => format!("{inner:?}"),
+        other => other.to_string(),
+    };
+    let (name, payload) = text.split_once('(').map_or((text.as_str(), ""), |(n, p)| (n, p.trim_end_matches(')')));
+    let mut words = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() && i > 0 && !name[..i].ends_with(' ') {
+            words.push(' ');
+        }
+        words.extend(c.to_lowercase());
+    }
+    if payload.is_empty() { words } else { format!("{words} ({payload})") }
 }
 
 fn regex(d: &mut Diagnostics<'_>, s: &Spanned<String>) -> Option<Regex> {
-    Regex::new(s.get_ref()).map_err(|e| d.at(s.span(), format!("bad regex `{}`: {e}", s.get_ref()))).ok()
+    Regex::new(s.get_ref())
+        .map_err(|e| {
+            // The regex crate's message is multi-line (pattern, caret, reason): keep the reason.
+            let text = e.to_string();
+            let reason = text.lines().last().unwrap_or_default().trim_start_matches("error: ").to_string();
+            d.at(s.span(), format!("bad regex `{}`: {reason}", s.get_ref()))
+        })
+        .ok()
 }
 
 fn json_path(d: &mut Diagnostics<'_>, s: &Spanned<String>) -> Option<JsonPath> {
     JsonPath::parse(s.get_ref()).map_err(|e| d.at(s.span(), format!("bad json path `{}`: {e}", s.get_ref()))).ok()
+}
+
+/// "an item", "a shop" …
+fn article(kind: PageKind) -> String {
+    match kind {
+        PageKind::Item => "an item".to_string(),
+        other => format!("a {other}"),
+    }
 }
 
 /// What the fields of one page may refer to.
@@ -207,7 +243,7 @@ fn compile_page(d: &mut Diagnostics<'_>, page: Spanned<DeValue<'_>>) -> Option<P
             let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
             d.at(
                 key.span(),
-                format!("unknown field `{}` for a {} page (expected one of: {})", key.get_ref(), ctx.kind, names.join(", ")),
+                format!("unknown field `{}` for {} page (expected one of: {})", key.get_ref(), article(ctx.kind), names.join(", ")),
             );
             continue;
         };
@@ -216,8 +252,11 @@ fn compile_page(d: &mut Diagnostics<'_>, page: Spanned<DeValue<'_>>) -> Option<P
             rules.extend(compile_field(d, &ctx, field, spec, vspan));
         }
     }
-    add_identity(d, &ctx, &mut rules, spec.url.span());
-    rules.sort_by_key(|r| r.field != Field::Specs);
+    if url.is_some() {
+        add_identity(d, &ctx, &mut rules, spec.url.span());
+    }
+    // Specs first (`spec = "…"` extractors read it), then in the fields' declared order.
+    rules.sort_by_key(|r| (r.field != Field::Specs, r.field));
     let certificates = compile_list(d, certificates, "certificates", |d, v| {
         let cspan = v.span();
         let spec: CertificateSpec = d.de(v)?;
@@ -256,7 +295,7 @@ fn add_identity(d: &mut Diagnostics<'_>, ctx: &PageContext, rules: &mut Vec<Fiel
     } else {
         d.at(
             url_span,
-            format!("{} pages need an `{name}`: add a named group `(?P<{name}>…)` to the url regex or an `{name}` field", ctx.kind),
+            format!("{} pages need a `{name}`: add a named group `(?P<{name}>…)` to the url regex or a `{name}` field", ctx.kind),
         );
     }
 }

@@ -73,6 +73,10 @@ pub(super) fn extract(adapter: &Adapter, url: &Url, body: &[u8]) -> Result<Extra
     let target = match_target(url);
     let (html, json) = match rule.document {
         Document::Html => {
+            let depth = block_nesting(raw.as_bytes());
+            if depth > MAX_NESTING {
+                return Err(ExtractError::TooDeep { url: url.to_string(), depth, limit: MAX_NESTING });
+            }
             let html = Html::parse_document(&raw);
             let state = rule.state.as_ref().and_then(|s| find_state(&html, s));
             (Some(html), state)
@@ -132,6 +136,39 @@ pub(super) fn extract(adapter: &Adapter, url: &Url, body: &[u8]) -> Result<Extra
         PageKind::Search => {}
     }
     Ok(out)
+}
+
+/// Deeper nesting of block elements than any real page has. The HTML parser
+/// takes time quadratic in nesting depth (scope checks walk the open-element
+/// stack), so a hostile page of 100,000 nested `<div>`s would stall a worker.
+pub(super) const MAX_NESTING: usize = 4096;
+
+/// The deepest nesting of block elements that only close explicitly (`div`,
+/// `section` …), counted on the raw bytes before parsing.
+fn block_nesting(body: &[u8]) -> usize {
+    const BLOCKS: &[&[u8]] = &[b"div", b"section", b"article", b"ul", b"ol", b"table", b"span", b"blockquote", b"dl"];
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut i = 0;
+    while let Some(at) = body[i..].iter().position(|&b| b == b'<') {
+        let start = i + at + 1;
+        let closing = body.get(start) == Some(&b'/');
+        let name_start = start + usize::from(closing);
+        let name_end = body[name_start..]
+            .iter()
+            .position(|b| !b.is_ascii_alphanumeric())
+            .map_or(body.len(), |n| name_start + n);
+        let name = &body[name_start..name_end];
+        if BLOCKS.iter().any(|b| b.eq_ignore_ascii_case(name)) {
+            if closing {
+                depth = depth.saturating_sub(1);
+            } else {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+        }
+        i = name_end.max(start);
+    }
+    deepest
 }
 
 /// The first script matching the state rule that holds a JSON value.
@@ -198,7 +235,12 @@ impl<'a> Page<'a> {
             Source::Json(path) => {
                 let Some(json) = self.json else { return };
                 for node in path.query(json).iter() {
-                    if let Some(text) = json_text(node) {
+                    // With `all`, an array node stands for its elements.
+                    let nodes = match node {
+                        Json::Array(items) if ex.all => items.iter().collect(),
+                        other => vec![*other],
+                    };
+                    for text in nodes.into_iter().filter_map(json_text) {
                         if !filtered(&text) {
                             return;
                         }

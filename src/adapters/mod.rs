@@ -60,6 +60,15 @@ pub enum FetchMode {
     Browser,
 }
 
+impl FetchMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FetchMode::Http => "http",
+            FetchMode::Browser => "browser",
+        }
+    }
+}
+
 /// One problem in one adapter file, at a line and column (both 1-based).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -84,6 +93,9 @@ pub enum ExtractError {
     /// A `document = "json"` page whose body is not JSON.
     #[error("`{url}` is not a JSON document: {reason}")]
     NotJson { url: String, reason: String },
+    /// Pathologically deep HTML, refused before parsing (the parser is quadratic in depth).
+    #[error("`{url}` nests elements {depth} deep (more than {limit}): not parsed")]
+    TooDeep { url: String, depth: usize, limit: usize },
     /// A required field was not found: the site changed, or the page is not what it seems.
     #[error("adapter drift: `{adapter}` found no required field `{field}` on `{url}` (tried {tried}){note}")]
     Drift { adapter: String, url: String, field: String, tried: String, note: &'static str },
@@ -183,6 +195,11 @@ impl AdapterSet {
         set
     }
 
+    /// The built-in adapters and their problems (none, unless a shipped file is broken).
+    pub fn builtin_checked() -> (AdapterSet, Vec<Problem>) {
+        builtin::load()
+    }
+
     /// Load every `*.toml` in `dir`. Every problem in every file is returned;
     /// a file with problems is skipped, the others load.
     pub fn load_dir(dir: &Path) -> (AdapterSet, Vec<Problem>) {
@@ -214,6 +231,7 @@ impl AdapterSet {
         }
         let (set, more) = AdapterSet::from_sources(sources.iter().map(|(f, t)| (f.as_path(), t.as_str())));
         problems.extend(more);
+        problems.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
         (set, problems)
     }
 
