@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 //! Site adapters, data-driven: bad adapter files with the problems they must
 //! report, fixture pages with the JSON they must extract, garbage input that
 //! must not panic, and the value parsers under proptest.
@@ -269,4 +271,72 @@ fn cli_check_and_extract() {
     cli_adapters::extract(&args).unwrap();
     let unknown = cli_adapters::ExtractArgs { adapter: "nope".into(), ..args };
     assert!(cli_adapters::extract(&unknown).unwrap_err().to_string().contains("no adapter named `nope`"));
+}
+
+/// The shipped adapters against the sample marketplace, over real loopback HTTP:
+/// every extracted listing and shop equals the market's ground truth, field by field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shipped_adapters_reproduce_the_market_truth() {
+    use spotcheck::market::{serve, Market, MarketConfig};
+    use std::sync::Arc;
+
+    let market = Arc::new(Market::new(MarketConfig { seed: 11, listings: 400, count_hits: false }));
+    let (addr, _server) = serve(market.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let base = Url::parse(&format!("http://{addr}/")).unwrap();
+    let client = reqwest::Client::new();
+    let set = AdapterSet::builtin();
+    let adapter_for = |url: &Url| {
+        let name = if url.path().starts_with("/mall/") { "sample-mall" } else { "sample-duo" };
+        set.get(name).unwrap()
+    };
+
+    let mut listings = 0;
+    let mut with_certificates = 0;
+    for record in market.truth(&base) {
+        let url = Url::parse(&record.listing.url).unwrap();
+        let body = client.get(url.clone()).send().await.unwrap().bytes().await.unwrap();
+        let adapter = adapter_for(&url);
+        assert_eq!(adapter.page_kind(&url), Some(PageKind::Item), "{url}");
+        let extracted = adapter.extract(&url, &body).unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(extracted.listings.len(), 1, "{url}");
+        let mut got = extracted.listings[0].clone();
+        assert!(got.provenance.contains_key("title") && got.provenance.contains_key("price"), "{url}");
+        got.provenance.clear();
+        assert_eq!(got, record.listing, "{url}");
+        // The shop link is discovered and classified.
+        let shop_url = record.listing.shop.as_ref().and_then(|s| s.url.clone()).unwrap();
+        assert!(extracted.links.iter().any(|l| l.url.as_str() == shop_url && l.kind == Some(PageKind::Shop)), "{url}");
+        with_certificates += usize::from(!got.certificates.is_empty());
+        listings += 1;
+    }
+    assert_eq!(listings, 400);
+    assert!(with_certificates > 50, "certificates were extracted ({with_certificates})");
+
+    let mut shops = 0;
+    for truth in market.shops_truth(&base) {
+        let url = Url::parse(&truth.url).unwrap();
+        let body = client.get(url.clone()).send().await.unwrap().bytes().await.unwrap();
+        let adapter = adapter_for(&url);
+        let extracted = adapter.extract(&url, &body).unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(extracted.kind, PageKind::Shop);
+        let mut got = extracted.shops[0].clone();
+        got.provenance.clear();
+        assert_eq!(got, truth, "{url}");
+        shops += 1;
+    }
+    assert!(shops > 0);
+
+    // From each entry page, links reach list pages; list pages link items and a next page.
+    for (name, entry) in market.entry_urls(&base) {
+        let adapter = set.get(&name).unwrap();
+        let body = client.get(entry.clone()).send().await.unwrap().bytes().await.unwrap();
+        let out = adapter.extract(&entry, &body).unwrap();
+        let list = out.links.iter().find(|l| l.kind == Some(PageKind::Search)).unwrap_or_else(|| panic!("{entry}"));
+        let body = client.get(list.url.clone()).send().await.unwrap().bytes().await.unwrap();
+        let out = adapter.extract(&list.url, &body).unwrap();
+        assert!(out.links.iter().any(|l| l.kind == Some(PageKind::Item)), "{}", list.url);
+        for link in &out.links {
+            assert_eq!(adapter.page_kind(&link.url), link.kind, "declared and pattern kinds agree: {}", link.url);
+        }
+    }
 }

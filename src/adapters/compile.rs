@@ -151,7 +151,7 @@ fn selector_error(e: &scraper::error::SelectorErrorKind) -> String {
     };
     let (name, payload) = text.split_once('(').map_or((text.as_str(), ""), |(n, p)| (n, p.trim_end_matches(')')));
     let mut words = String::new();
-    for (i, c) in name.chars().enumerate() {
+    for (i, c) in name.char_indices() {
         if c.is_uppercase() && i > 0 && !name[..i].ends_with(' ') {
             words.push(' ');
         }
@@ -288,6 +288,7 @@ fn add_identity(d: &mut Diagnostics<'_>, ctx: &PageContext, rules: &mut Vec<Fiel
             all: false,
             join: String::new(),
             regex: None,
+            map: Default::default(),
             parser: Parser::Text,
             label: format!("url:{name}"),
         };
@@ -478,6 +479,7 @@ fn compile_extractor(
         all,
         join: spec.join.clone().unwrap_or_else(|| "\n".to_string()),
         regex,
+        map: spec.map.clone().unwrap_or_default(),
         parser,
         label,
     })

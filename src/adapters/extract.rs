@@ -213,10 +213,16 @@ fn capture<'t>(c: &Captures<'t>) -> Option<&'t str> {
 impl<'a> Page<'a> {
     /// Calls `f` with every value the extractor's source and regex yield, until `f` says stop.
     fn each_value(&self, ex: &Extractor, f: &mut dyn FnMut(&str) -> bool) {
+        let mut mapped = |value: &str| -> bool {
+            match ex.map.get(value.trim()) {
+                Some(replacement) => f(replacement),
+                None => f(value),
+            }
+        };
         let mut filtered = |value: &str| -> bool {
             match &ex.regex {
-                None => f(value),
-                Some(re) => each_match(re, value, ex.all, f),
+                None => mapped(value),
+                Some(re) => each_match(re, value, ex.all, &mut mapped),
             }
         };
         match &ex.source {

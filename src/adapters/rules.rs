@@ -55,6 +55,8 @@ pub(super) struct Extractor {
     pub join: String,
     /// Applied to each found value: group `value`, else group 1, else the match.
     pub regex: Option<Regex>,
+    /// Exact-value replacements applied (after `regex`) before parsing.
+    pub map: std::collections::BTreeMap<String, String>,
     pub parser: Parser,
     /// Provenance label: `css:h1.title`, `json:$.goods.price` …
     pub label: String,

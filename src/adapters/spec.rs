@@ -97,6 +97,8 @@ pub(super) struct FieldSpec {
     pub json_table: Option<Spanned<JsonTableSpec>>,
     pub all: Option<Spanned<bool>>,
     pub join: Option<String>,
+    /// Exact-value replacements before parsing (`{ "true" = "无货" }`).
+    pub map: Option<std::collections::BTreeMap<String, String>>,
     pub parse: Option<Spanned<String>>,
     pub required: Option<Spanned<bool>>,
     pub or: Option<Vec<Spanned<FieldSpec>>>,
