@@ -340,3 +340,32 @@ async fn shipped_adapters_reproduce_the_market_truth() {
         }
     }
 }
+
+/// Extraction speed on market item pages (run: `cargo test --release --test adapters -- --ignored --nocapture`).
+#[tokio::test]
+#[ignore = "a measurement, not a check"]
+async fn extraction_throughput() {
+    use spotcheck::market::{serve, Market, MarketConfig};
+    use std::sync::Arc;
+    let market = Arc::new(Market::new(MarketConfig { seed: 3, listings: 200, count_hits: false }));
+    let (addr, _server) = serve(market.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let base = Url::parse(&format!("http://{addr}/")).unwrap();
+    let set = AdapterSet::builtin();
+    let mut pages = Vec::new();
+    for record in market.truth(&base) {
+        let url = Url::parse(&record.listing.url).unwrap();
+        let body = reqwest::get(url.clone()).await.unwrap().bytes().await.unwrap();
+        let name = if url.path().starts_with("/mall/") { "sample-mall" } else { "sample-duo" };
+        pages.push((set.get(name).unwrap(), url, body));
+    }
+    let started = std::time::Instant::now();
+    let rounds = 20;
+    for _ in 0..rounds {
+        for (adapter, url, body) in &pages {
+            assert!(adapter.extract(url, body).is_ok());
+        }
+    }
+    let n = pages.len() * rounds;
+    let secs = started.elapsed().as_secs_f64();
+    println!("extracted {n} item pages in {secs:.2}s: {:.0} pages/s on one core", n as f64 / secs);
+}
