@@ -368,3 +368,57 @@ async fn politeness_spaces_requests_to_a_host() {
         assert!(w[1] - w[0] >= Duration::from_millis(90), "requests {:?} apart", w[1] - w[0]);
     }
 }
+
+/// Throughput of fetch → capture → store on loopback, politeness off. Not a
+/// pass/fail test: run it by hand, in release, and read the numbers:
+///
+/// ```text
+/// FETCH_BENCH_N=100000 cargo test --release --test fetch -- --ignored --nocapture fetch_throughput
+/// ```
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "measurement, run by hand in release"]
+async fn fetch_throughput() {
+    let n: usize = std::env::var("FETCH_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let concurrency: usize = std::env::var("FETCH_BENCH_CONCURRENCY").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
+    let (_, server) = HostileServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fsync = std::env::var("FETCH_BENCH_FSYNC").map_or(true, |v| v != "0");
+    let blobs = BlobStore::open(dir.path()).unwrap().with_fsync(fsync);
+    let f = Fetcher::new(config(), blobs).unwrap();
+    let started = std::time::Instant::now();
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (f, next) = (f.clone(), next.clone());
+            // Distinct URLs (and so distinct capture records), like a real crawl.
+            let base = server.url("/ok");
+            tokio::spawn(async move {
+                let ctx = job();
+                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
+                    let mut url = base.clone();
+                    url.set_query(Some(&format!("i={}", next.load(std::sync::atomic::Ordering::Relaxed))));
+                    f.fetch(&url, &ctx).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.unwrap();
+    }
+    let fetched = started.elapsed();
+    // Durable before the numbers are taken: the explicit sync point is part of the cost.
+    f.blobs().sync().unwrap();
+    let elapsed = started.elapsed();
+    println!("fetching {fetched:.2?}, final sync {:.2?}", elapsed - fetched);
+    println!(
+        "fetch_throughput: {n} fetches, concurrency {concurrency}, fsync per blob {fsync}: {:.2?}, {:.0} fetches/s",
+        elapsed,
+        n as f64 / elapsed.as_secs_f64()
+    );
+    let t = std::time::Instant::now();
+    drop(server);
+    println!("server dropped in {:.2?}", t.elapsed());
+    let t = std::time::Instant::now();
+    drop(dir);
+    println!("blob dir removed in {:.2?}", t.elapsed());
+}

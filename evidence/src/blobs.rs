@@ -4,11 +4,19 @@
 //! directory). A blob is written to a temporary file in the same directory,
 //! fsynced, then renamed into place, so a crash never leaves a half-written
 //! blob under its final name; an existing blob is never rewritten.
+//!
+//! Durability trade-off: with [`BlobStore::with_fsync`]`(false)` a blob is
+//! written and renamed without waiting for the disk; the store remembers it and
+//! [`BlobStore::sync`] flushes everything written since the last sync (files
+//! and their directories). A crash between `put` and `sync` can lose those
+//! blobs — never corrupt one that is there, since `get` re-hashes — so a
+//! caller must `sync` before recording anywhere that a digest is stored.
 
 use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -79,6 +87,10 @@ pub enum BlobError {
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     root: PathBuf,
+    /// fsync each blob before renaming it into place (the default).
+    fsync: bool,
+    /// Blobs written without fsync since the last [`BlobStore::sync`] (shared by clones).
+    unsynced: Arc<Mutex<Vec<PathBuf>>>,
 }
 
 impl BlobStore {
@@ -87,7 +99,43 @@ impl BlobStore {
         let root = root.into();
         let dir = root.join("sha256");
         fs::create_dir_all(&dir).map_err(|source| BlobError::Io { action: "create", path: dir, source })?;
-        Ok(BlobStore { root })
+        Ok(BlobStore { root, fsync: true, unsynced: Arc::default() })
+    }
+
+    /// Whether each `put` waits for the disk (`true`, the default) or leaves
+    /// it to an explicit [`BlobStore::sync`] (`false`: much faster for many
+    /// small blobs; see the module docs for what a crash can lose).
+    pub fn with_fsync(mut self, fsync: bool) -> BlobStore {
+        self.fsync = fsync;
+        self
+    }
+
+    pub fn fsyncs_each_blob(&self) -> bool {
+        self.fsync
+    }
+
+    /// Makes every blob written so far durable: fsyncs the blobs written
+    /// without fsync since the last sync, then their directories (so the
+    /// renames survive a crash too). A no-op when nothing is pending.
+    ///
+    /// The fsyncs run on [`SYNC_THREADS`] threads at once: the filesystem
+    /// journal commits concurrent fsyncs together, which is many times faster
+    /// than one after the other.
+    pub fn sync(&self) -> Result<(), BlobError> {
+        let pending = std::mem::take(&mut *self.unsynced.lock().unwrap_or_else(|e| e.into_inner()));
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let mut dirs: Vec<PathBuf> = pending.iter().filter_map(|p| p.parent().map(Path::to_path_buf)).collect();
+        dirs.push(self.root.join("sha256"));
+        dirs.sort();
+        dirs.dedup();
+        let result = fsync_all(&pending, |f| f.sync_data()).and_then(|()| fsync_all(&dirs, |f| f.sync_all()));
+        if result.is_err() {
+            // Nothing is known to be durable: keep it all for the next attempt.
+            self.unsynced.lock().unwrap_or_else(|e| e.into_inner()).extend(pending);
+        }
+        result
     }
 
     pub fn root(&self) -> &Path {
@@ -117,12 +165,17 @@ impl BlobStore {
         let write = || -> std::io::Result<()> {
             let mut f = fs::File::create(&tmp)?;
             f.write_all(bytes)?;
-            f.sync_data()?;
+            if self.fsync {
+                f.sync_data()?;
+            }
             fs::rename(&tmp, &path)
         };
         if let Err(source) = write() {
             let _ = fs::remove_file(&tmp);
             return Err(BlobError::Io { action: "write", path, source });
+        }
+        if !self.fsync {
+            self.unsynced.lock().unwrap_or_else(|e| e.into_inner()).push(path);
         }
         Ok(digest)
     }
@@ -143,6 +196,34 @@ impl BlobStore {
         }
         Ok(bytes)
     }
+}
+
+/// Threads [`BlobStore::sync`] fsyncs on.
+pub const SYNC_THREADS: usize = 32;
+
+/// Opens and syncs every path, [`SYNC_THREADS`] at a time; the first error wins.
+fn fsync_all(paths: &[PathBuf], sync: fn(&fs::File) -> std::io::Result<()>) -> Result<(), BlobError> {
+    let chunk = paths.len().div_ceil(SYNC_THREADS).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = paths
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || -> Result<(), BlobError> {
+                    for path in part {
+                        fs::File::open(path)
+                            .and_then(|f| sync(&f))
+                            .map_err(|source| BlobError::Io { action: "sync", path: path.clone(), source })?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|w| {
+            w.join().unwrap_or_else(|_| {
+                Err(BlobError::Io { action: "sync", path: PathBuf::new(), source: std::io::Error::other("sync thread panicked") })
+            })
+        })
+    })
 }
 
 fn unique() -> u64 {
@@ -173,6 +254,19 @@ mod tests {
         let d = store.put(b"hello").unwrap();
         std::fs::write(store.path_of(&d), b"jello").unwrap();
         assert!(matches!(store.get(&d), Err(BlobError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn unsynced_blobs_are_readable_and_synced_on_demand() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap().with_fsync(false);
+        assert!(!store.fsyncs_each_blob());
+        let d = store.put(b"fast").unwrap();
+        assert_eq!(store.get(&d).unwrap(), b"fast");
+        assert_eq!(store.unsynced.lock().unwrap().len(), 1);
+        store.clone().sync().unwrap();
+        assert!(store.unsynced.lock().unwrap().is_empty(), "clones share the pending list");
+        store.sync().unwrap();
     }
 
     #[test]
