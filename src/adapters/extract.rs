@@ -464,7 +464,7 @@ fn listing(
     let mut l = Listing {
         platform: adapter.platform.clone(),
         item_id: take_text(&mut values, Field::ItemId).unwrap_or_default(),
-        url: url.to_string(),
+        url: take_text(&mut values, Field::Url).unwrap_or_else(|| url.to_string()),
         certificates,
         ..Listing::default()
     };
@@ -516,7 +516,7 @@ fn shop(adapter: &Adapter, url: &Url, mut values: BTreeMap<Field, Value>, proven
     Shop {
         platform: adapter.platform.clone(),
         shop_id: take_text(&mut values, Field::ShopId).unwrap_or_default(),
-        url: url.to_string(),
+        url: take_text(&mut values, Field::Url).unwrap_or_else(|| url.to_string()),
         name: take_text(&mut values, Field::Name),
         operator_name: take_text(&mut values, Field::OperatorName),
         uscc: take_text(&mut values, Field::Uscc),

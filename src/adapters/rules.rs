@@ -105,6 +105,8 @@ pub(super) struct LinkRule {
 /// The output fields an adapter can fill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Field {
+    /// The canonical URL of the item or shop (default: the page's own URL).
+    Url,
     // Listing (item pages)
     ItemId,
     Title,
@@ -149,6 +151,7 @@ pub(super) enum Shape {
 }
 
 const LISTING_FIELDS: &[(&str, Field)] = &[
+    ("url", Field::Url),
     ("item_id", Field::ItemId),
     ("title", Field::Title),
     ("price", Field::Price),
@@ -174,6 +177,7 @@ const LISTING_FIELDS: &[(&str, Field)] = &[
 ];
 
 const SHOP_FIELDS: &[(&str, Field)] = &[
+    ("url", Field::Url),
     ("shop_id", Field::ShopId),
     ("name", Field::Name),
     ("operator_name", Field::OperatorName),
@@ -220,7 +224,7 @@ impl Field {
             Field::Price | Field::OriginalPrice => Parser::Yuan,
             Field::Sales | Field::Stock => Parser::Count,
             Field::Availability => Parser::Availability,
-            Field::Images | Field::ShopUrl => Parser::Url,
+            Field::Images | Field::ShopUrl | Field::Url => Parser::Url,
             _ => Parser::Text,
         }
     }

@@ -36,7 +36,7 @@ fn state_script(out: &mut String, state: &Value) {
 /// `/duo/`: links to every category list page and every live room.
 pub(crate) fn entry(market: &Market) -> String {
     let mut out = String::with_capacity(4096);
-    page_start(&mut out, P, "首页");
+    page_start(&mut out, P, "首页", None);
     out.push_str("<nav class=\"cat-nav\"><ul>\n");
     for class in CLASSES {
         let _ = writeln!(out, "<li><a class=\"cat-link\" href=\"/duo/catgoods.html?cat={}&amp;page=1\">{}</a></li>", class.slug, class.name);
@@ -71,7 +71,7 @@ pub(crate) fn list(market: &Market, class: usize, page: usize) -> Option<String>
     let class = &CLASSES[class];
     let items: Vec<Item> = slice.iter().map(|&i| market.item(i)).collect();
     let mut out = String::with_capacity(24 * 1024);
-    page_start(&mut out, P, class.name);
+    page_start(&mut out, P, class.name, None);
     out.push_str("<div id=\"app\"></div>\n");
     goods_links(&mut out, &items);
     next_link(&mut out, page, ids.len(), &format!("/duo/catgoods.html?cat={}&page={}", class.slug, page + 1));
@@ -116,7 +116,7 @@ pub(crate) fn item(item: &Item, shop: &ShopInfo) -> String {
         "mall": {"mallId": shop.shop_id.to_string(), "mallName": shop.name, "mallUrl": shop.path()},
     });
     let mut out = String::with_capacity(8 * 1024);
-    page_start(&mut out, P, &item.title);
+    page_start(&mut out, P, &item.title, Some(&item.path()));
     out.push_str("<div id=\"app\" class=\"goods-page\"><noscript>请开启JavaScript后浏览</noscript></div>\n");
     let _ = writeln!(
         out,
@@ -160,7 +160,7 @@ pub(crate) fn shop(market: &Market, shop: &ShopInfo, page: usize) -> Option<Stri
         "goodsList": items.iter().map(goods_brief).collect::<Vec<_>>(),
     });
     let mut out = String::with_capacity(16 * 1024);
-    page_start(&mut out, P, &shop.name);
+    page_start(&mut out, P, &shop.name, Some(&shop.path()));
     out.push_str("<div id=\"app\" class=\"mall-page\"></div>\n");
     goods_links(&mut out, &items);
     next_link(&mut out, page, ids.len(), &format!("{}&page={}", shop.path(), page + 1));

@@ -34,14 +34,26 @@ pub(crate) fn script_json(value: &serde_json::Value) -> String {
     value.to_string().replace('<', "\\u003c")
 }
 
-/// `<!DOCTYPE html>` … `<body>` plus the site header.
-pub(crate) fn page_start(out: &mut String, platform: Platform, title: &str) {
+/// `<!DOCTYPE html>` … `<body>` plus the site header. `canonical` is the
+/// page's canonical path (as real platforms declare it): the one URL of an item
+/// or shop whatever page or query string it was reached by.
+pub(crate) fn page_start(out: &mut String, platform: Platform, title: &str, canonical: Option<&str>) {
     let prefix = platform.prefix();
     out.push_str("<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n<title>");
     esc(out, title);
     let _ = write!(
         out,
-        " - {site}</title>\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n</head>\n<body>\n\
+        " - {site}</title>\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
+        site = platform.title(),
+    );
+    if let Some(path) = canonical {
+        out.push_str("<link rel=\"canonical\" href=\"");
+        esc(out, path);
+        out.push_str("\">\n");
+    }
+    let _ = write!(
+        out,
+        "</head>\n<body>\n\
          <header class=\"site-header\"><a class=\"logo\" href=\"{prefix}/\">{site}</a>\
          <a class=\"cart-link\" href=\"{prefix}/cart\">购物车</a></header>\n",
         site = platform.title(),

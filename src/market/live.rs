@@ -37,7 +37,7 @@ fn live_price(item: &Item, tick: u64) -> u64 {
 /// The room page.
 pub(crate) fn page(platform: Platform, room: u32, host: &ShopInfo, items: &[Item]) -> String {
     let mut out = String::with_capacity(8 * 1024);
-    page_start(&mut out, platform, &format!("直播间 {room}"));
+    page_start(&mut out, platform, &format!("直播间 {room}"), None);
     let _ = write!(out, "<section class=\"live-room\" data-room=\"{room}\">\n<h1 class=\"room-title\">");
     esc(&mut out, &host.name);
     let _ = write!(

@@ -19,7 +19,7 @@ const P: Platform = Platform::Mall;
 /// `/mall/`: links to every category list page and every live room.
 pub(crate) fn entry(market: &Market) -> String {
     let mut out = String::with_capacity(4096);
-    page_start(&mut out, P, "首页");
+    page_start(&mut out, P, "首页", None);
     out.push_str("<nav class=\"categories\"><h2>商品分类</h2><ul>\n");
     for class in CLASSES {
         let _ = writeln!(out, "<li><a class=\"cat-link\" href=\"/mall/search?cat={}&amp;page=1\">{}</a></li>", class.slug, class.name);
@@ -50,7 +50,7 @@ pub(crate) fn list(market: &Market, class: usize, page: usize) -> Option<String>
     let slice = page_slice(ids, page)?;
     let class = &CLASSES[class];
     let mut out = String::with_capacity(16 * 1024);
-    page_start(&mut out, P, class.name);
+    page_start(&mut out, P, class.name, None);
     let _ = write!(out, "<h1 class=\"list-title\">{}</h1><p class=\"result-count\">共{}件商品</p>\n<ul class=\"item-list\">\n", class.name, ids.len());
     if slice.is_empty() {
         out.push_str("<li class=\"empty\">暂无商品</li>\n");
@@ -67,7 +67,7 @@ pub(crate) fn list(market: &Market, class: usize, page: usize) -> Option<String>
 /// `/mall/item/<id>.html`.
 pub(crate) fn item(item: &Item, shop: &ShopInfo) -> String {
     let mut out = String::with_capacity(8 * 1024);
-    page_start(&mut out, P, &item.title);
+    page_start(&mut out, P, &item.title, Some(&item.path()));
     out.push_str("<nav class=\"breadcrumb\"><a href=\"/mall/\">首页</a> &gt; <span class=\"category\">");
     esc(&mut out, item.class.category);
     let _ = write!(out, "</span></nav>\n<div class=\"item\" data-item-id=\"{}\">\n<div class=\"gallery\">", item.item_id);
@@ -117,7 +117,7 @@ pub(crate) fn shop(market: &Market, shop: &ShopInfo, page: usize) -> Option<Stri
     let ids = market.index.shop_items(shop.index);
     let slice = page_slice(ids, page)?;
     let mut out = String::with_capacity(16 * 1024);
-    page_start(&mut out, P, &shop.name);
+    page_start(&mut out, P, &shop.name, Some(&shop.path()));
     out.push_str("<h1 class=\"shop-name\">");
     esc(&mut out, &shop.name);
     out.push_str("</h1>\n");

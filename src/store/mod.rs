@@ -113,6 +113,11 @@ impl Store {
     pub fn shop_count(&self) -> usize {
         self.shop_heads.len()
     }
+
+    /// The number of shop versions stored (≥ the number of shops).
+    pub fn shop_version_count(&self) -> usize {
+        self.shop_versions.len()
+    }
 }
 
 #[cfg(test)]
