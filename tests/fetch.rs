@@ -116,7 +116,7 @@ async fn robots_txt_is_honoured_and_fetched_once() {
 }
 
 #[tokio::test]
-async fn robots_override_is_returned_with_the_fetch() {
+async fn robots_override_is_returned_and_sealed_in_the_capture() {
     let (_, server) = HostileServer::start().await;
     let (f, _dir) = fetcher(config());
     let ctx = FetchContext { robots_override: Some("court order 2025-17".into()), ..job() };
@@ -124,6 +124,10 @@ async fn robots_override_is_returned_with_the_fetch() {
     assert!(page.is_success());
     assert_eq!(page.robots_override.as_deref(), Some("court order 2025-17"));
     assert_eq!(server.hit_count("/robots.txt"), 0);
+    // The reason is part of the sealed record, not just of the return value.
+    let stored = f.blobs().get(&page.capture_id).unwrap();
+    let record: evidence::CaptureRecord = serde_json::from_slice(&stored).unwrap();
+    assert_eq!(record.robots_override.as_deref(), Some("court order 2025-17"));
 }
 
 #[tokio::test]

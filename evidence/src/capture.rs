@@ -39,6 +39,9 @@ pub struct CaptureRecord {
     pub operators: Vec<String>,
     pub job_id: Option<String>,
     pub plan_id: Option<String>,
+    /// Why robots.txt was not consulted for this fetch (a recorded authorisation), if it was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robots_override: Option<String>,
 }
 
 /// One redirect response that was followed.

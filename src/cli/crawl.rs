@@ -75,14 +75,17 @@ impl PlanFile {
     }
 }
 
-/// Loads the built-in adapters plus any in `dir`, failing on any problem in `dir`.
+/// Loads the built-in adapters plus the good files in `dir`. A bad file is
+/// reported on stderr and skipped: it never takes the others down.
 pub fn load_adapters(dir: Option<&Path>) -> anyhow::Result<AdapterSet> {
     let mut set = AdapterSet::builtin();
     if let Some(dir) = dir {
+        if !dir.is_dir() {
+            bail!("adapter directory `{}` does not exist", dir.display());
+        }
         let (extra, problems) = AdapterSet::load_dir(dir);
-        if !problems.is_empty() {
-            let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-            bail!("adapter files in `{}` have problems:\n{}", dir.display(), list.join("\n"));
+        for problem in &problems {
+            eprintln!("warning: skipped: {problem}");
         }
         set.merge(extra);
     }

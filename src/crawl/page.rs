@@ -36,7 +36,7 @@ enum PageError {
 async fn fetch_and_extract(ctx: &Arc<PageContext>, entry: &FrontierEntry) -> Result<PageOutcome, PageError> {
     let url = Url::parse(&entry.url).map_err(|e| PageError::Other(format!("invalid url `{}`: {e}", entry.url)))?;
     let fetched = ctx.fetcher.fetch(&url, &ctx.fetch).await.map_err(|e| match e {
-        FetchError::RobotsDisallowed { .. } => PageError::Robots(e.to_string()),
+        FetchError::RobotsDisallowed { .. } | FetchError::RobotsUnreachable { .. } => PageError::Robots(e.to_string()),
         e => PageError::Other(e.to_string()),
     })?;
     if !fetched.is_success() {

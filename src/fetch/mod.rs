@@ -107,9 +107,9 @@ impl Default for FetchConfig {
 pub struct FetchContext {
     pub job_id: Option<String>,
     pub plan_id: Option<String>,
-    /// When set, robots.txt is not consulted; the reason is returned in
-    /// [`Fetched::robots_override`] for the job to record (the capture record
-    /// has no field for it yet).
+    /// When set, robots.txt is not consulted; the reason is sealed in the
+    /// capture record ([`evidence::CaptureRecord::robots_override`]) and
+    /// returned in [`Fetched::robots_override`].
     pub robots_override: Option<String>,
 }
 
