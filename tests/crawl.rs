@@ -2,6 +2,8 @@
 //! stored must equal the marketplace's ground truth, field by field, and a job
 //! killed with SIGKILL must resume without losing or repeating work.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure here is a failed test
+
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::process::{Command, Stdio};
