@@ -237,14 +237,10 @@ proptest! {
     }
 }
 
-// The CLI functions, compiled here too (src/cli/mod.rs wires them into the binary).
-use spotcheck::{adapters, model};
-#[path = "../src/cli/adapters.rs"]
-#[allow(dead_code)]
-mod cli_adapters;
+use spotcheck::cli::adapters as cli_adapters;
 
-#[test]
-fn cli_check_and_extract() {
+#[tokio::test]
+async fn cli_check_and_extract() {
     let good = cli_adapters::CheckArgs { dir: Some(fixtures().join("good")) };
     assert!(cli_adapters::check(&good).unwrap());
     let bad = cli_adapters::CheckArgs { dir: Some(fixtures().join("bad")) };
@@ -268,9 +264,11 @@ fn cli_check_and_extract() {
         adapters: Some(fixtures().join("good")),
         all: false,
     };
-    cli_adapters::extract(&args).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let data = spotcheck::config::DataDir::new(scratch.path());
+    cli_adapters::extract(&args, &data).await.unwrap();
     let unknown = cli_adapters::ExtractArgs { adapter: "nope".into(), ..args };
-    assert!(cli_adapters::extract(&unknown).unwrap_err().to_string().contains("no adapter named `nope`"));
+    assert!(cli_adapters::extract(&unknown, &data).await.unwrap_err().to_string().contains("no adapter named `nope`"));
 }
 
 /// The shipped adapters against the sample marketplace, over real loopback HTTP:

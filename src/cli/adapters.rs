@@ -7,11 +7,14 @@
 //! (`--all` prints everything the page yielded).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use url::Url;
 
-use crate::adapters::{Adapter, AdapterSet, Extracted, Problem};
+use crate::adapters::{Adapter, AdapterSet, Extracted};
+use crate::config::DataDir;
+use crate::fetch::{FetchConfig, FetchContext, Fetcher};
 use crate::model::PageKind;
 
 /// `spotcheck adapters check [DIR]`
@@ -78,30 +81,47 @@ pub fn summary(adapter: &Adapter) -> String {
     )
 }
 
-/// The built-in adapters plus those in `dir` (which override by name).
+/// The built-in adapters plus the good files in `dir` (which override by
+/// name). A bad file is reported on stderr and skipped: it never takes the
+/// others down.
 pub fn adapter_set(dir: Option<&Path>) -> anyhow::Result<AdapterSet> {
     let mut set = AdapterSet::builtin();
     if let Some(dir) = dir {
+        if !dir.is_dir() {
+            bail!("adapter directory `{}` does not exist", dir.display());
+        }
         let (local, problems) = AdapterSet::load_dir(dir);
-        if !problems.is_empty() {
-            let lines: Vec<String> = problems.iter().map(Problem::to_string).collect();
-            bail!("adapter problems in `{}`:\n{}", dir.display(), lines.join("\n"));
+        for problem in &problems {
+            eprintln!("warning: skipped: {problem}");
         }
         set.merge(local);
     }
     Ok(set)
 }
 
-/// Run `spotcheck extract`.
-pub fn extract(args: &ExtractArgs) -> anyhow::Result<()> {
+/// The adapter called `name`, or an error listing the known ones.
+pub fn find_adapter(set: &AdapterSet, name: &str) -> anyhow::Result<Arc<Adapter>> {
+    set.get(name).with_context(|| format!("no adapter named `{name}` (known: {})", set.names().join(", ")))
+}
+
+/// Run `spotcheck extract`. A URL is fetched like a crawl fetches it (robots.txt,
+/// the adapter's politeness, limits) and its capture is stored in `data`.
+pub async fn extract(args: &ExtractArgs, data: &DataDir) -> anyhow::Result<()> {
     let set = adapter_set(args.adapters.as_deref())?;
-    let Some(adapter) = set.get(&args.adapter) else {
-        bail!("no adapter named `{}` (known: {})", args.adapter, set.names().join(", "));
-    };
+    let adapter = find_adapter(&set, &args.adapter)?;
     if args.target.starts_with("http://") || args.target.starts_with("https://") {
-        // TODO(integrator): fetch the URL through `crate::fetch` (with the adapter's
-        // politeness), then call `render(&adapter, &final_url, &body, args.all)`.
-        bail!("fetching `{}` is not wired into `extract` yet: save the page and pass the file", args.target);
+        let url = Url::parse(&args.target).with_context(|| format!("invalid url `{}`", args.target))?;
+        let fetcher = Fetcher::new(FetchConfig::default(), evidence::BlobStore::open(data.blobs())?)?;
+        if let Some(host) = url.host_str() {
+            fetcher.set_politeness(host, adapter.politeness);
+        }
+        let fetched = fetcher.fetch(&url, &FetchContext::default()).await?;
+        eprintln!("capture {} ({} bytes, http {})", fetched.capture_id, fetched.capture.response.body_len, fetched.status);
+        if !fetched.is_success() {
+            bail!("`{url}` answered http status {}", fetched.status);
+        }
+        println!("{}", render(&adapter, &fetched.final_url, &fetched.body, args.all)?);
+        return Ok(());
     }
     let path = Path::new(&args.target);
     let body = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;

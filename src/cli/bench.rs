@@ -12,7 +12,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use serde::Serialize;
 
-use crate::cli::crawl::{find_adapter, load_adapters};
+use crate::cli::adapters::{adapter_set, find_adapter};
 use crate::config::DataDir;
 use crate::crawl::{run_job, RunOptions};
 use crate::fetch::Politeness;
@@ -71,7 +71,7 @@ impl MarketProcess {
             let _ = child.kill();
             bail!("the marketplace did not say where it listens (got `{}`)", line.trim());
         };
-        Ok(MarketProcess { url: url.to_string(), child })
+        Ok(MarketProcess { url: url.trim_end_matches('/').to_string(), child })
     }
 }
 
@@ -83,15 +83,15 @@ impl Drop for MarketProcess {
 }
 
 pub async fn crawl(args: BenchCrawlArgs) -> anyhow::Result<Vec<BenchRun>> {
-    let adapters = load_adapters(None)?;
+    let adapters = adapter_set(None)?;
     let adapter = find_adapter(&adapters, &args.adapter)?;
     // Each listing is one item page; list and shop pages add ~10%, so this
     // many listings leave room for `pages` pages on one platform.
     let listings = args.pages * 2 + 1000;
     let market = MarketProcess::start(listings)?;
     let entry = match args.adapter.as_str() {
-        "sample-duo" => format!("{}duo/", market.url),
-        _ => format!("{}mall/", market.url),
+        "sample-duo" => format!("{}/duo/", market.url),
+        _ => format!("{}/mall/", market.url),
     };
     let mut runs = Vec::new();
     for &concurrency in &args.concurrency {

@@ -1,12 +1,11 @@
 //! `spotcheck crawl`: run or resume a crawl job from flags or a plan file.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use serde::Deserialize;
 
-use crate::adapters::{Adapter, AdapterSet};
+use crate::cli::adapters::{adapter_set, find_adapter};
 use crate::config::DataDir;
 use crate::crawl::{run_job, JobReport, RunOptions};
 use crate::fetch::Politeness;
@@ -75,29 +74,8 @@ impl PlanFile {
     }
 }
 
-/// Loads the built-in adapters plus the good files in `dir`. A bad file is
-/// reported on stderr and skipped: it never takes the others down.
-pub fn load_adapters(dir: Option<&Path>) -> anyhow::Result<AdapterSet> {
-    let mut set = AdapterSet::builtin();
-    if let Some(dir) = dir {
-        if !dir.is_dir() {
-            bail!("adapter directory `{}` does not exist", dir.display());
-        }
-        let (extra, problems) = AdapterSet::load_dir(dir);
-        for problem in &problems {
-            eprintln!("warning: skipped: {problem}");
-        }
-        set.merge(extra);
-    }
-    Ok(set)
-}
-
-pub fn find_adapter(set: &AdapterSet, name: &str) -> anyhow::Result<Arc<Adapter>> {
-    set.get(name).with_context(|| format!("no adapter `{name}` (known: {})", set.names().join(", ")))
-}
-
 pub async fn run(args: CrawlArgs, data: &DataDir) -> anyhow::Result<JobReport> {
-    let adapters = load_adapters(args.adapters.as_deref())?;
+    let adapters = adapter_set(args.adapters.as_deref())?;
     let mut options = RunOptions { concurrency: args.concurrency, quiet: args.json, ..RunOptions::default() };
     let spec = match &args.plan {
         Some(path) => {

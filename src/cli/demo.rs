@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::cli::crawl::{find_adapter, load_adapters};
+use crate::cli::adapters::{adapter_set, find_adapter};
 use crate::config::DataDir;
 use crate::crawl::{run_job, RunOptions};
 use crate::fetch::Politeness;
@@ -79,7 +79,7 @@ pub async fn run(args: DemoArgs, data: &DataDir) -> anyhow::Result<DemoSummary> 
     let base = url::Url::parse(&format!("http://{addr}/"))?;
     say(format!("  market   listening on {base}"));
 
-    let adapters = load_adapters(None)?;
+    let adapters = adapter_set(None)?;
     let store = Store::open(&dir.db())?;
     let blobs = evidence::BlobStore::open(dir.blobs())?;
     let options = RunOptions {

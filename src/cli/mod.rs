@@ -83,7 +83,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
             !report.interrupted
         }
         Command::Extract(args) => {
-            adapters::extract(&args)?;
+            adapters::extract(&args, &data).await?;
             true
         }
         Command::Adapters(AdaptersCommand::Check(args)) => adapters::check(&args)?,

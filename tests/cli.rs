@@ -1,0 +1,131 @@
+//! The command line as a user runs it: the real binary against the sample
+//! marketplace (served by the binary itself) over loopback.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure here is a failed test
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+fn spotcheck(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spotcheck")).args(args).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `spotcheck market serve` in a child process; killed on drop.
+struct MarketServer {
+    child: Child,
+    base: String,
+}
+
+impl MarketServer {
+    fn start(extra: &[&str]) -> MarketServer {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_spotcheck"))
+            .args(["market", "serve", "--addr", "127.0.0.1:0", "--listings", "120"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let base = line.trim().strip_prefix("listening on ").expect("first line names the address").to_string();
+        assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+        MarketServer { child, base }
+    }
+}
+
+impl Drop for MarketServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn adapters_check_passes_on_the_shipped_files_and_names_file_and_line_otherwise() {
+    let ok = spotcheck(&["adapters", "check", concat!(env!("CARGO_MANIFEST_DIR"), "/site-adapters")]);
+    assert!(ok.status.success(), "{}{}", text(&ok.stdout), text(&ok.stderr));
+    assert!(text(&ok.stdout).contains("ok sample-mall"));
+    assert!(text(&ok.stdout).contains("ok sample-duo"));
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.toml"), "format = 1\nname = \"x\"\nplatform = \"x\"\nversion = \"1\"\nhosts = []\nsurprise = true\n").unwrap();
+    let bad = spotcheck(&["adapters", "check", dir.path().to_str().unwrap()]);
+    assert!(!bad.status.success());
+    let out = text(&bad.stdout);
+    assert!(out.contains("bad.toml:6:"), "names file and line: {out}");
+    assert!(out.contains("surprise"), "{out}");
+}
+
+#[test]
+fn extract_fetches_a_url_and_prints_the_listing_as_the_truth_has_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let truth_file = dir.path().join("truth.jsonl");
+    let market = MarketServer::start(&["--truth", truth_file.to_str().unwrap()]);
+    let truth = std::fs::read_to_string(&truth_file).unwrap();
+    let first: serde_json::Value = serde_json::from_str(truth.lines().next().unwrap()).unwrap();
+    let url = first["url"].as_str().unwrap();
+    assert!(url.starts_with(&market.base), "truth URLs carry the served address");
+    let adapter = first["platform"].as_str().unwrap();
+
+    let out = spotcheck(&["--data-dir", dir.path().to_str().unwrap(), "extract", "--adapter", adapter, url]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for field in ["item_id", "title", "price", "currency", "specs", "shop", "url"] {
+        assert_eq!(got[field], first[field], "field `{field}`");
+    }
+    assert!(text(&out.stderr).contains("capture "), "the capture id is shown");
+}
+
+#[test]
+fn crawl_then_export_as_jsonl_and_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let market = MarketServer::start(&[]);
+    let seed = format!("{}/mall/", market.base);
+    let crawl = spotcheck(&["--data-dir", data, "crawl", "--adapter", "sample-mall", "--seed-url", &seed, "--no-politeness", "--json"]);
+    assert!(crawl.status.success(), "{}", text(&crawl.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&crawl.stdout).unwrap();
+    let listings = report["job"]["counters"]["listings_new"].as_u64().unwrap();
+    assert!(listings > 30, "{report}");
+    assert_eq!(report["job"]["status"], "completed");
+
+    let jsonl = spotcheck(&["--data-dir", data, "listings", "export", "--format", "jsonl"]);
+    assert!(jsonl.status.success());
+    let lines: Vec<serde_json::Value> = text(&jsonl.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len() as u64, listings);
+    assert!(lines.iter().all(|l| l["capture_id"].as_str().is_some_and(|c| c.len() == 64)));
+
+    let csv_path = dir.path().join("out.csv");
+    let csv = spotcheck(&["--data-dir", data, "listings", "export", "--format", "csv", "--out", csv_path.to_str().unwrap()]);
+    assert!(csv.status.success());
+    let mut reader = csv::Reader::from_path(&csv_path).unwrap();
+    assert_eq!(&reader.headers().unwrap()[0], "platform");
+    assert_eq!(reader.records().count() as u64, listings);
+}
+
+#[test]
+fn a_bad_plan_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.toml");
+    std::fs::write(&plan, "adapter = \"sample-mall\"\nseeds = [\"http://127.0.0.1:1/\"]\nmax_pagez = 3\n").unwrap();
+    let out = spotcheck(&["--data-dir", dir.path().to_str().unwrap(), "crawl", "--plan", plan.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("plan.toml") && err.contains("max_pagez"), "{err}");
+}
+
+#[test]
+fn demo_runs_the_whole_loop_and_reports_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = spotcheck(&["--data-dir", dir.path().to_str().unwrap(), "demo", "--listings", "300", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["ok"], true);
+    assert_eq!(summary["listings_expected"], 300);
+    assert_eq!(summary["listings_matching_truth"], 300);
+    assert_eq!(summary["jobs"].as_array().unwrap().len(), 2);
+}
