@@ -6,11 +6,13 @@
 //! blob under its final name; an existing blob is never rewritten.
 //!
 //! Durability trade-off: with [`BlobStore::with_fsync`]`(false)` a blob is
-//! written and renamed without waiting for the disk; the store remembers it and
-//! [`BlobStore::sync`] flushes everything written since the last sync (files
-//! and their directories). A crash between `put` and `sync` can lose those
-//! blobs — never corrupt one that is there, since `get` re-hashes — so a
-//! caller must `sync` before recording anywhere that a digest is stored.
+//! written and renamed without waiting for the disk; [`BlobStore::sync`] then
+//! makes everything written so far durable with one `syncfs(2)` (data and the
+//! renames, for the whole filesystem) instead of an fsync per file. A crash
+//! between `put` and `sync` can lose those blobs or leave one of the wrong
+//! length under its name; `get` re-hashes (so it is never trusted) and `put`
+//! replaces it. A caller must `sync` before recording anywhere that a digest
+//! is stored (the crawl's group commit does).
 
 use std::fmt;
 use std::fs;
@@ -114,23 +116,18 @@ impl BlobStore {
         self.fsync
     }
 
-    /// Makes every blob written so far durable: fsyncs the blobs written
-    /// without fsync since the last sync, then their directories (so the
-    /// renames survive a crash too). A no-op when nothing is pending.
-    ///
-    /// The fsyncs run on [`SYNC_THREADS`] threads at once: the filesystem
-    /// journal commits concurrent fsyncs together, which is many times faster
-    /// than one after the other.
+    /// Makes every blob written so far durable — file data and the renames
+    /// that put them in place — with one `syncfs(2)` on the store's
+    /// filesystem. A no-op when nothing was written without fsync since the
+    /// last sync.
     pub fn sync(&self) -> Result<(), BlobError> {
         let pending = std::mem::take(&mut *self.unsynced.lock().unwrap_or_else(|e| e.into_inner()));
         if pending.is_empty() {
             return Ok(());
         }
-        let mut dirs: Vec<PathBuf> = pending.iter().filter_map(|p| p.parent().map(Path::to_path_buf)).collect();
-        dirs.push(self.root.join("sha256"));
-        dirs.sort();
-        dirs.dedup();
-        let result = fsync_all(&pending, |f| f.sync_data()).and_then(|()| fsync_all(&dirs, |f| f.sync_all()));
+        let result = fs::File::open(&self.root)
+            .and_then(|root| nix::unistd::syncfs(&root).map_err(std::io::Error::from))
+            .map_err(|source| BlobError::Io { action: "sync", path: self.root.clone(), source });
         if result.is_err() {
             // Nothing is known to be durable: keep it all for the next attempt.
             self.unsynced.lock().unwrap_or_else(|e| e.into_inner()).extend(pending);
@@ -156,7 +153,10 @@ impl BlobStore {
     pub fn put(&self, bytes: &[u8]) -> Result<Digest, BlobError> {
         let digest = Digest::of(bytes);
         let path = self.path_of(&digest);
-        if path.is_file() {
+        // An existing blob of the right length is this content (its name is its
+        // hash). One of another length is the remains of a crash before a sync
+        // (renamed into place, data never flushed): it is replaced below.
+        if fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64) {
             return Ok(digest);
         }
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| self.root.clone());
@@ -198,34 +198,6 @@ impl BlobStore {
     }
 }
 
-/// Threads [`BlobStore::sync`] fsyncs on.
-pub const SYNC_THREADS: usize = 32;
-
-/// Opens and syncs every path, [`SYNC_THREADS`] at a time; the first error wins.
-fn fsync_all(paths: &[PathBuf], sync: fn(&fs::File) -> std::io::Result<()>) -> Result<(), BlobError> {
-    let chunk = paths.len().div_ceil(SYNC_THREADS).max(1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = paths
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || -> Result<(), BlobError> {
-                    for path in part {
-                        fs::File::open(path)
-                            .and_then(|f| sync(&f))
-                            .map_err(|source| BlobError::Io { action: "sync", path: path.clone(), source })?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        workers.into_iter().try_for_each(|w| {
-            w.join().unwrap_or_else(|_| {
-                Err(BlobError::Io { action: "sync", path: PathBuf::new(), source: std::io::Error::other("sync thread panicked") })
-            })
-        })
-    })
-}
-
 fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -245,6 +217,18 @@ mod tests {
         assert_eq!(d1, d2);
         assert_eq!(d1.to_hex(), "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
         assert_eq!(store.get(&d1).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn a_blob_left_short_by_a_crash_is_replaced_by_the_next_put() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap().with_fsync(false);
+        let d = store.put(b"captured page").unwrap();
+        std::fs::write(store.path_of(&d), b"").unwrap(); // renamed, never flushed
+        assert!(store.get(&d).is_err());
+        assert_eq!(store.put(b"captured page").unwrap(), d);
+        assert_eq!(store.get(&d).unwrap(), b"captured page");
+        store.sync().unwrap();
     }
 
     #[test]

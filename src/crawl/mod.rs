@@ -2,10 +2,16 @@
 //!
 //! One task owns the job: it dispatches frontier entries to at most
 //! `concurrency` page workers ([`page::process`]) and commits each result in
-//! one store transaction as it arrives. Because the frontier, the seen-set and
-//! the counters are all committed with the page, a job killed at any moment
-//! resumes where it stopped: pages in flight are fetched again, pages already
-//! committed never are.
+//! one store transaction. Because the frontier, the seen-set and the counters
+//! are all committed with the page, a job killed at any moment resumes where
+//! it stopped: pages in flight are fetched again, pages already committed
+//! never are.
+//!
+//! Group commit: workers store captures without an fsync per file; the loop
+//! takes every result that is ready (up to [`MAX_BATCH`]), makes all pending
+//! captures durable with one [`evidence::BlobStore::sync`], and only then
+//! commits those pages. A committed listing therefore never points at a
+//! capture that a power loss could take away.
 
 mod page;
 mod progress;
@@ -19,6 +25,9 @@ use tokio::sync::mpsc;
 use url::Url;
 
 pub use progress::Progress;
+
+/// Most results committed after one capture sync.
+pub const MAX_BATCH: usize = 256;
 
 use crate::adapters::Adapter;
 use crate::fetch::{FetchConfig, FetchContext, FetchError, Fetcher, Politeness};
@@ -36,8 +45,10 @@ pub enum CrawlError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Fetch(#[from] FetchError),
-    #[error("cannot open the evidence store: {0}")]
+    #[error("evidence store: {0}")]
     Blobs(#[from] evidence::BlobError),
+    #[error("the capture sync task stopped: {0}")]
+    SyncTask(String),
 }
 
 /// How a job runs (not part of what it is: changing these does not make a new job).
@@ -96,7 +107,8 @@ pub async fn run_job(
 
     let (mut job, resumed) = store.begin_job(&spec, rand::random())?;
     let frontier = store.frontier(&job.id)?;
-    let fetcher = Fetcher::new(options.fetch.clone(), blobs)?;
+    let blobs = blobs.with_fsync(false); // durable by group commit, see the module docs
+    let fetcher = Fetcher::new(options.fetch.clone(), blobs.clone())?;
     let politeness = options.politeness.unwrap_or(adapter.politeness);
     for seed in &seeds {
         if let Some(host) = seed.host_str() {
@@ -154,9 +166,22 @@ pub async fn run_job(
             break;
         }
         tokio::select! {
-            Some(result) = rx.recv() => {
-                inflight -= 1;
-                store.commit_page(&mut job, &frontier, &result)?;
+            Some(first) = rx.recv() => {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(result) => batch.push(result),
+                        Err(_) => break,
+                    }
+                }
+                inflight -= batch.len();
+                let pending = blobs.clone();
+                tokio::task::spawn_blocking(move || pending.sync())
+                    .await
+                    .map_err(|e| CrawlError::SyncTask(e.to_string()))??;
+                for result in &batch {
+                    store.commit_page(&mut job, &frontier, result)?;
+                }
                 progress.update(&job);
             }
             _ = &mut ctrl_c, if !interrupted => {

@@ -66,7 +66,7 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let db = sled::Config::new()
             .path(dir)
-            .cache_capacity(256 * 1024 * 1024)
+            .cache_capacity(64 * 1024 * 1024)
             .flush_every_ms(Some(200))
             .open()
             .map_err(|source| StoreError::Open { path: dir.to_path_buf(), source })?;
