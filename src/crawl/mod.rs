@@ -7,11 +7,12 @@
 //! it stopped: pages in flight are fetched again, pages already committed
 //! never are.
 //!
-//! Group commit: workers store captures without an fsync per file; the loop
-//! takes every result that is ready (up to [`MAX_BATCH`]), makes all pending
-//! captures durable with one [`evidence::BlobStore::sync`], and only then
-//! commits those pages. A committed listing therefore never points at a
-//! capture that a power loss could take away.
+//! Group commit: workers store captures without an fsync per file; results
+//! that are ready are made durable together by one [`evidence::BlobStore::sync`]
+//! running in the background, and only then committed. While one sync runs,
+//! the loop keeps dispatching and collecting the next batch, so fetching never
+//! waits on the disk. A committed listing therefore never points at a capture
+//! that a power loss could take away.
 
 mod page;
 mod progress;
@@ -20,13 +21,14 @@ mod scope;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::future::OptionFuture;
 use serde::Serialize;
 use tokio::sync::mpsc;
 use url::Url;
 
 pub use progress::Progress;
 
-/// Most results committed after one capture sync.
+/// Most results collected at once from the workers before a sync is started.
 pub const MAX_BATCH: usize = 256;
 
 use crate::adapters::Adapter;
@@ -133,18 +135,26 @@ pub async fn run_job(
     let concurrency = options.concurrency.max(1);
     let (tx, mut rx) = mpsc::channel::<PageResult>(concurrency);
     let mut cursor = 0u64;
+    // Pages are fetching (`inflight`), fetched and waiting for the next
+    // capture sync (`ready`), or fetched and covered by the sync now running
+    // (`syncing`); they are committed when that sync is done.
     let mut inflight = 0usize;
+    let mut ready: Vec<PageResult> = Vec::new();
+    let mut syncing: Vec<PageResult> = Vec::new();
+    let mut sync: Option<tokio::task::JoinHandle<Result<(), evidence::BlobError>>> = None;
     let mut interrupted = false;
     let mut limited = false;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
 
     loop {
-        // Hand out work while there is room and budget.
-        while !interrupted && inflight < concurrency {
+        // Hand out work while there is room and budget (and the results
+        // waiting for a sync are not piling up behind a slow disk).
+        while !interrupted && inflight < concurrency && ready.len() < MAX_BATCH {
+            let uncommitted = inflight + ready.len() + syncing.len();
             if let Some(max) = spec.max_pages {
-                if job.counters.pages + inflight as u64 >= max {
-                    limited = frontier.pending_len() > inflight;
+                if job.counters.pages + uncommitted as u64 >= max {
+                    limited = frontier.pending_len() > uncommitted;
                     break;
                 }
             }
@@ -159,28 +169,38 @@ pub async fn run_job(
                 let _ = tx.send(result).await;
             });
         }
-        if inflight == 0 {
+        // Start a sync for what is ready, unless one is running: its results
+        // wrote their captures before they were sent, so before this sync starts.
+        if sync.is_none() && !ready.is_empty() {
+            syncing = std::mem::take(&mut ready);
+            let pending = blobs.clone();
+            sync = Some(tokio::task::spawn_blocking(move || pending.sync()));
+        }
+        if inflight == 0 && sync.is_none() {
             if !interrupted && !limited && store.draw_sample(&mut job, &frontier)? > 0 {
                 continue;
             }
             break;
         }
         tokio::select! {
-            Some(first) = rx.recv() => {
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
+            Some(result) = rx.recv(), if inflight > 0 => {
+                inflight -= 1;
+                ready.push(result);
+                while ready.len() < MAX_BATCH && inflight > 0 {
                     match rx.try_recv() {
-                        Ok(result) => batch.push(result),
+                        Ok(result) => {
+                            inflight -= 1;
+                            ready.push(result);
+                        }
                         Err(_) => break,
                     }
                 }
-                inflight -= batch.len();
-                let pending = blobs.clone();
-                tokio::task::spawn_blocking(move || pending.sync())
-                    .await
-                    .map_err(|e| CrawlError::SyncTask(e.to_string()))??;
-                for result in &batch {
-                    store.commit_page(&mut job, &frontier, result)?;
+            }
+            Some(done) = OptionFuture::from(sync.as_mut()), if sync.is_some() => {
+                sync = None;
+                done.map_err(|e| CrawlError::SyncTask(e.to_string()))??;
+                for result in syncing.drain(..) {
+                    store.commit_page(&mut job, &frontier, &result)?;
                 }
                 progress.update(&job);
             }
