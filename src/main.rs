@@ -3,12 +3,6 @@ use std::process::ExitCode;
 use clap::Parser;
 use spotcheck::cli::{self, Cli};
 
-/// mimalloc instead of glibc malloc: the crawl allocates per page (HTML trees,
-/// JSON, buffers) on many threads, where glibc's malloc showed up at ~18% of
-/// the profile.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
