@@ -12,7 +12,11 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
+    // The blocking pool runs extraction and blob writes: CPU-bound work on a few
+    // cores, so a few threads per core (not tokio's default of 512) keep the
+    // thread count, and the memory each thread's allocator arena holds, small.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(4 * cores).build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
