@@ -76,6 +76,7 @@ fn spec(adapter: &str, seed: String) -> JobSpec {
         sample_seed: None,
         robots_override: None,
         plan_id: None,
+        ..JobSpec::default()
     }
 }
 
@@ -243,4 +244,31 @@ async fn a_crawl_killed_with_sigkill_resumes_without_loss_or_duplication() {
     let job = &store.jobs().unwrap()[0];
     let distinct = after.keys().filter(|p| p.as_str() != "/robots.txt").count() as u64;
     assert_eq!(job.counters.pages, distinct);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyword_search_crawls_exactly_the_matching_listings() {
+    let site = start_site(400).await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = JobSpec {
+        adapter: "sample-mall".into(),
+        keywords: vec!["充电宝".into()],
+        search_url: Some(format!("{}mall/search?q={{keyword}}", site.base)),
+        // Search results (every page of them) and the items they list, no further.
+        max_depth: Some(1),
+        ..JobSpec::default()
+    };
+    let (store, report) = crawl(dir.path(), "sample-mall", s, 4).await;
+    assert_eq!(report.job.counters.errors, 0);
+    let stored: HashSet<String> = stored_listings(&store).into_keys().collect();
+    let expected: HashSet<String> = site
+        .truth_for("sample-mall")
+        .into_iter()
+        .filter(|t| t.listing.category.as_deref().is_some_and(|c| c.contains("移动电源")))
+        .map(|t| t.listing.key())
+        .collect();
+    assert!(expected.len() > 10, "the market sells power banks: {}", expected.len());
+    assert_eq!(stored, expected);
+    // The keyword's search URL was the start, URL-encoded.
+    assert!(site.hits().keys().any(|p| p.starts_with("/mall/search?q=%E5%85%85%E7%94%B5%E5%AE%9D")), "{:?}", site.hits().keys().take(3).collect::<Vec<_>>());
 }

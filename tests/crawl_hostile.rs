@@ -84,6 +84,7 @@ async fn each_hostile_page_fails_alone_and_the_job_completes() {
         sample_seed: None,
         robots_override: None,
         plan_id: None,
+        ..JobSpec::default()
     };
     let fetch = FetchConfig {
         max_body_bytes: 4 << 20, // above the bomb's compressed size, so the decoder must catch it

@@ -108,6 +108,7 @@ pub async fn crawl(args: BenchCrawlArgs) -> anyhow::Result<Vec<BenchRun>> {
             sample_seed: None,
             robots_override: None,
             plan_id: Some(format!("bench-c{concurrency}")),
+            ..JobSpec::default()
         };
         let options = RunOptions {
             concurrency,

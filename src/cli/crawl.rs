@@ -17,10 +17,16 @@ pub struct CrawlArgs {
     #[arg(long, required_unless_present = "plan")]
     pub adapter: Option<String>,
     /// Where to start (repeatable).
-    #[arg(long = "seed-url", value_name = "URL", required_unless_present = "plan")]
+    #[arg(long = "seed-url", value_name = "URL", required_unless_present_any = ["plan", "keywords"])]
     pub seed_urls: Vec<String>,
+    /// Search for this keyword and crawl the results (repeatable; needs --search-url).
+    #[arg(long = "keyword", value_name = "WORDS", requires = "search_url")]
+    pub keywords: Vec<String>,
+    /// The platform's search URL, with `{keyword}` where the keyword goes.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub search_url: Option<String>,
     /// A plan file (TOML) instead of the flags above.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["adapter", "seed_urls"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["adapter", "seed_urls", "keywords"])]
     pub plan: Option<PathBuf>,
     /// Stop after this many pages.
     #[arg(long)]
@@ -57,7 +63,11 @@ pub struct CrawlArgs {
 pub struct PlanFile {
     pub id: Option<String>,
     pub adapter: String,
+    #[serde(default)]
     pub seeds: Vec<String>,
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    pub search_url: Option<String>,
     pub max_pages: Option<u64>,
     pub max_depth: Option<u32>,
     pub sample: Option<u64>,
@@ -87,6 +97,8 @@ pub async fn run(args: CrawlArgs, data: &DataDir) -> anyhow::Result<JobReport> {
             JobSpec {
                 adapter: plan.adapter,
                 seeds: plan.seeds,
+                keywords: plan.keywords,
+                search_url: plan.search_url,
                 max_pages: args.max_pages.or(plan.max_pages),
                 max_depth: args.max_depth.or(plan.max_depth),
                 sample: args.sample.or(plan.sample),
@@ -98,6 +110,8 @@ pub async fn run(args: CrawlArgs, data: &DataDir) -> anyhow::Result<JobReport> {
         None => JobSpec {
             adapter: args.adapter.clone().unwrap_or_default(),
             seeds: args.seed_urls.clone(),
+            keywords: args.keywords.clone(),
+            search_url: args.search_url.clone(),
             max_pages: args.max_pages,
             max_depth: args.max_depth,
             sample: args.sample,

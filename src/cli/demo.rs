@@ -100,6 +100,7 @@ pub async fn run(args: DemoArgs, data: &DataDir) -> anyhow::Result<DemoSummary> 
             sample_seed: None,
             robots_override: None,
             plan_id: Some("demo".into()),
+            ..JobSpec::default()
         };
         let report = run_job(&store, blobs.clone(), adapter, spec, &options).await?;
         let c = &report.job.counters;

@@ -39,8 +39,10 @@ use crate::store::{JobRecord, JobSpec, PageResult, Store, StoreError};
 pub enum CrawlError {
     #[error("seed `{url}` is not a valid http(s) url: {reason}")]
     BadSeed { url: String, reason: String },
-    #[error("a crawl needs at least one seed url")]
+    #[error("a crawl needs at least one seed url or search keyword")]
     NoSeeds,
+    #[error("search keywords need a search url template with `{{keyword}}` in it")]
+    NoSearchUrl,
     #[error("adapter `{0}` is not known")]
     UnknownAdapter(String),
     #[error(transparent)]
@@ -94,11 +96,14 @@ pub async fn run_job(
     spec: JobSpec,
     options: &RunOptions,
 ) -> Result<JobReport, CrawlError> {
-    if spec.seeds.is_empty() {
+    if !spec.keywords.is_empty() && !spec.search_url.as_deref().is_some_and(|t| t.contains("{keyword}")) {
+        return Err(CrawlError::NoSearchUrl);
+    }
+    let start_urls = spec.start_urls();
+    if start_urls.is_empty() {
         return Err(CrawlError::NoSeeds);
     }
-    let seeds = spec
-        .seeds
+    let seeds = start_urls
         .iter()
         .map(|s| match Url::parse(s) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(u),

@@ -64,7 +64,7 @@ async fn fetch_and_extract(ctx: &Arc<PageContext>, entry: &FrontierEntry) -> Res
     }
     let mut links = Vec::new();
     let mut candidates = Vec::new();
-    for admitted in ctx.scope.admit(&ctx.adapter, entry.depth, extracted.links) {
+    for admitted in ctx.scope.admit(&ctx.adapter, extracted.kind, entry.depth, extracted.links) {
         match admitted {
             Admitted::Follow(e) => links.push(e),
             Admitted::Candidate(e) => candidates.push(e),

@@ -31,15 +31,13 @@ impl Scope {
         }
     }
 
-    /// Decides what to do with the links found on a page at `depth`.
-    /// Links to other hosts, to pages the adapter does not know, or beyond the
-    /// depth limit are dropped; duplicates within the page are dropped here,
-    /// across pages by the frontier's seen-set.
-    pub fn admit(&self, adapter: &Adapter, depth: u32, links: Vec<Link>) -> Vec<Admitted> {
-        let depth = depth + 1;
-        if self.max_depth.is_some_and(|max| depth > max) {
-            return Vec::new();
-        }
+    /// Decides what to do with the links found on a page of `kind` at `depth`.
+    /// A link to a page of the same kind (the next page of a search, of a shop)
+    /// stays at the same depth; any other link is one hop deeper. Links to other
+    /// hosts, to pages the adapter does not know, or beyond the depth limit are
+    /// dropped; duplicates within the page are dropped here, across pages by the
+    /// frontier's seen-set.
+    pub fn admit(&self, adapter: &Adapter, kind: PageKind, depth: u32, links: Vec<Link>) -> Vec<Admitted> {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         for link in links {
@@ -51,14 +49,18 @@ impl Scope {
             if !host_key(&url).is_some_and(|h| self.hosts.contains(&h)) {
                 continue;
             }
-            let Some(kind) = link.kind.or_else(|| adapter.page_kind(&url)) else {
+            let Some(link_kind) = link.kind.or_else(|| adapter.page_kind(&url)) else {
                 continue;
             };
+            let depth = if link_kind == kind { depth } else { depth + 1 };
+            if self.max_depth.is_some_and(|max| depth > max) {
+                continue;
+            }
             if !seen.insert(url.as_str().to_string()) {
                 continue;
             }
-            let entry = FrontierEntry { url: url.into(), depth, kind: Some(kind) };
-            out.push(if self.sampling && kind == PageKind::Item {
+            let entry = FrontierEntry { url: url.into(), depth, kind: Some(link_kind) };
+            out.push(if self.sampling && link_kind == PageKind::Item {
                 Admitted::Candidate(entry)
             } else {
                 Admitted::Follow(entry)

@@ -80,9 +80,20 @@ fn page_number(query: &Option<String>) -> Option<usize> {
     }
 }
 
+/// The class a list page shows: `cat=<slug>`, or a keyword search `q=<words>`
+/// (the first class whose name, category or product nouns match the keyword,
+/// as a platform's search maps 充电宝 to its 移动电源 category).
 fn class_index(query: &Option<String>) -> Option<usize> {
-    let slug = param(query, "cat")?;
-    CLASSES.iter().position(|c| c.slug == slug)
+    if let Some(slug) = param(query, "cat") {
+        return CLASSES.iter().position(|c| c.slug == slug);
+    }
+    let keyword = param(query, "q")?;
+    let keyword = keyword.trim();
+    if keyword.is_empty() {
+        return None;
+    }
+    let matches = |text: &str| text.contains(keyword) || keyword.contains(text);
+    CLASSES.iter().position(|c| matches(c.name) || c.category.contains(keyword) || c.nouns.iter().any(|n| matches(n)))
 }
 
 async fn index() -> Response {

@@ -12,10 +12,16 @@ use crate::model::{Listing, PageKind, Shop};
 
 /// What a crawl job is asked to do. Two runs of the same spec are the same job:
 /// an unfinished one is resumed rather than started again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobSpec {
     pub adapter: String,
     pub seeds: Vec<String>,
+    /// Search keywords; each becomes a start URL through `search_url`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
+    /// The platform's search URL with `{keyword}` where the (URL-encoded) keyword goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_url: Option<String>,
     pub max_pages: Option<u64>,
     pub max_depth: Option<u32>,
     /// Draw this many item pages at random from all the items the list pages show.
@@ -28,6 +34,18 @@ pub struct JobSpec {
 }
 
 impl JobSpec {
+    /// Where the job starts: the seed URLs, then one search URL per keyword.
+    pub fn start_urls(&self) -> Vec<String> {
+        let mut urls = self.seeds.clone();
+        if let Some(template) = &self.search_url {
+            for keyword in &self.keywords {
+                let encoded: String = url::form_urlencoded::byte_serialize(keyword.trim().as_bytes()).collect();
+                urls.push(template.replace("{keyword}", &encoded));
+            }
+        }
+        urls
+    }
+
     /// A short stable id of the spec (16 hex digits of its SHA-256).
     pub fn fingerprint(&self) -> String {
         let json = serde_json::to_vec(self).unwrap_or_default();
@@ -235,7 +253,7 @@ impl Store {
         };
         let frontier = self.frontier(&job.id)?;
         let seeds: Vec<FrontierEntry> =
-            spec.seeds.iter().map(|url| FrontierEntry { url: url.clone(), depth: 0, kind: None }).collect();
+            spec.start_urls().into_iter().map(|url| FrontierEntry { url, depth: 0, kind: None }).collect();
         let committed = (&self.jobs, &self.job_runs, &frontier.queue, &frontier.seen).transaction(
             |(jobs, runs, queue, seen)| {
                 let mut job = job.clone();

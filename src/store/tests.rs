@@ -14,6 +14,7 @@ fn spec() -> JobSpec {
         sample_seed: None,
         robots_override: None,
         plan_id: None,
+        ..JobSpec::default()
     }
 }
 
