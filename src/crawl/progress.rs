@@ -59,7 +59,14 @@ impl Progress {
             bar.set_message(msg);
         } else if !self.quiet && self.last_line.elapsed() >= Duration::from_secs(5) {
             self.last_line = Instant::now();
-            eprintln!("{}/{} pages, {msg}", c.pages, c.queued);
+            // Known work only: more pages may be discovered, so this is a lower bound.
+            let remaining = c.queued.saturating_sub(c.pages);
+            let eta = if rate > 0.0 {
+                humantime::format_duration(Duration::from_secs((remaining as f64 / rate).ceil() as u64)).to_string()
+            } else {
+                "unknown".to_string()
+            };
+            eprintln!("{}/{} pages, {msg}, ETA {eta} for the pages known so far", c.pages, c.queued);
         }
     }
 
