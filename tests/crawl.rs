@@ -272,3 +272,44 @@ async fn a_keyword_search_crawls_exactly_the_matching_listings() {
     // The keyword's search URL was the start, URL-encoded.
     assert!(site.hits().keys().any(|p| p.starts_with("/mall/search?q=%E5%85%85%E7%94%B5%E5%AE%9D")), "{:?}", site.hits().keys().take(3).collect::<Vec<_>>());
 }
+
+/// Ctrl-C: the crawl stops taking new pages, commits the ones in flight, says
+/// it was interrupted (exit status 1), and the same command finishes the job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_cleanly_and_the_same_command_resumes() {
+    let site = start_site(500).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    let entry = site.entry("sample-duo");
+    let command = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_spotcheck"));
+        c.args(["--data-dir", &data, "crawl", "--adapter", "sample-duo", "--seed-url", &entry]);
+        c.args(["--concurrency", "4", "--no-politeness", "--json"]);
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+        c
+    };
+    let child = command().spawn().unwrap();
+    let mut served = site.served.clone();
+    served.wait_for(|n| *n >= 150).await.unwrap();
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "interrupted is not success: {}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["interrupted"], true);
+    let pages_at_stop = report["job"]["counters"]["pages"].as_u64().unwrap();
+    assert!(pages_at_stop >= 100, "pages committed before stopping: {pages_at_stop}");
+    // What was reported as done is what the store holds: in-flight pages were committed, not dropped.
+    let hits_at_stop = site.hits();
+
+    let output = command().output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["resumed"], true);
+    assert_eq!(report["job"]["status"], "completed");
+    let hits = site.hits();
+    let refetched = hits_at_stop.iter().filter(|(p, n)| p.as_str() != "/robots.txt" && hits[*p] > **n).count();
+    assert_eq!(refetched, 0, "a clean stop leaves nothing to fetch twice");
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    assert_eq!(stored_listings(&store).len(), site.truth_for("sample-duo").len());
+}
