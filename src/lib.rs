@@ -15,6 +15,7 @@ pub mod crawl;
 pub mod fetch;
 pub mod market;
 pub mod model;
+pub mod rules;
 pub mod store;
 
 /// `spotcheck/<version>`, recorded in every capture.
