@@ -32,6 +32,7 @@
 mod builtin;
 mod compile;
 mod extract;
+pub mod generic;
 pub mod parsers;
 mod rules;
 mod spec;
@@ -151,6 +152,26 @@ impl Adapter {
         compile::compile(file, text)
     }
 
+    /// The built-in [`generic`] adapter: code, not rules (it has no page rules of its own).
+    fn is_generic(&self) -> bool {
+        self.pages.is_empty() && self.source == Path::new(generic::SOURCE)
+    }
+
+    /// The [`generic`] adapter, as [`AdapterSet::builtin`] includes it.
+    fn generic() -> Adapter {
+        Adapter {
+            name: generic::NAME.to_string(),
+            platform: "web".to_string(),
+            version: "1".to_string(),
+            hosts: Vec::new(),
+            politeness: Politeness::default(),
+            fetch: FetchMode::Http,
+            wait_for: None,
+            source: PathBuf::from(generic::SOURCE),
+            pages: Vec::new(),
+        }
+    }
+
     fn page_rule(&self, url: &Url) -> Option<&rules::PageRule> {
         if !self.hosts.is_empty() {
             let host = url.host_str()?.to_ascii_lowercase();
@@ -164,17 +185,26 @@ impl Adapter {
 
     /// The kind of page `url` is, by the adapter's URL patterns (first match wins).
     pub fn page_kind(&self, url: &Url) -> Option<PageKind> {
+        if self.is_generic() {
+            return Some(PageKind::Item);
+        }
         self.page_rule(url).map(|p| p.kind)
     }
 
     /// The page kinds this adapter reads, in file order.
     pub fn page_kinds(&self) -> Vec<PageKind> {
+        if self.is_generic() {
+            return vec![PageKind::Item];
+        }
         self.pages.iter().map(|p| p.kind).collect()
     }
 
     /// Read one page. Any bytes are accepted: undecodable input gives an empty
     /// result or an [`ExtractError`] for this page, never a panic.
     pub fn extract(&self, url: &Url, body: &[u8]) -> Result<Extracted, ExtractError> {
+        if self.is_generic() {
+            return generic::extract(url, body);
+        }
         extract::extract(self, url, body)
     }
 }
@@ -186,9 +216,10 @@ pub struct AdapterSet {
 }
 
 impl AdapterSet {
-    /// The adapters shipped in `site-adapters/`, embedded in the binary.
+    /// The adapters shipped in `site-adapters/`, embedded in the binary, and
+    /// the [`generic`] adapter (any shop's product page).
     pub fn builtin() -> AdapterSet {
-        let (set, problems) = builtin::load();
+        let (set, problems) = AdapterSet::builtin_checked();
         for p in &problems {
             tracing::error!("built-in adapter problem (a bug): {p}");
         }
@@ -197,7 +228,9 @@ impl AdapterSet {
 
     /// The built-in adapters and their problems (none, unless a shipped file is broken).
     pub fn builtin_checked() -> (AdapterSet, Vec<Problem>) {
-        builtin::load()
+        let (mut set, problems) = builtin::load();
+        set.adapters.insert(generic::NAME.to_string(), Arc::new(Adapter::generic()));
+        (set, problems)
     }
 
     /// Load every `*.toml` in `dir`. Every problem in every file is returned;

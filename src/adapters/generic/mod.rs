@@ -1,0 +1,387 @@
+//! The built-in `generic` adapter: a product page from any shop, no adapter file.
+//!
+//! Sources are read in order of trust, each into [`Facts`]:
+//! 1. schema.org JSON-LD ([`jsonld`]: `@graph`, nested and aggregate offers,
+//!    broken-but-recoverable JSON);
+//! 2. microdata, then RDFa ([`markup`]);
+//! 3. OpenGraph / product meta tags ([`markup::meta`]);
+//! 4. what a person sees ([`visible`]): the `<h1>`, the price shown near it
+//!    and near the buy button, stock wording, buy buttons; and the page text
+//!    ([`sheet`]): spec tables, `key：value` lines, SKU/model labels,
+//!    CCC/XK/SC numbers, the seller's licence block.
+//!
+//! Each field takes the first source that has it, with two exceptions where
+//! a person's view wins over markup (see [`choose_price`] and [`choose_title`]):
+//! a markup price that the page shows differently, and a markup name the
+//! heading contradicts. Every value's source is recorded in the listing's
+//! provenance (`jsonld`, `microdata`, `rdfa`, `meta`, `page:…`).
+//!
+//! Identity: the listing's `platform` is the page's host (`web` for files),
+//! its `item_id` the canonical URL (`<link rel=canonical>`, else the page URL).
+
+mod jsonld;
+mod markup;
+pub mod price;
+mod sheet;
+mod visible;
+
+pub mod score;
+
+use rust_decimal::Decimal;
+use scraper::{Html, Selector};
+use url::Url;
+
+use super::{extract, parsers, ExtractError, Extracted};
+use crate::model::{Availability, Listing, PageKind, Provenance, Shop, ShopRef};
+
+pub use jsonld::{parse_lenient as parse_jsonld, repair as repair_json};
+
+/// The adapter name under which this engine is built in.
+pub const NAME: &str = "generic";
+/// Its `source` path, as `spotcheck adapters check` shows it.
+pub const SOURCE: &str = "builtin:generic";
+
+/// Pages bigger than this are cut before parsing (a product page is never this big).
+const MAX_PAGE: usize = 16 << 20;
+/// Visible text read for certificates and the seller block.
+const MAX_TEXT: usize = 4 << 20;
+
+/// What one source says about the page's main product.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// Provenance label: `jsonld`, `microdata`, `rdfa`, `meta`.
+    pub source: &'static str,
+    pub title: Option<String>,
+    pub price: Option<Decimal>,
+    /// For a microdata/RDFa price: the text shown where it sits.
+    pub price_shown: Option<String>,
+    pub currency: Option<String>,
+    pub availability: Option<Availability>,
+    pub sku: Option<String>,
+    pub gtin: Option<String>,
+    pub mpn: Option<String>,
+    pub brand: Option<String>,
+    pub model: Option<String>,
+    pub images: Vec<String>,
+    pub description: Option<String>,
+    pub seller: Option<String>,
+}
+
+/// Read one page with the generic rules. Any bytes are accepted.
+pub fn extract(url: &Url, body: &[u8]) -> Result<Extracted, ExtractError> {
+    let decoded = extract::decode(body);
+    let raw = price::truncate(&decoded, MAX_PAGE);
+    let depth = nesting(raw.as_bytes());
+    if depth > extract::MAX_NESTING {
+        return Err(ExtractError::TooDeep { url: url.to_string(), depth, limit: extract::MAX_NESTING });
+    }
+    let html = Html::parse_document(raw);
+    Ok(read(&html, url))
+}
+
+/// The deepest nesting of elements that only close explicitly, counted on the raw bytes
+/// (the HTML parser is quadratic in depth; see `extract::MAX_NESTING`).
+fn nesting(body: &[u8]) -> usize {
+    const BLOCKS: &[&[u8]] =
+        &[b"div", b"section", b"article", b"ul", b"ol", b"table", b"span", b"blockquote", b"dl", b"b", b"i", b"em", b"strong", b"font"];
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut i = 0;
+    while let Some(at) = body[i..].iter().position(|&b| b == b'<') {
+        let start = i + at + 1;
+        let closing = body.get(start) == Some(&b'/');
+        let name_start = (start + usize::from(closing)).min(body.len());
+        let name_end =
+            body[name_start..].iter().position(|b| !b.is_ascii_alphanumeric()).map_or(body.len(), |n| name_start + n);
+        let name = &body[name_start..name_end];
+        if BLOCKS.iter().any(|b| b.eq_ignore_ascii_case(name)) {
+            if closing {
+                depth = depth.saturating_sub(1);
+            } else {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+        }
+        i = name_end.max(start);
+    }
+    deepest
+}
+
+/// The page's language: `<html lang>`, `content-language`, or `og:locale`.
+fn language(html: &Html) -> Option<String> {
+    let lang = html.root_element().value().attr("lang").or_else(|| html.root_element().value().attr("xml:lang"));
+    if let Some(l) = lang.and_then(parsers::text) {
+        return Some(l);
+    }
+    let sel = Selector::parse("meta").ok()?;
+    html.select(&sel).find_map(|m| {
+        let v = m.value();
+        let key = v.attr("http-equiv").or_else(|| v.attr("property")).or_else(|| v.attr("name"))?.to_ascii_lowercase();
+        matches!(key.as_str(), "content-language" | "og:locale").then(|| v.attr("content").and_then(parsers::text)).flatten()
+    })
+}
+
+fn canonical(html: &Html, url: &Url) -> String {
+    Selector::parse("link[rel]")
+        .ok()
+        .and_then(|sel| {
+            html.select(&sel)
+                .find(|l| l.value().attr("rel").is_some_and(|r| r.eq_ignore_ascii_case("canonical")))
+                .and_then(|l| l.value().attr("href"))
+                .and_then(|h| parsers::absolute_url(h, url))
+        })
+        .unwrap_or_else(|| url.to_string())
+}
+
+/// Every source read, in order of trust.
+struct Sources {
+    structured: Vec<Facts>,
+    seen: visible::Seen,
+}
+
+impl Sources {
+    /// The first structured source with a value for `get`, and its label.
+    fn first<T>(&self, get: impl Fn(&Facts) -> Option<T>) -> Option<(T, &'static str)> {
+        self.structured.iter().find_map(|f| get(f).map(|v| (v, f.source)))
+    }
+}
+
+fn read(html: &Html, url: &Url) -> Extracted {
+    let lang = language(html);
+    let comma = lang.as_deref().and_then(price::comma_decimal_language);
+    let mut structured = Vec::new();
+    // The main JSON-LD product: the first with a price, else the first.
+    let mut products = jsonld::products(html, comma);
+    if let Some(i) = products.iter().position(|p| p.price.is_some()) {
+        structured.push(products.swap_remove(i));
+    } else if !products.is_empty() {
+        structured.push(products.swap_remove(0));
+    }
+    structured.extend(markup::microdata(html, comma));
+    structured.extend(markup::rdfa(html, comma));
+    structured.push(markup::meta(html, comma));
+    let sources = Sources { structured, seen: visible::see(html, comma) };
+
+    let mut provenance = Provenance::new();
+    let mut note = |field: &str, source: &str| {
+        provenance.insert(field.to_string(), source.to_string());
+    };
+    let mut l = Listing {
+        platform: url.host_str().map_or_else(|| "web".to_string(), str::to_string),
+        item_id: canonical(html, url),
+        url: url.to_string(),
+        ..Listing::default()
+    };
+    if let Some((title, source)) = choose_title(&sources) {
+        l.title = Some(title);
+        note("title", source);
+    }
+    if let Some((amount, currency, source)) = choose_price(&sources) {
+        l.price = Some(amount);
+        note("price", source);
+        let currency = currency.map(|c| (c, source)).or_else(|| sources.first(|f| f.currency.clone()));
+        if let Some((mut c, s)) = currency {
+            // `¥` is the yen on Japanese pages.
+            if c == "CNY" && lang.as_deref().is_some_and(|l| l.to_ascii_lowercase().starts_with("ja")) {
+                c = "JPY".to_string();
+            }
+            l.currency = Some(c);
+            note("currency", s);
+        }
+    }
+    let specs = sheet::specs(html);
+    let text = sheet::visible_text(html, MAX_TEXT);
+    // Availability: the page's stock wording beats markup (a person sees "sold out").
+    let shown = visible::availability(&sources.seen);
+    let availability = match (shown, sources.first(|f| f.availability)) {
+        (Some((Availability::OutOfStock, s)), _) => Some((Availability::OutOfStock, s)),
+        (_, Some(marked)) => Some(marked),
+        (shown, None) => shown,
+    };
+    if let Some((a, s)) = availability {
+        l.availability = Some(a);
+        note("availability", s);
+    }
+    let text_field = |get: fn(&Facts) -> Option<String>, labels: &[&str]| {
+        sources.first(get).or_else(|| sheet::labelled(&specs, labels).map(|v| (v, "page:spec-label")))
+    };
+    let fields: [(&str, Option<(String, &'static str)>); 6] = [
+        ("sku", text_field(|f| f.sku.clone(), sheet::SKU_LABELS)),
+        ("gtin", sources.first(|f| f.gtin.clone())),
+        ("mpn", sources.first(|f| f.mpn.clone())),
+        ("brand", text_field(|f| f.brand.clone(), sheet::BRAND_LABELS)),
+        ("model", text_field(|f| f.model.clone(), sheet::MODEL_LABELS)),
+        ("description", sources.first(|f| f.description.clone())),
+    ];
+    for (name, value) in fields {
+        let Some((v, s)) = value else { continue };
+        let slot = match name {
+            "sku" => &mut l.sku,
+            "gtin" => &mut l.gtin,
+            "mpn" => &mut l.mpn,
+            "brand" => &mut l.brand,
+            "model" => &mut l.model,
+            _ => &mut l.description,
+        };
+        *slot = Some(v);
+        note(name, s);
+    }
+    if let Some(v) = sheet::labelled(&specs, sheet::MANUFACTURER_LABELS) {
+        l.manufacturer = Some(v);
+        note("manufacturer", "page:spec-label");
+    }
+    if let Some(v) = sheet::labelled(&specs, sheet::MANUFACTURER_ADDRESS_LABELS) {
+        l.manufacturer_address = Some(v);
+        note("manufacturer_address", "page:spec-label");
+    }
+    if let Some((images, s)) = sources.first(|f| (!f.images.is_empty()).then(|| f.images.clone())) {
+        l.images = images.iter().filter_map(|i| parsers::absolute_url(i, url)).collect();
+        note("images", s);
+    }
+    if !specs.is_empty() {
+        l.specs = specs;
+        note("specs", "page:spec-table");
+    }
+    l.certificates = sheet::certificates(&text);
+    if !l.certificates.is_empty() {
+        note("certificates", "page:text");
+    }
+    let mut shops = Vec::new();
+    let seller = sheet::seller(&text);
+    let seller_name = seller.as_ref().and_then(|s| s.name.clone()).or_else(|| sources.first(|f| f.seller.clone()).map(|(v, _)| v));
+    if let Some(name) = &seller_name {
+        let shop_id = seller.as_ref().and_then(|s| s.uscc.clone()).unwrap_or_else(|| name.clone());
+        l.shop = Some(ShopRef { shop_id: shop_id.clone(), name: Some(name.clone()), url: None });
+        note("shop", if seller.is_some() { "page:licence" } else { "jsonld" });
+    }
+    if let Some(s) = seller {
+        let mut p = Provenance::new();
+        p.insert("licence".to_string(), "page:licence".to_string());
+        shops.push(Shop {
+            platform: l.platform.clone(),
+            shop_id: s.uscc.clone().or_else(|| s.name.clone()).unwrap_or_default(),
+            url: url.to_string(),
+            name: s.name.clone(),
+            operator_name: s.name,
+            uscc: s.uscc,
+            address: s.address,
+            provenance: p,
+            ..Shop::default()
+        });
+    }
+    l.provenance = provenance;
+    Extracted { kind: PageKind::Item, listings: vec![l], shops, links: Vec::new() }
+}
+
+/// Words of a title, lowercased, for comparing names.
+fn words(s: &str) -> Vec<String> {
+    s.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect()
+}
+
+/// The share of `a`'s words that occur in `b`.
+fn overlap(a: &str, b: &str) -> f64 {
+    let (wa, wb) = (words(a), words(b));
+    if wa.is_empty() {
+        return 0.0;
+    }
+    wa.iter().filter(|w| wb.contains(w)).count() as f64 / wa.len() as f64
+}
+
+/// The product's name: the markup's, unless the heading a person sees
+/// contradicts it; else the heading when the `<title>` or `og:title` agree
+/// with it; else `og:title`; else the `<title>` without the site's name.
+fn choose_title(s: &Sources) -> Option<(String, &'static str)> {
+    let marked = s.structured.iter().filter(|f| f.source != "meta").find_map(|f| f.title.clone().map(|t| (t, f.source)));
+    let og = s.structured.iter().find(|f| f.source == "meta").and_then(|f| f.title.clone());
+    let heading = s.seen.heading.clone().filter(|h| words(h).len() >= 2 || h.chars().count() >= 4);
+    let tag = s.seen.title_tag.clone();
+    let reference = [og.as_deref(), tag.as_deref()];
+    let heading_agrees = |h: &str| reference.iter().flatten().any(|r| overlap(h, r) >= 0.5);
+    if let Some((t, source)) = marked.filter(|(t, _)| t.chars().count() <= 400) {
+        match &heading {
+            Some(h) if overlap(&t, h) < 0.3 && overlap(h, &t) < 0.3 && heading_agrees(h) => {
+                return Some((h.clone(), "page:h1"));
+            }
+            _ => return Some((t, source)),
+        }
+    }
+    if let Some(h) = heading.as_deref().filter(|h| heading_agrees(h)) {
+        return Some((h.to_string(), "page:h1"));
+    }
+    if let Some(o) = og {
+        return Some((o, "meta"));
+    }
+    if let Some(t) = tag.as_deref().and_then(strip_site_name) {
+        return Some((t, "page:title"));
+    }
+    heading.map(|h| (h, "page:h1"))
+}
+
+/// `Name | Site`, `Name - Site`, `Site: Name` → the longest part.
+fn strip_site_name(title: &str) -> Option<String> {
+    let parts = title.split([' ', '\u{a0}']).collect::<Vec<_>>().join(" ");
+    let best = parts
+        .split(" | ")
+        .flat_map(|p| p.split(" - "))
+        .flat_map(|p| p.split(" – "))
+        .flat_map(|p| p.split(" — "))
+        .flat_map(|p| p.split(" :: "))
+        .max_by_key(|p| p.chars().count())?;
+    parsers::text(best)
+}
+
+/// The visible score from which a shown price is trusted on its own.
+const SHOWN_ALONE: i32 = 8;
+
+/// The visible score from which a shown price overrides a markup price the page does not show.
+const SHOWN_OVER_MARKUP: i32 = 14;
+
+/// The main product's price, its currency when known, and where it came from.
+///
+/// - A markup price is taken when the page shows it (some shown price equals
+///   it) or shows no price at all.
+/// - When the element carrying a microdata/RDFa price shows a different
+///   price (`$28.50+` around `<meta itemprop=price content=25.00>`), the shown
+///   one wins: it is what a buyer was offered.
+/// - Without markup, the best shown price is taken if its score reaches
+///   [`SHOWN_ALONE`] (price-like, near the heading and the buy button, not
+///   struck through, not in a related block).
+fn choose_price(s: &Sources) -> Option<(Decimal, Option<String>, &'static str)> {
+    let shown = &s.seen.prices;
+    if let Some(f) = s.structured.iter().find(|f| f.price.is_some()) {
+        let amount = f.price?;
+        let on_page = shown.iter().any(|p| p.score >= 0 && p.money.amount == amount);
+        if let Some(best) = shown.first().filter(|p| !on_page && p.score >= SHOWN_OVER_MARKUP) {
+            let cur = best.money.currency.map(str::to_string).or_else(|| f.currency.clone());
+            return Some((best.money.amount, cur, "page:price-near-title"));
+        }
+        if let Some(text) = &f.price_shown {
+            if let Some(m) = price::parse_price(text, None) {
+                let digits = |d: Decimal| d.normalize().to_string().replace('.', "");
+                if m.amount != amount && digits(m.amount) != digits(amount) {
+                    let cur = m.currency.map(str::to_string).or_else(|| f.currency.clone());
+                    return Some((m.amount, cur, "page:shown-at-markup"));
+                }
+            }
+        }
+        return Some((amount, f.currency.clone(), f.source));
+    }
+    let best = shown.first().filter(|p| p.score >= SHOWN_ALONE)?;
+    Some((best.money.amount, best.money.currency.map(str::to_string), "page:price-near-title"))
+}
+
+
+/// The shown price candidates of a page, best first, as `(amount, score, text)`:
+/// why the generic adapter chose the price it chose (`spotcheck score --explain`).
+pub fn price_candidates(body: &[u8]) -> Vec<(Decimal, i32, String)> {
+    let decoded = extract::decode(body);
+    let raw = price::truncate(&decoded, MAX_PAGE);
+    if nesting(raw.as_bytes()) > extract::MAX_NESTING {
+        return Vec::new();
+    }
+    let html = Html::parse_document(raw);
+    let comma = language(&html).as_deref().and_then(price::comma_decimal_language);
+    visible::see(&html, comma).prices.into_iter().map(|p| (p.money.amount, p.score, p.text)).collect()
+}
+
+#[cfg(test)]
+mod tests;
