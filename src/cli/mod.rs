@@ -8,6 +8,7 @@ pub mod crawl;
 pub mod demo;
 pub mod listings;
 pub mod market;
+pub mod rules;
 
 use std::path::PathBuf;
 
@@ -47,6 +48,23 @@ pub enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Red-flag rules: check, test, evaluate, score against the sample marketplace.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Validate rule files and report every problem with file and line.
+    Check(rules::DirArgs),
+    /// Run every rule's inline tests.
+    Test(rules::DirArgs),
+    /// Print the findings for one listing as a JSON array.
+    Eval(rules::EvalArgs),
+    /// Crawl the sample marketplace and print precision and recall per rule.
+    Score(rules::ScoreArgs),
+    /// Measure evaluation speed (listings/s on one core).
+    Bench(rules::BenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,5 +117,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
             bench::crawl(args).await?;
             true
         }
+        Command::Rules(command) => match command {
+            RulesCommand::Check(args) => rules::check(&args)?,
+            RulesCommand::Test(args) => rules::test(&args)?,
+            RulesCommand::Eval(args) => {
+                rules::eval(&args)?;
+                true
+            }
+            RulesCommand::Score(args) => rules::score(&args).await?,
+            RulesCommand::Bench(args) => {
+                rules::bench(&args)?;
+                true
+            }
+        },
     })
 }

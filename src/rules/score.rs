@@ -59,18 +59,29 @@ fn ratio(num: u64, den: u64) -> f64 {
     }
 }
 
-/// Scores `set` over the stored `listings` and `shops` of a crawl of `market` served at `base`.
-pub fn score(set: &RuleSet, market: &Market, base: &Url, listings: &[Listing], shops: &[Shop]) -> Result<ScoreReport, RulesError> {
+/// The marketplace's "today" ([`REFERENCE_DATE`]).
+pub fn market_today(set: &RuleSet) -> NaiveDate {
+    NaiveDate::parse_from_str(REFERENCE_DATE, "%Y-%m-%d").unwrap_or(set.reference_date)
+}
+
+/// The tables a bureau would import for `market`: its registry and history
+/// exports read back through the CSV importers, and baselines over `listings`.
+pub fn market_tables(set: &RuleSet, market: &Market, listings: &[Listing]) -> Result<Tables, RulesError> {
     let mut csv = Vec::new();
     market.write_registry(&mut csv).map_err(|e| RulesError::Data(format!("registry export: {e}")))?;
     let registry = Registry::from_csv(csv.as_slice())?;
     csv.clear();
     market.write_history(&mut csv).map_err(|e| RulesError::Data(format!("history export: {e}")))?;
     let history = CheckHistory::from_csv(csv.as_slice())?;
-    let (registry_rows, history_rows) = (registry.len(), history.len());
-    let tables = Tables { registry: Some(registry), history: Some(history), baselines: set.baselines(listings) };
+    Ok(Tables { registry: Some(registry), history: Some(history), baselines: set.baselines(listings) })
+}
 
-    let today = NaiveDate::parse_from_str(REFERENCE_DATE, "%Y-%m-%d").unwrap_or(set.reference_date);
+/// Scores `set` over the stored `listings` and `shops` of a crawl of `market` served at `base`.
+pub fn score(set: &RuleSet, market: &Market, base: &Url, listings: &[Listing], shops: &[Shop]) -> Result<ScoreReport, RulesError> {
+    let tables = market_tables(set, market, listings)?;
+    let registry_rows = tables.registry.as_ref().map_or(0, Registry::len);
+    let history_rows = tables.history.as_ref().map_or(0, CheckHistory::len);
+    let today = market_today(set);
     let by_key: HashMap<String, &Listing> = listings.iter().map(|l| (l.key(), l)).collect();
     let shop_by_key: HashMap<(&str, &str), &Shop> = shops.iter().map(|s| ((s.platform.as_str(), s.shop_id.as_str()), s)).collect();
 
