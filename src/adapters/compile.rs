@@ -20,7 +20,8 @@ use crate::model::PageKind;
 
 use super::parsers::Parser;
 use super::rules::{
-    fields_for, CertificateRule, Document, Extractor, Field, FieldRule, LinkRule, PageRule, Shape, Source, StateRule,
+    fields_for, CertificateRule, Document, Extractor, Field, FieldRule, ItemsRule, LinkRule, PageRule, Shape, Source,
+    StateRule,
 };
 use super::spec::{CertificateSpec, DocumentSpec, FieldSpec, HeaderSpec, LinkSpec, PageSpec};
 use super::{Adapter, Problem};
@@ -252,6 +253,7 @@ fn compile_page(d: &mut Diagnostics<'_>, page: Spanned<DeValue<'_>>) -> Option<P
             rules.extend(compile_field(d, &ctx, field, spec, vspan));
         }
     }
+    let items = spec.items.as_ref().and_then(|path| compile_items(d, &ctx, path, &mut rules));
     if url.is_some() {
         add_identity(d, &ctx, &mut rules, spec.url.span());
     }
@@ -267,7 +269,27 @@ fn compile_page(d: &mut Diagnostics<'_>, page: Spanned<DeValue<'_>>) -> Option<P
         let spec: LinkSpec = d.de(v)?;
         compile_link(d, &ctx, spec, lspan)
     });
-    Some(PageRule { kind: spec.kind, url: url?, document, state, fields: rules, certificates, links })
+    Some(PageRule { kind: spec.kind, url: url?, document, state, items, fields: rules, certificates, links })
+}
+
+/// `items = "$.path"`: only on item and live pages with JSON, and each item
+/// needs its own `item_id` field (made required: an item without one is drift).
+fn compile_items(
+    d: &mut Diagnostics<'_>,
+    ctx: &PageContext,
+    path: &Spanned<String>,
+    rules: &mut [FieldRule],
+) -> Option<ItemsRule> {
+    if !matches!(ctx.kind, PageKind::Item | PageKind::Live) {
+        d.at(path.span(), format!("`items` lists products: it belongs on item or live pages, not {} pages", ctx.kind));
+        return None;
+    }
+    match rules.iter_mut().find(|r| r.field == Field::ItemId) {
+        Some(rule) => rule.required = true,
+        None => d.at(path.span(), "a page with `items` needs an `item_id` field read from each item"),
+    }
+    let compiled = json_source(d, ctx, path)?;
+    Some(ItemsRule { path: compiled, label: format!("json:{}", path.get_ref()) })
 }
 
 /// Item pages must yield an `item_id`, shop pages a `shop_id`: from a field or the URL.
@@ -289,6 +311,7 @@ fn add_identity(d: &mut Diagnostics<'_>, ctx: &PageContext, rules: &mut Vec<Fiel
             join: String::new(),
             regex: None,
             map: Default::default(),
+            template: None,
             parser: Parser::Text,
             label: format!("url:{name}"),
         };
@@ -472,6 +495,13 @@ fn compile_extractor(
             }
         },
     };
+    if let Some(t) = &spec.template {
+        if !t.get_ref().contains("{}") {
+            d.at(t.span(), format!("template `{}` has no `{{}}` for the found value", t.get_ref()));
+        } else if source.is_table() {
+            d.at(t.span(), "`template` cannot fill a table");
+        }
+    }
     let all = spec.all.as_ref().is_some_and(|a| *a.get_ref()) || field.shape() == Shape::List;
     let label = label(&spec, &source);
     (d.problems.len() == before).then(|| Extractor {
@@ -480,6 +510,7 @@ fn compile_extractor(
         join: spec.join.clone().unwrap_or_else(|| "\n".to_string()),
         regex,
         map: spec.map.clone().unwrap_or_default(),
+        template: spec.template.as_ref().map(|t| t.get_ref().clone()),
         parser,
         label,
     })

@@ -27,13 +27,14 @@ enum Value {
     Map(BTreeMap<String, String>),
 }
 
-/// Everything an extractor may read on one page.
+/// Everything an extractor may read on one page (or one item of it).
+#[derive(Clone)]
 struct Page<'a> {
     base: &'a Url,
     raw: &'a str,
     html: Option<&'a Html>,
     json: Option<&'a Json>,
-    url_groups: Option<Captures<'a>>,
+    url_groups: Option<&'a Captures<'a>>,
     specs: BTreeMap<String, String>,
 }
 
@@ -89,43 +90,50 @@ pub(super) fn extract(adapter: &Adapter, url: &Url, body: &[u8]) -> Result<Extra
             (None, Some(json))
         }
     };
+    let url_groups = rule.url.captures(&target);
     let mut page = Page {
         base: url,
         raw: &raw,
         html: html.as_ref(),
         json: json.as_ref(),
-        url_groups: rule.url.captures(&target),
+        url_groups: url_groups.as_ref(),
         specs: BTreeMap::new(),
     };
-    let mut values: BTreeMap<Field, Value> = BTreeMap::new();
-    let mut provenance = Provenance::new();
-    for field_rule in &rule.fields {
-        let found = field_rule.chain.iter().find_map(|ex| page.evaluate(field_rule.field, ex).map(|v| (v, ex)));
-        match found {
-            Some((value, ex)) => {
-                if let Value::Map(specs) = &value {
-                    page.specs = specs.clone();
-                }
-                provenance.insert(field_rule.field.name().to_string(), ex.label.clone());
-                values.insert(field_rule.field, value);
-            }
-            None if field_rule.required => {
-                let tried: Vec<&str> = field_rule.chain.iter().map(|e| e.label.as_str()).collect();
-                let state_missing = page.json.is_none() && rule.state.is_some();
-                return Err(ExtractError::Drift {
-                    adapter: adapter.name.clone(),
-                    url: url.to_string(),
-                    field: field_rule.field.name().to_string(),
-                    tried: tried.join(", "),
-                    note: if state_missing { " (the page's JSON state was not found)" } else { "" },
-                });
-            }
-            None => {}
+    let drift = |missing: Missing, page: &Page<'_>| {
+        let state_missing = page.json.is_none() && rule.state.is_some();
+        ExtractError::Drift {
+            adapter: adapter.name.clone(),
+            url: url.to_string(),
+            field: missing.field.to_string(),
+            tried: missing.tried,
+            note: if state_missing { " (the page's JSON state was not found)" } else { "" },
         }
-    }
-    let certificates = page.certificates(rule, &mut provenance);
+    };
     let links = page.links(adapter, rule);
     let mut out = Extracted { kind: rule.kind, listings: Vec::new(), shops: Vec::new(), links };
+    if let Some(items) = &rule.items {
+        // One listing per item node; the fields' JSON paths run on the item.
+        let located = match page.json {
+            Some(json) => items_of(&items.path, json),
+            None => None,
+        };
+        let Some(located) = located else {
+            return Err(drift(Missing { field: "items", tried: items.label.clone() }, &page));
+        };
+        for (location, node) in located {
+            let mut item_page = Page { json: Some(node), specs: BTreeMap::new(), ..page.clone() };
+            let (values, mut provenance) = item_page.read_fields(rule).map_err(|m| {
+                let tried = format!("{} in item `{location}`", m.tried);
+                drift(Missing { tried, ..m }, &item_page)
+            })?;
+            provenance.insert("item".to_string(), format!("json:{location}"));
+            let certificates = item_page.certificates(rule, &mut provenance);
+            out.listings.push(listing(adapter, url, values, certificates, provenance));
+        }
+        return Ok(out);
+    }
+    let (values, mut provenance) = page.read_fields(rule).map_err(|m| drift(m, &page))?;
+    let certificates = page.certificates(rule, &mut provenance);
     match rule.kind {
         PageKind::Item | PageKind::Live => {
             if values.contains_key(&Field::ItemId) {
@@ -136,6 +144,33 @@ pub(super) fn extract(adapter: &Adapter, url: &Url, body: &[u8]) -> Result<Extra
         PageKind::Search => {}
     }
     Ok(out)
+}
+
+/// A required field no extractor found: the field and what was tried.
+struct Missing {
+    field: &'static str,
+    tried: String,
+}
+
+/// The items an `items` path selects, each with its location
+/// (`$['data']['promotions'][0]`): an array node stands for its elements.
+/// `None` when the path selects nothing (the list itself is missing).
+fn items_of<'j>(path: &serde_json_path::JsonPath, json: &'j Json) -> Option<Vec<(String, &'j Json)>> {
+    let located = path.query_located(json);
+    if located.is_empty() {
+        return None;
+    }
+    let mut items = Vec::new();
+    for node in located.iter() {
+        match node.node() {
+            Json::Array(elements) => {
+                items.extend(elements.iter().enumerate().map(|(i, e)| (format!("{}[{i}]", node.location()), e)));
+            }
+            Json::Null => {}
+            other => items.push((node.location().to_string(), other)),
+        }
+    }
+    Some(items)
 }
 
 /// Deeper nesting of block elements than any real page has. The HTML parser
@@ -201,6 +236,18 @@ fn json_text(v: &Json) -> Option<Cow<'_, str>> {
     }
 }
 
+/// A spec-table value: like [`json_text`], but an array of values (`"vals":
+/// ["4G TD-LTE", "4G FDD-LTE"]`) is its values joined by `, `.
+fn table_text(v: &Json) -> Option<Cow<'_, str>> {
+    match v {
+        Json::Array(items) => {
+            let parts: Vec<Cow<'_, str>> = items.iter().filter_map(json_text).collect();
+            (!parts.is_empty()).then(|| Cow::Owned(parts.join(", ")))
+        }
+        other => json_text(other),
+    }
+}
+
 fn element_text(el: ElementRef<'_>) -> String {
     el.text().collect()
 }
@@ -211,12 +258,43 @@ fn capture<'t>(c: &Captures<'t>) -> Option<&'t str> {
 }
 
 impl<'a> Page<'a> {
+    /// Every field's fallback chain, in order; the first required field
+    /// that nothing yields stops the page.
+    fn read_fields(&mut self, rule: &PageRule) -> Result<(BTreeMap<Field, Value>, Provenance), Missing> {
+        let mut values: BTreeMap<Field, Value> = BTreeMap::new();
+        let mut provenance = Provenance::new();
+        for field_rule in &rule.fields {
+            let found = field_rule.chain.iter().find_map(|ex| self.evaluate(field_rule.field, ex).map(|v| (v, ex)));
+            match found {
+                Some((value, ex)) => {
+                    if let Value::Map(specs) = &value {
+                        self.specs = specs.clone();
+                    }
+                    provenance.insert(field_rule.field.name().to_string(), ex.label.clone());
+                    values.insert(field_rule.field, value);
+                }
+                None if field_rule.required => {
+                    let tried: Vec<&str> = field_rule.chain.iter().map(|e| e.label.as_str()).collect();
+                    return Err(Missing { field: field_rule.field.name(), tried: tried.join(", ") });
+                }
+                None => {}
+            }
+        }
+        Ok((values, provenance))
+    }
+
     /// Calls `f` with every value the extractor's source and regex yield, until `f` says stop.
     fn each_value(&self, ex: &Extractor, f: &mut dyn FnMut(&str) -> bool) {
+        let mut templated = |value: &str| -> bool {
+            match &ex.template {
+                Some(t) => f(&t.replace("{}", value.trim())),
+                None => f(value),
+            }
+        };
         let mut mapped = |value: &str| -> bool {
             match ex.map.get(value.trim()) {
-                Some(replacement) => f(replacement),
-                None => f(value),
+                Some(replacement) => templated(replacement),
+                None => templated(value),
             }
         };
         let mut filtered = |value: &str| -> bool {
@@ -358,14 +436,14 @@ impl<'a> Page<'a> {
                         match (entry, key, value) {
                             (Json::Object(o), Some(k), Some(v)) => {
                                 if let (Some(k), Some(v)) =
-                                    (o.get(k).and_then(json_text), o.get(v).and_then(json_text))
+                                    (o.get(k).and_then(json_text), o.get(v).and_then(table_text))
                                 {
                                     put(&k, &v);
                                 }
                             }
                             (Json::Object(o), _, _) => {
                                 for (k, v) in o {
-                                    if let Some(v) = json_text(v) {
+                                    if let Some(v) = table_text(v) {
                                         put(k, &v);
                                     }
                                 }

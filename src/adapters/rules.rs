@@ -17,6 +17,8 @@ pub(super) struct PageRule {
     pub url: Regex,
     pub document: Document,
     pub state: Option<StateRule>,
+    /// One listing per element of these JSON nodes (`items = "…"`), else one per page.
+    pub items: Option<ItemsRule>,
     /// In evaluation order: `specs` first, so `spec = "…"` extractors can read it.
     pub fields: Vec<FieldRule>,
     pub certificates: Vec<CertificateRule>,
@@ -27,6 +29,15 @@ pub(super) struct PageRule {
 pub(super) enum Document {
     Html,
     Json,
+}
+
+/// Where a page's list of products is: each node an array (its elements are
+/// the items) or an object (one item).
+#[derive(Debug)]
+pub(super) struct ItemsRule {
+    pub path: JsonPath,
+    /// `json:$.data.promotions`, for drift errors.
+    pub label: String,
 }
 
 /// Locates the JSON state object embedded in a script element.
@@ -57,6 +68,8 @@ pub(super) struct Extractor {
     pub regex: Option<Regex>,
     /// Exact-value replacements applied (after `regex`) before parsing.
     pub map: std::collections::BTreeMap<String, String>,
+    /// `{}` replaced by the value (after `regex` and `map`), before parsing.
+    pub template: Option<String>,
     pub parser: Parser,
     /// Provenance label: `css:h1.title`, `json:$.goods.price` …
     pub label: String,

@@ -58,6 +58,11 @@ pub(super) struct PageSpec {
     /// Where the page's embedded JSON state object is.
     #[serde(default)]
     pub state: Option<Spanned<StateSpec>>,
+    /// A JSON path to the page's list of products (a live room's cart, a
+    /// showcase): one listing per element, the fields' JSON paths run on each
+    /// element (`$` is the element). Missing from the JSON: adapter drift.
+    #[serde(default)]
+    pub items: Option<Spanned<String>>,
 }
 
 /// The JSON object a page embeds in a `<script>`, e.g.
@@ -99,6 +104,9 @@ pub(super) struct FieldSpec {
     pub join: Option<String>,
     /// Exact-value replacements before parsing (`{ "true" = "无货" }`).
     pub map: Option<std::collections::BTreeMap<String, String>>,
+    /// Put the value into a text before parsing: `{}` is the value
+    /// (`"https://item.jd.com/{}.html"`).
+    pub template: Option<Spanned<String>>,
     pub parse: Option<Spanned<String>>,
     pub required: Option<Spanned<bool>>,
     pub or: Option<Vec<Spanned<FieldSpec>>>,
