@@ -119,6 +119,23 @@ fn jd_item_detail() {
     assert_eq!(l.provenance["specs"], "json:$.data.item.attributes.propGroups[*].atts[*]");
 }
 
+/// JD documents without the 规格与包装 groups still have the 商品介绍 list
+/// (`pcAttributes`, "key：value" strings): the spec sheet falls back to it.
+#[test]
+fn jd_specs_fall_back_to_the_attribute_list() {
+    let mut doc: Value = serde_json::from_slice(&read(&crmeb("jd.json"))).unwrap();
+    doc["data"]["item"].as_object_mut().unwrap().remove("attributes");
+    let out = extract("jd", JD_URL, &serde_json::to_vec(&doc).unwrap()).unwrap();
+    let l = &out.listings[0];
+    assert_eq!(l.provenance["specs"], "json:$.data.item.pcAttributes");
+    assert_eq!(l.specs.len(), 20); // $.data.item.pcAttributes: 20 "key：value" strings
+    assert_eq!(spec(l, "商品产地"), Some("中国")); // "商品产地：中国"
+    assert_eq!(spec(l, "商品毛重"), Some("460.00g")); // "商品毛重：460.00g"
+    assert_eq!(spec(l, "操作系统"), Some("iOS(Apple)")); // "操作系统：iOS(Apple)"
+    assert_eq!(l.model, None, "the list has no 入网型号/型号");
+    assert_eq!(l.brand.as_deref(), Some("Apple"));
+}
+
 #[test]
 fn pinduoduo_goods_detail() {
     let l = one("pinduoduo", PDD_URL, &crmeb("pinduoduo.json"));
@@ -489,6 +506,13 @@ url = '^/html-live'
 items = "$.cards"
 [pages.fields]
 item_id = { css = ".id" }
+
+[[pages]]
+kind = "item"
+url = '^/item/(?P<item_id>\d+)'
+document = "json"
+[pages.fields]
+specs = { json_table = { path = "$.attrs", key = "k", split = "：" } }
 "#;
     let problems = Adapter::from_toml(Path::new("bad-items.toml"), bad).unwrap_err();
     let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -497,5 +521,6 @@ item_id = { css = ".id" }
     assert!(has(18, "needs an `item_id` field"), "{shown:#?}");
     assert!(has(20, "template `no placeholder` has no `{}`"), "{shown:#?}");
     assert!(has(25, "a json path needs JSON"), "{shown:#?}");
-    assert_eq!(problems.len(), 4, "{shown:#?}");
+    assert!(has(34, "`split` reads \"key：value\" strings"), "{shown:#?}");
+    assert_eq!(problems.len(), 5, "{shown:#?}");
 }

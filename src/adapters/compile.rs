@@ -440,7 +440,15 @@ fn compile_extractor(
         Some(Source::CssTable { rows: rows?, key: key?, value: value? })
     } else if let Some(t) = &spec.json_table {
         let t = t.get_ref();
-        json_source(d, ctx, &t.path).map(|path| Source::JsonTable { path, key: t.key.clone(), value: t.value.clone() })
+        if let Some(split) = &t.split {
+            if split.get_ref().is_empty() {
+                d.at(split.span(), "`split` needs the text between key and value, like `：`");
+            } else if t.key.is_some() || t.value.is_some() {
+                d.at(split.span(), "`split` reads \"key：value\" strings: it cannot be combined with `key`/`value`");
+            }
+        }
+        let split = t.split.as_ref().map(|s| s.get_ref().clone());
+        json_source(d, ctx, &t.path).map(|path| Source::JsonTable { path, key: t.key.clone(), value: t.value.clone(), split })
     } else if spec.regex.is_some() {
         Some(Source::Raw)
     } else {

@@ -425,7 +425,7 @@ impl<'a> Page<'a> {
                     }
                 }
             }
-            Source::JsonTable { path, key, value } => {
+            Source::JsonTable { path, key, value, split } => {
                 let Some(json) = self.json else { return map };
                 for node in path.query(json).iter() {
                     let entries: Vec<&Json> = match node {
@@ -446,6 +446,11 @@ impl<'a> Page<'a> {
                                     if let Some(v) = table_text(v) {
                                         put(k, &v);
                                     }
+                                }
+                            }
+                            (Json::String(line), _, _) => {
+                                if let Some((k, v)) = split.as_deref().and_then(|sep| line.split_once(sep)) {
+                                    put(k, v);
                                 }
                             }
                             _ => {}

@@ -91,7 +91,7 @@ pub(super) enum Source {
     /// An HTML key/value table.
     CssTable { rows: Selector, key: Selector, value: Selector },
     /// A JSON key/value table.
-    JsonTable { path: JsonPath, key: Option<String>, value: Option<String> },
+    JsonTable { path: JsonPath, key: Option<String>, value: Option<String>, split: Option<String> },
 }
 
 impl Source {

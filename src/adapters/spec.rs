@@ -123,13 +123,15 @@ pub(super) struct TableSpec {
 }
 
 /// A key/value table in JSON: `path` yields either objects (their members are
-/// the entries) or `{key, value}` objects named by `key`/`value`.
+/// the entries), `{key, value}` objects named by `key`/`value`, or with
+/// `split` strings such as `"品牌：Apple"` (split at the first `split`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct JsonTableSpec {
     pub path: Spanned<String>,
     pub key: Option<String>,
     pub value: Option<String>,
+    pub split: Option<Spanned<String>>,
 }
 
 /// A `[[pages.certificates]]` entry: numbers of one kind, from named spec
