@@ -147,7 +147,9 @@ fn findings_carry_rule_version_fields_and_exact_spans() {
     };
     let findings = set.evaluate(&input);
     let ids: Vec<&str> = findings.iter().map(|f| f.rule.as_str()).collect();
-    for want in ["ccc.missing", "ccc.mark_misleading", "ccc.new_category_deadline", "ad.absolute_terms", "ad.medical_claims"] {
+    for want in
+        ["ccc.missing", "ccc.mark_misleading", "ccc.new_category_deadline", "ad.absolute_terms", "ad.medical_claims"]
+    {
         assert!(ids.contains(&want), "{want} missing from {ids:?}");
     }
     assert!(!ids.contains(&"label.sanwu") && !ids.contains(&"licence.missing"), "{ids:?}");

@@ -115,7 +115,15 @@ pub fn check(args: &DirArgs) -> anyhow::Result<bool> {
         println!("{p}");
     }
     for r in &set.rules {
-        println!("ok  {} v{} [{:?}, {:?}] {} ({} tests)", r.id, r.version, r.severity, r.status, r.title, r.tests.len());
+        println!(
+            "ok  {} v{} [{:?}, {:?}] {} ({} tests)",
+            r.id,
+            r.version,
+            r.severity,
+            r.status,
+            r.title,
+            r.tests.len()
+        );
     }
     println!("{} rules loaded, {} problems", set.rules.len(), set.problems.len());
     Ok(set.problems.is_empty())
@@ -128,7 +136,13 @@ pub fn test(args: &DirArgs) -> anyhow::Result<bool> {
     for f in &failures {
         println!("FAIL {f}");
     }
-    println!("{} tests in {} rules: {} passed, {} failed", set.test_count(), set.rules.len(), set.test_count() - failures.len(), failures.len());
+    println!(
+        "{} tests in {} rules: {} passed, {} failed",
+        set.test_count(),
+        set.rules.len(),
+        set.test_count() - failures.len(),
+        failures.len()
+    );
     Ok(failures.is_empty() && set.problems.is_empty())
 }
 
@@ -151,7 +165,9 @@ struct EvalDocument {
 fn parse_document(text: &str) -> anyhow::Result<EvalDocument> {
     let value: serde_json::Value = serde_json::from_str(text).context("the input is not JSON")?;
     let history = match value.get("history") {
-        Some(h) => serde_json::from_value(h.clone()).context("bad `history`: want {\"checks\": [...], \"prices\": [...]}")?,
+        Some(h) => {
+            serde_json::from_value(h.clone()).context("bad `history`: want {\"checks\": [...], \"prices\": [...]}")?
+        }
         None => HistoryInput::default(),
     };
     if let Some(listing) = value.get("listing") {
@@ -165,7 +181,8 @@ fn parse_document(text: &str) -> anyhow::Result<EvalDocument> {
     let listing: Listing = serde_json::from_value(value.clone()).context("the input is not a listing")?;
     let shop = match value.get("shop").and_then(|s| s.as_object()) {
         Some(obj) if obj.keys().any(|k| !matches!(k.as_str(), "shop_id" | "name" | "url")) => {
-            let mut shop: Shop = serde_json::from_value(serde_json::Value::Object(obj.clone())).context("bad `shop`")?;
+            let mut shop: Shop =
+                serde_json::from_value(serde_json::Value::Object(obj.clone())).context("bad `shop`")?;
             if shop.platform.is_empty() {
                 shop.platform = listing.platform.clone();
             }
@@ -200,7 +217,9 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
             .lines()
             .filter(|l| !l.trim().is_empty())
             .enumerate()
-            .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("`{}` line {}: not a listing", p.display(), i + 1)))
+            .map(|(i, l)| {
+                serde_json::from_str(l).with_context(|| format!("`{}` line {}: not a listing", p.display(), i + 1))
+            })
             .collect::<anyhow::Result<_>>()?;
         tables.baselines = set.baselines(&listings);
     }
@@ -231,8 +250,12 @@ pub async fn score_run(args: &ScoreArgs) -> anyhow::Result<ScoreReport> {
     let store = Store::open(&scratch.path().join("db"))?;
     let blobs = evidence::BlobStore::open(scratch.path().join("blobs"))?;
     let adapters = adapter_set(None)?;
-    let options =
-        RunOptions { concurrency: args.concurrency, politeness: Some(Politeness::unlimited()), quiet: true, ..RunOptions::default() };
+    let options = RunOptions {
+        concurrency: args.concurrency,
+        politeness: Some(Politeness::unlimited()),
+        quiet: true,
+        ..RunOptions::default()
+    };
     for (adapter_name, entry) in market.entry_urls(&base) {
         let adapter = find_adapter(&adapters, &adapter_name)?;
         let spec = JobSpec {
@@ -257,7 +280,11 @@ pub async fn score(args: &ScoreArgs) -> anyhow::Result<bool> {
     } else {
         println!(
             "{} of {} listings evaluated, {} findings; registry {} rows, history {} rows",
-            report.listings_evaluated, report.listings_in_truth, report.findings, report.registry_rows, report.history_rows
+            report.listings_evaluated,
+            report.listings_in_truth,
+            report.findings,
+            report.registry_rows,
+            report.history_rows
         );
         println!("{:<28} {:>6} {:>6} {:>6} {:>9} {:>7}", "rule", "tp", "fp", "fn", "precision", "recall");
         for r in &report.rules {

@@ -8,7 +8,7 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use chrono::NaiveDate;
 use regex::Regex;
 use rust_decimal::Decimal;
@@ -117,7 +117,10 @@ pub fn compile(file: &Path, src: &str, reference: &Reference) -> Result<Rule, Ve
 
     let mut compiled_tests = Vec::new();
     match tests {
-        None => d.at(root_span.start..root_span.start, "a rule needs inline `[[tests]]` (at least one `match` and one `no_match`)"),
+        None => d.at(
+            root_span.start..root_span.start,
+            "a rule needs inline `[[tests]]` (at least one `match` and one `no_match`)",
+        ),
         Some(value) => {
             let span = value.span();
             match value.into_inner() {
@@ -144,9 +147,7 @@ pub fn compile(file: &Path, src: &str, reference: &Reference) -> Result<Rule, Ve
         check_header(&mut d, h, file);
         message = parse_message(&mut d, &h.message);
         let kinds = |e| compiled_tests.iter().any(|(_, t): &(usize, TestSpec)| t.expect == e);
-        if !compiled_tests.is_empty()
-            && (!kinds(super::spec::Expect::Match) || !kinds(super::spec::Expect::NoMatch))
-        {
+        if !compiled_tests.is_empty() && (!kinds(super::spec::Expect::Match) || !kinds(super::spec::Expect::NoMatch)) {
             d.at(h.id.span(), "inline tests must include at least one `match` and one `no_match` (a near-miss)");
         }
     }
@@ -175,7 +176,9 @@ pub fn compile(file: &Path, src: &str, reference: &Reference) -> Result<Rule, Ve
 fn check_header(d: &mut Diagnostics<'_>, h: &HeaderSpec, file: &Path) {
     let id = h.id.get_ref();
     let good_id = !id.is_empty()
-        && id.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+        && id
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
     if !good_id {
         d.at(h.id.span(), format!("bad rule id `{id}`: use dotted lowercase words like `ccc.missing`"));
     } else if file.file_stem().and_then(|s| s.to_str()).is_some_and(|stem| stem != id) {
@@ -262,18 +265,27 @@ fn compile_condition(d: &mut Diagnostics<'_>, spec: ConditionSpec, reference: &R
                     }
                     None => {
                         let known: Vec<&str> = reference.word_lists.keys().map(String::as_str).collect();
-                        d.at(name.span(), format!("unknown word list `{}` (known: {})", name.get_ref(), known.join(", ")));
+                        d.at(
+                            name.span(),
+                            format!("unknown word list `{}` (known: {})", name.get_ref(), known.join(", ")),
+                        );
                         return None;
                     }
                 }
             }
             if words.is_empty() || words.iter().chain(&except).any(|w| w.trim().is_empty()) {
-                d.at(names.first().map_or(0..0, |n| n.span()), "`text_contains_any` needs non-empty `words` or a `list`");
+                d.at(
+                    names.first().map_or(0..0, |n| n.span()),
+                    "`text_contains_any` needs non-empty `words` or a `list`",
+                );
                 return None;
             }
             let terms = words.len();
             let patterns: Vec<String> = words.into_iter().chain(except).collect();
-            let ac = AhoCorasick::builder().match_kind(MatchKind::LeftmostLongest).build(&patterns);
+            let ac = AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(&patterns);
             match ac {
                 Ok(ac) => Pred::Text { fields, matcher: TextMatcher::Words { ac, terms } },
                 Err(e) => {
@@ -297,13 +309,18 @@ fn compile_condition(d: &mut Diagnostics<'_>, spec: ConditionSpec, reference: &R
         ConditionSpec::Compare { field, op, value } => match Field::parse(field.get_ref()) {
             Some(Field::Num(f)) => Pred::Compare { field: f, op, value },
             _ => {
-                d.at(field.span(), format!("`{}` is not a numeric field (price, original_price, sales, stock)", field.get_ref()));
+                d.at(
+                    field.span(),
+                    format!("`{}` is not a numeric field (price, original_price, sales, stock)", field.get_ref()),
+                );
                 return None;
             }
         },
         ConditionSpec::InCatalogue { regime, new_category } => Pred::InCatalogue { regime, new_category },
         ConditionSpec::IdentifierInvalid { kind } => Pred::IdentifierInvalid(kind),
-        ConditionSpec::CertificateStatus { statuses, unknown, expired } => Pred::CertificateStatus { statuses, unknown, expired },
+        ConditionSpec::CertificateStatus { statuses, unknown, expired } => {
+            Pred::CertificateStatus { statuses, unknown, expired }
+        }
         ConditionSpec::PriceBelowBaseline { ratio, min_sample, min_robust_z } => {
             if ratio <= Decimal::ZERO || ratio >= Decimal::ONE {
                 d.at(0..0, format!("`ratio` must lie between 0 and 1, not {ratio}"));

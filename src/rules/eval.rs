@@ -143,14 +143,17 @@ impl Field {
     }
 
     fn is_shop(&self) -> bool {
-        matches!(self, Field::ShopName | Field::ShopOperator | Field::ShopUscc | Field::ShopLicence | Field::ShopAddress)
+        matches!(
+            self,
+            Field::ShopName | Field::ShopOperator | Field::ShopUscc | Field::ShopLicence | Field::ShopAddress
+        )
     }
 
-    /// Calls `f(label, text)` for each value of the field.
-    fn each<'a>(&self, l: &'a Listing, shop: Option<&'a Shop>, mut f: impl FnMut(Cow<'static, str>, &'a str)) {
+    /// Calls `f(label, text)` for each value of the field; the label is built only when asked for.
+    fn each<'a>(&self, l: &'a Listing, shop: Option<&'a Shop>, mut f: impl FnMut(Label<'a>, &'a str)) {
         let mut one = |label: &'static str, v: Option<&'a String>| {
             if let Some(v) = v {
-                f(Cow::Borrowed(label), v);
+                f(Label::Fixed(label), v);
             }
         };
         match self {
@@ -167,18 +170,18 @@ impl Field {
             Field::ShopLicence => one("shop.licence_text", shop.and_then(|s| s.licence_text.as_ref())),
             Field::ShopAddress => one("shop.address", shop.and_then(|s| s.address.as_ref())),
             Field::Spec(key) => {
-                if let Some(v) = l.specs.get(key) {
-                    f(Cow::Owned(format!("specs.{key}")), v);
+                if let Some((k, v)) = l.specs.get_key_value(key) {
+                    f(Label::Spec(k), v);
                 }
             }
             Field::AllSpecs => {
                 for (k, v) in &l.specs {
-                    f(Cow::Owned(format!("specs.{k}")), v);
+                    f(Label::Spec(k), v);
                 }
             }
             Field::Certificates(kind) => {
                 for c in l.certificates.iter().filter(|c| c.kind == *kind) {
-                    f(Cow::Owned(format!("certificates.{}", kind.as_str())), &c.number);
+                    f(Label::Certificate(*kind), &c.number);
                 }
             }
             Field::Num(_) => {}
@@ -213,12 +216,33 @@ impl Field {
     }
 }
 
+/// A field value's name in evidence, rendered only for a match.
+#[derive(Debug, Clone, Copy)]
+pub enum Label<'a> {
+    Fixed(&'static str),
+    Spec(&'a str),
+    Certificate(CertificateKind),
+}
+
+impl Label<'_> {
+    fn render(self) -> String {
+        match self {
+            Label::Fixed(s) => s.to_string(),
+            Label::Spec(k) => format!("specs.{k}"),
+            Label::Certificate(k) => format!("certificates.{}", k.as_str()),
+        }
+    }
+}
+
 /// How a text predicate matches.
 #[derive(Debug)]
 pub enum TextMatcher {
     /// Patterns `0..terms` are terms, the rest exceptions; leftmost-longest, so an
     /// exception phrase that contains a term at the same start ("最佳使用时间" ⊃ "最佳") wins.
-    Words { ac: AhoCorasick, terms: usize },
+    Words {
+        ac: AhoCorasick,
+        terms: usize,
+    },
     Regex(Regex),
 }
 
@@ -318,7 +342,7 @@ impl Pred {
                     field.each(l, input.shop, |label, text| {
                         if let Some((s, e)) = matcher.find(text) {
                             evidence.push(Evidence {
-                                field: label.into_owned(),
+                                field: label.render(),
                                 text: text[s..e].to_string(),
                                 span: Some([s, e]),
                                 note: None,
@@ -401,7 +425,10 @@ impl Pred {
                 }
                 let z_ok = b.mad.is_zero() || Decimal::new(6745, 4) * (b.median - price) / b.mad >= *min_robust_z;
                 z_ok.then(|| {
-                    let note = format!("class median {} (MAD {}, n = {}), threshold {} × median", b.median, b.mad, b.sample, ratio);
+                    let note = format!(
+                        "class median {} (MAD {}, n = {}), threshold {} × median",
+                        b.median, b.mad, b.sample, ratio
+                    );
                     vec![Evidence::whole("price", price.to_string(), Some(note))]
                 })
             }
@@ -416,7 +443,10 @@ impl Pred {
                     })
                     .min_by_key(|p| p.price)?;
                 (was > low.price).then(|| {
-                    let note = format!("lowest price in the {days} days before {}: {} on {}", input.today, low.price, low.date);
+                    let note = format!(
+                        "lowest price in the {days} days before {}: {} on {}",
+                        input.today, low.price, low.date
+                    );
                     vec![Evidence::whole("original_price", was.to_string(), Some(note))]
                 })
             }
@@ -435,7 +465,11 @@ impl Pred {
                 (years.len() >= *min_years).then(|| {
                     let list: Vec<String> = years.iter().map(i32::to_string).collect();
                     let uscc = input.shop.and_then(|s| s.uscc.clone()).unwrap_or_default();
-                    vec![Evidence::whole("shop.uscc", uscc, Some(format!("{result} in {} ({first}–{last})", list.join(", "))))]
+                    vec![Evidence::whole(
+                        "shop.uscc",
+                        uscc,
+                        Some(format!("{result} in {} ({first}–{last})", list.join(", "))),
+                    )]
                 })
             }
             Pred::DateEffective(from) => {
@@ -490,7 +524,11 @@ fn identifier_invalid(ctx: &Ctx<'_>, kind: IdentifierKind) -> Matched {
         IdentifierKind::CccFormat => numbers(CertificateKind::Ccc)
             .filter(|c| parse_ccc(&c.number, max_year).is_none())
             .map(|c| {
-                Evidence::whole(field(c.kind), c.number.clone(), Some("not year(4)+body(2)+catalogue code(4)+serial(6)".into()))
+                Evidence::whole(
+                    field(c.kind),
+                    c.number.clone(),
+                    Some("not year(4)+body(2)+catalogue code(4)+serial(6)".into()),
+                )
             })
             .collect(),
         IdentifierKind::CccClass => {
@@ -511,7 +549,13 @@ fn identifier_invalid(ctx: &Ctx<'_>, kind: IdentifierKind) -> Matched {
             .collect(),
         IdentifierKind::Sc => numbers(CertificateKind::Sc)
             .filter(|c| !sc_is_well_formed(&c.number, provinces))
-            .map(|c| Evidence::whole(field(c.kind), c.number.clone(), Some("not SC + 14 digits (category 01–31, province)".into())))
+            .map(|c| {
+                Evidence::whole(
+                    field(c.kind),
+                    c.number.clone(),
+                    Some("not SC + 14 digits (category 01–31, province)".into()),
+                )
+            })
             .collect(),
     };
     (!evidence.is_empty()).then_some(evidence)

@@ -186,7 +186,8 @@ impl RuleSet {
         paths.sort();
         let mut files = Vec::new();
         for path in paths {
-            let text = std::fs::read_to_string(&path).map_err(|source| RulesError::Read { path: path.clone(), source })?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|source| RulesError::Read { path: path.clone(), source })?;
             files.push((path, text));
         }
         Ok(RuleSet::from_files(files, reference))

@@ -77,13 +77,20 @@ pub fn market_tables(set: &RuleSet, market: &Market, listings: &[Listing]) -> Re
 }
 
 /// Scores `set` over the stored `listings` and `shops` of a crawl of `market` served at `base`.
-pub fn score(set: &RuleSet, market: &Market, base: &Url, listings: &[Listing], shops: &[Shop]) -> Result<ScoreReport, RulesError> {
+pub fn score(
+    set: &RuleSet,
+    market: &Market,
+    base: &Url,
+    listings: &[Listing],
+    shops: &[Shop],
+) -> Result<ScoreReport, RulesError> {
     let tables = market_tables(set, market, listings)?;
     let registry_rows = tables.registry.as_ref().map_or(0, Registry::len);
     let history_rows = tables.history.as_ref().map_or(0, CheckHistory::len);
     let today = market_today(set);
     let by_key: HashMap<String, &Listing> = listings.iter().map(|l| (l.key(), l)).collect();
-    let shop_by_key: HashMap<(&str, &str), &Shop> = shops.iter().map(|s| ((s.platform.as_str(), s.shop_id.as_str()), s)).collect();
+    let shop_by_key: HashMap<(&str, &str), &Shop> =
+        shops.iter().map(|s| ((s.platform.as_str(), s.shop_id.as_str()), s)).collect();
 
     let mut counts: BTreeMap<String, [u64; 3]> = set.rules.iter().map(|r| (r.id.clone(), [0; 3])).collect();
     for id in crate::market::PLANTED_RULES {
@@ -98,10 +105,17 @@ pub fn score(set: &RuleSet, market: &Market, base: &Url, listings: &[Listing], s
             None => Vec::new(),
             Some(listing) => {
                 evaluated += 1;
-                let shop = listing.shop.as_ref().and_then(|r| shop_by_key.get(&(listing.platform.as_str(), r.shop_id.as_str())));
-                let prices: Vec<ObservedPrice> =
-                    truth.price_history.iter().map(|p| ObservedPrice { date: p.date.clone(), price: p.price }).collect();
-                let input = EvalInput { listing, shop: shop.copied(), checks: None, prices: &prices, tables: &tables, today };
+                let shop = listing
+                    .shop
+                    .as_ref()
+                    .and_then(|r| shop_by_key.get(&(listing.platform.as_str(), r.shop_id.as_str())));
+                let prices: Vec<ObservedPrice> = truth
+                    .price_history
+                    .iter()
+                    .map(|p| ObservedPrice { date: p.date.clone(), price: p.price })
+                    .collect();
+                let input =
+                    EvalInput { listing, shop: shop.copied(), checks: None, prices: &prices, tables: &tables, today };
                 set.evaluate(&input)
             }
         };
@@ -120,7 +134,11 @@ pub fn score(set: &RuleSet, market: &Market, base: &Url, listings: &[Listing], s
                 let list = examples.entry(rule.clone()).or_default();
                 if list.len() < 3 {
                     let what = if slot == 1 { "false positive" } else { "missed" };
-                    list.push(format!("{rule}: {} {what} ({})", truth.listing.key(), truth.listing.title.clone().unwrap_or_default()));
+                    list.push(format!(
+                        "{rule}: {} {what} ({})",
+                        truth.listing.key(),
+                        truth.listing.title.clone().unwrap_or_default()
+                    ));
                 }
             }
         }

@@ -115,11 +115,20 @@ pub enum ConditionSpec {
         except: Vec<String>,
     },
     /// The regex matches one of the fields.
-    Regex { fields: Vec<Spanned<String>>, pattern: Spanned<String> },
+    Regex {
+        fields: Vec<Spanned<String>>,
+        pattern: Spanned<String>,
+    },
     /// Every one of the fields is absent or blank.
-    FieldMissing { fields: Vec<Spanned<String>> },
+    FieldMissing {
+        fields: Vec<Spanned<String>>,
+    },
     /// A numeric field compared with a value.
-    Compare { field: Spanned<String>, op: CompareOp, value: Decimal },
+    Compare {
+        field: Spanned<String>,
+        op: CompareOp,
+        value: Decimal,
+    },
     /// The listing is classified in the catalogue (under `regime`, if given), and
     /// the class is in force on the evaluation date. `new_category`: only classes
     /// with a `mandatory_from` date (newly added to the catalogue).
@@ -130,7 +139,9 @@ pub enum ConditionSpec {
         new_category: bool,
     },
     /// An identifier the listing or its shop shows fails its format.
-    IdentifierInvalid { kind: IdentifierKind },
+    IdentifierInvalid {
+        kind: IdentifierKind,
+    },
     /// A well-formed CCC number whose registry entry has one of `statuses`, is past
     /// its expiry, or (with `unknown = true`) is absent. Without a registry: no match.
     CertificateStatus {
@@ -143,15 +154,27 @@ pub enum ConditionSpec {
     /// Price below `ratio` × the median of comparable listings and at least
     /// `min_robust_z` robust z-scores (0.6745·(median − price)/MAD) below it,
     /// when the class has at least `min_sample` prices.
-    PriceBelowBaseline { ratio: Decimal, min_sample: usize, min_robust_z: Decimal },
+    PriceBelowBaseline {
+        ratio: Decimal,
+        min_sample: usize,
+        min_robust_z: Decimal,
+    },
     /// The shown original price is above the lowest price observed in the `days` before the evaluation date.
-    PriceAboveRecentLow { days: u32 },
+    PriceAboveRecentLow {
+        days: u32,
+    },
     /// The shop's USCC has spot-check `result`s in at least `min_years` distinct calendar
     /// years among the `window_years` years up to the evaluation date's year.
-    ShopHistory { result: String, min_years: usize, window_years: i32 },
+    ShopHistory {
+        result: String,
+        min_years: usize,
+        window_years: i32,
+    },
     /// The evaluation date is on or after `from`: a date `YYYY-MM-DD`, or
     /// `"catalogue"` for the listing's class's `mandatory_from`.
-    DateEffective { from: Spanned<String> },
+    DateEffective {
+        from: Spanned<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
