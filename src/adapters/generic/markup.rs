@@ -10,7 +10,7 @@
 use scraper::{ElementRef, Html, Selector};
 
 use super::price::{currency_code, parse_price};
-use super::{jsonld, Facts};
+use super::{jsonld, visible, Facts};
 use crate::adapters::parsers;
 
 /// How one vocabulary marks scopes, types and properties.
@@ -98,7 +98,8 @@ fn text_value(el: ElementRef<'_>) -> Option<String> {
     if el.value().name() == "meta" {
         return None;
     }
-    parsers::text(&el.text().collect::<Vec<_>>().join(" "))
+    // Nested properties are values of their own (`<h1 itemprop=name>Desk <span itemprop=sku>…`).
+    visible::shown_text_without(el, |e| e.value().attr("itemprop").is_some() || e.value().attr("property").is_some())
 }
 
 /// The value of a property element: `content`, then the URL attribute of link-like elements, then its text.
@@ -152,14 +153,24 @@ fn read_prop(f: &mut Facts, name: &str, el: ElementRef<'_>, comma_decimal: Optio
             }
         }
         "price" | "lowprice" => {
-            if f.price.is_some() {
+            // A later price replaces an earlier one only when the earlier was the list price
+            // (`price-standard` beside `price-sales`).
+            let was = visible::is_struck(el);
+            if f.price.is_some() && (was || !f.price_is_was) {
                 return;
             }
-            let Some(v) = value(el) else { return };
+            // The price to pay, not the struck-through one beside it in the same element.
+            let shown = if el.value().attr("content").is_some() {
+                None
+            } else {
+                visible::shown_text_without(el, visible::is_struck)
+            };
+            let Some(v) = shown.map(|t| t.replace(' ', "")).or_else(|| value(el)) else { return };
             let money = v.trim().parse().ok().map(|amount| super::price::Money { amount, currency: None });
             let money = money.or_else(|| parse_price(&v, comma_decimal));
             if let Some(m) = money {
                 f.price = Some(m.amount);
+                f.price_is_was = was;
                 f.price_shown = shown_text(el);
                 if f.currency.is_none() {
                     f.currency = m.currency.map(str::to_string);
@@ -180,7 +191,7 @@ fn read_prop(f: &mut Facts, name: &str, el: ElementRef<'_>, comma_decimal: Optio
 /// or its parent's when the price is an invisible `<meta>`.
 fn shown_text(el: ElementRef<'_>) -> Option<String> {
     let host = if el.value().name() == "meta" { el.parent().and_then(ElementRef::wrap)? } else { el };
-    let text = parsers::text(&host.text().collect::<String>())?;
+    let text = visible::shown_text_without(host, visible::is_struck)?.replace(' ', "");
     (text.chars().count() <= 60).then_some(text)
 }
 

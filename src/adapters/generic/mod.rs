@@ -55,6 +55,8 @@ pub struct Facts {
     pub price: Option<Decimal>,
     /// For a microdata/RDFa price: the text shown where it sits.
     pub price_shown: Option<String>,
+    /// The price was read from an element marked as the old/list price.
+    pub price_is_was: bool,
     pub currency: Option<String>,
     pub availability: Option<Availability>,
     pub sku: Option<String>,
@@ -272,19 +274,7 @@ fn read(html: &Html, url: &Url) -> Extracted {
     Extracted { kind: PageKind::Item, listings: vec![l], shops, links: Vec::new() }
 }
 
-/// Words of a title, lowercased, for comparing names.
-fn words(s: &str) -> Vec<String> {
-    s.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect()
-}
-
-/// The share of `a`'s words that occur in `b`.
-fn overlap(a: &str, b: &str) -> f64 {
-    let (wa, wb) = (words(a), words(b));
-    if wa.is_empty() {
-        return 0.0;
-    }
-    wa.iter().filter(|w| wb.contains(w)).count() as f64 / wa.len() as f64
-}
+use visible::word_overlap as overlap;
 
 /// The product's name: the markup's, unless the heading a person sees
 /// contradicts it; else the heading when the `<title>` or `og:title` agree
@@ -292,12 +282,17 @@ fn overlap(a: &str, b: &str) -> f64 {
 fn choose_title(s: &Sources) -> Option<(String, &'static str)> {
     let marked = s.structured.iter().filter(|f| f.source != "meta").find_map(|f| f.title.clone().map(|t| (t, f.source)));
     let og = s.structured.iter().find(|f| f.source == "meta").and_then(|f| f.title.clone());
-    let heading = s.seen.heading.clone().filter(|h| words(h).len() >= 2 || h.chars().count() >= 4);
+    // A one-word heading is a brand or a section, not a product name.
+    let heading = s.seen.heading.clone().filter(|h| h.split_whitespace().count() >= 2);
     let tag = s.seen.title_tag.clone();
     let reference = [og.as_deref(), tag.as_deref()];
     let heading_agrees = |h: &str| reference.iter().flatten().any(|r| overlap(h, r) >= 0.5);
     if let Some((t, source)) = marked.filter(|(t, _)| t.chars().count() <= 400) {
         match &heading {
+            // The heading shows the name without the variant the markup appends (`Robe - Blue`).
+            Some(h) if t.to_lowercase().starts_with(&h.to_lowercase()) && t.len() > h.len() && heading_agrees(h) => {
+                return Some((h.clone(), "page:h1"));
+            }
             Some(h) if overlap(&t, h) < 0.3 && overlap(h, &t) < 0.3 && heading_agrees(h) => {
                 return Some((h.clone(), "page:h1"));
             }
@@ -310,27 +305,14 @@ fn choose_title(s: &Sources) -> Option<(String, &'static str)> {
     if let Some(o) = og {
         return Some((o, "meta"));
     }
-    if let Some(t) = tag.as_deref().and_then(strip_site_name) {
+    if let Some(t) = tag.as_deref().and_then(visible::product_part) {
         return Some((t, "page:title"));
     }
     heading.map(|h| (h, "page:h1"))
 }
 
-/// `Name | Site`, `Name - Site`, `Site: Name` → the longest part.
-fn strip_site_name(title: &str) -> Option<String> {
-    let parts = title.split([' ', '\u{a0}']).collect::<Vec<_>>().join(" ");
-    let best = parts
-        .split(" | ")
-        .flat_map(|p| p.split(" - "))
-        .flat_map(|p| p.split(" – "))
-        .flat_map(|p| p.split(" — "))
-        .flat_map(|p| p.split(" :: "))
-        .max_by_key(|p| p.chars().count())?;
-    parsers::text(best)
-}
-
 /// The visible score from which a shown price is trusted on its own.
-const SHOWN_ALONE: i32 = 8;
+const SHOWN_ALONE: i32 = 7;
 
 /// The visible score from which a shown price overrides a markup price the page does not show.
 const SHOWN_OVER_MARKUP: i32 = 14;

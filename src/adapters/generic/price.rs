@@ -139,9 +139,41 @@ fn is_group_mark(c: char) -> bool {
     matches!(c, '.' | ',' | ' ' | '\u{a0}' | '\u{202f}' | '\u{2009}' | '\'' | '’')
 }
 
-/// Byte range of the first number: digits, with single marks between digits.
+/// Byte range of the first number standing on its own: digits, with single
+/// marks between digits, not glued to letters (`MzI5Ljk5`, `B07G2L3JMM` and
+/// `7W` are not prices) unless the letters are a currency (`USD12`, `12EUR`).
 fn number_span(text: &str) -> Option<(usize, usize)> {
-    let start = text.find(|c: char| c.is_ascii_digit())?;
+    let mut from = 0;
+    while let Some(at) = text[from..].find(|c: char| c.is_ascii_digit()) {
+        let start = from + at;
+        let end = number_end(text, start);
+        if standalone(text, start, end) {
+            return Some((start, end));
+        }
+        from = end.max(start + 1);
+    }
+    None
+}
+
+fn standalone(text: &str, start: usize, end: usize) -> bool {
+    let before = &text[..start];
+    let glued_before = before.chars().next_back().is_some_and(|c| c.is_ascii_alphabetic());
+    if glued_before && !MARKERS.iter().any(|(m, _)| m.is_ascii() && before.to_ascii_uppercase().ends_with(m)) {
+        return false;
+    }
+    let after = &text[end..];
+    let glued_after = after.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+    if glued_after {
+        let word: String = after.chars().take_while(char::is_ascii_alphabetic).collect();
+        let is_marker = word.len() == 3 && currency_code(&word).is_some();
+        // `1.2k` is not a price, and neither is `12px`; only a currency may follow directly.
+        return is_marker || MARKERS.iter().any(|(m, _)| after.starts_with(m));
+    }
+    true
+}
+
+/// Where the number that starts at `start` ends.
+fn number_end(text: &str, start: usize) -> usize {
     let mut end = start;
     let mut chars = text[start..].char_indices().peekable();
     while let Some((i, c)) = chars.next() {
@@ -160,7 +192,7 @@ fn number_span(text: &str) -> Option<(usize, usize)> {
             break;
         }
     }
-    Some((start, end))
+    end
 }
 
 /// The currency marker right before or after the number (within a few characters).
@@ -271,6 +303,11 @@ mod tests {
         assert_eq!(p("Now $52.00 ☆☆☆", None).as_deref(), Some("52.00"));
         assert_eq!(p("€ 34.000", None).as_deref(), Some("34000"));
         assert_eq!(p("price", None), None);
+        assert_eq!(p("Online Price MzI5Ljk5 $", None), None);
+        assert_eq!(p("B07G2L3JMM 7W $29.99", None).as_deref(), Some("29.99"));
+        assert_eq!(p("USD12.50", None).as_deref(), Some("12.50"));
+        assert_eq!(p("12EUR", None).as_deref(), Some("12"));
+        assert_eq!(p("1 299Kč", None).as_deref(), Some("1299"));
         assert_eq!(p("123456789012345678901234567890", None), None);
     }
 

@@ -65,7 +65,7 @@ const ELSEWHERE: &[&str] = &[
 
 /// Class/id words of a "was" price.
 const WAS: &[&str] =
-    &["old", "was", "regular", "list", "orig", "strike", "compare", "msrp", "rrp", "before", "retail", "save", "saving", "crossed", "del"];
+    &["old", "was", "standard", "regular", "list", "orig", "strike", "compare", "msrp", "rrp", "before", "retail", "save", "saving", "crossed", "del"];
 
 /// Class/id words of the current price.
 const NOW: &[&str] = &["sale", "current", "now", "final", "special", "our", "offer", "deal", "actual", "main", "primary", "buy"];
@@ -80,7 +80,7 @@ struct Candidate<'a> {
 /// Walk the page once and collect what a person sees.
 pub fn see(html: &Html, comma_decimal: Option<bool>) -> Seen {
     let mut seen = Seen::default();
-    let mut heading_pos = None;
+    let mut headings: Vec<(usize, String)> = Vec::new();
     let mut buy_positions: Vec<usize> = Vec::new();
     let mut candidates: Vec<Candidate<'_>> = Vec::new();
     let mut oos_positions: Vec<(usize, String)> = Vec::new();
@@ -92,12 +92,9 @@ pub fn see(html: &Html, comma_decimal: Option<bool>) -> Seen {
                 seen.title_tag = parsers::text(&el.text().collect::<String>());
                 continue;
             }
-            "h1" if seen.heading.is_none() => {
-                if let Some(t) = heading_text(el) {
-                    if t.chars().count() <= 400 {
-                        seen.heading = Some(t);
-                        heading_pos = Some(pos);
-                    }
+            "h1" if headings.len() < 32 => {
+                if let Some(t) = heading_text(el).filter(|t| t.chars().count() <= 400) {
+                    headings.push((pos, t));
                 }
             }
             _ => {}
@@ -119,16 +116,40 @@ pub fn see(html: &Html, comma_decimal: Option<bool>) -> Seen {
         }
         // Prices are inline: the shown text is the text nodes joined as they render.
         let Some(text) = parsers::text(&el.text().collect::<String>()) else { continue };
-        if marked_amounts(&text) >= 2 && !is_range(&text) {
-            // A block holding the "was" and the current price: its parts are candidates.
-            continue;
-        }
+        let text = if marked_amounts(&text) >= 2 && !is_range(&text) {
+            // A block holding the "was" and the current price: what is left without the struck one.
+            match shown_text_without(el, is_struck).map(|t| t.replace(' ', "")) {
+                Some(t) if marked_amounts(&t) == 1 => t,
+                _ => continue,
+            }
+        } else {
+            text
+        };
         let priced = has_price_hint(el);
         let Some(money) = shown_money(el, &text, comma_decimal) else { continue };
         if (money.currency.is_none() && !priced) || money.amount <= Decimal::ZERO {
             continue;
         }
+        if money.currency.is_none() && part_of_marked_price(el, comma_decimal) {
+            // `37` of `$<span>37</span><span>30</span>`: the whole block is the candidate.
+            continue;
+        }
         candidates.push(Candidate { el, pos, money, text });
+    }
+    // The product's heading: the first `<h1>` the `<title>` agrees with (a
+    // "Shop by department" `<h1>` in the menu is not it), else the first.
+    let product_part = seen.title_tag.as_deref().and_then(product_part);
+    let shared = |h: &str| match product_part.as_deref() {
+        Some(t) if word_overlap(h, t) >= 0.5 => (word_overlap(h, t) * h.split_whitespace().count() as f64 * 100.0) as usize,
+        _ => 0,
+    };
+    let best = headings.iter().map(|(_, h)| shared(h)).max().unwrap_or(0);
+    let chosen = headings.iter().find(|(_, h)| best > 0 && shared(h) == best).or_else(|| headings.first()).cloned();
+    let mut heading_pos = chosen.as_ref().map(|(p, _)| *p);
+    seen.heading = chosen.map(|(_, h)| h);
+    if heading_pos.is_none() {
+        // No `<h1>`: the product's name shown elsewhere (a styled `<div>`) anchors instead.
+        heading_pos = seen.title_tag.as_deref().and_then(|t| name_position(html, t));
     }
     seen.prices = candidates
         .iter()
@@ -144,18 +165,113 @@ pub fn see(html: &Html, comma_decimal: Option<bool>) -> Seen {
     seen
 }
 
-/// A heading's text without the price or rating blocks some shops put inside it.
+/// The share of `a`'s words that occur in `b` (lowercased).
+pub fn word_overlap(a: &str, b: &str) -> f64 {
+    let words = |s: &str| -> Vec<String> {
+        s.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect()
+    };
+    let (wa, wb) = (words(a), words(b));
+    if wa.is_empty() {
+        return 0.0;
+    }
+    wa.iter().filter(|w| wb.contains(w)).count() as f64 / wa.len() as f64
+}
+
+/// Is `el` a piece of a bigger price block whose text carries a currency?
+fn part_of_marked_price(el: ElementRef<'_>, comma_decimal: Option<bool>) -> bool {
+    let Some(parent) = el.parent().and_then(ElementRef::wrap) else { return false };
+    short_text(parent, 40)
+        .and_then(|t| parse_price(&t.replace(' ', ""), comma_decimal))
+        .is_some_and(|m| m.currency.is_some())
+}
+
+/// The product's part of a `<title>`: `Name | Site`, `Name - Site`, `Site: Name` → the longest part.
+pub fn product_part(title: &str) -> Option<String> {
+    let best = title
+        .split(" | ")
+        .flat_map(|p| p.split(" - "))
+        .flat_map(|p| p.split(" – "))
+        .flat_map(|p| p.split(" — "))
+        .flat_map(|p| p.split(" :: "))
+        .max_by_key(|p| p.chars().count())?;
+    parsers::text(best)
+}
+
+/// The position of the first element whose whole text is the product name
+/// taken from the `<title>` (its longest `|`/`-` part).
+fn name_position(html: &Html, title: &str) -> Option<usize> {
+    let name = product_part(title)?.to_lowercase();
+    if name.chars().count() < 4 {
+        return None;
+    }
+    html.root_element()
+        .descendants()
+        .filter_map(ElementRef::wrap)
+        .enumerate()
+        .skip(1)
+        .find(|(_, el)| {
+            !matches!(el.value().name(), "title" | "head" | "script" | "style" | "option" | "a")
+                && short_text(*el, 300).is_some_and(|t| t.to_lowercase() == name)
+        })
+        .map(|(pos, _)| pos)
+}
+
+/// A heading's text as a person sees it: without hidden helper text
+/// (`Details about`), and without the price, rating or SKU blocks some shops
+/// put inside it.
 fn heading_text(h: ElementRef<'_>) -> Option<String> {
+    shown_text_without(h, |e| {
+        let ids = class_id(e);
+        ["price", "rating", "review", "sku", "item-number"].iter().any(|w| ids.contains(w))
+    })
+}
+
+/// Is this element hidden from people (`hidden`, `display:none`, screen-reader-only classes)?
+pub fn is_hidden(e: ElementRef<'_>) -> bool {
+    let v = e.value();
+    if v.attr("hidden").is_some() || v.attr("aria-hidden") == Some("true") {
+        return true;
+    }
+    if v.attr("style").is_some_and(|s| s.replace(' ', "").contains("display:none")) {
+        return true;
+    }
+    v.attr("class").is_some_and(|c| {
+        c.split_whitespace().any(|c| {
+            let c = c.to_ascii_lowercase();
+            matches!(
+                c.as_str(),
+                "hidden" | "hide" | "sr-only" | "visually-hidden" | "visuallyhidden" | "screen-reader-text" | "g-hdn" | "offscreen" | "a-offscreen"
+            )
+        })
+    })
+}
+
+/// Is this element struck through, or marked as the old price?
+pub fn is_struck(e: ElementRef<'_>) -> bool {
+    let v = e.value();
+    if matches!(v.name(), "del" | "s" | "strike") || v.attr("style").is_some_and(|s| s.contains("line-through")) {
+        return true;
+    }
+    let ids = class_id(e);
+    ["strike", "strikethrough", "old", "was", "regular", "orig", "crossed", "listprice", "standard"].iter().any(|w| has_word(&ids, w))
+}
+
+/// The text of `el` without text inside hidden descendants or inside descendants `skip` rejects.
+pub fn shown_text_without(el: ElementRef<'_>, skip: impl Fn(ElementRef<'_>) -> bool) -> Option<String> {
     let mut out = String::new();
-    for node in h.descendants() {
+    for node in el.descendants() {
         let Some(text) = node.value().as_text() else { continue };
-        let hidden = node.ancestors().take_while(|a| a.id() != h.id()).filter_map(ElementRef::wrap).any(|a| {
-            let ids = class_id(a);
-            ids.contains("price") || ids.contains("rating") || ids.contains("review") || matches!(a.value().name(), "script" | "style")
-        });
-        if !hidden {
+        let excluded = node
+            .ancestors()
+            .take_while(|a| a.id() != el.id())
+            .filter_map(ElementRef::wrap)
+            .any(|a| is_hidden(a) || skip(a) || matches!(a.value().name(), "script" | "style"));
+        if !excluded {
             out.push_str(text);
             out.push(' ');
+        }
+        if out.len() > 4096 {
+            break;
         }
     }
     parsers::text(&out)
@@ -183,8 +299,26 @@ fn marked_amounts(text: &str) -> usize {
 
 /// `$19.95 – $24.95`, `38.17 - 48.27`: a price range, read as its low end.
 fn is_range(text: &str) -> bool {
-    ['-', '–', '—', '~', '～', '至'].iter().any(|d| text.contains(*d))
-        && text.chars().filter(|c| c.is_alphabetic()).count() <= 6
+    text.char_indices().filter(|(_, c)| matches!(c, '-' | '–' | '—' | '~' | '～' | '至')).any(|(i, c)| {
+        let left = text[..i].trim_end();
+        let right = text[i + c.len_utf8()..].trim_start();
+        left.ends_with(|l: char| l.is_ascii_digit())
+            && right.starts_with(|r: char| r.is_ascii_digit() || matches!(r, '$' | '€' | '£' | '¥' | '￥'))
+    })
+}
+
+/// Labels in a price's own text that say it is not the price to pay now.
+const NOT_NOW_LABELS: &[&str] = &[
+    "was", "list", "reg", "regular", "msrp", "rrp", "original", "compare", "before", "save", "savings", "off",
+    "shipping", "orders", "under", "over", "statt", "uvp", "avant", "antes", "prima", "原价", "市场价", "参考价", "划线价",
+    "吊牌价", "省",
+];
+
+/// Does the text carry a label like `Was:`, `Save`, `$35 and up`, `原价`?
+fn not_now_label(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    lower.split(|c: char| !c.is_alphanumeric()).any(|w| NOT_NOW_LABELS.contains(&w))
+        || NOT_NOW_LABELS.iter().filter(|l| !l.is_ascii()).any(|l| lower.contains(l))
 }
 
 /// The element's text when it is short, else `None` (cheap on big elements).
@@ -268,6 +402,9 @@ fn score(c: &Candidate<'_>, heading: Option<usize>, buys: &[usize]) -> i32 {
     let mut s = 0i32;
     if c.money.currency.is_some() {
         s += 2;
+    }
+    if not_now_label(&c.text) {
+        s -= 8;
     }
     let own = class_id(c.el);
     if own.contains("price") {
