@@ -47,3 +47,106 @@ fn explain_one() {
         println!("{c:?}");
     }
 }
+
+mod garbage {
+    use std::path::Path;
+
+    use spotcheck::adapters::generic::{extract, parse_jsonld, price::parse_price};
+    use spotcheck::adapters::ExtractError;
+    use url::Url;
+
+    fn url() -> Url {
+        Url::parse("https://shop.example/item/1").unwrap()
+    }
+
+    #[test]
+    fn fifty_megabytes_of_nested_tags_are_refused_quickly() {
+        for tag in ["div", "b", "x-widget"] {
+            let body = format!("<{tag}>").repeat(50 * 1024 * 1024 / (tag.len() + 2));
+            let started = std::time::Instant::now();
+            let err = extract(&url(), body.as_bytes()).unwrap_err();
+            assert!(matches!(err, ExtractError::TooDeep { .. }), "{tag}: {err}");
+            assert!(started.elapsed().as_secs() < 20, "{tag}: took {:?}", started.elapsed());
+        }
+    }
+
+    #[test]
+    fn truncated_real_pages_and_invalid_utf8_do_not_panic() {
+        let page = Path::new(super::REALPAGES).join("fathom_products/test/bestbuy/source.html");
+        let body = std::fs::read(&page).unwrap();
+        for cut in [1, 100, 5_000, body.len() / 3, body.len() / 2 + 1, body.len() - 7] {
+            let out = extract(&url(), &body[..cut]).unwrap();
+            assert_eq!(out.listings.len(), 1);
+        }
+        let mut noisy = body.clone();
+        for i in (0..noisy.len()).step_by(97) {
+            noisy[i] = 0xff;
+        }
+        assert_eq!(extract(&url(), &noisy).unwrap().listings.len(), 1);
+        assert_eq!(extract(&url(), &[0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1]).unwrap().listings.len(), 1);
+        assert!(extract(&url(), b"").unwrap().listings[0].price.is_none());
+    }
+
+    #[test]
+    fn json_ld_of_the_wrong_types_does_not_panic() {
+        let blocks = [
+            r#"{"@type":"Product","offers":{"price":{"value":[1,2]},"priceCurrency":7},"name":{"@value":"Mug"}}"#,
+            r#"{"@type":["Product",5],"offers":[[["x"]]],"image":{"url":{"url":"deep"}},"brand":[null,{"name":3}]}"#,
+            r#"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[{"@type":"Product"}]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"#,
+            r#"{"@graph":"not a list","@type":null}"#,
+            r#"{"@type":"Product","name":"Big","offers":{"price":"99999999999999999999999999999999"}}"#,
+        ];
+        for b in blocks {
+            let html = format!(r#"<script type="application/ld+json">{b}</script><h1>A mug here</h1>"#);
+            let out = extract(&url(), html.as_bytes()).unwrap();
+            assert_eq!(out.listings.len(), 1, "{b}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_price_parser_is_total(s in "\\PC{0,64}") {
+            let _ = parse_price(&s, None);
+            let _ = parse_price(&s, Some(true));
+            let _ = parse_price(&s, Some(false));
+        }
+
+        #[test]
+        fn prices_read_back_in_every_locale(whole in 0u64..100_000_000, cents in 0u32..100) {
+            let group = |sep: char| {
+                let digits = whole.to_string();
+                let mut out = String::new();
+                for (i, c) in digits.chars().enumerate() {
+                    if i > 0 && (digits.len() - i) % 3 == 0 {
+                        out.push(sep);
+                    }
+                    out.push(c);
+                }
+                out
+            };
+            let expected: rust_decimal::Decimal = format!("{whole}.{cents:02}").parse().unwrap();
+            let en = format!("${}.{cents:02}", group(','));
+            let de = format!("{},{cents:02} €", group('.'));
+            let cz = format!("{},{cents:02} Kč", group('\u{a0}'));
+            let cn = format!("¥{}.{cents:02}", group(','));
+            for text in [&en, &de, &cz, &cn] {
+                let m = parse_price(text, None).unwrap();
+                proptest::prop_assert_eq!(m.amount, expected, "{}", text);
+            }
+        }
+
+        #[test]
+        fn the_json_ld_reader_is_total(s in "\\PC{0,200}") {
+            let _ = parse_jsonld(&s);
+        }
+
+        #[test]
+        fn json_ld_cut_anywhere_keeps_what_was_read(name in "[a-zA-Z ]{1,20}", price in 1u32..100_000, cut in 0usize..200) {
+            let full = format!(r#"{{"@type":"Product","name":"{name}","offers":{{"@type":"Offer","price":"{price}"}}}}"#);
+            let values = parse_jsonld(&full);
+            proptest::prop_assert_eq!(values.len(), 1);
+            let cut = cut.min(full.len());
+            let _ = parse_jsonld(&full[..cut]);
+        }
+    }
+}

@@ -81,11 +81,17 @@ pub fn extract(url: &Url, body: &[u8]) -> Result<Extracted, ExtractError> {
     Ok(read(&html, url))
 }
 
-/// The deepest nesting of elements that only close explicitly, counted on the raw bytes
-/// (the HTML parser is quadratic in depth; see `extract::MAX_NESTING`).
+/// The deepest nesting of elements, counted on the raw bytes (the HTML parser
+/// is quadratic in depth; see `extract::MAX_NESTING`). Void elements and
+/// those the parser closes by itself (`p`, `li`, `td` …) are not counted, so
+/// sloppy real pages are not refused; any other tag, custom ones included, is.
 fn nesting(body: &[u8]) -> usize {
-    const BLOCKS: &[&[u8]] =
-        &[b"div", b"section", b"article", b"ul", b"ol", b"table", b"span", b"blockquote", b"dl", b"b", b"i", b"em", b"strong", b"font"];
+    const UNCOUNTED: &[&[u8]] = &[
+        b"area", b"base", b"br", b"col", b"embed", b"hr", b"img", b"input", b"link", b"meta", b"param", b"source",
+        b"track", b"wbr", b"p", b"li", b"dt", b"dd", b"tr", b"td", b"th", b"option", b"optgroup", b"rb", b"rt", b"rp",
+        b"thead", b"tbody", b"tfoot", b"colgroup", b"caption", b"head", b"body", b"html", b"script", b"style",
+        b"image", b"path", b"use", b"stop", b"rect", b"circle", b"polygon", b"line", b"g",
+    ];
     let (mut depth, mut deepest) = (0usize, 0usize);
     let mut i = 0;
     while let Some(at) = body[i..].iter().position(|&b| b == b'<') {
@@ -95,7 +101,11 @@ fn nesting(body: &[u8]) -> usize {
         let name_end =
             body[name_start..].iter().position(|b| !b.is_ascii_alphanumeric()).map_or(body.len(), |n| name_start + n);
         let name = &body[name_start..name_end];
-        if BLOCKS.iter().any(|b| b.eq_ignore_ascii_case(name)) {
+        let self_closing = body[name_end..].iter().take(512).position(|&b| b == b'>').is_some_and(|gt| {
+            gt > 0 && body.get(name_end + gt - 1) == Some(&b'/')
+        });
+        let is_tag = name.first().is_some_and(u8::is_ascii_alphabetic);
+        if is_tag && !self_closing && !UNCOUNTED.iter().any(|u| u.eq_ignore_ascii_case(name)) {
             if closing {
                 depth = depth.saturating_sub(1);
             } else {
