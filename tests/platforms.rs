@@ -524,3 +524,70 @@ specs = { json_table = { path = "$.attrs", key = "k", split = "：" } }
     assert!(has(34, "`split` reads \"key：value\" strings"), "{shown:#?}");
     assert_eq!(problems.len(), 5, "{shown:#?}");
 }
+
+/// Truncated documents and documents whose lists and values have the wrong
+/// JSON types give an error or fewer fields, never a panic.
+#[test]
+fn broken_real_documents_never_panic() {
+    let dy = |p: &str| format!("{DY_HOST}{p}");
+    let docs: Vec<(&str, String, PathBuf)> = vec![
+        ("jd", JD_URL.into(), crmeb("jd.json")),
+        ("pinduoduo", PDD_URL.into(), crmeb("pinduoduo.json")),
+        ("suning", SUNING_URL.into(), crmeb("suning.json")),
+        ("taobao", TAOBAO_URL.into(), crmeb("taobao.json")),
+        ("tmall", TMALL_URL.into(), crmeb("tmall.json")),
+        ("douyin-shop", dy("/douyin/promotion/detail?pid=1"), douyin(DY_DETAIL)),
+        ("douyin-shop", dy("/douyin/commerce/feed?tab_id=1"), douyin(DY_MALL_FEED)),
+        ("douyin-live", dy("/douyin/liveroom/promotions?room_id=1"), douyin(DY_CART)),
+        ("douyin-live", dy("/douyin/commerce/seckill_live?cursor=0"), douyin(DY_SECKILL_LIVE)),
+    ];
+    for (name, url, path) in docs {
+        let adapter = adapter(name);
+        let url = Url::parse(&url).unwrap();
+        let body = read(&path);
+        for cut in [0, 1, body.len() / 3, body.len() / 2, body.len() - 1] {
+            let err = adapter.extract(&url, &body[..cut]).unwrap_err();
+            assert!(matches!(err, ExtractError::NotJson { .. }), "{name} cut at {cut}: {err}");
+        }
+        // Every object member and array element replaced, one at a time, by a value of another type.
+        let doc: Value = serde_json::from_slice(&body).unwrap();
+        let mut pointers = Vec::new();
+        collect_pointers(&doc, String::new(), &mut pointers);
+        // About 60 nodes spread over the whole document (debug builds are slow).
+        for pointer in pointers.iter().step_by((pointers.len() / 60).max(1)) {
+            for wrong in [Value::Null, Value::from("oops"), Value::from(-1), Value::Array(Vec::new()), serde_json::json!({})] {
+                let mut broken = doc.clone();
+                *broken.pointer_mut(pointer).unwrap() = wrong;
+                // Ok or a clear error: both are fine, a panic is not.
+                let _ = adapter.extract(&url, &serde_json::to_vec(&broken).unwrap());
+            }
+        }
+    }
+    // A list of the wrong type is drift on the items' fields, not a panic or a silent empty page.
+    let mut cart: Value = serde_json::from_slice(&read(&douyin(DY_CART))).unwrap();
+    cart["data"]["promotions"] = Value::from("oops");
+    let err = extract("douyin-live", &dy("/douyin/liveroom/promotions?room_id=1"), &serde_json::to_vec(&cart).unwrap())
+        .unwrap_err();
+    assert!(matches!(err, ExtractError::Drift { ref field, .. } if field == "item_id"), "{err}");
+}
+
+/// JSON pointers of every node under `v` (depth first), for mutation tests.
+fn collect_pointers(v: &Value, at: String, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, child) in o {
+                let p = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+                out.push(p.clone());
+                collect_pointers(child, p, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                let p = format!("{at}/{i}");
+                out.push(p.clone());
+                collect_pointers(child, p, out);
+            }
+        }
+        _ => {}
+    }
+}
