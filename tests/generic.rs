@@ -1,4 +1,7 @@
-//! The generic adapter on real pages (../shared/realpages, read in place).
+//! The generic adapter on real pages (../shared/realpages, read in place),
+//! and on garbage: it must never panic.
+
+#![allow(clippy::unwrap_used)] // test helpers: a failure here is a failed test
 
 use std::path::Path;
 
