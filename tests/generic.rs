@@ -7,6 +7,12 @@ use std::path::Path;
 
 use spotcheck::adapters::generic::score::{load_cases, score};
 
+// `src/cli/score.rs` compiled here until `cli/mod.rs` wires the `score` command
+// (it names `crate::adapters`, which this re-export provides).
+pub use spotcheck::adapters;
+#[path = "../src/cli/score.rs"]
+mod cli_score;
+
 const REALPAGES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/realpages");
 
 #[test]
@@ -26,6 +32,24 @@ fn generic_adapter_meets_the_targets_on_real_pages() {
     let title = overall["title"];
     assert!(price.f1() >= 0.93, "price F1 {:.3} < 0.93", price.f1());
     assert!(title.accuracy() >= 0.90, "title accuracy {:.3} < 0.90", title.accuracy());
+}
+
+#[tokio::test]
+async fn the_score_command_fails_below_its_targets_and_on_a_missing_corpus() {
+    let args = |dir: &str, min: f64| cli_score::ScoreArgs {
+        dir: dir.into(),
+        pages: false,
+        min_price_f1: min,
+        min_title_accuracy: 0.0,
+    };
+    // One small set, linked (not copied) into a scratch corpus, to stay quick.
+    let scratch = tempfile::tempdir().unwrap();
+    let set = "metascraper_shopping_fixtures";
+    std::os::unix::fs::symlink(Path::new(REALPAGES).join(set), scratch.path().join(set)).unwrap();
+    let dir = scratch.path().to_str().unwrap();
+    assert!(cli_score::run(args(dir, 0.5)).await.unwrap());
+    assert!(!cli_score::run(args(dir, 1.01)).await.unwrap());
+    assert!(cli_score::run(args("/nonexistent/realpages", 0.0)).await.is_err());
 }
 
 /// `GENERIC_PAGE=path cargo test --test generic explain_one -- --ignored --nocapture`

@@ -339,16 +339,32 @@ fn normalise_image(s: &str) -> String {
     s.trim_start_matches('/').to_string()
 }
 
-/// Run the generic adapter on every case and count.
+/// Read one case's page with the generic adapter; the listing and the time it took.
+fn run_case(case: &Case) -> (Option<crate::model::Listing>, u128) {
+    let started = std::time::Instant::now();
+    let listing = std::fs::read(&case.path)
+        .ok()
+        .and_then(|body| super::extract(&case.url, &body).ok())
+        .and_then(|e| e.listings.into_iter().next());
+    (listing, started.elapsed().as_millis())
+}
+
+/// Run the generic adapter on every case (on all cores) and count.
 pub fn score(cases: &[Case]) -> Report {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
+    let chunk = cases.len().div_ceil(workers).max(1);
+    let outcomes: Vec<(Option<crate::model::Listing>, u128)> = std::thread::scope(|s| {
+        let handles: Vec<_> =
+            cases.chunks(chunk).map(|part| s.spawn(move || part.iter().map(run_case).collect::<Vec<_>>())).collect();
+        // A worker that panicked (a bug) scores its pages as found nothing.
+        handles
+            .into_iter()
+            .zip(cases.chunks(chunk))
+            .flat_map(|(h, part)| h.join().unwrap_or_else(|_| part.iter().map(|_| (None, 0)).collect()))
+            .collect()
+    });
     let mut report = Report::default();
-    for case in cases {
-        let started = std::time::Instant::now();
-        let listing = std::fs::read(&case.path)
-            .ok()
-            .and_then(|body| super::extract(&case.url, &body).ok())
-            .and_then(|e| e.listings.into_iter().next());
-        let millis = started.elapsed().as_millis();
+    for (case, (listing, millis)) in cases.iter().zip(outcomes) {
         let title = listing.as_ref().and_then(|l| l.title.clone());
         let price = listing.as_ref().and_then(|l| l.price);
         let image = listing.as_ref().and_then(|l| l.images.first().cloned());
