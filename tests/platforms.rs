@@ -168,6 +168,8 @@ fn suning_product_detail() {
     let l = one("suning", SUNING_URL, &crmeb("suning.json"));
     assert_eq!(l.platform, "suning");
     assert_eq!(l.item_id, "000000010750373914"); // $.data.partNumber
+    // Suning's item page: the URL's shopid, the part number without its leading zeros.
+    assert_eq!(l.url, "https://product.suning.com/0070088010/10750373914.html");
     assert_eq!(l.title.as_deref(), Some("Semir森马牛仔外套男春秋季情侣装破洞牛仔衣休闲工装夹克男衣服")); // $.data.title
     // $.data.price is "" in this document: no price, and no currency invented.
     assert_eq!(l.price, None);
@@ -460,6 +462,7 @@ fn page_kinds_follow_the_service_endpoints() {
     assert_eq!(kind("jd", "https://api03.6bqb.com/pdd/detail?itemid=1"), None, "another platform's endpoint");
     assert_eq!(kind("jd", "https://evil.example.com/jd/detail?itemid=1"), None, "not the service's host");
     assert_eq!(kind("tmall", "https://api03.6bqb.com/tmall/detail?itemid=1"), Some(PageKind::Item));
+    assert_eq!(kind("suning", "https://api03.6bqb.com/suning/detail?apikey=K&itemid=1&shopid=0070088010"), Some(PageKind::Item));
     assert_eq!(kind("douyin-live", "http://10.0.0.5:8080/douyin/liveroom/intro?token=t&room_id=1"), Some(PageKind::Live));
     assert_eq!(kind("douyin-live", "http://10.0.0.5:8080/douyin/liveroom/chat?room_id=1"), None, "danmaku are not products");
     assert_eq!(kind("douyin-shop", "http://10.0.0.5/douyin/user/promotions?uid=1"), Some(PageKind::Item));
@@ -513,6 +516,7 @@ url = '^/item/(?P<item_id>\d+)'
 document = "json"
 [pages.fields]
 specs = { json_table = { path = "$.attrs", key = "k", split = "：" } }
+url = { json = "$.id", template = "https://x.example/{shop}/{}" }
 "#;
     let problems = Adapter::from_toml(Path::new("bad-items.toml"), bad).unwrap_err();
     let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -522,7 +526,8 @@ specs = { json_table = { path = "$.attrs", key = "k", split = "：" } }
     assert!(has(20, "template `no placeholder` has no `{}`"), "{shown:#?}");
     assert!(has(25, "a json path needs JSON"), "{shown:#?}");
     assert!(has(34, "`split` reads \"key：value\" strings"), "{shown:#?}");
-    assert_eq!(problems.len(), 5, "{shown:#?}");
+    assert!(has(35, "the url regex has no named group `shop`"), "{shown:#?}");
+    assert_eq!(problems.len(), 6, "{shown:#?}");
 }
 
 /// Truncated documents and documents whose lists and values have the wrong

@@ -21,7 +21,7 @@ use crate::model::PageKind;
 use super::parsers::Parser;
 use super::rules::{
     fields_for, CertificateRule, Document, Extractor, Field, FieldRule, ItemsRule, LinkRule, PageRule, Shape, Source,
-    StateRule,
+    StateRule, Template,
 };
 use super::spec::{CertificateSpec, DocumentSpec, FieldSpec, HeaderSpec, LinkSpec, PageSpec};
 use super::{Adapter, Problem};
@@ -503,11 +503,17 @@ fn compile_extractor(
             }
         },
     };
-    if let Some(t) = &spec.template {
-        if !t.get_ref().contains("{}") {
+    let template = spec.template.as_ref().map(|t| (t, Template::parse(t.get_ref())));
+    if let Some((t, parsed)) = &template {
+        if !parsed.has_value() {
             d.at(t.span(), format!("template `{}` has no `{{}}` for the found value", t.get_ref()));
         } else if source.is_table() {
             d.at(t.span(), "`template` cannot fill a table");
+        }
+        for group in parsed.groups() {
+            if !ctx.url_groups.iter().any(|g| g == group) {
+                d.at(t.span(), format!("template `{}`: the url regex has no named group `{group}`", t.get_ref()));
+            }
         }
     }
     let all = spec.all.as_ref().is_some_and(|a| *a.get_ref()) || field.shape() == Shape::List;
@@ -518,7 +524,7 @@ fn compile_extractor(
         join: spec.join.clone().unwrap_or_else(|| "\n".to_string()),
         regex,
         map: spec.map.clone().unwrap_or_default(),
-        template: spec.template.as_ref().map(|t| t.get_ref().clone()),
+        template: template.map(|(_, parsed)| parsed),
         parser,
         label,
     })

@@ -287,7 +287,10 @@ impl<'a> Page<'a> {
     fn each_value(&self, ex: &Extractor, f: &mut dyn FnMut(&str) -> bool) {
         let mut templated = |value: &str| -> bool {
             match &ex.template {
-                Some(t) => f(&t.replace("{}", value.trim())),
+                Some(t) => {
+                    let group = |g: &str| self.url_groups.and_then(|c| c.name(g)).map(|m| m.as_str().to_string());
+                    t.render(value.trim(), group).is_none_or(|text| f(&text))
+                }
                 None => f(value),
             }
         };

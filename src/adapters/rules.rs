@@ -69,10 +69,82 @@ pub(super) struct Extractor {
     /// Exact-value replacements applied (after `regex`) before parsing.
     pub map: std::collections::BTreeMap<String, String>,
     /// `{}` replaced by the value (after `regex` and `map`), before parsing.
-    pub template: Option<String>,
+    pub template: Option<Template>,
     pub parser: Parser,
     /// Provenance label: `css:h1.title`, `json:$.goods.price` …
     pub label: String,
+}
+
+/// A value put into a text: `https://product.suning.com/{shopid}/{}.html`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Template(pub Vec<Piece>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Piece {
+    Text(String),
+    /// `{}`: the value.
+    Value,
+    /// `{name}`: the named group of the page's URL pattern.
+    Group(String),
+}
+
+impl Template {
+    /// Split a template at `{}` and `{name}` (name: lowercase letters, digits, `_`);
+    /// any other brace is text.
+    pub fn parse(text: &str) -> Template {
+        let mut pieces = Vec::new();
+        let mut literal = String::new();
+        let mut rest = text;
+        while let Some(open) = rest.find('{') {
+            literal.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let name_len = after.find('}').filter(|&n| {
+                after[..n].chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            });
+            match name_len {
+                Some(n) => {
+                    if !literal.is_empty() {
+                        pieces.push(Piece::Text(std::mem::take(&mut literal)));
+                    }
+                    pieces.push(if n == 0 { Piece::Value } else { Piece::Group(after[..n].to_string()) });
+                    rest = &after[n + 1..];
+                }
+                None => {
+                    literal.push('{');
+                    rest = after;
+                }
+            }
+        }
+        literal.push_str(rest);
+        if !literal.is_empty() {
+            pieces.push(Piece::Text(literal));
+        }
+        Template(pieces)
+    }
+
+    pub fn has_value(&self) -> bool {
+        self.0.contains(&Piece::Value)
+    }
+
+    pub fn groups(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().filter_map(|p| match p {
+            Piece::Group(g) => Some(g.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The text for `value`; `None` when a named group did not take part in the match.
+    pub fn render(&self, value: &str, group: impl Fn(&str) -> Option<String>) -> Option<String> {
+        let mut out = String::new();
+        for piece in &self.0 {
+            match piece {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Value => out.push_str(value),
+                Piece::Group(g) => out.push_str(&group(g)?),
+            }
+        }
+        Some(out)
+    }
 }
 
 #[derive(Debug)]
@@ -240,5 +312,33 @@ impl Field {
             Field::Images | Field::ShopUrl | Field::Url => Parser::Url,
             _ => Parser::Text,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Piece, Template};
+
+    #[test]
+    fn templates_split_at_value_and_group_placeholders() {
+        let t = Template::parse("https://product.suning.com/{shopid}/{}.html");
+        assert_eq!(
+            t.0,
+            [
+                Piece::Text("https://product.suning.com/".into()),
+                Piece::Group("shopid".into()),
+                Piece::Text("/".into()),
+                Piece::Value,
+                Piece::Text(".html".into()),
+            ]
+        );
+        assert!(t.has_value());
+        let shop = |g: &str| (g == "shopid").then(|| "0070088010".to_string());
+        assert_eq!(t.render("10750373914", shop).as_deref(), Some("https://product.suning.com/0070088010/10750373914.html"));
+        assert_eq!(t.render("1", |_| None), None, "a group that did not match gives no value");
+        // Other braces are text.
+        let t = Template::parse("{\"id\": {}} {Upper} {");
+        assert_eq!(t.render("7", |_| None).as_deref(), Some("{\"id\": 7} {Upper} {"));
+        assert!(!Template::parse("no placeholder").has_value());
     }
 }
