@@ -211,3 +211,34 @@ async fn pipeline_precision_and_recall_per_rule_reach_095_on_the_sample_marketpl
     }
     assert_eq!(report.rules.len(), 16);
 }
+
+#[test]
+fn evaluate_all_over_the_market_truth_finds_exactly_the_planted_violations() {
+    use spotcheck::market::{Market, MarketConfig};
+    use spotcheck::rules::{score, ObservedPrice};
+    use std::collections::{BTreeSet, HashMap};
+
+    let set = RuleSet::builtin().unwrap();
+    // Large enough that every class has the 20 comparable prices `price.clearly_low` asks for.
+    let market = Market::new(MarketConfig { seed: 3, listings: 2500, count_hits: false });
+    let base = url::Url::parse("http://127.0.0.1/").unwrap();
+    let truth: Vec<_> = market.truth(&base).collect();
+    let listings: Vec<_> = truth.iter().map(|t| t.listing.clone()).collect();
+    let shops: Vec<_> = market.shops_truth(&base).collect();
+    let prices: HashMap<String, Vec<ObservedPrice>> = truth
+        .iter()
+        .map(|t| {
+            let days = t.price_history.iter().map(|p| ObservedPrice { date: p.date.clone(), price: p.price });
+            (t.listing.key(), days.collect())
+        })
+        .collect();
+    let mut tables = score::market_tables(&set, &market, &listings).unwrap();
+    let findings = set.evaluate_all(&listings, &shops, &prices, &mut tables, score::market_today(&set));
+    let got: BTreeSet<(String, String)> = findings.iter().map(|f| (f.listing.clone(), f.rule.clone())).collect();
+    let want: BTreeSet<(String, String)> =
+        truth.iter().flat_map(|t| t.violations.iter().map(|v| (t.listing.key(), v.clone()))).collect();
+    let extra: Vec<_> = got.difference(&want).take(5).collect();
+    let missed: Vec<_> = want.difference(&got).take(5).collect();
+    assert!(extra.is_empty() && missed.is_empty(), "extra {extra:?}\nmissed {missed:?}");
+    assert!(want.len() > 300, "{} planted", want.len());
+}

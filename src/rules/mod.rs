@@ -224,6 +224,39 @@ impl RuleSet {
         self.rules.iter().filter(|r| r.status == Status::Active).filter_map(|r| r.evaluate(&ctx)).collect()
     }
 
+    /// Evaluates a whole crawl: every listing with its shop (matched by platform
+    /// and shop id) and its observed prices (by [`Listing::key`], may be empty).
+    /// When `tables.baselines` is empty it is built from `listings` first.
+    ///
+    /// [`Listing::key`]: crate::model::Listing::key
+    pub fn evaluate_all(
+        &self,
+        listings: &[crate::model::Listing],
+        shops: &[crate::model::Shop],
+        prices: &std::collections::HashMap<String, Vec<ObservedPrice>>,
+        tables: &mut Tables,
+        today: NaiveDate,
+    ) -> Vec<Finding> {
+        if tables.baselines.by_class.is_empty() {
+            tables.baselines = self.baselines(listings);
+        }
+        let shop_by_key: std::collections::HashMap<(&str, &str), &crate::model::Shop> =
+            shops.iter().map(|s| ((s.platform.as_str(), s.shop_id.as_str()), s)).collect();
+        let tables: &Tables = tables;
+        listings
+            .iter()
+            .flat_map(|listing| {
+                let shop = listing
+                    .shop
+                    .as_ref()
+                    .and_then(|r| shop_by_key.get(&(listing.platform.as_str(), r.shop_id.as_str())).copied());
+                let prices = prices.get(&listing.key()).map_or(&[][..], Vec::as_slice);
+                let input = EvalInput { listing, shop, checks: None, prices, tables, today };
+                self.evaluate(&input)
+            })
+            .collect()
+    }
+
     /// Price baselines of comparable listings (see [`Baselines`]).
     pub fn baselines<'l>(&self, listings: impl IntoIterator<Item = &'l crate::model::Listing>) -> Baselines {
         let mut prices: std::collections::BTreeMap<String, Vec<rust_decimal::Decimal>> = Default::default();
