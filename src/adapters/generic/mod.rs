@@ -190,7 +190,19 @@ fn read(html: &Html, url: &Url) -> Extracted {
     if let Some((amount, currency, source)) = choose_price(&sources) {
         l.price = Some(amount);
         note("price", source);
-        let currency = currency.map(|c| (c, source)).or_else(|| sources.first(|f| f.currency.clone()));
+        let currency = currency
+            .map(|c| (c, source))
+            .or_else(|| sources.first(|f| f.currency.clone()))
+            .or_else(|| {
+                // The same amount shown with its currency sign (`59 Kč` for a bare `59.00` in markup).
+                let shown = sources.seen.prices.iter().find(|p| p.money.amount == amount && p.money.currency.is_some());
+                shown.and_then(|p| p.money.currency).map(|c| (c.to_string(), "page:price-sign"))
+            })
+            .or_else(|| {
+                // A Chinese page without any currency sign quotes yuan.
+                let chinese = lang.as_deref().is_some_and(|l| l.to_ascii_lowercase().starts_with("zh"));
+                chinese.then(|| ("CNY".to_string(), "page:language"))
+            });
         if let Some((mut c, s)) = currency {
             // `¥` is the yen on Japanese pages.
             if c == "CNY" && lang.as_deref().is_some_and(|l| l.to_ascii_lowercase().starts_with("ja")) {
