@@ -242,3 +242,16 @@ fn evaluate_all_over_the_market_truth_finds_exactly_the_planted_violations() {
     assert!(extra.is_empty() && missed.is_empty(), "extra {extra:?}\nmissed {missed:?}");
     assert!(want.len() > 300, "{} planted", want.len());
 }
+
+#[test]
+fn bad_reference_data_is_reported_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    let bad = "source = \"test\"\n[[class]]\nid = \"x\"\nname = \"x\"\nregime = \"ccc\"\ncodes = [\"091\"]\nkeywords = [\"充电宝\"]\ncertainty = \"S\"\nsource = \"t\"\ncolour = \"red\"\n";
+    std::fs::write(dir.path().join("data/ccc-catalogue.toml"), bad).unwrap();
+    let error = RuleSet::load_dir(dir.path()).unwrap_err().to_string();
+    assert!(error.contains("ccc-catalogue.toml:10:1: unknown field `colour`"), "{error}");
+    std::fs::write(dir.path().join("data/ccc-catalogue.toml"), bad.replace("colour = \"red\"\n", "")).unwrap();
+    let error = RuleSet::load_dir(dir.path()).unwrap_err().to_string();
+    assert!(error.contains("CCC class `x` needs 4-digit catalogue codes"), "{error}");
+}

@@ -118,7 +118,15 @@ impl Reference {
             texts.push((path.unwrap_or_else(|| PathBuf::from("rules/data").join(name)), text));
         }
         fn parse<T: serde::de::DeserializeOwned>(path: &Path, text: &str, problems: &mut Vec<String>) -> Option<T> {
-            toml::from_str(text).map_err(|e| problems.push(format!("{}: {}", path.display(), e.message()))).ok()
+            toml::from_str(text)
+                .map_err(|e| {
+                    let offset = e.span().map_or(0, |s| s.start).min(text.len());
+                    let before = text.get(..offset).unwrap_or_default();
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                    problems.push(format!("{}:{line}:{column}: {}", path.display(), e.message().trim_end()))
+                })
+                .ok()
         }
         let mut classes = Vec::new();
         let mut word_lists = std::collections::BTreeMap::new();
@@ -146,6 +154,21 @@ impl Reference {
                         word_lists.insert(stem, list);
                     }
                 }
+            }
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for c in &classes {
+            if !ids.insert(c.id.as_str()) {
+                problems.push(format!("rules/data: duplicate class id `{}`", c.id));
+            }
+            if c.keywords.iter().any(|k| k.trim().is_empty()) || c.keywords.is_empty() {
+                problems.push(format!("rules/data: class `{}` needs non-empty keywords", c.id));
+            }
+            if c.regime == spec::Regime::Ccc
+                && (c.codes.is_empty()
+                    || c.codes.iter().any(|k| k.len() != 4 || !k.bytes().all(|b| b.is_ascii_digit())))
+            {
+                problems.push(format!("rules/data: CCC class `{}` needs 4-digit catalogue codes", c.id));
             }
         }
         if !problems.is_empty() {
