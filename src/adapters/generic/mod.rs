@@ -144,6 +144,37 @@ fn canonical(html: &Html, url: &Url) -> String {
         .unwrap_or_else(|| url.to_string())
 }
 
+/// The words of the site's own name: its host (page, canonical or `og:url`)
+/// without `www`/TLD parts, and `og:site_name`.
+fn site_words(html: &Html, url: &Url) -> Vec<String> {
+    const GENERIC: &[&str] = &["www", "com", "net", "org", "co", "uk", "de", "cn", "shop", "store", "html"];
+    let mut names: Vec<String> = url.host_str().map(str::to_string).into_iter().collect();
+    if let Ok(sel) = Selector::parse("link[rel], meta[property]") {
+        for el in html.select(&sel) {
+            let v = el.value();
+            let value = match (v.attr("rel"), v.attr("property")) {
+                (Some(rel), _) if rel.eq_ignore_ascii_case("canonical") => v.attr("href"),
+                (_, Some("og:url")) => v.attr("content"),
+                (_, Some("og:site_name")) => v.attr("content"),
+                _ => None,
+            };
+            if let Some(value) = value {
+                let host = Url::parse(value).ok().and_then(|u| u.host_str().map(str::to_string));
+                names.push(host.unwrap_or_else(|| value.to_string()));
+            }
+        }
+    }
+    let mut words: Vec<String> = names
+        .iter()
+        .flat_map(|n| n.to_lowercase().split(|c: char| !c.is_alphanumeric()).map(str::to_string).collect::<Vec<_>>())
+        .filter(|w| w.len() >= 3 && !GENERIC.contains(&w.as_str()))
+        .collect();
+    words.sort();
+    words.dedup();
+    words.truncate(16);
+    words
+}
+
 /// Every source read, in order of trust.
 struct Sources {
     structured: Vec<Facts>,
@@ -171,7 +202,8 @@ fn read(html: &Html, url: &Url) -> Extracted {
     structured.extend(markup::microdata(html, comma));
     structured.extend(markup::rdfa(html, comma));
     structured.push(markup::meta(html, comma));
-    let sources = Sources { structured, seen: visible::see(html, comma) };
+    let site = site_words(html, url);
+    let sources = Sources { structured, seen: visible::see(html, comma, &site) };
 
     let mut provenance = Provenance::new();
     let mut note = |field: &str, source: &str| {
@@ -384,7 +416,8 @@ pub fn price_candidates(body: &[u8]) -> Vec<(Decimal, i32, String)> {
     }
     let html = Html::parse_document(raw);
     let comma = language(&html).as_deref().and_then(price::comma_decimal_language);
-    visible::see(&html, comma).prices.into_iter().map(|p| (p.money.amount, p.score, p.text)).collect()
+    let site = Url::parse("file:///").map(|u| site_words(&html, &u)).unwrap_or_default();
+    visible::see(&html, comma, &site).prices.into_iter().map(|p| (p.money.amount, p.score, p.text)).collect()
 }
 
 #[cfg(test)]

@@ -78,7 +78,11 @@ struct Candidate<'a> {
 }
 
 /// Walk the page once and collect what a person sees.
-pub fn see(html: &Html, comma_decimal: Option<bool>) -> Seen {
+///
+/// `site` holds the words of the site's own name (from its host and
+/// `og:site_name`): they are ignored when a heading is compared with the
+/// `<title>`, so the site's name in a menu heading does not make it the product's.
+pub fn see(html: &Html, comma_decimal: Option<bool>, site: &[String]) -> Seen {
     let mut seen = Seen::default();
     let mut headings: Vec<(usize, String)> = Vec::new();
     let mut buy_positions: Vec<usize> = Vec::new();
@@ -138,8 +142,12 @@ pub fn see(html: &Html, comma_decimal: Option<bool>) -> Seen {
     }
     // The product's heading: the first `<h1>` the `<title>` agrees with (a
     // "Shop by department" `<h1>` in the menu is not it), else the first.
-    let product_part = seen.title_tag.as_deref().and_then(product_part);
-    let shared = |h: &str| match product_part.as_deref() {
+    let title_words = seen.title_tag.as_deref().map(|t| {
+        let lower = t.to_lowercase();
+        let words = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty() && !site.iter().any(|s| s == w));
+        words.collect::<Vec<_>>().join(" ")
+    });
+    let shared = |h: &str| match title_words.as_deref() {
         Some(t) if word_overlap(h, t) >= 0.5 => (word_overlap(h, t) * h.split_whitespace().count() as f64 * 100.0) as usize,
         _ => 0,
     };
