@@ -284,3 +284,59 @@ fn median_of(values: &mut [Decimal]) -> Option<Decimal> {
 pub struct Baselines {
     pub by_class: BTreeMap<String, Baseline>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class(id: &str, keywords: &[&str]) -> CatalogueClass {
+        CatalogueClass {
+            id: id.into(),
+            name: id.into(),
+            regime: Regime::Ccc,
+            codes: vec!["0000".into()],
+            keywords: keywords.iter().map(|k| (*k).to_string()).collect(),
+            mandatory_from: None,
+            certainty: Certainty::S,
+            source: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_longest_keyword_decides_the_class() {
+        let catalogue =
+            Catalogue::new(vec![class("charger", &["充电器"]), class("ebike_charger", &["电动车充电器"])]).unwrap();
+        let listing = |title: &str, category: &str| Listing {
+            title: Some(title.into()),
+            category: Some(category.into()),
+            ..Listing::default()
+        };
+        assert_eq!(catalogue.classify(&listing("雅驰 电动车充电器 48V3A", "电动车配件 > 充电器")), Some(1));
+        assert_eq!(catalogue.classify(&listing("迅充 氮化镓充电器 65W", "数码配件 > 充电器")), Some(0));
+        assert_eq!(catalogue.classify(&listing("图拉 手机壳", "3C数码配件 > 手机壳")), None);
+    }
+
+    #[test]
+    fn baseline_is_median_and_mad() {
+        let prices = ["10", "12", "14", "100", "11"].iter().map(|p| p.parse().unwrap()).collect();
+        let b = Baseline::of(prices).unwrap();
+        assert_eq!(b.median, Decimal::from(12));
+        // deviations 2, 0, 2, 88, 1 → median 2: the outlier does not move it.
+        assert_eq!(b.mad, Decimal::from(2));
+        assert_eq!(b.sample, 5);
+        assert!(Baseline::of(Vec::new()).is_none());
+    }
+
+    #[test]
+    fn registry_and_history_csv_import_and_bad_rows_name_the_row() {
+        let csv = "number,holder,product,models,status,expiry\n2016010706840003,某公司,电热水器,WH-1,有效,2027-01-01\n";
+        let registry = Registry::from_csv(csv.as_bytes()).unwrap();
+        assert_eq!(registry.get(" 2016010706840003 ").map(|e| e.status.as_str()), Some("有效"));
+        let csv = "uscc,company,date,product,result\n91330100716105852F,某公司,2024-05-01,移动电源,不合格\n";
+        let history = CheckHistory::from_csv(csv.as_bytes()).unwrap();
+        assert_eq!(history.for_uscc("91330100716105852F").len(), 1);
+        let bad = "number,holder\n1,2\n";
+        let error = Registry::from_csv(bad.as_bytes()).unwrap_err().to_string();
+        assert!(error.contains("row 2"), "{error}");
+    }
+}
