@@ -255,3 +255,59 @@ fn bad_reference_data_is_reported_with_file_and_line() {
     let error = RuleSet::load_dir(dir.path()).unwrap_err().to_string();
     assert!(error.contains("CCC class `x` needs 4-digit catalogue codes"), "{error}");
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use spotcheck::model::{Certificate, CertificateKind, Listing, Shop};
+    use spotcheck::rules::{EvalInput, Tables};
+
+    fn builtin() -> &'static RuleSet {
+        static SET: std::sync::OnceLock<RuleSet> = std::sync::OnceLock::new();
+        SET.get_or_init(|| RuleSet::builtin().unwrap())
+    }
+
+    fn kind(i: u8) -> CertificateKind {
+        [CertificateKind::Ccc, CertificateKind::Xk, CertificateKind::Sc, CertificateKind::Qs][usize::from(i % 4)]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Any text in any field: evaluation never panics and every evidence span
+        /// slices the field's value to exactly the evidence text.
+        #[test]
+        fn evaluation_is_total_and_spans_are_exact(
+            title in "(充电宝|电吹风|保鲜盒|坚果|3C|CQC|最佳|第一步|治疗|\\PC){0,12}",
+            description in "(最佳使用时间|销量第一|降血压|合格证|\\PC){0,12}",
+            spec in "(3C|CQC认证|\\PC){0,6}",
+            number in "[0-9A-Z()（）鄂-]{0,18}",
+            k in 0u8..4,
+            uscc in "[0-9A-Z]{0,18}",
+        ) {
+            let set = builtin();
+            let listing = Listing {
+                title: Some(title.clone()),
+                description: Some(description.clone()),
+                specs: [("认证".to_string(), spec.clone())].into_iter().collect(),
+                certificates: vec![Certificate { kind: kind(k), number }],
+                ..Listing::default()
+            };
+            let shop = Shop { uscc: Some(uscc), ..Shop::default() };
+            let tables = Tables::default();
+            let input = EvalInput { listing: &listing, shop: Some(&shop), checks: None, prices: &[], tables: &tables, today: set.reference_date };
+            for f in set.evaluate(&input) {
+                for e in &f.evidence {
+                    if let Some([s, end]) = e.span {
+                        let value = match e.field.as_str() {
+                            "title" => title.as_str(),
+                            "description" => description.as_str(),
+                            "specs.认证" => spec.as_str(),
+                            _ => continue,
+                        };
+                        prop_assert_eq!(value.get(s..end), Some(e.text.as_str()));
+                    }
+                }
+            }
+        }
+    }
+}
