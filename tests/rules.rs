@@ -2,6 +2,8 @@
 //! files are reported with file:line and skipped, evaluation over the sample
 //! marketplace reaches the precision and recall targets.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure here is a failed test
+
 use std::path::{Path, PathBuf};
 
 use spotcheck::rules::RuleSet;
