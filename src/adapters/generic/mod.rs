@@ -175,6 +175,17 @@ fn site_words(html: &Html, url: &Url) -> Vec<String> {
     words
 }
 
+/// The main description as shown: the first block whose id or class names a
+/// description (`product-description`, `desc`, `详情`) with a paragraph's worth of text.
+fn shown_description(html: &Html) -> Option<(String, &'static str)> {
+    let sel = Selector::parse(r#"[id*="descr"], [class*="descr"], [id*="Descr"], [class*="Descr"], [class*="详情"]"#).ok()?;
+    html.select(&sel).take(50).find_map(|el| {
+        let text = visible::shown_text_without(el, |_| false)?;
+        let chars = text.chars().count();
+        (40..=20_000).contains(&chars).then(|| (price::truncate(&text, 8192).to_string(), "page:description"))
+    })
+}
+
 /// Every source read, in order of trust.
 struct Sources {
     structured: Vec<Facts>,
@@ -266,7 +277,7 @@ fn read(html: &Html, url: &Url) -> Extracted {
         ("mpn", sources.first(|f| f.mpn.clone())),
         ("brand", text_field(|f| f.brand.clone(), sheet::BRAND_LABELS)),
         ("model", text_field(|f| f.model.clone(), sheet::MODEL_LABELS)),
-        ("description", sources.first(|f| f.description.clone())),
+        ("description", sources.first(|f| f.description.clone()).or_else(|| shown_description(html))),
     ];
     for (name, value) in fields {
         let Some((v, s)) = value else { continue };

@@ -109,6 +109,16 @@ fn rdfa_and_meta_tags_when_there_is_nothing_else() {
 }
 
 #[test]
+fn description_block_when_markup_has_none() {
+    let l = page(
+        r#"<html><body><h1>Oak Stool Low</h1><div id="product-description"><p>Solid oak, oiled by hand.</p>
+        <p>Seat height 45 cm; carries 120 kg.</p></div></body></html>"#,
+    );
+    assert_eq!(l.description.as_deref(), Some("Solid oak, oiled by hand. Seat height 45 cm; carries 120 kg."));
+    assert_eq!(l.provenance.get("description").map(String::as_str), Some("page:description"));
+}
+
+#[test]
 fn a_page_without_any_price_yields_none() {
     let l = page("<html><body><h1>No Longer Available</h1><p>Shop our new arrivals</p></body></html>");
     assert_eq!(l.price, None);
