@@ -163,7 +163,8 @@ fn has_type(node: &Map<String, Json>, wanted: &[&str]) -> bool {
     }
 }
 
-const PRODUCT_TYPES: &[&str] = &["Product", "ProductGroup", "IndividualProduct", "ProductModel", "SomeProducts", "Vehicle", "Car"];
+const PRODUCT_TYPES: &[&str] =
+    &["Product", "ProductGroup", "IndividualProduct", "ProductModel", "SomeProducts", "Vehicle", "Car"];
 
 fn collect_products<'a>(value: &'a Json, depth: usize, out: &mut Vec<&'a Map<String, Json>>) {
     if depth > MAX_DEPTH || out.len() > 64 {
@@ -181,8 +182,10 @@ fn collect_products<'a>(value: &'a Json, depth: usize, out: &mut Vec<&'a Map<Str
                 return;
             }
             for (key, v) in node {
-                if matches!(key.as_str(), "@graph" | "mainEntity" | "mainEntityOfPage" | "itemListElement" | "item" | "about")
-                    || depth == 0
+                if matches!(
+                    key.as_str(),
+                    "@graph" | "mainEntity" | "mainEntityOfPage" | "itemListElement" | "item" | "about"
+                ) || depth == 0
                 {
                     collect_products(v, depth + 1, out);
                 }
@@ -208,7 +211,12 @@ fn html_unescape(s: &str) -> String {
     if !s.contains('&') {
         return s.to_string();
     }
-    s.replace("&amp;", "&").replace("&quot;", "\"").replace("&#39;", "'").replace("&#039;", "'").replace("&lt;", "<").replace("&gt;", ">")
+    s.replace("&amp;", "&")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#039;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
 }
 
 fn urls(v: &Json, out: &mut Vec<String>, depth: usize) {
@@ -248,8 +256,15 @@ pub fn price_value(v: &Json, comma_decimal: Option<bool>) -> Option<Money> {
 pub fn availability(s: &str) -> Option<Availability> {
     let last = s.trim().rsplit(['/', ':']).next().unwrap_or("").to_ascii_lowercase();
     match last.as_str() {
-        "instock" | "in_stock" | "limitedavailability" | "onlineonly" | "instoreonly" | "preorder" | "presale"
-        | "backorder" | "madetoorder" => Some(Availability::InStock),
+        "instock"
+        | "in_stock"
+        | "limitedavailability"
+        | "onlineonly"
+        | "instoreonly"
+        | "preorder"
+        | "presale"
+        | "backorder"
+        | "madetoorder" => Some(Availability::InStock),
         "outofstock" | "out_of_stock" | "soldout" | "discontinued" => Some(Availability::OutOfStock),
         _ => parsers::availability(s),
     }

@@ -36,7 +36,8 @@ fn type_name(t: &str) -> String {
 }
 
 fn is_product_type(t: &str) -> bool {
-    t.split_whitespace().any(|t| matches!(type_name(t).as_str(), "product" | "individualproduct" | "productmodel" | "productgroup"))
+    t.split_whitespace()
+        .any(|t| matches!(type_name(t).as_str(), "product" | "individualproduct" | "productmodel" | "productgroup"))
 }
 
 /// The product described by microdata, if any.

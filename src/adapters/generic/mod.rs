@@ -87,10 +87,51 @@ pub fn extract(url: &Url, body: &[u8]) -> Result<Extracted, ExtractError> {
 /// sloppy real pages are not refused; any other tag, custom ones included, is.
 fn nesting(body: &[u8]) -> usize {
     const UNCOUNTED: &[&[u8]] = &[
-        b"area", b"base", b"br", b"col", b"embed", b"hr", b"img", b"input", b"link", b"meta", b"param", b"source",
-        b"track", b"wbr", b"p", b"li", b"dt", b"dd", b"tr", b"td", b"th", b"option", b"optgroup", b"rb", b"rt", b"rp",
-        b"thead", b"tbody", b"tfoot", b"colgroup", b"caption", b"head", b"body", b"html", b"script", b"style",
-        b"image", b"path", b"use", b"stop", b"rect", b"circle", b"polygon", b"line", b"g",
+        b"area",
+        b"base",
+        b"br",
+        b"col",
+        b"embed",
+        b"hr",
+        b"img",
+        b"input",
+        b"link",
+        b"meta",
+        b"param",
+        b"source",
+        b"track",
+        b"wbr",
+        b"p",
+        b"li",
+        b"dt",
+        b"dd",
+        b"tr",
+        b"td",
+        b"th",
+        b"option",
+        b"optgroup",
+        b"rb",
+        b"rt",
+        b"rp",
+        b"thead",
+        b"tbody",
+        b"tfoot",
+        b"colgroup",
+        b"caption",
+        b"head",
+        b"body",
+        b"html",
+        b"script",
+        b"style",
+        b"image",
+        b"path",
+        b"use",
+        b"stop",
+        b"rect",
+        b"circle",
+        b"polygon",
+        b"line",
+        b"g",
     ];
     let (mut depth, mut deepest) = (0usize, 0usize);
     let mut i = 0;
@@ -101,9 +142,11 @@ fn nesting(body: &[u8]) -> usize {
         let name_end =
             body[name_start..].iter().position(|b| !b.is_ascii_alphanumeric()).map_or(body.len(), |n| name_start + n);
         let name = &body[name_start..name_end];
-        let self_closing = body[name_end..].iter().take(512).position(|&b| b == b'>').is_some_and(|gt| {
-            gt > 0 && body.get(name_end + gt - 1) == Some(&b'/')
-        });
+        let self_closing = body[name_end..]
+            .iter()
+            .take(512)
+            .position(|&b| b == b'>')
+            .is_some_and(|gt| gt > 0 && body.get(name_end + gt - 1) == Some(&b'/'));
         let is_tag = name.first().is_some_and(u8::is_ascii_alphabetic);
         if is_tag && !self_closing && !UNCOUNTED.iter().any(|u| u.eq_ignore_ascii_case(name)) {
             if closing {
@@ -128,7 +171,9 @@ fn language(html: &Html) -> Option<String> {
     html.select(&sel).find_map(|m| {
         let v = m.value();
         let key = v.attr("http-equiv").or_else(|| v.attr("property")).or_else(|| v.attr("name"))?.to_ascii_lowercase();
-        matches!(key.as_str(), "content-language" | "og:locale").then(|| v.attr("content").and_then(parsers::text)).flatten()
+        matches!(key.as_str(), "content-language" | "og:locale")
+            .then(|| v.attr("content").and_then(parsers::text))
+            .flatten()
     })
 }
 
@@ -178,12 +223,30 @@ fn site_words(html: &Html, url: &Url) -> Vec<String> {
 /// The main description as shown: the first block whose id or class names a
 /// description (`product-description`, `desc`, `详情`) with a paragraph's worth of text.
 fn shown_description(html: &Html) -> Option<(String, &'static str)> {
-    let sel = Selector::parse(r#"[id*="descr"], [class*="descr"], [id*="Descr"], [class*="Descr"], [class*="详情"]"#).ok()?;
+    let sel =
+        Selector::parse(r#"[id*="descr"], [class*="descr"], [id*="Descr"], [class*="Descr"], [class*="详情"]"#).ok()?;
     html.select(&sel).take(50).find_map(|el| {
         let text = visible::shown_text_without(el, |_| false)?;
         let chars = text.chars().count();
         (40..=20_000).contains(&chars).then(|| (price::truncate(&text, 8192).to_string(), "page:description"))
     })
+}
+
+/// The page's main product among the JSON-LD ones (a page may also describe
+/// related or bundled products): the one whose name the heading (else the
+/// `<title>`) agrees with most, preferring products with a price; else the
+/// first with a price, else the first.
+fn main_product(mut products: Vec<Facts>, seen: &visible::Seen) -> Option<Facts> {
+    let reference = seen.heading.as_deref().or(seen.title_tag.as_deref()).unwrap_or("");
+    let agreement = |f: &Facts| f.title.as_deref().map_or(0.0, |t| overlap(t, reference).min(overlap(reference, t)));
+    let mut best: Option<(usize, (bool, f64))> = None;
+    for (i, f) in products.iter().enumerate() {
+        let key = (f.price.is_some(), agreement(f));
+        if best.as_ref().is_none_or(|(_, k)| key.0 && !k.0 || (key.0 == k.0 && key.1 > k.1 + 1e-9)) {
+            best = Some((i, key));
+        }
+    }
+    best.map(|(i, _)| products.swap_remove(i))
 }
 
 /// Every source read, in order of trust.
@@ -202,19 +265,14 @@ impl Sources {
 fn read(html: &Html, url: &Url) -> Extracted {
     let lang = language(html);
     let comma = lang.as_deref().and_then(price::comma_decimal_language);
+    let site = site_words(html, url);
+    let seen = visible::see(html, comma, &site);
     let mut structured = Vec::new();
-    // The main JSON-LD product: the first with a price, else the first.
-    let mut products = jsonld::products(html, comma);
-    if let Some(i) = products.iter().position(|p| p.price.is_some()) {
-        structured.push(products.swap_remove(i));
-    } else if !products.is_empty() {
-        structured.push(products.swap_remove(0));
-    }
+    structured.extend(main_product(jsonld::products(html, comma), &seen));
     structured.extend(markup::microdata(html, comma));
     structured.extend(markup::rdfa(html, comma));
     structured.push(markup::meta(html, comma));
-    let site = site_words(html, url);
-    let sources = Sources { structured, seen: visible::see(html, comma, &site) };
+    let sources = Sources { structured, seen };
 
     let mut provenance = Provenance::new();
     let mut note = |field: &str, source: &str| {
@@ -314,7 +372,8 @@ fn read(html: &Html, url: &Url) -> Extracted {
     }
     let mut shops = Vec::new();
     let seller = sheet::seller(&text);
-    let seller_name = seller.as_ref().and_then(|s| s.name.clone()).or_else(|| sources.first(|f| f.seller.clone()).map(|(v, _)| v));
+    let seller_name =
+        seller.as_ref().and_then(|s| s.name.clone()).or_else(|| sources.first(|f| f.seller.clone()).map(|(v, _)| v));
     if let Some(name) = &seller_name {
         let shop_id = seller.as_ref().and_then(|s| s.uscc.clone()).unwrap_or_else(|| name.clone());
         l.shop = Some(ShopRef { shop_id: shop_id.clone(), name: Some(name.clone()), url: None });
@@ -345,7 +404,8 @@ use visible::word_overlap as overlap;
 /// contradicts it; else the heading when the `<title>` or `og:title` agree
 /// with it; else `og:title`; else the `<title>` without the site's name.
 fn choose_title(s: &Sources) -> Option<(String, &'static str)> {
-    let marked = s.structured.iter().filter(|f| f.source != "meta").find_map(|f| f.title.clone().map(|t| (t, f.source)));
+    let marked =
+        s.structured.iter().filter(|f| f.source != "meta").find_map(|f| f.title.clone().map(|t| (t, f.source)));
     let og = s.structured.iter().find(|f| f.source == "meta").and_then(|f| f.title.clone());
     // A one-word heading is a brand or a section, not a product name.
     let heading = s.seen.heading.clone().filter(|h| h.split_whitespace().count() >= 2);
@@ -415,7 +475,6 @@ fn choose_price(s: &Sources) -> Option<(Decimal, Option<String>, &'static str)> 
     let best = shown.first().filter(|p| p.score >= SHOWN_ALONE)?;
     Some((best.money.amount, best.money.currency.map(str::to_string), "page:price-near-title"))
 }
-
 
 /// The shown price candidates of a page, best first, as `(amount, score, text)`:
 /// why the generic adapter chose the price it chose (`spotcheck score --explain`).

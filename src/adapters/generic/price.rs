@@ -78,8 +78,8 @@ const COMMA_DECIMAL_CURRENCIES: &[&str] = &["EUR", "CZK", "HUF", "PLN", "RUB", "
 
 /// Languages (BCP 47 primary subtag) that write decimals with a comma.
 const COMMA_DECIMAL_LANGUAGES: &[&str] = &[
-    "de", "fr", "es", "it", "pt", "nl", "cs", "sk", "hu", "pl", "ru", "uk", "da", "sv", "nb", "no", "fi", "tr", "el", "ro",
-    "hr", "sl", "sr", "bg", "lt", "lv", "et", "id", "vi",
+    "de", "fr", "es", "it", "pt", "nl", "cs", "sk", "hu", "pl", "ru", "uk", "da", "sv", "nb", "no", "fi", "tr", "el",
+    "ro", "hr", "sl", "sr", "bg", "lt", "lv", "et", "id", "vi",
 ];
 
 /// Does the page's language (`de-DE`, `fr`, `zh_CN` …) write decimals with a comma?

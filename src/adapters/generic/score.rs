@@ -266,7 +266,9 @@ pub fn load_cases(root: &Path) -> Result<Vec<Case>, ScoreError> {
             let Some(url) = url.or_else(|| file_url(&path)) else { continue };
             let price = match t.get("price") {
                 Some(Json::Null) => PriceTruth::Absent,
-                Some(Json::Number(n)) => n.to_string().parse().map_or(PriceTruth::Unknown, |d| PriceTruth::Present(vec![d])),
+                Some(Json::Number(n)) => {
+                    n.to_string().parse().map_or(PriceTruth::Unknown, |d| PriceTruth::Present(vec![d]))
+                }
                 _ => PriceTruth::Unknown,
             };
             cases.push(Case {
@@ -379,18 +381,32 @@ pub fn score(cases: &[Case]) -> Report {
         let (has_truth, ok) = match &case.price {
             PriceTruth::Unknown => (None, None),
             PriceTruth::Absent => (Some(false), price.map(|_| false)),
-            PriceTruth::Present(accepted) => (Some(true), price.map(|p| accepted.iter().any(|a| a.normalize() == p.normalize()))),
+            PriceTruth::Present(accepted) => {
+                (Some(true), price.map(|p| accepted.iter().any(|a| a.normalize() == p.normalize())))
+            }
         };
-        verdicts.insert("price", match has_truth {
-            None => tally(c, false, price.is_some(), None),
-            Some(expects) => tally_price(c, expects, price.is_some(), ok),
-        });
+        verdicts.insert(
+            "price",
+            match has_truth {
+                None => tally(c, false, price.is_some(), None),
+                Some(expects) => tally_price(c, expects, price.is_some(), ok),
+            },
+        );
 
         let c = fields.entry("image").or_default();
-        let image_ok = case.image.as_deref().zip(image.as_deref()).map(|(e, g)| normalise_image(e) == normalise_image(g));
+        let image_ok =
+            case.image.as_deref().zip(image.as_deref()).map(|(e, g)| normalise_image(e) == normalise_image(g));
         verdicts.insert("image", tally(c, case.image.is_some(), image.is_some(), image_ok));
 
-        report.pages.push(PageResult { set: case.set.clone(), name: case.name.clone(), title, price, image, verdicts, millis });
+        report.pages.push(PageResult {
+            set: case.set.clone(),
+            name: case.name.clone(),
+            title,
+            price,
+            image,
+            verdicts,
+            millis,
+        });
     }
     report
 }
@@ -448,7 +464,10 @@ mod tests {
         assert!(!title_matches("Apple AirPods White MMEF2AM/A - Best Buy", "Best Buy"));
         assert!(!title_matches("Apple AirPods", "Apple Air"));
         assert!(!title_matches("Apple AirPods", ""));
-        assert!(title_matches("HEART CLUBHeart Button Knit Cardigan | mixxmix", "HEART CLUB Heart Button Knit Cardigan"));
+        assert!(title_matches(
+            "HEART CLUBHeart Button Knit Cardigan | mixxmix",
+            "HEART CLUB Heart Button Knit Cardigan"
+        ));
     }
 
     #[test]

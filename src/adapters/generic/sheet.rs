@@ -52,7 +52,10 @@ fn put(map: &mut BTreeMap<String, String>, key: &str, value: &str) {
     let key = key.trim().trim_end_matches([':', '：']).trim();
     let (Some(key), Some(value)) = (parsers::text(key), parsers::text(value)) else { return };
     let key_len = key.chars().count();
-    if key_len > 30 || value.chars().count() > 300 || key.chars().all(|c| c.is_ascii_digit() || c.is_ascii_punctuation()) {
+    if key_len > 30
+        || value.chars().count() > 300
+        || key.chars().all(|c| c.is_ascii_digit() || c.is_ascii_punctuation())
+    {
         return;
     }
     map.entry(key).or_insert(value);
@@ -67,8 +70,11 @@ pub fn specs(html: &Html) -> BTreeMap<String, String> {
     let mut map = BTreeMap::new();
     if let Ok(rows) = Selector::parse("tr") {
         for row in html.select(&rows).take(2000) {
-            let cells: Vec<ElementRef<'_>> =
-                row.children().filter_map(ElementRef::wrap).filter(|c| matches!(c.value().name(), "td" | "th")).collect();
+            let cells: Vec<ElementRef<'_>> = row
+                .children()
+                .filter_map(ElementRef::wrap)
+                .filter(|c| matches!(c.value().name(), "td" | "th"))
+                .collect();
             if cells.len() == 2 {
                 put(&mut map, &text_of(cells[0]), &text_of(cells[1]));
             }
@@ -100,7 +106,8 @@ pub fn specs(html: &Html) -> BTreeMap<String, String> {
 static CCC: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(r"(?i)(?:CCC|3C|强制性产品认证|强制性认证)[^0-9\n]{0,16}?((?:19|20)\d{2}0\d{11})").ok()
 });
-static XK: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"(?:[（(][\p{Han}]{1,2}[)）])?XK\d{2}-\d{3}-\d{5}").ok());
+static XK: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(?:[（(][\p{Han}]{1,2}[)）])?XK\d{2}-\d{3}-\d{5}").ok());
 static SC: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"\bSC\d{14}\b").ok());
 static QS: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"\bQS\d{12}\b").ok());
 
@@ -133,7 +140,10 @@ pub struct Seller {
 }
 
 static USCC: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r"(?:统一社会信用代码|信用代码|社会信用代码)[\s:：]*([0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10})").ok()
+    Regex::new(
+        r"(?:统一社会信用代码|信用代码|社会信用代码)[\s:：]*([0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10})",
+    )
+    .ok()
 });
 static COMPANY: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(r"(?:企业名称|公司名称|经营者名称|名称|卖家|商家名称)[\s:：]+([^\n:：]{2,60}?(?:公司|商行|店|厂|经营部|工作室|中心))").ok()
@@ -153,19 +163,44 @@ pub fn seller(text: &str) -> Option<Seller> {
 
 /// SKU and model numbers from labels in the spec sheet (`SKU`, `货号`, `型号`, `Item #` …).
 pub fn labelled(specs: &BTreeMap<String, String>, labels: &[&str]) -> Option<String> {
-    specs.iter().find(|(k, _)| {
-        let k = k.to_lowercase();
-        labels.iter().any(|l| k == *l)
-    })
-    .map(|(_, v)| v.clone())
+    specs
+        .iter()
+        .find(|(k, _)| {
+            let k = k.to_lowercase();
+            labels.iter().any(|l| k == *l)
+        })
+        .map(|(_, v)| v.clone())
 }
 
-pub const SKU_LABELS: &[&str] =
-    &["sku", "sku #", "item #", "item no.", "item number", "art.-nr.", "artikelnummer", "货号", "商品编号", "商品货号", "product code", "référence"];
-pub const MODEL_LABELS: &[&str] =
-    &["model", "model #", "model number", "item model number", "modell", "型号", "产品型号", "规格型号", "3c产品型号", "modèle"];
+pub const SKU_LABELS: &[&str] = &[
+    "sku",
+    "sku #",
+    "item #",
+    "item no.",
+    "item number",
+    "art.-nr.",
+    "artikelnummer",
+    "货号",
+    "商品编号",
+    "商品货号",
+    "product code",
+    "référence",
+];
+pub const MODEL_LABELS: &[&str] = &[
+    "model",
+    "model #",
+    "model number",
+    "item model number",
+    "modell",
+    "型号",
+    "产品型号",
+    "规格型号",
+    "3c产品型号",
+    "modèle",
+];
 pub const BRAND_LABELS: &[&str] = &["brand", "marke", "marque", "品牌", "品牌名称"];
-pub const MANUFACTURER_LABELS: &[&str] = &["manufacturer", "hersteller", "生产厂家", "制造商", "生产企业", "厂名", "生产商"];
+pub const MANUFACTURER_LABELS: &[&str] =
+    &["manufacturer", "hersteller", "生产厂家", "制造商", "生产企业", "厂名", "生产商"];
 pub const MANUFACTURER_ADDRESS_LABELS: &[&str] = &["厂址", "生产地址", "厂家地址", "生产企业地址"];
 
 #[cfg(test)]
@@ -185,7 +220,10 @@ mod tests {
 
     #[test]
     fn seller_block() {
-        let s = seller("企业名称：深圳市某某电子有限公司\n统一社会信用代码：91440300715267260X\n住所：深圳市南山区科技园1号").unwrap();
+        let s = seller(
+            "企业名称：深圳市某某电子有限公司\n统一社会信用代码：91440300715267260X\n住所：深圳市南山区科技园1号",
+        )
+        .unwrap();
         assert_eq!(s.name.as_deref(), Some("深圳市某某电子有限公司"));
         assert_eq!(s.uscc.as_deref(), Some("91440300715267260X"));
         assert_eq!(s.address.as_deref(), Some("深圳市南山区科技园1号"));

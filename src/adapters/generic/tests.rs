@@ -123,3 +123,15 @@ fn a_page_without_any_price_yields_none() {
     let l = page("<html><body><h1>No Longer Available</h1><p>Shop our new arrivals</p></body></html>");
     assert_eq!(l.price, None);
 }
+
+#[test]
+fn the_json_ld_product_the_heading_names_is_the_main_one() {
+    let l = page(
+        r#"<html><head><title>Walnut Desk Lamp | Lamps Shop</title>
+        <script type="application/ld+json">[{"@type":"Product","name":"Brass Floor Lamp","offers":{"price":"199.00"}},
+        {"@type":"Product","name":"Walnut Desk Lamp","offers":{"price":"89.00","priceCurrency":"USD"}}]</script></head>
+        <body><h1>Walnut Desk Lamp</h1></body></html>"#,
+    );
+    assert_eq!(l.title.as_deref(), Some("Walnut Desk Lamp"));
+    assert_eq!(price(&l).as_deref(), Some("89.00"));
+}

@@ -41,34 +41,113 @@ pub struct Seen {
 
 /// Words on buy buttons, lowercased.
 const BUY_WORDS: &[&str] = &[
-    "add to cart", "add to bag", "add to basket", "buy now", "add to trolley", "buy it now", "in den warenkorb",
-    "jetzt kaufen", "ajouter au panier", "añadir al carrito", "añadir a la cesta", "aggiungi al carrello", "do košíku",
-    "kosárba", "в корзину", "加入购物车", "立即购买", "马上抢", "立即抢购", "カートに入れる", "comprar",
+    "add to cart",
+    "add to bag",
+    "add to basket",
+    "buy now",
+    "add to trolley",
+    "buy it now",
+    "in den warenkorb",
+    "jetzt kaufen",
+    "ajouter au panier",
+    "añadir al carrito",
+    "añadir a la cesta",
+    "aggiungi al carrello",
+    "do košíku",
+    "kosárba",
+    "в корзину",
+    "加入购物车",
+    "立即购买",
+    "马上抢",
+    "立即抢购",
+    "カートに入れる",
+    "comprar",
 ];
 
 /// Out-of-stock wording in the languages shops use, lowercased.
 pub const OUT_OF_STOCK_WORDS: &[&str] = &[
-    "out of stock", "sold out", "currently unavailable", "no longer available", "temporarily unavailable",
-    "ausverkauft", "nicht verfügbar", "nicht lieferbar", "épuisé", "rupture de stock", "agotado", "sin stock",
-    "esaurito", "non disponibile", "niet op voorraad", "uitverkocht", "vyprodáno", "není skladem", "nedostupné",
-    "elfogyott", "nincs készleten", "нет в наличии", "在庫切れ", "品切れ", "无货", "已售罄", "缺货", "售罄", "已下架",
-    "暂时缺货", "已抢光", "已售完",
+    "out of stock",
+    "sold out",
+    "currently unavailable",
+    "no longer available",
+    "temporarily unavailable",
+    "ausverkauft",
+    "nicht verfügbar",
+    "nicht lieferbar",
+    "épuisé",
+    "rupture de stock",
+    "agotado",
+    "sin stock",
+    "esaurito",
+    "non disponibile",
+    "niet op voorraad",
+    "uitverkocht",
+    "vyprodáno",
+    "není skladem",
+    "nedostupné",
+    "elfogyott",
+    "nincs készleten",
+    "нет в наличии",
+    "在庫切れ",
+    "品切れ",
+    "无货",
+    "已售罄",
+    "缺货",
+    "售罄",
+    "已下架",
+    "暂时缺货",
+    "已抢光",
+    "已售完",
 ];
 
 /// Class/id words of blocks whose prices are not the main product's.
 const ELSEWHERE: &[&str] = &[
-    "related", "recommend", "similar", "upsell", "up-sell", "crosssell", "cross-sell", "also", "recent", "carousel",
-    "slider", "footer", "nav", "menu", "minicart", "mini-cart", "cart-", "basket", "bundle", "accessor", "review",
-    "sponsor", "advert", "banner", "promo-", "shipping", "financ", "installment", "monthly", "reward", "points",
-    "compare", "suggest", "widget", "sidebar",
+    "related",
+    "recommend",
+    "similar",
+    "upsell",
+    "up-sell",
+    "crosssell",
+    "cross-sell",
+    "also",
+    "recent",
+    "carousel",
+    "slider",
+    "footer",
+    "nav",
+    "menu",
+    "minicart",
+    "mini-cart",
+    "cart-",
+    "basket",
+    "bundle",
+    "accessor",
+    "review",
+    "sponsor",
+    "advert",
+    "banner",
+    "promo-",
+    "shipping",
+    "financ",
+    "installment",
+    "monthly",
+    "reward",
+    "points",
+    "compare",
+    "suggest",
+    "widget",
+    "sidebar",
 ];
 
 /// Class/id words of a "was" price.
-const WAS: &[&str] =
-    &["old", "was", "standard", "regular", "list", "orig", "strike", "compare", "msrp", "rrp", "before", "retail", "save", "saving", "crossed", "del"];
+const WAS: &[&str] = &[
+    "old", "was", "standard", "regular", "list", "orig", "strike", "compare", "msrp", "rrp", "before", "retail",
+    "save", "saving", "crossed", "del",
+];
 
 /// Class/id words of the current price.
-const NOW: &[&str] = &["sale", "current", "now", "final", "special", "our", "offer", "deal", "actual", "main", "primary", "buy"];
+const NOW: &[&str] =
+    &["sale", "current", "now", "final", "special", "our", "offer", "deal", "actual", "main", "primary", "buy"];
 
 struct Candidate<'a> {
     el: ElementRef<'a>,
@@ -144,11 +223,14 @@ pub fn see(html: &Html, comma_decimal: Option<bool>, site: &[String]) -> Seen {
     // "Shop by department" `<h1>` in the menu is not it), else the first.
     let title_words = seen.title_tag.as_deref().map(|t| {
         let lower = t.to_lowercase();
-        let words = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty() && !site.iter().any(|s| s == w));
+        let words =
+            lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty() && !site.iter().any(|s| s == w));
         words.collect::<Vec<_>>().join(" ")
     });
     let shared = |h: &str| match title_words.as_deref() {
-        Some(t) if word_overlap(h, t) >= 0.5 => (word_overlap(h, t) * h.split_whitespace().count() as f64 * 100.0) as usize,
+        Some(t) if word_overlap(h, t) >= 0.5 => {
+            (word_overlap(h, t) * h.split_whitespace().count() as f64 * 100.0) as usize
+        }
         _ => 0,
     };
     let best = headings.iter().map(|(_, h)| shared(h)).max().unwrap_or(0);
@@ -166,10 +248,8 @@ pub fn see(html: &Html, comma_decimal: Option<bool>, site: &[String]) -> Seen {
     seen.prices.sort_by_key(|p| std::cmp::Reverse(p.score));
     // Stock wording counts only near the heading or a buy button (not in a related item).
     let anchors: Vec<usize> = heading_pos.into_iter().chain(buy_positions.iter().copied()).collect();
-    seen.out_of_stock = oos_positions
-        .into_iter()
-        .find(|(pos, _)| anchors.iter().any(|a| a.abs_diff(*pos) <= 150))
-        .map(|(_, w)| w);
+    seen.out_of_stock =
+        oos_positions.into_iter().find(|(pos, _)| anchors.iter().any(|a| a.abs_diff(*pos) <= 150)).map(|(_, w)| w);
     seen
 }
 
@@ -248,7 +328,15 @@ pub fn is_hidden(e: ElementRef<'_>) -> bool {
             let c = c.to_ascii_lowercase();
             matches!(
                 c.as_str(),
-                "hidden" | "hide" | "sr-only" | "visually-hidden" | "visuallyhidden" | "screen-reader-text" | "g-hdn" | "offscreen" | "a-offscreen"
+                "hidden"
+                    | "hide"
+                    | "sr-only"
+                    | "visually-hidden"
+                    | "visuallyhidden"
+                    | "screen-reader-text"
+                    | "g-hdn"
+                    | "offscreen"
+                    | "a-offscreen"
             )
         })
     })
@@ -261,7 +349,9 @@ pub fn is_struck(e: ElementRef<'_>) -> bool {
         return true;
     }
     let ids = class_id(e);
-    ["strike", "strikethrough", "old", "was", "regular", "orig", "crossed", "listprice", "standard"].iter().any(|w| has_word(&ids, w))
+    ["strike", "strikethrough", "old", "was", "regular", "orig", "crossed", "listprice", "standard"]
+        .iter()
+        .any(|w| has_word(&ids, w))
 }
 
 /// The text of `el` without text inside hidden descendants or inside descendants `skip` rejects.
@@ -317,9 +407,33 @@ fn is_range(text: &str) -> bool {
 
 /// Labels in a price's own text that say it is not the price to pay now.
 const NOT_NOW_LABELS: &[&str] = &[
-    "was", "list", "reg", "regular", "msrp", "rrp", "original", "compare", "before", "save", "savings", "off",
-    "shipping", "orders", "under", "over", "statt", "uvp", "avant", "antes", "prima", "原价", "市场价", "参考价", "划线价",
-    "吊牌价", "省",
+    "was",
+    "list",
+    "reg",
+    "regular",
+    "msrp",
+    "rrp",
+    "original",
+    "compare",
+    "before",
+    "save",
+    "savings",
+    "off",
+    "shipping",
+    "orders",
+    "under",
+    "over",
+    "statt",
+    "uvp",
+    "avant",
+    "antes",
+    "prima",
+    "原价",
+    "市场价",
+    "参考价",
+    "划线价",
+    "吊牌价",
+    "省",
 ];
 
 /// Does the text carry a label like `Was:`, `Save`, `$35 and up`, `原价`?
@@ -426,7 +540,9 @@ fn score(c: &Candidate<'_>, heading: Option<usize>, buys: &[usize]) -> i32 {
     while let Some(e) = node {
         let ids = class_id(e);
         let name = e.value().name();
-        if matches!(name, "del" | "s" | "strike") || e.value().attr("style").is_some_and(|st| st.contains("line-through")) {
+        if matches!(name, "del" | "s" | "strike")
+            || e.value().attr("style").is_some_and(|st| st.contains("line-through"))
+        {
             s -= 12;
         }
         if depth < 3 {
