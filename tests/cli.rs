@@ -128,4 +128,11 @@ fn demo_runs_the_whole_loop_and_reports_success() {
     assert_eq!(summary["listings_expected"], 300);
     assert_eq!(summary["listings_matching_truth"], 300);
     assert_eq!(summary["jobs"].as_array().unwrap().len(), 2);
+    // The demo flags what it crawled; every rule meets issue 4's bar against the planted violations.
+    assert!(summary["findings"].as_u64().unwrap() > 0);
+    let rules = summary["rules"].as_array().unwrap();
+    assert!(rules.len() >= 16, "{rules:?}");
+    for r in rules {
+        assert!(r["precision"].as_f64().unwrap() >= 0.95 && r["recall"].as_f64().unwrap() >= 0.95, "{r}");
+    }
 }

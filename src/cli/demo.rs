@@ -1,6 +1,7 @@
 //! `spotcheck demo`: the whole loop on the built-in sample marketplace, with no
-//! network and nothing to install. Later stages (rules, evidence, notices)
-//! join it as they are built.
+//! network and nothing to install: serve, crawl, store, compare with the
+//! ground truth, flag with the shipped rules and score them. Later stages
+//! (evidence, cases, notices) join it as they are built.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -14,7 +15,11 @@ use crate::config::DataDir;
 use crate::crawl::{run_job, RunOptions};
 use crate::fetch::Politeness;
 use crate::market::{self, Market, MarketConfig};
+use crate::rules::RuleSet;
 use crate::store::{JobSpec, Store};
+
+/// The lowest precision and recall per rule the demo accepts (issue 4's bar).
+const MIN_RULE_SCORE: f64 = 0.95;
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -44,6 +49,9 @@ pub struct DemoSummary {
     pub mismatches: Vec<String>,
     pub shops_stored: u64,
     pub planted_violations: BTreeMap<String, u64>,
+    pub findings: u64,
+    /// Precision and recall of each rule against the planted violations.
+    pub rules: Vec<crate::rules::score::RuleScore>,
     pub elapsed_secs: f64,
     pub ok: bool,
 }
@@ -159,11 +167,35 @@ pub async fn run(args: DemoArgs, data: &DataDir) -> anyhow::Result<DemoSummary> 
     if missing > 0 {
         say(format!("           {missing} listings were not found"));
     }
-    let planted_line: Vec<String> = planted.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    say(format!("  planted  violations for the rule engine: {}", planted_line.join(", ")));
+    // Flag: every stored listing through the shipped rules, with the registry
+    // and history a bureau would import, scored against what was planted.
+    let rules = RuleSet::builtin()?;
+    let listings: Vec<crate::model::Listing> = stored.into_values().collect();
+    let shops: Vec<crate::model::Shop> = store.latest_shops().collect::<Result<_, _>>()?;
+    let scored = crate::rules::score::score(&rules, &market, &base, &listings, &shops)?;
+    say(format!(
+        "  flag     {} findings from {} rules on {} listings (planted: {})",
+        scored.findings,
+        rules.rules.len(),
+        scored.listings_evaluated,
+        planted.values().sum::<u64>()
+    ));
+    for r in &scored.rules {
+        say(format!(
+            "           {:<28} found {:>4}  precision {:.3}  recall {:.3}",
+            r.rule,
+            r.true_positives + r.false_positives,
+            r.precision,
+            r.recall
+        ));
+    }
+    for example in scored.examples.iter().take(5) {
+        say(format!("           {example}"));
+    }
 
     let errors: u64 = jobs.iter().map(|j| j.errors).sum();
-    let ok = errors == 0 && missing == 0 && matching == expected && expected > 0;
+    let rules_ok = scored.worst() >= MIN_RULE_SCORE;
+    let ok = errors == 0 && missing == 0 && matching == expected && expected > 0 && rules_ok;
     let summary = DemoSummary {
         market_url: base.to_string(),
         data_dir: dir.root().display().to_string(),
@@ -175,6 +207,8 @@ pub async fn run(args: DemoArgs, data: &DataDir) -> anyhow::Result<DemoSummary> 
         mismatches,
         shops_stored: store.shop_count() as u64,
         planted_violations: planted,
+        findings: scored.findings,
+        rules: scored.rules,
         elapsed_secs: started.elapsed().as_secs_f64(),
         ok,
     };
