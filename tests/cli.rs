@@ -121,12 +121,13 @@ fn a_bad_plan_file_is_a_clear_error() {
 #[test]
 fn demo_runs_the_whole_loop_and_reports_success() {
     let dir = tempfile::tempdir().unwrap();
-    let out = spotcheck(&["--data-dir", dir.path().to_str().unwrap(), "demo", "--listings", "300", "--json"]);
+    // The default size: price baselines need ≥ 20 comparable listings per class.
+    let out = spotcheck(&["--data-dir", dir.path().to_str().unwrap(), "demo", "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["ok"], true);
-    assert_eq!(summary["listings_expected"], 300);
-    assert_eq!(summary["listings_matching_truth"], 300);
+    assert_eq!(summary["listings_expected"], 2000);
+    assert_eq!(summary["listings_matching_truth"], 2000);
     assert_eq!(summary["jobs"].as_array().unwrap().len(), 2);
     // The demo flags what it crawled; every rule meets issue 4's bar against the planted violations.
     assert!(summary["findings"].as_u64().unwrap() > 0);
