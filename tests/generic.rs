@@ -98,6 +98,17 @@ mod garbage {
     }
 
     #[test]
+    fn fifty_megabytes_of_flat_price_tags_finish() {
+        let item = r#"<div class="price-box"><span class="price">$1.00</span><button>Add to cart</button></div>"#;
+        let body = format!("<h1>Many prices</h1>{}", item.repeat(50 * 1024 * 1024 / item.len()));
+        let started = std::time::Instant::now();
+        let out = extract(&url(), body.as_bytes()).unwrap();
+        assert_eq!(out.listings.len(), 1);
+        assert!(started.elapsed().as_secs() < 60, "took {:?}", started.elapsed());
+        println!("50 MB flat page: {:?}", started.elapsed());
+    }
+
+    #[test]
     fn truncated_real_pages_and_invalid_utf8_do_not_panic() {
         let page = Path::new(super::REALPAGES).join("fathom_products/test/bestbuy/source.html");
         let body = std::fs::read(&page).unwrap();

@@ -149,6 +149,11 @@ const WAS: &[&str] = &[
 const NOW: &[&str] =
     &["sale", "current", "now", "final", "special", "our", "offer", "deal", "actual", "main", "primary", "buy"];
 
+/// Price candidates kept per page, in document order (the main price is near the top).
+const MAX_CANDIDATES: usize = 2000;
+/// Buy buttons and stock notes kept per page.
+const MAX_ANCHORS: usize = 64;
+
 struct Candidate<'a> {
     el: ElementRef<'a>,
     pos: usize,
@@ -182,7 +187,7 @@ pub fn see(html: &Html, comma_decimal: Option<bool>, site: &[String]) -> Seen {
             }
             _ => {}
         }
-        if is_buy_button(el) {
+        if buy_positions.len() < MAX_ANCHORS && is_buy_button(el) {
             buy_positions.push(pos);
             if !is_disabled(el) {
                 seen.buy_button = true;
@@ -192,9 +197,11 @@ pub fn see(html: &Html, comma_decimal: Option<bool>, site: &[String]) -> Seen {
         let Some(text) = short_text(el, 80) else { continue };
         let lower = text.to_lowercase();
         if let Some(w) = OUT_OF_STOCK_WORDS.iter().find(|w| lower.contains(*w)) {
-            oos_positions.push((pos, (*w).to_string()));
+            if oos_positions.len() < MAX_ANCHORS {
+                oos_positions.push((pos, (*w).to_string()));
+            }
         }
-        if text.chars().count() > 40 || !text.chars().any(|c| c.is_ascii_digit()) {
+        if candidates.len() >= MAX_CANDIDATES || text.chars().count() > 40 || !text.chars().any(|c| c.is_ascii_digit()) {
             continue;
         }
         // Prices are inline: the shown text is the text nodes joined as they render.
