@@ -444,9 +444,12 @@ const SHOWN_OVER_MARKUP: i32 = 14;
 
 /// The main product's price, its currency when known, and where it came from.
 ///
-/// - A markup price is taken when the page shows it (some shown price equals
-///   it) or shows no price at all.
-/// - When the element carrying a microdata/RDFa price shows a different
+/// - A markup price the page does not show anywhere (no shown candidate with
+///   a non-negative score equals it) yields to the best shown price when that
+///   one scores at least [`SHOWN_OVER_MARKUP`]: markup goes stale, the page
+///   is what a buyer saw.
+/// - Otherwise the markup price is taken — unless the element carrying a
+///   microdata/RDFa price shows a different
 ///   price (`$28.50+` around `<meta itemprop=price content=25.00>`), the shown
 ///   one wins: it is what a buyer was offered.
 /// - Without markup, the best shown price is taken if its score reaches
