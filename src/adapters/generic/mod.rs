@@ -249,6 +249,25 @@ fn main_product(mut products: Vec<Facts>, seen: &visible::Seen) -> Option<Facts>
     best.map(|(i, _)| products.swap_remove(i))
 }
 
+/// The image a person sees captioned with the product's name: the first
+/// `<img>` whose `alt` is the title, at its largest offered size
+/// (`data-old-hires`, `data-zoom-image`, `data-large`, `data-src`, then `src`).
+fn captioned_image(html: &Html, title: &str) -> Option<String> {
+    let sel = Selector::parse("img[alt]").ok()?;
+    html.select(&sel).take(2000).find_map(|img| {
+        let v = img.value();
+        let alt = v.attr("alt")?;
+        if overlap(alt, title) < 0.8 || overlap(title, alt) < 0.5 {
+            return None;
+        }
+        ["data-old-hires", "data-zoom-image", "data-large", "data-src", "src"]
+            .iter()
+            .filter_map(|a| v.attr(a).map(str::trim))
+            .find(|u| !u.is_empty() && !u.starts_with("data:"))
+            .map(str::to_string)
+    })
+}
+
 /// Every source read, in order of trust.
 struct Sources {
     structured: Vec<Facts>,
@@ -361,6 +380,9 @@ fn read(html: &Html, url: &Url) -> Extracted {
     if let Some((images, s)) = sources.first(|f| (!f.images.is_empty()).then(|| f.images.clone())) {
         l.images = images.iter().filter_map(|i| parsers::absolute_url(i, url)).collect();
         note("images", s);
+    } else if let Some(image) = l.title.as_deref().and_then(|t| captioned_image(html, t)) {
+        l.images = parsers::absolute_url(&image, url).into_iter().collect();
+        note("images", "page:img-alt");
     }
     if !specs.is_empty() {
         l.specs = specs;

@@ -135,3 +135,13 @@ fn the_json_ld_product_the_heading_names_is_the_main_one() {
     assert_eq!(l.title.as_deref(), Some("Walnut Desk Lamp"));
     assert_eq!(price(&l).as_deref(), Some("89.00"));
 }
+
+#[test]
+fn the_image_captioned_with_the_title_at_its_largest_size() {
+    let l = page(
+        r#"<html><body><img alt="Logo" src="/logo.png"><h1>Four Channel Relay Module</h1>
+        <img alt="Four Channel Relay Module" src="/small.jpg" data-old-hires="/large.jpg"></body></html>"#,
+    );
+    assert_eq!(l.images, ["https://shop.example/large.jpg"]);
+    assert_eq!(l.provenance.get("images").map(String::as_str), Some("page:img-alt"));
+}
