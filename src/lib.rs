@@ -12,6 +12,7 @@ pub mod adapters;
 pub mod cli;
 pub mod config;
 pub mod crawl;
+pub mod diagnostics;
 pub mod fetch;
 pub mod market;
 pub mod model;

@@ -7,11 +7,7 @@ use std::path::Path;
 
 use spotcheck::adapters::generic::score::{load_cases, score};
 
-// `src/cli/score.rs` compiled here until `cli/mod.rs` wires the `score` command
-// (it names `crate::adapters`, which this re-export provides).
-pub use spotcheck::adapters;
-#[path = "../src/cli/score.rs"]
-mod cli_score;
+use spotcheck::cli::score as cli_score;
 
 const REALPAGES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/realpages");
 

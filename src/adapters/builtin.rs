@@ -9,6 +9,13 @@ use super::{AdapterSet, Problem};
 const SHIPPED: &[(&str, &str)] = &[
     ("sample-mall.toml", include_str!("../../site-adapters/sample-mall.toml")),
     ("sample-duo.toml", include_str!("../../site-adapters/sample-duo.toml")),
+    ("jd.toml", include_str!("../../site-adapters/jd.toml")),
+    ("taobao.toml", include_str!("../../site-adapters/taobao.toml")),
+    ("tmall.toml", include_str!("../../site-adapters/tmall.toml")),
+    ("pinduoduo.toml", include_str!("../../site-adapters/pinduoduo.toml")),
+    ("suning.toml", include_str!("../../site-adapters/suning.toml")),
+    ("douyin-shop.toml", include_str!("../../site-adapters/douyin-shop.toml")),
+    ("douyin-live.toml", include_str!("../../site-adapters/douyin-live.toml")),
 ];
 
 pub(super) fn load() -> (AdapterSet, Vec<Problem>) {
@@ -23,6 +30,9 @@ mod tests {
         let (set, problems) = super::load();
         let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
         assert!(problems.is_empty(), "{problems:#?}");
-        assert_eq!(set.names(), ["sample-duo", "sample-mall"]);
+        assert_eq!(
+            set.names(),
+            ["douyin-live", "douyin-shop", "jd", "pinduoduo", "sample-duo", "sample-mall", "suning", "taobao", "tmall"]
+        );
     }
 }

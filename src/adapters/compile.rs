@@ -7,13 +7,12 @@
 //! compiled here, once.
 
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use regex::Regex;
 use scraper::Selector;
-use serde::de::DeserializeOwned;
 use serde_json_path::JsonPath;
-use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use crate::model::PageKind;
@@ -25,44 +24,11 @@ use super::rules::{
 };
 use super::spec::{CertificateSpec, DocumentSpec, FieldSpec, HeaderSpec, LinkSpec, PageSpec};
 use super::{Adapter, Problem};
+use crate::diagnostics::Diagnostics;
 
 /// The adapter format this build reads.
 pub const FORMAT: i64 = 1;
 
-/// Collects problems for one file, turning byte spans into line:column.
-pub(super) struct Diagnostics<'s> {
-    file: PathBuf,
-    src: &'s str,
-    line_starts: Vec<usize>,
-    pub problems: Vec<Problem>,
-}
-
-impl<'s> Diagnostics<'s> {
-    pub fn new(file: &Path, src: &'s str) -> Diagnostics<'s> {
-        let line_starts = std::iter::once(0).chain(src.match_indices('\n').map(|(i, _)| i + 1)).collect();
-        Diagnostics { file: file.to_path_buf(), src, line_starts, problems: Vec::new() }
-    }
-
-    pub fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
-        let offset = span.start.min(self.src.len());
-        let line = self.line_starts.partition_point(|&start| start <= offset).max(1);
-        let line_start = self.line_starts[line - 1];
-        let column = self.src.get(line_start..offset).map_or(1, |s| s.chars().count() + 1);
-        self.problems.push(Problem { file: self.file.clone(), line, column, message: message.into() });
-    }
-
-    /// Deserialize one part of the tree; a shape error is recorded, not returned.
-    fn de<T: DeserializeOwned>(&mut self, value: Spanned<DeValue<'_>>) -> Option<T> {
-        let span = value.span();
-        match T::deserialize(ValueDeserializer::from(value)) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.at(e.span().unwrap_or(span), e.message().trim_end().to_string());
-                None
-            }
-        }
-    }
-}
 
 /// Parse, validate and compile one adapter file.
 pub(super) fn compile(file: &Path, src: &str) -> Result<Adapter, Vec<Problem>> {

@@ -38,7 +38,6 @@ mod rules;
 mod spec;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -70,20 +69,7 @@ impl FetchMode {
     }
 }
 
-/// One problem in one adapter file, at a line and column (both 1-based).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub file: PathBuf,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)
-    }
-}
+pub use crate::diagnostics::Problem;
 
 /// Why a page could not be read.
 #[derive(Debug, thiserror::Error)]

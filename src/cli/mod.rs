@@ -9,6 +9,7 @@ pub mod demo;
 pub mod listings;
 pub mod market;
 pub mod rules;
+pub mod score;
 
 use std::path::PathBuf;
 
@@ -71,6 +72,8 @@ pub enum RulesCommand {
 pub enum AdaptersCommand {
     /// Validate adapter files and report every problem with file and line.
     Check(adapters::CheckArgs),
+    /// Score the generic adapter on real pages with ground truth (P/R/F1 per field).
+    Score(score::ScoreArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +108,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
             true
         }
         Command::Adapters(AdaptersCommand::Check(args)) => adapters::check(&args)?,
+        Command::Adapters(AdaptersCommand::Score(args)) => score::run(args).await?,
         Command::Listings(ListingsCommand::Export(args)) => {
             listings::export(args, &data)?;
             true

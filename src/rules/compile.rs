@@ -5,20 +5,19 @@
 //! not hide the others; then names, regexes, word lists, dates and message
 //! placeholders are checked and compiled once.
 
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use chrono::NaiveDate;
 use regex::Regex;
 use rust_decimal::Decimal;
-use serde::de::DeserializeOwned;
-use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::eval::{DateFrom, Field, Pred, TextMatcher};
 use super::spec::{ConditionSpec, HeaderSpec, LegalBasis, Regime, Severity, Status, TestSpec};
 use super::{Problem, Reference};
+use crate::diagnostics::Diagnostics;
 
 /// A compiled rule.
 #[derive(Debug)]
@@ -50,43 +49,6 @@ pub(super) enum MessagePart {
     Title,
 }
 
-struct Diagnostics<'s> {
-    file: PathBuf,
-    src: &'s str,
-    line_starts: Vec<usize>,
-    problems: Vec<Problem>,
-}
-
-impl<'s> Diagnostics<'s> {
-    fn new(file: &Path, src: &'s str) -> Diagnostics<'s> {
-        let line_starts = std::iter::once(0).chain(src.match_indices('\n').map(|(i, _)| i + 1)).collect();
-        Diagnostics { file: file.to_path_buf(), src, line_starts, problems: Vec::new() }
-    }
-
-    fn line_of(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.src.len());
-        let line = self.line_starts.partition_point(|&start| start <= offset).max(1);
-        let line_start = self.line_starts[line - 1];
-        let column = self.src.get(line_start..offset).map_or(1, |s| s.chars().count() + 1);
-        (line, column)
-    }
-
-    fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
-        let (line, column) = self.line_of(span.start);
-        self.problems.push(Problem { file: self.file.clone(), line, column, message: message.into() });
-    }
-
-    fn de<T: DeserializeOwned>(&mut self, value: Spanned<DeValue<'_>>) -> Option<T> {
-        let span = value.span();
-        match T::deserialize(ValueDeserializer::from(value)) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.at(e.span().unwrap_or(span), e.message().trim_end().to_string());
-                None
-            }
-        }
-    }
-}
 
 /// Parse, validate and compile one rule file.
 pub fn compile(file: &Path, src: &str, reference: &Reference) -> Result<Rule, Vec<Problem>> {

@@ -23,7 +23,6 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use serde::Serialize;
 
 pub use compile::Rule;
 pub use eval::{EvalInput, Evidence, Finding, Tables};
@@ -45,20 +44,7 @@ pub enum RulesError {
     Csv { what: &'static str, row: usize, reason: String },
 }
 
-/// One problem in one file, at a line and column (1-based).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    pub file: PathBuf,
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)
-    }
-}
+pub use crate::diagnostics::Problem;
 
 /// The shipped rule files, embedded so the binary works from anywhere.
 pub const BUILTIN_RULES: &[(&str, &str)] = &[
