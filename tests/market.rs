@@ -102,6 +102,13 @@ fn extract_mall(body: &str, url: &Url) -> Listing {
         title: text(&doc, "h1.item-title"),
         price: money(".price-box span.price"),
         original_price: money("del.original-price"),
+        price_history: doc
+            .select(&sel("section.price-history tr"))
+            .map(|tr| {
+                let cell = |css| tr.select(&sel(css)).next().unwrap().text().collect::<String>();
+                (cell("td.date"), Decimal::from_str(cell("td.hist-price").trim_start_matches('¥')).unwrap())
+            })
+            .collect(),
         currency: Some("CNY".into()),
         availability: Some(if text(&doc, ".availability").unwrap() == "有货" { Availability::InStock } else { Availability::OutOfStock }),
         brand: specs.get("品牌").cloned(),
@@ -145,6 +152,12 @@ fn extract_duo(body: &str, url: &Url) -> Listing {
         title: s(&goods["goodsName"]),
         price: fen(&goods["minGroupPrice"]),
         original_price: fen(&goods["marketPrice"]),
+        price_history: goods["priceTrend"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (s(&p["date"]).unwrap(), fen(&p["price"]).unwrap()))
+            .collect(),
         currency: Some("CNY".into()),
         availability: Some(if goods["soldOut"].as_bool().unwrap() { Availability::OutOfStock } else { Availability::InStock }),
         brand: s(&goods["brandName"]),

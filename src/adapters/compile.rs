@@ -431,7 +431,7 @@ fn compile_extractor(
         (Shape::Map, false) => {
             d.at(span.clone(), format!("field `{name}` takes a key/value table: use `table` or `json_table`"))
         }
-        (Shape::One(_) | Shape::List, true) => d.at(span.clone(), format!("a table fills `specs`, not `{name}`")),
+        (Shape::One(_) | Shape::List, true) => d.at(span.clone(), format!("a table fills `specs` or `price_history`, not `{name}`")),
         _ => {}
     }
     let regex = match &spec.regex {

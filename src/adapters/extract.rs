@@ -267,7 +267,7 @@ impl<'a> Page<'a> {
             let found = field_rule.chain.iter().find_map(|ex| self.evaluate(field_rule.field, ex).map(|v| (v, ex)));
             match found {
                 Some((value, ex)) => {
-                    if let Value::Map(specs) = &value {
+                    if let (Field::Specs, Value::Map(specs)) = (field_rule.field, &value) {
                         self.specs = specs.clone();
                     }
                     provenance.insert(field_rule.field.name().to_string(), ex.label.clone());
@@ -569,6 +569,10 @@ fn listing(
             (Field::Stock, Value::Count(n)) => l.stock = Some(n),
             (Field::Images, Value::List(v)) => l.images = v,
             (Field::Specs, Value::Map(m)) => l.specs = m,
+            // Dates with a price the yuan parser reads (`¥129.00`, `129元`); others are dropped.
+            (Field::PriceHistory, Value::Map(m)) => {
+                l.price_history = m.into_iter().filter_map(|(date, p)| parsers::yuan(&p).map(|p| (date, p))).collect();
+            }
             (field, Value::Text(s)) => {
                 let slot = match field {
                     Field::Title => &mut l.title,

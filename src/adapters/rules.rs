@@ -197,6 +197,8 @@ pub(super) enum Field {
     Title,
     Price,
     OriginalPrice,
+    /// Date → price table of recent prices shown on the page.
+    PriceHistory,
     Currency,
     Availability,
     Sku,
@@ -241,6 +243,7 @@ const LISTING_FIELDS: &[(&str, Field)] = &[
     ("title", Field::Title),
     ("price", Field::Price),
     ("original_price", Field::OriginalPrice),
+    ("price_history", Field::PriceHistory),
     ("currency", Field::Currency),
     ("availability", Field::Availability),
     ("sku", Field::Sku),
@@ -298,7 +301,7 @@ impl Field {
             Field::Sales | Field::Stock => Shape::One(ValueType::Count),
             Field::Availability => Shape::One(ValueType::Availability),
             Field::Images => Shape::List,
-            Field::Specs => Shape::Map,
+            Field::Specs | Field::PriceHistory => Shape::Map,
             _ => Shape::One(ValueType::Text),
         }
     }

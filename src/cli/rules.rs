@@ -311,18 +311,14 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
         market.shops_truth(&base).map(|s| ((s.platform.clone(), s.shop_id.clone()), s)).collect();
     let tables = score::market_tables(&set, &market, &listings)?;
     let today = score::market_today(&set);
-    let prices: Vec<Vec<ObservedPrice>> = truth
-        .iter()
-        .map(|t| t.price_history.iter().map(|p| ObservedPrice { date: p.date.clone(), price: p.price }).collect())
-        .collect();
+    // Each listing carries the price history its page shows (`Listing::price_history`).
     let inputs: Vec<EvalInput<'_>> = listings
         .iter()
-        .zip(&prices)
-        .map(|(l, p)| EvalInput {
+        .map(|l| EvalInput {
             listing: l,
             shop: l.shop.as_ref().and_then(|r| shops.get(&(l.platform.clone(), r.shop_id.clone()))),
             checks: None,
-            prices: p,
+            prices: &[],
             tables: &tables,
             today,
         })

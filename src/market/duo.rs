@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 
 use super::catalogue::CLASSES;
 use super::gen::{Item, ShopInfo};
-use super::html::{esc, next_link, page_count, page_end, page_slice, page_start, script_json};
+use super::html::{esc, next_link, page_count, page_end, page_slice, page_start, script_json, yuan};
 use super::layout::Platform;
 use super::Market;
 
@@ -109,7 +109,11 @@ pub(crate) fn item(item: &Item, shop: &ShopInfo) -> String {
     goods.insert("goodsDesc".into(), item.description.clone().into());
     goods.insert(
         "priceTrend".into(),
-        item.history.iter().map(|(date, fen)| json!({"date": date, "price": fen})).collect::<Vec<_>>().into(),
+        item.history
+            .iter()
+            .map(|(date, fen)| json!({"date": date, "price": fen, "priceText": format!("¥{}", yuan(*fen))}))
+            .collect::<Vec<_>>()
+            .into(),
     );
     let state = json!({
         "goods": goods,

@@ -100,6 +100,7 @@ pub(crate) fn listing(item: &Item, shop: &ShopInfo, base: &Url) -> Listing {
         sales: Some(item.sales),
         stock: Some(item.stock),
         images: item.images.iter().map(|p| absolute(base, p)).collect(),
+        price_history: item.history.iter().map(|(date, fen)| (date.clone(), money(*fen))).collect(),
         description: Some(item.description.clone()),
         shop: Some(ShopRef {
             shop_id: shop.shop_id.to_string(),

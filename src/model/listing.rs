@@ -25,6 +25,10 @@ pub struct Listing {
     /// The struck-through "was" price shown beside the price, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub original_price: Option<Decimal>,
+    /// Prices the page shows for recent days (`YYYY-MM-DD` → price), e.g. a
+    /// 近7天价格 block: what a "was" price must be checked against.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub price_history: BTreeMap<String, Decimal>,
     /// ISO 4217 code, e.g. `CNY`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,

@@ -435,17 +435,19 @@ impl Pred {
             Pred::PriceAboveRecentLow { days } => {
                 let was = l.original_price?;
                 let since = input.today - chrono::Days::new(u64::from(*days));
-                let low = input
-                    .prices
-                    .iter()
-                    .filter(|p| {
-                        NaiveDate::parse_from_str(&p.date, "%Y-%m-%d").is_ok_and(|d| d >= since && d < input.today)
+                // Prices observed by us (earlier crawls) and those the page itself shows.
+                let observed = input.prices.iter().map(|p| (p.date.as_str(), p.price));
+                let shown = l.price_history.iter().map(|(date, price)| (date.as_str(), *price));
+                let (low_date, low_price) = observed
+                    .chain(shown)
+                    .filter(|(date, _)| {
+                        NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok_and(|d| d >= since && d < input.today)
                     })
-                    .min_by_key(|p| p.price)?;
-                (was > low.price).then(|| {
+                    .min_by_key(|(_, price)| *price)?;
+                (was > low_price).then(|| {
                     let note = format!(
-                        "lowest price in the {days} days before {}: {} on {}",
-                        input.today, low.price, low.date
+                        "lowest price in the {days} days before {}: {low_price} on {low_date}",
+                        input.today
                     );
                     vec![Evidence::whole("original_price", was.to_string(), Some(note))]
                 })

@@ -5,9 +5,10 @@
 //! module imports the marketplace's exported registry and history through the
 //! same CSV importers a bureau would use, builds the price baselines from the
 //! stored listings, evaluates every stored listing with its shop, and compares
-//! the rule ids found with the ids the truth lists. The 7-day price history the
-//! item page shows is not a [`Listing`] field yet, so it is taken from the truth
-//! record ([`crate::market::TruthRecord::price_history`]) as observed prices.
+//! the rule ids found with the ids the truth lists. Nothing is taken from the
+//! truth but the expected rule ids: the 7-day price history a "was" price is
+//! checked against is the one the adapters extracted from the item pages
+//! ([`Listing::price_history`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -18,7 +19,7 @@ use url::Url;
 use crate::market::{Market, REFERENCE_DATE};
 use crate::model::{Listing, Shop};
 
-use super::{CheckHistory, EvalInput, ObservedPrice, Registry, RuleSet, RulesError, Tables};
+use super::{CheckHistory, EvalInput, Registry, RuleSet, RulesError, Tables};
 
 /// One rule's figures.
 #[derive(Debug, Clone, Serialize)]
@@ -109,13 +110,8 @@ pub fn score(
                     .shop
                     .as_ref()
                     .and_then(|r| shop_by_key.get(&(listing.platform.as_str(), r.shop_id.as_str())));
-                let prices: Vec<ObservedPrice> = truth
-                    .price_history
-                    .iter()
-                    .map(|p| ObservedPrice { date: p.date.clone(), price: p.price })
-                    .collect();
                 let input =
-                    EvalInput { listing, shop: shop.copied(), checks: None, prices: &prices, tables: &tables, today };
+                    EvalInput { listing, shop: shop.copied(), checks: None, prices: &[], tables: &tables, today };
                 set.evaluate(&input)
             }
         };
