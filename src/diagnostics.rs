@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use toml::de::{DeValue, ValueDeserializer};
+use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
 /// One problem in one file, at a line and column (both 1-based).
@@ -54,6 +54,17 @@ impl<'s> Diagnostics<'s> {
         let line_start = self.line_starts[line - 1];
         let column = self.src.get(line_start..offset).map_or(1, |s| s.chars().count() + 1);
         (line, column)
+    }
+
+    /// Parses the whole file into a spanned tree. On syntax errors, records
+    /// every one the parser recovered from and returns `None`: the shape of a
+    /// file that does not parse is not checked.
+    pub fn parse(&mut self) -> Option<Spanned<DeTable<'s>>> {
+        let (root, errors) = DeTable::parse_recoverable(self.src);
+        for e in &errors {
+            self.at(e.span().unwrap_or(0..0), e.message().trim_end().to_string());
+        }
+        errors.is_empty().then_some(root)
     }
 
     /// Records a problem at the start of `span`.

@@ -12,7 +12,7 @@ use std::path::Path;
 use regex::Regex;
 use scraper::Selector;
 use serde_json_path::JsonPath;
-use toml::de::{DeTable, DeValue};
+use toml::de::DeValue;
 use toml::Spanned;
 
 use crate::model::PageKind;
@@ -33,13 +33,9 @@ pub const FORMAT: i64 = 1;
 /// Parse, validate and compile one adapter file.
 pub(super) fn compile(file: &Path, src: &str) -> Result<Adapter, Vec<Problem>> {
     let mut d = Diagnostics::new(file, src);
-    let (root, errors) = DeTable::parse_recoverable(src);
-    for e in &errors {
-        d.at(e.span().unwrap_or(0..0), e.message().trim_end().to_string());
-    }
-    if !errors.is_empty() {
+    let Some(root) = d.parse() else {
         return Err(d.problems);
-    }
+    };
     let root_span = root.span();
     let mut table = root.into_inner();
     let pages = table.remove("pages");

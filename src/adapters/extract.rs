@@ -74,10 +74,7 @@ pub(super) fn extract(adapter: &Adapter, url: &Url, body: &[u8]) -> Result<Extra
     let target = match_target(url);
     let (html, json) = match rule.document {
         Document::Html => {
-            let depth = block_nesting(raw.as_bytes());
-            if depth > MAX_NESTING {
-                return Err(ExtractError::TooDeep { url: url.to_string(), depth, limit: MAX_NESTING });
-            }
+            check_nesting(url, &raw)?;
             let html = Html::parse_document(&raw);
             let state = rule.state.as_ref().and_then(|s| find_state(&html, s));
             (Some(html), state)
@@ -178,22 +175,83 @@ fn items_of<'j>(path: &serde_json_path::JsonPath, json: &'j Json) -> Option<Vec<
 /// stack), so a hostile page of 100,000 nested `<div>`s would stall a worker.
 pub(super) const MAX_NESTING: usize = 4096;
 
-/// The deepest nesting of block elements that only close explicitly (`div`,
-/// `section` …), counted on the raw bytes before parsing.
-fn block_nesting(body: &[u8]) -> usize {
-    const BLOCKS: &[&[u8]] = &[b"div", b"section", b"article", b"ul", b"ol", b"table", b"span", b"blockquote", b"dl"];
+/// Refuses a page nested deeper than [`MAX_NESTING`] before it is parsed.
+pub(super) fn check_nesting(url: &Url, raw: &str) -> Result<(), ExtractError> {
+    let depth = nesting(raw.as_bytes());
+    if depth > MAX_NESTING {
+        return Err(ExtractError::TooDeep { url: url.to_string(), depth, limit: MAX_NESTING });
+    }
+    Ok(())
+}
+
+/// The deepest nesting of elements, counted on the raw bytes (the HTML parser
+/// is quadratic in depth; see [`MAX_NESTING`]). Void elements and
+/// those the parser closes by itself (`p`, `li`, `td` …) are not counted, so
+/// sloppy real pages are not refused; any other tag, custom ones included, is.
+pub(super) fn nesting(body: &[u8]) -> usize {
+    const UNCOUNTED: &[&[u8]] = &[
+        b"area",
+        b"base",
+        b"br",
+        b"col",
+        b"embed",
+        b"hr",
+        b"img",
+        b"input",
+        b"link",
+        b"meta",
+        b"param",
+        b"source",
+        b"track",
+        b"wbr",
+        b"p",
+        b"li",
+        b"dt",
+        b"dd",
+        b"tr",
+        b"td",
+        b"th",
+        b"option",
+        b"optgroup",
+        b"rb",
+        b"rt",
+        b"rp",
+        b"thead",
+        b"tbody",
+        b"tfoot",
+        b"colgroup",
+        b"caption",
+        b"head",
+        b"body",
+        b"html",
+        b"script",
+        b"style",
+        b"image",
+        b"path",
+        b"use",
+        b"stop",
+        b"rect",
+        b"circle",
+        b"polygon",
+        b"line",
+        b"g",
+    ];
     let (mut depth, mut deepest) = (0usize, 0usize);
     let mut i = 0;
     while let Some(at) = body[i..].iter().position(|&b| b == b'<') {
         let start = i + at + 1;
         let closing = body.get(start) == Some(&b'/');
-        let name_start = start + usize::from(closing);
-        let name_end = body[name_start..]
-            .iter()
-            .position(|b| !b.is_ascii_alphanumeric())
-            .map_or(body.len(), |n| name_start + n);
+        let name_start = (start + usize::from(closing)).min(body.len());
+        let name_end =
+            body[name_start..].iter().position(|b| !b.is_ascii_alphanumeric()).map_or(body.len(), |n| name_start + n);
         let name = &body[name_start..name_end];
-        if BLOCKS.iter().any(|b| b.eq_ignore_ascii_case(name)) {
+        let self_closing = body[name_end..]
+            .iter()
+            .take(512)
+            .position(|&b| b == b'>')
+            .is_some_and(|gt| gt > 0 && body.get(name_end + gt - 1) == Some(&b'/'));
+        let is_tag = name.first().is_some_and(u8::is_ascii_alphabetic);
+        if is_tag && !self_closing && !UNCOUNTED.iter().any(|u| u.eq_ignore_ascii_case(name)) {
             if closing {
                 depth = depth.saturating_sub(1);
             } else {

@@ -11,7 +11,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use chrono::NaiveDate;
 use regex::Regex;
 use rust_decimal::Decimal;
-use toml::de::{DeTable, DeValue};
+use toml::de::DeValue;
 use toml::Spanned;
 
 use super::eval::{DateFrom, Field, Pred, TextMatcher};
@@ -53,13 +53,9 @@ pub(super) enum MessagePart {
 /// Parse, validate and compile one rule file.
 pub fn compile(file: &Path, src: &str, reference: &Reference) -> Result<Rule, Vec<Problem>> {
     let mut d = Diagnostics::new(file, src);
-    let (root, errors) = DeTable::parse_recoverable(src);
-    for e in &errors {
-        d.at(e.span().unwrap_or(0..0), e.message().trim_end().to_string());
-    }
-    if !errors.is_empty() {
+    let Some(root) = d.parse() else {
         return Err(d.problems);
-    }
+    };
     let root_span = root.span();
     let mut table = root.into_inner();
     let condition = table.remove("condition");

@@ -73,92 +73,9 @@ pub struct Facts {
 pub fn extract(url: &Url, body: &[u8]) -> Result<Extracted, ExtractError> {
     let decoded = extract::decode(body);
     let raw = price::truncate(&decoded, MAX_PAGE);
-    let depth = nesting(raw.as_bytes());
-    if depth > extract::MAX_NESTING {
-        return Err(ExtractError::TooDeep { url: url.to_string(), depth, limit: extract::MAX_NESTING });
-    }
+    extract::check_nesting(url, raw)?;
     let html = Html::parse_document(raw);
     Ok(read(&html, url))
-}
-
-/// The deepest nesting of elements, counted on the raw bytes (the HTML parser
-/// is quadratic in depth; see `extract::MAX_NESTING`). Void elements and
-/// those the parser closes by itself (`p`, `li`, `td` …) are not counted, so
-/// sloppy real pages are not refused; any other tag, custom ones included, is.
-fn nesting(body: &[u8]) -> usize {
-    const UNCOUNTED: &[&[u8]] = &[
-        b"area",
-        b"base",
-        b"br",
-        b"col",
-        b"embed",
-        b"hr",
-        b"img",
-        b"input",
-        b"link",
-        b"meta",
-        b"param",
-        b"source",
-        b"track",
-        b"wbr",
-        b"p",
-        b"li",
-        b"dt",
-        b"dd",
-        b"tr",
-        b"td",
-        b"th",
-        b"option",
-        b"optgroup",
-        b"rb",
-        b"rt",
-        b"rp",
-        b"thead",
-        b"tbody",
-        b"tfoot",
-        b"colgroup",
-        b"caption",
-        b"head",
-        b"body",
-        b"html",
-        b"script",
-        b"style",
-        b"image",
-        b"path",
-        b"use",
-        b"stop",
-        b"rect",
-        b"circle",
-        b"polygon",
-        b"line",
-        b"g",
-    ];
-    let (mut depth, mut deepest) = (0usize, 0usize);
-    let mut i = 0;
-    while let Some(at) = body[i..].iter().position(|&b| b == b'<') {
-        let start = i + at + 1;
-        let closing = body.get(start) == Some(&b'/');
-        let name_start = (start + usize::from(closing)).min(body.len());
-        let name_end =
-            body[name_start..].iter().position(|b| !b.is_ascii_alphanumeric()).map_or(body.len(), |n| name_start + n);
-        let name = &body[name_start..name_end];
-        let self_closing = body[name_end..]
-            .iter()
-            .take(512)
-            .position(|&b| b == b'>')
-            .is_some_and(|gt| gt > 0 && body.get(name_end + gt - 1) == Some(&b'/'));
-        let is_tag = name.first().is_some_and(u8::is_ascii_alphabetic);
-        if is_tag && !self_closing && !UNCOUNTED.iter().any(|u| u.eq_ignore_ascii_case(name)) {
-            if closing {
-                depth = depth.saturating_sub(1);
-            } else {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-        }
-        i = name_end.max(start);
-    }
-    deepest
 }
 
 /// The page's language: `<html lang>`, `content-language`, or `og:locale`.
@@ -506,7 +423,7 @@ fn choose_price(s: &Sources) -> Option<(Decimal, Option<String>, &'static str)> 
 pub fn price_candidates(body: &[u8]) -> Vec<(Decimal, i32, String)> {
     let decoded = extract::decode(body);
     let raw = price::truncate(&decoded, MAX_PAGE);
-    if nesting(raw.as_bytes()) > extract::MAX_NESTING {
+    if extract::nesting(raw.as_bytes()) > extract::MAX_NESTING {
         return Vec::new();
     }
     let html = Html::parse_document(raw);
