@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::cli::adapters::{adapter_set, find_adapter};
 use crate::config::DataDir;
-use crate::crawl::{run_job, RunOptions};
+use crate::crawl::{run_job, JobReport, RunOptions};
 use crate::fetch::Politeness;
 use crate::market::{self, Market, MarketConfig};
 use crate::rules::RuleSet;
@@ -35,6 +35,37 @@ pub struct DemoArgs {
     /// Print a machine-readable summary instead of the report.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Serves `market` on a free loopback port and crawls each of its platforms,
+/// with politeness off, into `store`. Returns the base URL, the server task
+/// (abort it to stop the marketplace) and each platform's
+/// job report, in order. The demo and `rules score` both run the pipeline this way.
+pub async fn crawl_market(
+    market: &Arc<Market>,
+    store: &Store,
+    blobs: &evidence::BlobStore,
+    concurrency: usize,
+    quiet: bool,
+    plan_id: &str,
+) -> anyhow::Result<(url::Url, tokio::task::JoinHandle<()>, Vec<(String, JobReport)>)> {
+    let (addr, server) = market::serve(Arc::clone(market), ([127, 0, 0, 1], 0).into()).await?;
+    let base = url::Url::parse(&format!("http://{addr}/"))?;
+    let adapters = adapter_set(None)?;
+    let options = RunOptions { concurrency, politeness: Some(Politeness::unlimited()), quiet, ..RunOptions::default() };
+    let mut reports = Vec::new();
+    for (adapter_name, entry) in market.entry_urls(&base) {
+        let adapter = find_adapter(&adapters, &adapter_name)?;
+        let spec = JobSpec {
+            adapter: adapter_name.clone(),
+            seeds: vec![entry.to_string()],
+            plan_id: Some(plan_id.to_string()),
+            ..JobSpec::default()
+        };
+        let report = run_job(store, blobs.clone(), adapter, spec, &options).await?;
+        reports.push((adapter_name, report));
+    }
+    Ok((base, server, reports))
 }
 
 #[derive(Debug, Serialize)]
@@ -83,34 +114,12 @@ pub async fn run(args: DemoArgs, data: &DataDir) -> anyhow::Result<DemoSummary> 
     say(format!("spotcheck demo: sample marketplace of {} listings (seed {})", args.listings, args.seed));
 
     let market = Arc::new(Market::new(MarketConfig { seed: args.seed, listings: args.listings, count_hits: false }));
-    let (addr, _server) = market::serve(Arc::clone(&market), ([127, 0, 0, 1], 0).into()).await?;
-    let base = url::Url::parse(&format!("http://{addr}/"))?;
-    say(format!("  market   listening on {base}"));
-
-    let adapters = adapter_set(None)?;
     let store = Store::open(&dir.db())?;
     let blobs = evidence::BlobStore::open(dir.blobs())?;
-    let options = RunOptions {
-        concurrency: args.concurrency,
-        politeness: Some(Politeness::unlimited()),
-        quiet: args.json,
-        ..RunOptions::default()
-    };
+    let (base, _server, reports) = crawl_market(&market, &store, &blobs, args.concurrency, args.json, "demo").await?;
+    say(format!("  market   served on {base}"));
     let mut jobs = Vec::new();
-    for (adapter_name, entry) in market.entry_urls(&base) {
-        let adapter = find_adapter(&adapters, &adapter_name)?;
-        let spec = JobSpec {
-            adapter: adapter_name.clone(),
-            seeds: vec![entry.to_string()],
-            max_pages: None,
-            max_depth: None,
-            sample: None,
-            sample_seed: None,
-            robots_override: None,
-            plan_id: Some("demo".into()),
-            ..JobSpec::default()
-        };
-        let report = run_job(&store, blobs.clone(), adapter, spec, &options).await?;
+    for (adapter_name, report) in reports {
         let c = &report.job.counters;
         say(format!(
             "  crawl    {adapter_name}: {} pages, {} listings, {} shops, {} errors, {:.0} pages/s",

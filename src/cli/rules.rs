@@ -17,14 +17,11 @@ use anyhow::{bail, Context};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use crate::cli::adapters::{adapter_set, find_adapter};
-use crate::crawl::{run_job, RunOptions};
-use crate::fetch::Politeness;
-use crate::market::{self, Market, MarketConfig};
+use crate::market::{Market, MarketConfig};
 use crate::model::{Listing, Shop};
 use crate::rules::score::{self, ScoreReport};
 use crate::rules::{CheckHistory, EvalInput, ObservedPrice, Registry, RuleSet, SpotCheck, Tables};
-use crate::store::{JobSpec, Store};
+use crate::store::Store;
 
 /// `spotcheck rules check [DIR]` / `spotcheck rules test [DIR]`
 #[derive(Debug, Clone, clap::Args)]
@@ -244,28 +241,10 @@ pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
 pub async fn score_run(args: &ScoreArgs) -> anyhow::Result<ScoreReport> {
     let set = load_reporting(args.rules.as_deref())?;
     let market = Arc::new(Market::new(MarketConfig { seed: args.seed, listings: args.listings, count_hits: false }));
-    let (addr, server) = market::serve(Arc::clone(&market), ([127, 0, 0, 1], 0).into()).await?;
-    let base = url::Url::parse(&format!("http://{addr}/"))?;
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
     let store = Store::open(&scratch.path().join("db"))?;
     let blobs = evidence::BlobStore::open(scratch.path().join("blobs"))?;
-    let adapters = adapter_set(None)?;
-    let options = RunOptions {
-        concurrency: args.concurrency,
-        politeness: Some(Politeness::unlimited()),
-        quiet: true,
-        ..RunOptions::default()
-    };
-    for (adapter_name, entry) in market.entry_urls(&base) {
-        let adapter = find_adapter(&adapters, &adapter_name)?;
-        let spec = JobSpec {
-            adapter: adapter_name.clone(),
-            seeds: vec![entry.to_string()],
-            plan_id: Some("rules-score".into()),
-            ..JobSpec::default()
-        };
-        run_job(&store, blobs.clone(), adapter, spec, &options).await?;
-    }
+    let (base, server, _) = crate::cli::demo::crawl_market(&market, &store, &blobs, args.concurrency, true, "rules-score").await?;
     server.abort();
     let listings: Vec<Listing> = store.latest_listings().collect::<Result<_, _>>()?;
     let shops: Vec<Shop> = store.latest_shops().collect::<Result<_, _>>()?;

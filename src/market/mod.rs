@@ -47,7 +47,7 @@ use url::Url;
 pub use html::PAGE_SIZE;
 pub use layout::Platform;
 pub use server::ROBOTS_TXT;
-pub use truth::{HistoryEntry, PricePoint, RegistryEntry, TruthRecord};
+pub use truth::{HistoryEntry, RegistryEntry, TruthRecord};
 pub use violations::{PLANTED_RULES, REFERENCE_DATE};
 
 use gen::{Item, ShopInfo};

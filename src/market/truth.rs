@@ -26,50 +26,19 @@ use super::rng::{Rng, Stream};
 use super::violations::{rule_ids, Registration};
 use crate::model::{Availability, CertificateKind, Listing, Shop, ShopRef};
 
-/// One listing's ground truth: the listing's fields flattened, plus `violations`
-/// and the 7-day price history the item page shows (not a [`Listing`] field).
+/// One listing's ground truth: the listing's fields flattened (its 7-day price
+/// history included), plus `violations`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TruthRecord {
     #[serde(flatten)]
     pub listing: Listing,
     /// Rule ids of issue 4 this listing breaks (including its shop's).
     pub violations: Vec<String>,
-    /// The 近7天价格 block, oldest first.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub price_history: Vec<PricePoint>,
 }
 
-/// One day of the price-history block.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PricePoint {
-    pub date: String,
-    pub price: Decimal,
-}
-
-/// One row of the exported CCC certificate registry (as a cx.cnca.cn lookup would return).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RegistryEntry {
-    pub number: String,
-    pub holder: String,
-    pub product: String,
-    pub models: String,
-    /// 有效 / 暂停 / 撤销 / 注销 / 过期
-    pub status: String,
-    /// `YYYY-MM-DD`
-    pub expiry: String,
-}
-
-/// One row of the exported past spot-check history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistoryEntry {
-    pub uscc: String,
-    pub company: String,
-    /// `YYYY-MM-DD`
-    pub date: String,
-    pub product: String,
-    /// 合格 / 不合格
-    pub result: String,
-}
+/// The registry and history exports are written in the row formats the rule
+/// engine's importers read ([`crate::rules::reference`]): one definition of each.
+pub use crate::rules::{RegistryEntry, SpotCheck as HistoryEntry};
 
 fn absolute(base: &Url, path: &str) -> String {
     base.join(path).map_or_else(|_| path.to_string(), String::from)
@@ -119,7 +88,6 @@ pub(crate) fn record(item: &Item, shop: &ShopInfo, base: &Url) -> TruthRecord {
             .into_iter()
             .map(String::from)
             .collect(),
-        price_history: item.history.iter().map(|(date, fen)| PricePoint { date: date.clone(), price: money(*fen) }).collect(),
     }
 }
 
