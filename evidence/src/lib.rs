@@ -1,9 +1,11 @@
 //! Sealed evidence for spotcheck.
 //!
 //! This crate owns what must hold up in court: the record of each fetch exactly
-//! as it happened ([`capture::CaptureRecord`]) and the content-addressed store
-//! its bytes live in ([`blobs::BlobStore`]). The ledger, signatures, timestamps,
-//! bundles and the `evidence-verify` binary grow here (see FORMAT.md when written).
+//! as it happened ([`capture::CaptureRecord`]), the content-addressed store its
+//! bytes live in ([`blobs::BlobStore`]), the hash-chained ledger with signed
+//! Merkle checkpoints, RFC 3161 timestamps, the WACZ bundles handed to
+//! enforcement, and their verifier (`evidence-verify`). FORMAT.md specifies a
+//! bundle byte for byte.
 //!
 //! It depends on nothing from the `spotcheck` crate, so a verifier can be built
 //! from it alone.
@@ -12,6 +14,10 @@
 
 pub mod blobs;
 pub mod capture;
+pub mod report;
+pub mod timestamp;
+pub mod wacz;
+pub mod warc;
 
 pub use blobs::{BlobError, BlobStore, Digest};
 pub use capture::{CaptureRecord, Hop, RequestRecord, ResponseRecord};
