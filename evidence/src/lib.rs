@@ -14,6 +14,10 @@
 
 pub mod blobs;
 pub mod capture;
+pub mod checkpoint;
+pub mod keys;
+pub mod ledger;
+pub mod merkle;
 pub mod report;
 pub mod timestamp;
 pub mod wacz;
