@@ -82,3 +82,58 @@ impl CaptureRecord {
         serde_json::to_vec(self).unwrap_or_default()
     }
 }
+
+/// What the ledger records about a capture: enough to find and re-check every
+/// file of it (the record itself is named by `capture`, its digest).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureManifest {
+    /// SHA-256 of the capture record's canonical JSON: the capture id.
+    pub capture: Digest,
+    pub url: String,
+    pub final_url: String,
+    pub status: u16,
+    pub finished_at: DateTime<Utc>,
+    /// The raw response body as received.
+    pub body_sha256: Digest,
+    pub body_len: u64,
+    /// Further artifacts of the same capture (rendered DOM, screenshot, MHTML …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<Artifact>,
+}
+
+/// One content-addressed file that belongs to a capture.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Artifact {
+    /// `dom`, `screenshot`, `mhtml`, `network-log`, `segment` …
+    pub role: String,
+    pub media_type: String,
+    pub sha256: Digest,
+    pub bytes: u64,
+}
+
+impl CaptureManifest {
+    pub fn of(capture: Digest, record: &CaptureRecord) -> CaptureManifest {
+        CaptureManifest {
+            capture,
+            url: record.url.clone(),
+            final_url: record.final_url.clone(),
+            status: record.response.status,
+            finished_at: record.finished_at,
+            body_sha256: record.response.body_sha256,
+            body_len: record.response.body_len,
+            artifacts: Vec::new(),
+        }
+    }
+
+    /// The ledger entry that records this capture.
+    pub fn to_entry(&self) -> crate::ledger::NewEntry {
+        crate::ledger::NewEntry {
+            kind: crate::ledger::EntryKind::Capture,
+            subject: self.capture.to_hex(),
+            body: serde_json::to_value(self).unwrap_or_default(),
+            also_about: Vec::new(),
+        }
+    }
+}

@@ -78,6 +78,9 @@ pub struct NewEntry {
     pub kind: EntryKind,
     pub subject: String,
     pub body: serde_json::Value,
+    /// Further subjects the entry is about, for [`Ledger::entries_about`]
+    /// (indexed only, not part of the entry).
+    pub also_about: Vec<String>,
 }
 
 /// Where an appended entry went.
@@ -197,7 +200,7 @@ impl Ledger {
         let _guard = self.inner.write.lock().unwrap_or_else(|p| p.into_inner());
         let (mut size, mut prev) = self.head()?;
         let now = Utc::now();
-        let mut rows: Vec<(u64, Vec<u8>, String)> = Vec::with_capacity(batch.len());
+        let mut rows: Vec<(u64, Vec<u8>, Vec<String>)> = Vec::with_capacity(batch.len());
         let mut pending: HashMap<(u32, u64), Digest> = HashMap::new();
         let mut appended = Vec::with_capacity(batch.len());
         for new in batch {
@@ -226,7 +229,9 @@ impl Ledger {
                 seq: size,
                 hash: prev,
             });
-            rows.push((size, bytes, entry.subject));
+            let mut about = new.also_about;
+            about.push(entry.subject);
+            rows.push((size, bytes, about));
             size += 1;
         }
         let mut head = size.to_be_bytes().to_vec();
@@ -234,9 +239,11 @@ impl Ledger {
         let i = &self.inner;
         (&i.entries, &i.nodes, &i.meta, &i.subjects)
             .transaction(|(entries, nodes, meta, subjects)| {
-                for (seq, bytes, subject) in &rows {
+                for (seq, bytes, about) in &rows {
                     entries.insert(&seq.to_be_bytes(), bytes.as_slice())?;
-                    subjects.insert(subject_key(subject, *seq), &[] as &[u8])?;
+                    for subject in about {
+                        subjects.insert(subject_key(subject, *seq), &[] as &[u8])?;
+                    }
                 }
                 for ((level, index), hash) in &pending {
                     nodes.insert(&node_key(*level, *index), &hash.0)?;

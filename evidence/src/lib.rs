@@ -15,6 +15,8 @@
 pub mod blobs;
 pub mod capture;
 pub mod checkpoint;
+pub mod custody;
+pub mod finding;
 pub mod keys;
 pub mod ledger;
 pub mod merkle;
@@ -24,4 +26,4 @@ pub mod wacz;
 pub mod warc;
 
 pub use blobs::{BlobError, BlobStore, Digest};
-pub use capture::{CaptureRecord, Hop, RequestRecord, ResponseRecord};
+pub use capture::{Artifact, CaptureManifest, CaptureRecord, Hop, RequestRecord, ResponseRecord};
