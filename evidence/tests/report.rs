@@ -173,6 +173,8 @@ fn hostile() -> ReportInput {
     const BREAKOUT: &str = "\"><img src=x onerror=alert(1)>";
     let mut r = sample();
     r.title = format!("{SCRIPT}{BREAKOUT}");
+    // The bundle id also reaches the print footer's CSS.
+    r.bundle_id = format!("x\"; }}</style>{SCRIPT}\\");
     r.purpose = Some(format!("'{SCRIPT}'"));
     r.station = BREAKOUT.to_string();
     r.operators = vec![SCRIPT.to_string(), "a\u{0}b\u{7}c".to_string()];
@@ -390,6 +392,11 @@ fn hostile_strings_are_only_shown_escaped() {
         !html.to_lowercase().contains("<script"),
         "raw <script> in page"
     );
+    assert_eq!(
+        html.matches("</style").count(),
+        1,
+        "style element broken out of"
+    );
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(
         !html.contains("<img src=x"),
@@ -587,6 +594,7 @@ fn renders_a_real_pdf_with_chromium() {
             );
             assert!(text.contains(&hash('a')), "pdf text lacks a file hash");
             assert!(text.contains("CCC-MISSING-TOY"), "pdf text lacks a rule id");
+            assert!(text.contains("页/共"), "pdf lacks page numbers");
         }
         _ => {
             eprintln!("pdftotext unavailable (apt-get install -y poppler-utils); counting pages");

@@ -46,7 +46,7 @@ mark { background: #ffe066; color: #000; padding: 0 1px; }
 .capture { margin-bottom: 10px; }
 .warn { color: #a00; font-weight: bold; }
 figure { margin: 6px 0; page-break-inside: avoid; break-inside: avoid; }
-figure img { max-width: 100%; max-height: 240mm; border: 1px solid #999; }
+figure img { max-width: 100%; max-height: 225mm; border: 1px solid #999; }
 figcaption { font-size: 8.5pt; color: #333; }
 ol.redirects { margin: 0; padding-left: 1.4em; }
 ul.basis { margin: 0; padding-left: 1.2em; }
@@ -116,6 +116,32 @@ fn is_invisible(c: char) -> bool {
         )
 }
 
+/// Print margin boxes: the bundle id and "page N of M" on every page, so a
+/// loose sheet can be tied back to its bundle and a missing one noticed.
+fn page_margins(bundle_id: &str) -> String {
+    format!(
+        "@page {{ @bottom-left {{ content: \"电子数据提取笔录 {}\"; font-size: 7.5pt; color: #555; }} \
+         @bottom-right {{ content: \"第 \" counter(page) \" 页 / 共 \" counter(pages) \" 页\"; font-size: 7.5pt; color: #555; }} }}\n",
+        css_string(bundle_id)
+    )
+}
+
+/// Escapes text for a double-quoted CSS string inside a `<style>` element:
+/// everything but ASCII letters, digits and a few harmless marks becomes a
+/// six-digit CSS hex escape, so neither `"` nor `</style` can appear. Long
+/// ids are cut so the footer stays on one line.
+fn css_string(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars().take(96) {
+        if c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.' | ':') {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\{:06X}", u32::from(c)));
+        }
+    }
+    out
+}
+
 /// Builds the report page. Deterministic: the same input gives the same bytes.
 pub fn render_html(r: &ReportInput) -> String {
     let mut p = Page::default();
@@ -128,8 +154,9 @@ pub fn render_html(r: &ReportInput) -> String {
     );
     p.push("<meta name=\"referrer\" content=\"no-referrer\">\n");
     p.push(&format!(
-        "<title>电子数据提取笔录 — {}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
-        escape_plain(&r.title)
+        "<title>电子数据提取笔录 — {}</title>\n<style>{CSS}{}</style>\n</head>\n<body>\n",
+        escape_plain(&r.title),
+        page_margins(&r.bundle_id)
     ));
     p.push(&format!(
         "<header class=\"doc\">\n<h1>电子数据提取笔录</h1>\n<p class=\"sub\">Electronic data extraction record</p>\n\
@@ -227,7 +254,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(d);
@@ -561,4 +588,46 @@ fn signatures(p: &mut Page, r: &ReportInput) {
         "<div class=\"sig\"><div class=\"line\"></div><div class=\"label\">见证人签名 <span class=\"en\">Witness</span></div></div>\n\
          <div class=\"sig\"><div class=\"line\"></div><div class=\"label\">日期 <span class=\"en\">Date</span></div></div>\n</div>\n</section>\n",
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(123_456_789), "123,456,789");
+        assert_eq!(thousands(u64::MAX), "18,446,744,073,709,551,615");
+    }
+
+    #[test]
+    fn css_string_lets_nothing_close_the_string_or_the_style() {
+        let s = css_string("a\"b</style>\\c\n中");
+        assert_eq!(
+            s,
+            "a\\000022b\\00003C\\00002Fstyle\\00003E\\00005Cc\\00000A\\004E2D"
+        );
+        assert!(!s.contains('"') && !s.contains('<'));
+        assert_eq!(css_string(&"x".repeat(500)).len(), 96);
+    }
+
+    #[test]
+    fn plain_escape_uses_text_markers() {
+        assert_eq!(escape_plain("<a>\u{202E}"), "&lt;a&gt;[U+202E]");
+    }
+
+    #[test]
+    fn invisibles_are_recognised() {
+        for c in [
+            '\u{0}', '\u{7f}', '\u{85}', '\u{200B}', '\u{202E}', '\u{2066}', '\u{FEFF}',
+        ] {
+            assert!(is_invisible(c), "U+{:04X}", u32::from(c));
+        }
+        for c in ['a', '中', ' ', '\u{3000}', '“'] {
+            assert!(!is_invisible(c), "U+{:04X}", u32::from(c));
+        }
+    }
 }

@@ -151,17 +151,21 @@ pub fn render_pdf(
 }
 
 /// Waits for `child` up to `timeout`; `None` when it is still running.
+/// A timeout too large to add to the clock means no limit.
 fn wait_with_timeout(child: &mut Child, timeout: Duration) -> io::Result<Option<ExitStatus>> {
-    let deadline = Instant::now() + timeout;
+    let deadline = Instant::now().checked_add(timeout);
     loop {
         if let Some(status) = child.try_wait()? {
             return Ok(Some(status));
         }
-        let now = Instant::now();
-        if now >= deadline {
+        let left = match deadline {
+            Some(d) => d.saturating_duration_since(Instant::now()),
+            None => POLL,
+        };
+        if left.is_zero() {
             return Ok(None);
         }
-        std::thread::sleep(POLL.min(deadline - now));
+        std::thread::sleep(POLL.min(left));
     }
 }
 
