@@ -298,6 +298,10 @@ fn basic_info(p: &mut Page, r: &ReportInput) {
         ),
     );
     p.push("</table>\n");
+    p.push(
+        "<p class=\"en\">本笔录中的时间均为协调世界时（UTC），并附北京时间（UTC+8）。\
+         All times are UTC, with Beijing time (UTC+8) alongside.</p>\n",
+    );
 }
 
 fn captures(p: &mut Page, caps: &[CaptureSummary]) {
