@@ -40,7 +40,7 @@ pub enum WaczError {
     Index {
         file: String,
         #[source]
-        source: crate::warc::WarcError,
+        source: Box<crate::warc::WarcError>,
     },
     #[error("signing `{hash}` failed: {source}")]
     Sign {

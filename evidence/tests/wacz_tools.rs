@@ -2,6 +2,9 @@
 //! tools: `warcio check -v` / `warcio index` on every WARC and
 //! `wacz validate` on the bundle (both from PyPI: `pip install warcio wacz`).
 
+// Helpers outside `#[test]` functions build fixed inputs; a failure there is a test failure.
+#![allow(clippy::expect_used)]
+
 use std::path::Path;
 use std::process::Command;
 

@@ -18,7 +18,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use super::WaczError;
-use crate::warc::{read_records, uri_for_warc};
+use crate::warc::{read_records, uri_for_warc, WarcError};
 
 /// One index line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,9 +73,9 @@ impl CdxjEntry {
 /// Index entries for the records of one WARC file (`filename` is its name
 /// inside `archive/`).
 pub fn cdxj_entries(filename: &str, warc: &[u8]) -> Result<Vec<CdxjEntry>, WaczError> {
-    let index_err = |source| WaczError::Index {
+    let index_err = |source: WarcError| WaczError::Index {
         file: filename.to_string(),
-        source,
+        source: Box::new(source),
     };
     let mut out = Vec::new();
     for record in read_records(warc).map_err(index_err)? {
@@ -90,7 +90,7 @@ pub fn cdxj_entries(filename: &str, warc: &[u8]) -> Result<Vec<CdxjEntry>, WaczE
         let timestamp = DateTime::parse_from_rfc3339(date)
             .map(|d| d.with_timezone(&Utc).format("%Y%m%d%H%M%S").to_string())
             .map_err(|_| {
-                index_err(crate::warc::WarcError::Malformed {
+                index_err(WarcError::Malformed {
                     offset: record.offset,
                     reason: format!("WARC-Date `{date}` is not RFC 3339"),
                 })
@@ -174,9 +174,8 @@ pub fn surt(url: &str) -> String {
             None => (authority, None),
         },
     };
-    let port = port.filter(|p| {
-        !p.is_empty() && !(scheme == "http" && *p == "80") && !(scheme == "https" && *p == "443")
-    });
+    let default_port = if scheme == "http" { "80" } else { "443" };
+    let port = port.filter(|p| !p.is_empty() && *p != default_port);
     let host = strip_www(host.trim_end_matches('.'));
     let mut out: String = host.split('.').rev().collect::<Vec<_>>().join(",");
     if let Some(p) = port {
