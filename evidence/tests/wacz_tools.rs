@@ -332,6 +332,30 @@ fn bundle_passes_warcio_check_and_wacz_validate() {
 
     let pkg = read_package(&dest, &PackageLimits::default()).expect("read bundle");
     assert!(pkg.audit().expect("audit").is_clean());
+    let pages =
+        String::from_utf8(pkg.get("pages/pages.jsonl").expect("pages").to_vec()).expect("utf-8");
+    let pages: Vec<serde_json::Value> = pages
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(pages[0]["format"], "json-pages-1.0");
+    assert_eq!(pages[0]["id"], "pages");
+    assert_eq!(pages.len(), 1 + captures().len());
+    for page in &pages[1..] {
+        for key in ["id", "url", "ts", "title"] {
+            assert!(page[key].is_string(), "page lacks {key}: {page}");
+        }
+    }
+    let dp = pkg.datapackage().expect("datapackage");
+    assert_eq!(
+        dp.main_page_url.as_deref(),
+        Some("https://shop.example/item/1")
+    );
+    assert_eq!(
+        dp.resources.len(),
+        6,
+        "every file but the two datapackage files"
+    );
     let warcs: Vec<&str> = pkg.paths().filter(|p| p.starts_with("archive/")).collect();
     assert_eq!(warcs, ["archive/data.warc", "archive/screens.warc"]);
     for name in warcs {

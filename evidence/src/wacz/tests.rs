@@ -231,3 +231,21 @@ fn resource_names_stay_unique_and_valid() {
         .collect();
     assert_eq!(names, ["data-1.json", "b-data-1.json"]);
 }
+
+#[test]
+fn reader_rejects_encrypted_entries_by_name() {
+    let mut w = WaczWriter::new(meta());
+    w.add_file("ab/secret.json", b"{}".to_vec()).unwrap();
+    let mut bytes = w.to_bytes(unsigned).unwrap();
+    // Set the "encrypted" bit (bit 0 of the general purpose flags) of the first
+    // entry in its local header and its central directory record.
+    assert_eq!(&bytes[..4], b"PK\x03\x04");
+    bytes[6] |= 1;
+    let cd = bytes.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+    bytes[cd + 8] |= 1;
+    let err = read_package_bytes(&bytes, &PackageLimits::default()).unwrap_err();
+    assert!(
+        matches!(&err, WaczError::Encrypted { path } if path == "ab/secret.json"),
+        "{err}"
+    );
+}

@@ -171,16 +171,18 @@ fn read_one<'a>(
     let malformed = |reason: String| WarcError::Malformed { offset, reason };
     let rest = bytes.get(start..).unwrap_or(&[]);
     let window = &rest[..rest.len().min(limits.max_header_bytes)];
-    let head_end = find(window, b"\r\n\r\n").ok_or(if rest.len() > limits.max_header_bytes {
-        WarcError::HeaderTooLarge {
-            offset,
-            limit: limits.max_header_bytes,
-        }
-    } else {
-        WarcError::Truncated {
-            offset,
-            needed: rest.len() as u64 + 1,
-            available: rest.len() as u64,
+    let head_end = find(window, b"\r\n\r\n").ok_or_else(|| {
+        if rest.len() > limits.max_header_bytes {
+            WarcError::HeaderTooLarge {
+                offset,
+                limit: limits.max_header_bytes,
+            }
+        } else {
+            WarcError::Malformed {
+                offset,
+                reason: "header section has no blank line before the end of the file (truncated?)"
+                    .into(),
+            }
         }
     })?;
     let head = std::str::from_utf8(&window[..head_end])
