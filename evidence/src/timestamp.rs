@@ -577,9 +577,11 @@ impl TimestampToken {
             .map_err(malformed("the signer certificate"))?;
         let signer_subject = signer.tbs_certificate.subject.to_string();
 
+        // Whether the signer may time-stamp at all comes first: a token from
+        // any other certificate is refused whatever else it contains.
+        check_timestamping_eku(signer, &signer_subject)?;
         check_signed_attributes(signer_info, tst_der, &signer_der, &signer_subject)?;
         check_cms_signature(signer_info, signer, &signer_subject)?;
-        check_timestamping_eku(signer, &signer_subject)?;
 
         check_imprint(&tst.message_imprint, message_sha256)?;
         if let Some(expected) = expected_nonce {

@@ -1,6 +1,8 @@
 //! RFC 3161 time-stamping against a real TSA (OpenSSL's `ts -reply`), for
 //! RSA and P-256 keys, cross-checked with `openssl ts -verify`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure here is a failed test
+
 #[path = "support/tsa.rs"]
 mod tsa;
 
@@ -473,4 +475,128 @@ fn ca_files_are_read_with_surrounding_text() {
     assert_eq!(certs.len(), 2);
     assert_eq!(certs[0], pem_certs(&tsa.ca_pem)[0]);
     assert!(certs_from_pem(b"no certificates here").is_err());
+}
+
+/// One real token per key type, stamped once for the property tests below
+/// (the TSA is dropped as soon as it has answered).
+fn sample(kind: KeyKind) -> &'static (TimestampToken, Digest) {
+    use std::sync::OnceLock;
+    static RSA: OnceLock<(TimestampToken, Digest)> = OnceLock::new();
+    static EC: OnceLock<(TimestampToken, Digest)> = OnceLock::new();
+    let cell = match kind {
+        KeyKind::Rsa => &RSA,
+        KeyKind::EcP256 => &EC,
+    };
+    cell.get_or_init(|| {
+        let tsa = TestTsa::start(kind);
+        let digest = checkpoint("sample");
+        (stamp(&tsa, &digest, 9), digest)
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(400))]
+
+    /// Hostile edits of a real token (overwrites, cuts, insertions) never
+    /// panic, and never make it vouch for something else.
+    #[test]
+    fn mutated_tokens_never_panic(
+        rsa in proptest::bool::ANY,
+        edits in proptest::collection::vec((proptest::num::usize::ANY, proptest::num::u8::ANY, 0..3u8), 1..6),
+    ) {
+        let (token, digest) = sample(if rsa { KeyKind::Rsa } else { KeyKind::EcP256 });
+        let original = token.verify(digest, Some(9)).expect("the sample verifies");
+        let mut bytes = token.as_der().to_vec();
+        for (at, value, op) in edits {
+            let at = at % (bytes.len() + 1);
+            match op {
+                0 if at < bytes.len() => bytes[at] = value,
+                1 => bytes.truncate(at),
+                _ => bytes.insert(at, value),
+            }
+        }
+        let mutated = TimestampToken::from_der(bytes.clone());
+        if let Ok(found) = mutated.verify(digest, Some(9)) {
+            proptest::prop_assert_eq!(found.gen_time, original.gen_time);
+            proptest::prop_assert_eq!(found.serial, original.serial.clone());
+            proptest::prop_assert_eq!(found.signer_cert_sha256, original.signer_cert_sha256);
+        }
+        let _ = token_from_response(&bytes);
+    }
+}
+
+/// The length of the DER TLV starting at `at` (short or long length form).
+fn tlv_len(der: &[u8], at: usize) -> usize {
+    let first = der[at + 1] as usize;
+    if first < 0x80 {
+        return 2 + first;
+    }
+    let n = first & 0x7f;
+    let len = der[at + 2..at + 2 + n]
+        .iter()
+        .fold(0, |acc, &b| acc << 8 | b as usize);
+    2 + n + len
+}
+
+/// A CMS signature over a genuine TSTInfo is still not a time-stamp unless a
+/// time-stamping certificate made it the RFC 3161 way: both we and OpenSSL
+/// refuse one signed by the CA (no timeStamping usage) and one signed with
+/// the TSA's own key by plain `openssl cms` (no ESS signing-certificate).
+#[test]
+fn tokens_signed_outside_a_tsa_are_refused() {
+    for kind in KINDS {
+        let tsa = TestTsa::start(kind);
+        let (token, digest, _) = verified(&tsa, "forged");
+        let der = token.as_der();
+        // eContent [0] { OCTET STRING { TSTInfo } } follows id-ct-TSTInfo.
+        let econtent = after(der, OID_TSTINFO);
+        let octet_string = econtent + header_len(der, econtent);
+        let tst = octet_string + header_len(der, octet_string);
+        let tst_info = &der[tst..tst + tlv_len(der, tst)];
+        fs::write(tsa.dir().join("tst.der"), tst_info).expect("write TSTInfo");
+
+        let ca = tsa.ca_pem.to_str().expect("utf-8 path");
+        let hex = digest.to_hex();
+        for (signer, key, check) in [
+            ("ca.pem", "ca.key", "signer-eku"),
+            ("tsa.pem", "tsa.key", "signed-attributes"),
+        ] {
+            let sign = format!(
+                "cms -sign -binary -nodetach -in tst.der -econtent_type 1.2.840.113549.1.9.16.1.4 \
+                 -signer {signer} -inkey {key} -md sha256 -nosmimecap -outform DER -out forged.der"
+            );
+            tsa::openssl_ok(tsa.dir(), &sign.split_whitespace().collect::<Vec<_>>());
+            let forged = fs::read(tsa.dir().join("forged.der")).expect("forged token");
+            let result = TimestampToken::from_der(forged).verify(&digest, None);
+            expect_check(result, check, &format!("{kind:?} signed by {signer}"));
+            let out = openssl(
+                tsa.dir(),
+                &[
+                    "ts",
+                    "-verify",
+                    "-digest",
+                    &hex,
+                    "-in",
+                    "forged.der",
+                    "-token_in",
+                    "-CAfile",
+                    ca,
+                ],
+            );
+            assert!(
+                !out.status.success(),
+                "{kind:?}: openssl accepts a token signed by {signer}"
+            );
+        }
+    }
+}
+
+/// The length of the DER header (tag and length) at `at`.
+fn header_len(der: &[u8], at: usize) -> usize {
+    let first = der[at + 1] as usize;
+    if first < 0x80 {
+        2
+    } else {
+        2 + (first & 0x7f)
+    }
 }

@@ -10,8 +10,9 @@
 //! package). It needs only std, `tempfile` and the `openssl` CLI (OpenSSL 3);
 //! set `OPENSSL` to use another binary.
 
-// Each including test file uses a different part of this.
-#![allow(dead_code)]
+// Each including test file uses a different part of this; a failed setup is
+// a failed test.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
