@@ -600,3 +600,50 @@ fn header_len(der: &[u8], at: usize) -> usize {
         2 + (first & 0x7f)
     }
 }
+
+/// SHA-384 and SHA-512 signatures (RSA under the bare rsaEncryption OID, as
+/// OpenSSL writes it, and ECDSA with SHA-384/512), the ESS v2 attribute
+/// with other digests, and the legacy SHA-1 ESS v1 attribute all verify,
+/// and OpenSSL agrees.
+#[test]
+fn other_digest_choices_verify() {
+    let choices = [
+        ("sha384", "sha384"),
+        ("sha512", "sha512"),
+        ("sha256", "sha1"),
+    ];
+    for kind in KINDS {
+        for (signer_digest, ess_alg) in choices {
+            let tsa = TestTsa::start_with(kind, signer_digest, ess_alg);
+            let context = format!("{kind:?} {signer_digest}/{ess_alg}");
+            let (token, digest, info) = verified(&tsa, &context);
+            verify_chain(&info, &pem_certs(&tsa.ca_pem))
+                .unwrap_or_else(|e| panic!("{context}: {e}"));
+            let bad = flipped(&token, token.as_der().len() - 1, 0x01);
+            expect_check(bad.verify(&digest, None), "signature", &context);
+
+            fs::write(tsa.dir().join("token.der"), token.as_der()).expect("write token");
+            let ca = tsa.ca_pem.to_str().expect("utf-8 path");
+            let hex = digest.to_hex();
+            let out = openssl(
+                tsa.dir(),
+                &[
+                    "ts",
+                    "-verify",
+                    "-digest",
+                    &hex,
+                    "-in",
+                    "token.der",
+                    "-token_in",
+                    "-CAfile",
+                    ca,
+                ],
+            );
+            assert!(
+                out.status.success(),
+                "{context}: openssl refuses: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}

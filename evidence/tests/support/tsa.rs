@@ -66,10 +66,21 @@ impl TestTsa {
     /// Creates a root CA and a TSA certificate it signs (extendedKeyUsage
     /// critical, timeStamping only), and starts serving RFC 3161 over HTTP.
     pub fn start(kind: KeyKind) -> TestTsa {
+        TestTsa::start_with(kind, "sha256", "sha256")
+    }
+
+    /// Like [`TestTsa::start`], choosing the digest the TSA signs with
+    /// (`signer_digest`) and the one its ESS signing-certificate attribute
+    /// uses (`ess_cert_id_alg`; `sha1` gives the legacy v1 attribute).
+    pub fn start_with(kind: KeyKind, signer_digest: &str, ess_cert_id_alg: &str) -> TestTsa {
         let dir = tempfile::tempdir().expect("temporary directory for the test TSA");
         let root = dir.path();
         let config = root.join("openssl.cnf");
-        std::fs::write(&config, openssl_config(root)).expect("write openssl.cnf");
+        let tsa_section = format!(
+            "{}signer_digest = {signer_digest}\ness_cert_id_alg = {ess_cert_id_alg}\n",
+            openssl_config(root)
+        );
+        std::fs::write(&config, tsa_section).expect("write openssl.cnf");
         std::fs::write(root.join("serial"), "01\n").expect("write the TSA serial file");
 
         let ca_pem = make_root_ca(root, "ca", TEST_CA_CN, kind);
@@ -192,13 +203,13 @@ authorityKeyIdentifier = keyid
 [tsa]
 default_tsa = test_tsa
 
+# The last section: `start_with` appends its digest choices to it.
 [test_tsa]
 serial = {d}/serial
 crypto_device = builtin
 signer_cert = {d}/tsa.pem
 certs = {d}/ca.pem
 signer_key = {d}/tsa.key
-signer_digest = sha256
 default_policy = {TEST_POLICY}
 other_policies = 1.2.3.4.2
 digests = sha256, sha384, sha512
@@ -207,7 +218,6 @@ clock_precision_digits = 0
 ordering = no
 tsa_name = yes
 ess_cert_id_chain = no
-ess_cert_id_alg = sha256
 "#
     )
 }
