@@ -130,8 +130,9 @@ pub enum TimestampError {
     )]
     ImprintMismatch { expected: Digest, found: String },
     #[error(
-        "timestamp token: nonce {} does not match the request's nonce {expected:#x}",
-        .found.as_deref().unwrap_or("(absent)")
+        "timestamp token: nonce {} does not match the request's nonce 0x{}",
+        .found.as_deref().unwrap_or("(absent)"),
+        hex::encode(minimal_be_bytes(*.expected))
     )]
     NonceMismatch {
         expected: u64,
@@ -146,11 +147,16 @@ pub enum TimestampError {
     )]
     Untrusted { subject: String, issuer: String },
     #[error(
+        "timestamp chain: the chain ends at `{subject}`, which is not among the trusted roots"
+    )]
+    UntrustedRoot { subject: String },
+    #[error(
         "timestamp chain: the signature on `{subject}` does not verify with issuer `{issuer}`"
     )]
     ChainSignature { subject: String, issuer: String },
     #[error(
-        "timestamp chain: certificate `{subject}` is not valid at the stamped time {gen_time} (valid from {not_before} to {not_after})"
+        "timestamp chain: certificate `{subject}` is not valid at the stamped time {} (valid from {not_before} to {not_after})",
+        .gen_time.format("%Y-%m-%dT%H:%M:%SZ")
     )]
     NotValidAt {
         subject: String,
@@ -191,7 +197,7 @@ impl TimestampError {
             E::NonceMismatch { .. } => "nonce",
             E::BadTrustedRoot { .. } => "trusted-root",
             E::BadChainCertificate(_) => "chain-format",
-            E::Untrusted { .. } => "chain-trust",
+            E::Untrusted { .. } | E::UntrustedRoot { .. } => "chain-trust",
             E::ChainSignature { .. } => "chain-signature",
             E::NotValidAt { .. } => "chain-validity",
             E::NotCa { .. } => "chain-ca",
@@ -263,15 +269,20 @@ pub fn query_der(message_sha256: &Digest, nonce: u64) -> Vec<u8> {
     out
 }
 
-/// The DER INTEGER for a non-negative `n`: minimal big-endian bytes, with a
-/// leading zero when the top bit is set (it would otherwise read negative).
-fn integer_der(n: u64) -> Vec<u8> {
+/// `n` in big-endian without leading zero bytes (one byte for zero).
+fn minimal_be_bytes(n: u64) -> Vec<u8> {
     let bytes = n.to_be_bytes();
     let first = bytes
         .iter()
         .position(|&b| b != 0)
         .unwrap_or(bytes.len() - 1);
-    let mut magnitude = bytes.get(first..).unwrap_or(&[0]).to_vec();
+    bytes.get(first..).unwrap_or(&[0]).to_vec()
+}
+
+/// The DER INTEGER for a non-negative `n`: minimal big-endian bytes, with a
+/// leading zero when the top bit is set (it would otherwise read negative).
+fn integer_der(n: u64) -> Vec<u8> {
+    let mut magnitude = minimal_be_bytes(n);
     if magnitude.first().is_some_and(|&b| b & 0x80 != 0) {
         magnitude.insert(0, 0);
     }
@@ -508,10 +519,12 @@ impl TimestampToken {
     /// Checks that the token is a TSA's signature over `message_sha256` (and
     /// echoes `expected_nonce`, when one was sent), and says what it vouches.
     ///
-    /// The cryptographic checks (structure, signed attributes, signature,
-    /// signer certificate) come before the imprint and nonce, so that a forged
-    /// token is reported as forged rather than as "for another digest".
-    /// Whether the signer is trusted is [`verify_chain`]'s question.
+    /// The checks run in this order: structure; the signer certificate may
+    /// time-stamp (critical extendedKeyUsage id-kp-timeStamping); the signed
+    /// attributes bind the TSTInfo and that certificate; the signature; and
+    /// only then the imprint and nonce, so that a forged token is reported as
+    /// forged rather than as "for another digest". Whether the signer is
+    /// trusted is [`verify_chain`]'s question.
     pub fn verify(
         &self,
         message_sha256: &Digest,
@@ -1025,6 +1038,11 @@ pub fn verify_chain(info: &TokenInfo, trusted_roots: &[Vec<u8>]) -> Result<(), T
                 return Err(TimestampError::ChainSignature {
                     subject: tbs.subject.to_string(),
                     issuer: tbs.issuer.to_string(),
+                })
+            }
+            None if tbs.subject == tbs.issuer => {
+                return Err(TimestampError::UntrustedRoot {
+                    subject: tbs.subject.to_string(),
                 })
             }
             None => {
