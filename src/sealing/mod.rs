@@ -6,7 +6,17 @@
 //! verification) lives in the `evidence` crate; this module only gathers
 //! what spotcheck knows (stored findings, the configured identity and TSA).
 
+pub mod tsa;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use chrono::Utc;
+use evidence::bundle::{BundleRequest, BundleSummary, CaptureContext};
 use evidence::checkpoint::SignedCheckpoint;
+use evidence::custody::CustodyEvent;
+use evidence::finding::FindingRecord;
+use evidence::Digest;
 use evidence::keys::{KeyError, StationKey};
 use evidence::ledger::{Ledger, LedgerError, LedgerReport};
 use evidence::BlobStore;
@@ -16,14 +26,36 @@ use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
-    #[error("station key: {0}")]
+    #[error(transparent)]
     Key(#[from] KeyError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
-    #[error("evidence store: {0}")]
+    #[error(transparent)]
     Blobs(#[from] evidence::BlobError),
+    #[error(transparent)]
+    Tsa(#[from] tsa::TsaError),
+    #[error(transparent)]
+    Bundle(#[from] evidence::bundle::BundleError),
+    #[error("finding `{0}` is not known (see `spotcheck evidence findings`)")]
+    UnknownFinding(String),
+    #[error("`{0}` is not a capture id (64 hex digits)")]
+    BadCaptureId(String),
+    #[error("cannot create `{path}`: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// How to seal one bundle.
+#[derive(Debug, Clone)]
+pub struct BundleOptions {
+    pub out: PathBuf,
+    pub title: String,
+    pub purpose: Option<String>,
+    /// A time-stamping authority to timestamp the checkpoint with.
+    pub tsa_url: Option<String>,
+    /// Chromium to print the report as PDF with.
+    pub chromium: Option<PathBuf>,
 }
 
 /// The station: who seals, with which key, into which ledger.
@@ -56,8 +88,135 @@ impl Station {
         Ok(self.ledger.checkpoint(&self.key, &self.identity.station)?)
     }
 
-    /// Re-checks the whole ledger with this station's key.
+    /// Re-checks the whole ledger with this station's key (timestamp tokens
+    /// included).
     pub fn verify_ledger(&self) -> Result<LedgerReport, SealError> {
-        Ok(self.ledger.verify(&self.key.public(), &|_, _| None)?)
+        let check_token = |cp: &SignedCheckpoint, der: &[u8]| {
+            evidence::timestamp::TimestampToken::from_der(der.to_vec()).verify(&cp.digest(), None).err().map(|e| e.to_string())
+        };
+        Ok(self.ledger.verify(&self.key.public(), &check_token)?)
+    }
+
+    /// Signs a checkpoint and, when `tsa_url` is given, has it timestamped
+    /// and keeps the token in the ledger.
+    pub async fn checkpoint_timestamped(&self, tsa_url: Option<&str>) -> Result<SignedCheckpoint, SealError> {
+        let signed = self.checkpoint()?;
+        if let Some(url) = tsa_url {
+            let size = evidence::checkpoint::Checkpoint::parse(&signed.text).map(|c| c.size).map_err(LedgerError::from)?;
+            if self.ledger.tokens(size)?.is_empty() {
+                let (token, _) = tsa::request_token(url, &signed.digest()).await?;
+                self.ledger.add_token(size, token.as_der())?;
+            }
+        }
+        Ok(signed)
+    }
+
+    /// Seals `findings` and `captures` into a bundle: records the sealing in
+    /// the custody log, signs (and timestamps) a checkpoint that covers it,
+    /// writes the bundle, then records its export.
+    pub async fn seal_bundle(
+        &self,
+        store: &Store,
+        findings: Vec<FindingRecord>,
+        captures: Vec<Digest>,
+        options: &BundleOptions,
+    ) -> Result<BundleSummary, SealError> {
+        let created = Utc::now();
+        let mut subjects: Vec<String> = captures.iter().map(Digest::to_hex).collect();
+        subjects.extend(findings.iter().flat_map(|f| f.capture.iter().cloned().chain([f.id.clone()])));
+        subjects.sort();
+        subjects.dedup();
+        let id = format!(
+            "B{}-{}",
+            created.format("%Y%m%d%H%M%S"),
+            &Digest::of(subjects.join(",").as_bytes()).to_hex()[..8]
+        );
+        let actor = self.actor();
+        let sealed = CustodyEvent {
+            at: created,
+            actor: actor.clone(),
+            action: "sealed into bundle".into(),
+            subjects: subjects.clone(),
+            detail: id.clone(),
+        };
+        self.ledger.append(vec![sealed.to_entry()])?;
+        self.ledger.flush()?;
+        let checkpoint = self.checkpoint_timestamped(options.tsa_url.as_deref()).await?;
+
+        let mut context = BTreeMap::new();
+        for f in &findings {
+            if let (Some(capture), Some(ctx)) = (&f.capture, self.context_of(store, &f.listing)?) {
+                context.insert(capture.clone(), ctx);
+            }
+        }
+        let request = BundleRequest {
+            id: id.clone(),
+            title: options.title.clone(),
+            purpose: options.purpose.clone(),
+            station: self.identity.station.clone(),
+            operators: self.identity.operators.clone(),
+            tool: crate::TOOL.to_string(),
+            created,
+            captures,
+            findings,
+            context,
+            chromium: options.chromium.clone(),
+        };
+        if let Some(dir) = options.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| SealError::Io { path: dir.to_path_buf(), source })?;
+        }
+        let (blobs, ledger, key) = (self.blobs.clone(), self.ledger.clone(), self.key.clone());
+        let out = options.out.clone();
+        let summary = tokio::task::spawn_blocking(move || -> Result<BundleSummary, SealError> {
+            Ok(evidence::bundle::write_bundle(&out, &request, &blobs, &ledger, &key, &checkpoint)?)
+        })
+        .await
+        .map_err(|e| SealError::Io { path: options.out.clone(), source: std::io::Error::other(e.to_string()) })??;
+        let exported = CustodyEvent {
+            at: Utc::now(),
+            actor,
+            action: "exported".into(),
+            subjects: vec![id, summary.sha256.clone()],
+            detail: options.out.display().to_string(),
+        };
+        let mut entry = exported.to_entry();
+        entry.kind = evidence::ledger::EntryKind::Export;
+        self.ledger.append(vec![entry])?;
+        self.ledger.flush()?;
+        Ok(summary)
+    }
+
+    /// `station for operator, operator`.
+    fn actor(&self) -> String {
+        if self.identity.operators.is_empty() {
+            self.identity.station.clone()
+        } else {
+            format!("{} for {}", self.identity.station, self.identity.operators.join(", "))
+        }
+    }
+
+    /// Platform, shop name and USCC of the listing `key` (`platform/item_id`) as stored.
+    fn context_of(&self, store: &Store, key: &str) -> Result<Option<CaptureContext>, SealError> {
+        let Some((platform, item)) = key.split_once('/') else { return Ok(None) };
+        let Some(listing) = store.listing_versions(platform, item)?.pop() else { return Ok(None) };
+        let shop = match &listing.shop {
+            Some(r) => store.shop_versions(platform, &r.shop_id)?.pop(),
+            None => None,
+        };
+        Ok(Some(CaptureContext {
+            platform: Some(listing.platform.clone()),
+            shop: shop.as_ref().and_then(|s| s.name.clone()).or_else(|| listing.shop.as_ref().and_then(|r| r.name.clone())),
+            uscc: shop.as_ref().and_then(|s| s.uscc.clone()),
+        }))
+    }
+
+    /// The findings with these ids.
+    pub fn findings(store: &crate::findings::FindingStore, ids: &[String]) -> Result<Vec<FindingRecord>, SealError> {
+        ids.iter().map(|id| store.get(id)?.ok_or_else(|| SealError::UnknownFinding(id.clone()))).collect()
+    }
+
+    /// Parses capture ids given on the command line.
+    pub fn capture_ids(ids: &[String]) -> Result<Vec<Digest>, SealError> {
+        ids.iter().map(|s| Digest::from_hex(s).map_err(|_| SealError::BadCaptureId(s.clone()))).collect()
     }
 }

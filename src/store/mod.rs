@@ -127,6 +127,11 @@ impl Store {
         versioned::latest(&self.shop_heads, &self.shop_versions, "shop_versions")
     }
 
+    /// Every stored version of one shop, oldest first.
+    pub fn shop_versions(&self, platform: &str, shop_id: &str) -> Result<Vec<Shop>, StoreError> {
+        versioned::versions(&self.shop_versions, &versioned::identity(platform, shop_id), "shop_versions")
+    }
+
     pub fn shop_count(&self) -> usize {
         self.shop_heads.len()
     }
