@@ -28,4 +28,28 @@ impl DataDir {
     pub fn blobs(&self) -> PathBuf {
         self.root.join("blobs")
     }
+
+    /// The station's signing key (`station.key`, mode 0600) and public key.
+    pub fn keys(&self) -> PathBuf {
+        self.root.join("keys")
+    }
+
+    /// Evidence bundles written by `spotcheck evidence bundle` and the demo.
+    pub fn bundles(&self) -> PathBuf {
+        self.root.join("bundles")
+    }
+}
+
+/// Who is capturing: the station (this machine's id in signed checkpoints and
+/// capture records) and the operators on whose behalf it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub station: String,
+    pub operators: Vec<String>,
+}
+
+impl Default for Identity {
+    fn default() -> Identity {
+        Identity { station: "station-1".to_string(), operators: Vec::new() }
+    }
 }

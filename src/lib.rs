@@ -4,6 +4,8 @@
 //!
 //! ```text
 //! market (sample site) ◄── fetch ──► adapters ──► store ◄── crawl (drives the loop)
+//!                                                   │
+//!                              rules ──► findings ──► sealing (ledger, checkpoints, bundles: the evidence crate)
 //! ```
 
 #![forbid(unsafe_code)]
@@ -14,9 +16,11 @@ pub mod config;
 pub mod crawl;
 pub mod diagnostics;
 pub mod fetch;
+pub mod findings;
 pub mod market;
 pub mod model;
 pub mod rules;
+pub mod sealing;
 pub mod store;
 
 /// `spotcheck/<version>`, recorded in every capture.

@@ -36,6 +36,7 @@ pub enum KeyError {
 }
 
 /// The station's key pair.
+#[derive(Clone)]
 pub struct StationKey {
     signing: SigningKey,
 }

@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod blobs;
+pub mod bundle;
 pub mod capture;
 pub mod checkpoint;
 pub mod custody;

@@ -6,7 +6,7 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use crate::cli::adapters::{adapter_set, find_adapter};
-use crate::config::DataDir;
+use crate::config::{DataDir, Identity};
 use crate::crawl::{run_job, JobReport, RunOptions};
 use crate::fetch::Politeness;
 use crate::store::{JobSpec, Store};
@@ -84,9 +84,11 @@ impl PlanFile {
     }
 }
 
-pub async fn run(args: CrawlArgs, data: &DataDir) -> anyhow::Result<JobReport> {
+pub async fn run(args: CrawlArgs, data: &DataDir, identity: &Identity) -> anyhow::Result<JobReport> {
     let adapters = adapter_set(args.adapters.as_deref())?;
     let mut options = RunOptions { concurrency: args.concurrency, quiet: args.json, ..RunOptions::default() };
+    options.fetch.station = Some(identity.station.clone());
+    options.fetch.operators = identity.operators.clone();
     let spec = match &args.plan {
         Some(path) => {
             let plan = PlanFile::load(path)?;
@@ -127,10 +129,15 @@ pub async fn run(args: CrawlArgs, data: &DataDir) -> anyhow::Result<JobReport> {
     let store = Store::open(&data.db())?;
     let blobs = evidence::BlobStore::open(data.blobs())?;
     let report = run_job(&store, blobs, adapter, spec, &options).await?;
+    // Seal what the job captured: a signed checkpoint over the ledger.
+    let station = crate::sealing::Station::open(data, &store, identity)?;
+    let checkpoint = station.checkpoint()?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_report(&report);
+        let size = evidence::checkpoint::Checkpoint::parse(&checkpoint.text).map(|c| c.size).unwrap_or(0);
+        println!("  sealed: ledger checkpoint of {size} entries signed by {}", station.key.public().fingerprint());
     }
     Ok(report)
 }

@@ -11,7 +11,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::cli::adapters::{adapter_set, find_adapter};
-use crate::config::DataDir;
+use crate::config::{DataDir, Identity};
 use crate::crawl::{run_job, JobReport, RunOptions};
 use crate::fetch::Politeness;
 use crate::market::{self, Market, MarketConfig};
@@ -48,11 +48,15 @@ pub async fn crawl_market(
     concurrency: usize,
     quiet: bool,
     plan_id: &str,
+    identity: &Identity,
 ) -> anyhow::Result<(url::Url, tokio::task::JoinHandle<()>, Vec<(String, JobReport)>)> {
     let (addr, server) = market::serve(Arc::clone(market), ([127, 0, 0, 1], 0).into()).await?;
     let base = url::Url::parse(&format!("http://{addr}/"))?;
     let adapters = adapter_set(None)?;
-    let options = RunOptions { concurrency, politeness: Some(Politeness::unlimited()), quiet, ..RunOptions::default() };
+    let mut options =
+        RunOptions { concurrency, politeness: Some(Politeness::unlimited()), quiet, ..RunOptions::default() };
+    options.fetch.station = Some(identity.station.clone());
+    options.fetch.operators = identity.operators.clone();
     let mut reports = Vec::new();
     for (adapter_name, entry) in market.entry_urls(&base) {
         let adapter = find_adapter(&adapters, &adapter_name)?;
@@ -83,8 +87,20 @@ pub struct DemoSummary {
     pub findings: u64,
     /// Precision and recall of each rule against the planted violations.
     pub rules: Vec<crate::rules::score::RuleScore>,
+    pub sealed: SealSummary,
     pub elapsed_secs: f64,
     pub ok: bool,
+}
+
+/// What the demo sealed.
+#[derive(Debug, Serialize)]
+pub struct SealSummary {
+    pub findings_sealed: u64,
+    pub ledger_entries: u64,
+    pub ledger_ok: bool,
+    pub key_fingerprint: String,
+    /// The signed checkpoint's text.
+    pub checkpoint: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -98,8 +114,13 @@ pub struct DemoJob {
     pub pages_per_sec: f64,
 }
 
-pub async fn run(args: DemoArgs, data: &DataDir) -> anyhow::Result<DemoSummary> {
+pub async fn run(args: DemoArgs, data: &DataDir, identity: &Identity) -> anyhow::Result<DemoSummary> {
     let started = Instant::now();
+    // A demo run speaks for two (demo) officers unless told who is on duty.
+    let mut identity = identity.clone();
+    if identity.operators.is_empty() {
+        identity.operators = vec!["demo-officer-1".to_string(), "demo-officer-2".to_string()];
+    }
     // The demo always starts from an empty directory of its own, so its
     // figures describe this run only.
     let dir = DataDir::new(data.root().join("demo"));
@@ -116,7 +137,8 @@ pub async fn run(args: DemoArgs, data: &DataDir) -> anyhow::Result<DemoSummary> 
     let market = Arc::new(Market::new(MarketConfig { seed: args.seed, listings: args.listings, count_hits: false }));
     let store = Store::open(&dir.db())?;
     let blobs = evidence::BlobStore::open(dir.blobs())?;
-    let (base, _server, reports) = crawl_market(&market, &store, &blobs, args.concurrency, args.json, "demo").await?;
+    let (base, _server, reports) =
+        crawl_market(&market, &store, &blobs, args.concurrency, args.json, "demo", &identity).await?;
     say(format!("  market   served on {base}"));
     let mut jobs = Vec::new();
     for (adapter_name, report) in reports {
@@ -144,7 +166,12 @@ pub async fn run(args: DemoArgs, data: &DataDir) -> anyhow::Result<DemoSummary> 
         });
     }
     store.flush()?;
-    say(format!("  store    {} listings, {} shops in {}", store.listing_count(), store.shop_count(), dir.root().display()));
+    say(format!(
+        "  store    {} listings, {} shops in {}",
+        store.listing_count(),
+        store.shop_count(),
+        dir.root().display()
+    ));
 
     // Compare what was stored with what the marketplace knows it shows.
     let stored: HashMap<String, crate::model::Listing> =
@@ -202,9 +229,33 @@ pub async fn run(args: DemoArgs, data: &DataDir) -> anyhow::Result<DemoSummary> 
         say(format!("           {example}"));
     }
 
+    // Seal: every finding into the ledger, bound to its capture, then a
+    // signed checkpoint, then the whole ledger re-checked.
+    let station = crate::sealing::Station::open(&dir, &store, &identity)?;
+    let findings_store = crate::findings::FindingStore::open(&store)?;
+    let recorded = findings_store.record(&scored.found)?;
+    let checkpoint = station.checkpoint()?;
+    let ledger = station.verify_ledger()?;
+    say(format!(
+        "  seal     {} findings sealed; ledger of {} entries, checkpoint signed by {}",
+        recorded.new,
+        ledger.entries,
+        station.key.public().fingerprint()
+    ));
+    for p in &ledger.problems {
+        say(format!("           FAILED {} at {}: {}", p.check, p.at, p.detail));
+    }
+    let sealed = SealSummary {
+        findings_sealed: recorded.new,
+        ledger_entries: ledger.entries,
+        ledger_ok: ledger.ok(),
+        key_fingerprint: station.key.public().fingerprint(),
+        checkpoint: checkpoint.text.clone(),
+    };
+
     let errors: u64 = jobs.iter().map(|j| j.errors).sum();
     let rules_ok = scored.worst() >= MIN_RULE_SCORE;
-    let ok = errors == 0 && missing == 0 && matching == expected && expected > 0 && rules_ok;
+    let ok = errors == 0 && missing == 0 && matching == expected && expected > 0 && rules_ok && sealed.ledger_ok;
     let summary = DemoSummary {
         market_url: base.to_string(),
         data_dir: dir.root().display().to_string(),
@@ -218,6 +269,7 @@ pub async fn run(args: DemoArgs, data: &DataDir) -> anyhow::Result<DemoSummary> 
         planted_violations: planted,
         findings: scored.findings,
         rules: scored.rules,
+        sealed,
         elapsed_secs: started.elapsed().as_secs_f64(),
         ok,
     };

@@ -6,6 +6,7 @@ pub mod adapters;
 pub mod bench;
 pub mod crawl;
 pub mod demo;
+pub mod evidence;
 pub mod listings;
 pub mod market;
 pub mod rules;
@@ -15,7 +16,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::DataDir;
+use crate::config::{DataDir, Identity};
 
 /// spotcheck: online product-quality spot checks — crawl listings, flag red
 /// flags, seal evidence, route cases, notify platforms.
@@ -25,6 +26,12 @@ pub struct Cli {
     /// Where spotcheck keeps its database and evidence.
     #[arg(long, global = true, env = "SPOTCHECK_DATA_DIR", default_value = DataDir::DEFAULT)]
     pub data_dir: PathBuf,
+    /// This station's id, recorded in captures and signed checkpoints (A-Z a-z 0-9 . _ -).
+    #[arg(long, global = true, env = "SPOTCHECK_STATION", default_value = "station-1")]
+    pub station: String,
+    /// An operator on whose behalf the station works (repeat, or comma-separate in the env var).
+    #[arg(long = "operator", global = true, env = "SPOTCHECK_OPERATORS", value_delimiter = ',')]
+    pub operators: Vec<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -52,6 +59,9 @@ pub enum Command {
     /// Red-flag rules: check, test, evaluate, score against the sample marketplace.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Sealed evidence: the station key, the ledger, bundles and their verification.
+    #[command(subcommand)]
+    Evidence(evidence::EvidenceCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,10 +107,12 @@ pub enum BenchCommand {
 /// Runs one command; `Ok(false)` means it ran but found what should fail the exit status.
 pub async fn run(cli: Cli) -> anyhow::Result<bool> {
     let data = DataDir::new(cli.data_dir);
+    let identity = Identity { station: cli.station, operators: cli.operators };
     Ok(match cli.command {
-        Command::Demo(args) => demo::run(args, &data).await?.ok,
+        Command::Demo(args) => demo::run(args, &data, &identity).await?.ok,
+        Command::Evidence(command) => evidence::run(command, &data, &identity).await?,
         Command::Crawl(args) => {
-            let report = crawl::run(args, &data).await?;
+            let report = crawl::run(args, &data, &identity).await?;
             !report.interrupted
         }
         Command::Extract(args) => {

@@ -244,7 +244,16 @@ pub async fn score_run(args: &ScoreArgs) -> anyhow::Result<ScoreReport> {
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
     let store = Store::open(&scratch.path().join("db"))?;
     let blobs = evidence::BlobStore::open(scratch.path().join("blobs"))?;
-    let (base, server, _) = crate::cli::demo::crawl_market(&market, &store, &blobs, args.concurrency, true, "rules-score").await?;
+    let (base, server, _) = crate::cli::demo::crawl_market(
+        &market,
+        &store,
+        &blobs,
+        args.concurrency,
+        true,
+        "rules-score",
+        &crate::config::Identity::default(),
+    )
+    .await?;
     server.abort();
     let listings: Vec<Listing> = store.latest_listings().collect::<Result<_, _>>()?;
     let shops: Vec<Shop> = store.latest_shops().collect::<Result<_, _>>()?;

@@ -163,7 +163,9 @@ pub async fn run_job(
                     break;
                 }
             }
-            let Some(next) = frontier.pending_from(cursor).next() else { break };
+            let Some(next) = frontier.pending_from(cursor).next() else {
+                break;
+            };
             let (seq, entry) = next?;
             cursor = seq + 1;
             inflight += 1;
@@ -204,6 +206,10 @@ pub async fn run_job(
             Some(done) = OptionFuture::from(sync.as_mut()), if sync.is_some() => {
                 sync = None;
                 done.map_err(|e| CrawlError::SyncTask(e.to_string()))??;
+                // The captures are durable: record them in the ledger (one
+                // transaction), then commit the pages that rest on them.
+                let entries = syncing.iter().filter_map(|r| r.capture.as_ref()).map(|c| c.to_entry()).collect();
+                store.ledger().append(entries).map_err(StoreError::from)?;
                 for result in syncing.drain(..) {
                     store.commit_page(&mut job, &frontier, &result)?;
                 }

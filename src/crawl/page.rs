@@ -20,12 +20,13 @@ pub struct PageContext {
 /// Fetches and extracts one frontier entry. Never fails: a page that cannot be
 /// fetched or read becomes a `Failed` outcome with the reason, and the job goes on.
 pub async fn process(ctx: Arc<PageContext>, seq: u64, entry: FrontierEntry) -> PageResult {
-    let outcome = match fetch_and_extract(&ctx, &entry).await {
+    let mut capture = None;
+    let outcome = match fetch_and_extract(&ctx, &entry, &mut capture).await {
         Ok(outcome) => outcome,
         Err(PageError::Robots(e)) => PageOutcome::Failed { error: e, robots: true },
         Err(PageError::Other(e)) => PageOutcome::Failed { error: e, robots: false },
     };
-    PageResult { seq, url: entry.url, outcome }
+    PageResult { seq, url: entry.url, outcome, capture }
 }
 
 enum PageError {
@@ -33,12 +34,17 @@ enum PageError {
     Other(String),
 }
 
-async fn fetch_and_extract(ctx: &Arc<PageContext>, entry: &FrontierEntry) -> Result<PageOutcome, PageError> {
+async fn fetch_and_extract(
+    ctx: &Arc<PageContext>,
+    entry: &FrontierEntry,
+    capture: &mut Option<evidence::CaptureManifest>,
+) -> Result<PageOutcome, PageError> {
     let url = Url::parse(&entry.url).map_err(|e| PageError::Other(format!("invalid url `{}`: {e}", entry.url)))?;
     let fetched = ctx.fetcher.fetch(&url, &ctx.fetch).await.map_err(|e| match e {
         FetchError::RobotsDisallowed { .. } | FetchError::RobotsUnreachable { .. } => PageError::Robots(e.to_string()),
         e => PageError::Other(e.to_string()),
     })?;
+    *capture = Some(evidence::CaptureManifest::of(fetched.capture_id, &fetched.capture));
     if !fetched.is_success() {
         return Err(PageError::Other(format!("`{}` answered http status {}", entry.url, fetched.status)));
     }

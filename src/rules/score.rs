@@ -43,6 +43,9 @@ pub struct ScoreReport {
     pub rules: Vec<RuleScore>,
     /// A few wrong calls per rule, `rule: listing (false positive|missed)`.
     pub examples: Vec<String>,
+    /// Every finding, for the stages after scoring (sealing).
+    #[serde(skip)]
+    pub found: Vec<super::Finding>,
 }
 
 impl ScoreReport {
@@ -99,6 +102,7 @@ pub fn score(
     }
     let mut examples: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let (mut total, mut evaluated, mut findings) = (0u64, 0u64, 0u64);
+    let mut all_found = Vec::new();
     for truth in market.truth(base) {
         total += 1;
         let expected: BTreeSet<&str> = truth.violations.iter().map(String::as_str).collect();
@@ -117,6 +121,7 @@ pub fn score(
         };
         findings += found.len() as u64;
         let got: BTreeSet<&str> = found.iter().map(|f| f.rule.as_str()).collect();
+        all_found.extend(found.iter().cloned());
         for (rule, c) in counts.iter_mut() {
             let (e, g) = (expected.contains(rule.as_str()), got.contains(rule.as_str()));
             let slot = match (e, g) {
@@ -158,5 +163,6 @@ pub fn score(
         history_rows,
         rules,
         examples: examples.into_values().flatten().collect(),
+        found: all_found,
     })
 }

@@ -120,6 +120,9 @@ pub struct PageResult {
     pub seq: u64,
     pub url: String,
     pub outcome: PageOutcome,
+    /// The capture the page was read from, for the evidence ledger (none when
+    /// nothing was received).
+    pub capture: Option<evidence::CaptureManifest>,
 }
 
 #[derive(Debug, Clone)]

@@ -37,6 +37,8 @@ pub enum StoreError {
     Corrupt { tree: String, key: String, detail: String },
     #[error("job `{0}` not found")]
     JobNotFound(String),
+    #[error(transparent)]
+    Ledger(#[from] evidence::ledger::LedgerError),
 }
 
 impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
@@ -58,6 +60,10 @@ pub struct Store {
     shop_heads: Tree,
     jobs: Tree,
     job_runs: Tree,
+    /// The evidence ledger lives in the same database, so a page's commit can
+    /// never survive a crash that its capture's ledger entry did not (sled
+    /// recovers a prefix of the writes).
+    ledger: evidence::ledger::Ledger,
 }
 
 impl Store {
@@ -77,8 +83,19 @@ impl Store {
             shop_heads: db.open_tree("shop_heads")?,
             jobs: db.open_tree("jobs")?,
             job_runs: db.open_tree("job_runs")?,
+            ledger: evidence::ledger::Ledger::open(&db)?,
             db,
         })
+    }
+
+    /// The evidence ledger (in this database).
+    pub fn ledger(&self) -> &evidence::ledger::Ledger {
+        &self.ledger
+    }
+
+    /// The sled database, for stages that keep their own trees in it.
+    pub fn db(&self) -> &sled::Db {
+        &self.db
     }
 
     /// Writes everything buffered to disk.
@@ -108,6 +125,11 @@ impl Store {
 
     pub fn latest_shops(&self) -> impl Iterator<Item = Result<Shop, StoreError>> + '_ {
         versioned::latest(&self.shop_heads, &self.shop_versions, "shop_versions")
+    }
+
+    /// Every stored version of one shop, oldest first.
+    pub fn shop_versions(&self, platform: &str, shop_id: &str) -> Result<Vec<Shop>, StoreError> {
+        versioned::versions(&self.shop_versions, &versioned::identity(platform, shop_id), "shop_versions")
     }
 
     pub fn shop_count(&self) -> usize {

@@ -38,6 +38,7 @@ fn fetched(seq: u64, url: &str, listings: Vec<Listing>, links: &[&str]) -> PageR
             links: links.iter().map(|u| FrontierEntry { url: u.to_string(), depth: 1, kind: None }).collect(),
             candidates: vec![],
         },
+        capture: None,
     }
 }
 
@@ -121,13 +122,13 @@ fn the_sample_draw_is_reproducible_from_its_seed() {
         s.sample_seed = Some(seed);
         let (mut job, _) = store.begin_job(&s, 0).unwrap();
         let frontier = store.frontier(&job.id).unwrap();
-        let candidates = (0..20)
-            .map(|i| FrontierEntry { url: format!("http://x/item/{i}"), depth: 1, kind: None })
-            .collect();
+        let candidates =
+            (0..20).map(|i| FrontierEntry { url: format!("http://x/item/{i}"), depth: 1, kind: None }).collect();
         let page = PageResult {
             seq: 0,
             url: s.seeds[0].clone(),
             outcome: PageOutcome::Fetched { listings: vec![], shops: vec![], links: vec![], candidates },
+            capture: None,
         };
         store.commit_page(&mut job, &frontier, &page).unwrap();
         assert_eq!(store.draw_sample(&mut job, &frontier).unwrap(), 3);

@@ -1,0 +1,238 @@
+//! `spotcheck evidence …`: the station key, the ledger, bundles and their
+//! verification.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Subcommand;
+
+use crate::config::{DataDir, Identity};
+use crate::sealing::Station;
+use crate::store::Store;
+
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Show the station's public key and fingerprint (the key is generated on first use).
+    Key(KeyArgs),
+    /// The hash-chained ledger.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+    /// List the recorded findings (their ids are what `bundle --finding` takes).
+    Findings(FindingsArgs),
+    /// Seal findings or captures into a signed WACZ evidence bundle.
+    Bundle(BundleArgs),
+    /// Verify a bundle offline: every file, the signature, the proofs, the timestamps.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FindingsArgs {
+    /// Only findings of this rule.
+    #[arg(long)]
+    pub rule: Option<String>,
+    /// Print JSON lines instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["finding", "capture"])))]
+pub struct BundleArgs {
+    /// A finding to seal (repeat for several); its capture comes with it.
+    #[arg(long)]
+    pub finding: Vec<String>,
+    /// A capture id to seal (repeat for several).
+    #[arg(long)]
+    pub capture: Vec<String>,
+    /// Where to write the bundle (`.wacz`).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Title of the bundle and its report.
+    #[arg(long, default_value = "网络抽查电子证据 / online spot-check evidence")]
+    pub title: String,
+    /// Why the evidence is taken (case or task number).
+    #[arg(long)]
+    pub purpose: Option<String>,
+    /// RFC 3161 time-stamping authority URL for the checkpoint.
+    #[arg(long, env = "SPOTCHECK_TSA_URL")]
+    pub tsa_url: Option<String>,
+    /// Print the report to PDF with Chromium: auto (when found), always, never.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
+    pub pdf: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The bundle to verify.
+    pub file: PathBuf,
+    /// Require this station key fingerprint (`sha256:<hex>`).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Trusted TSA root certificate(s), PEM; tokens must chain to one.
+    #[arg(long)]
+    pub tsa_ca: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct KeyArgs {
+    /// Print the public key as PEM too.
+    #[arg(long)]
+    pub pem: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Re-check the whole chain, every tree node and every checkpoint signature.
+    Verify(JsonArgs),
+    /// Sign a checkpoint over everything recorded so far.
+    Checkpoint(JsonArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct JsonArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs an evidence command; `Ok(false)` when a verification failed.
+pub async fn run(command: EvidenceCommand, data: &DataDir, identity: &Identity) -> anyhow::Result<bool> {
+    // Verification needs nothing of the station: it is what enforcement runs.
+    if let EvidenceCommand::Verify(args) = &command {
+        return verify(args);
+    }
+    let store =
+        Store::open(&data.db()).with_context(|| format!("cannot open the station in `{}`", data.root().display()))?;
+    let station = Station::open(data, &store, identity)?;
+    match command {
+        EvidenceCommand::Key(args) => {
+            let public = station.key.public();
+            if station.key_created {
+                println!("generated a new station key");
+            }
+            println!("fingerprint  {}", public.fingerprint());
+            println!(
+                "private key  {} (mode 0600)",
+                data.keys().join(evidence::keys::StationKey::PRIVATE_FILE).display()
+            );
+            println!("public key   {}", data.keys().join(evidence::keys::StationKey::PUBLIC_FILE).display());
+            if args.pem {
+                print!("{}", public.to_pem());
+            }
+            Ok(true)
+        }
+        EvidenceCommand::Verify(args) => verify(&args),
+        EvidenceCommand::Findings(args) => {
+            let findings = crate::findings::FindingStore::open(&store)?;
+            let mut n = 0;
+            for f in findings.all() {
+                let f = f?;
+                if args.rule.as_ref().is_some_and(|r| *r != f.rule) {
+                    continue;
+                }
+                n += 1;
+                if args.json {
+                    println!("{}", serde_json::to_string(&f)?);
+                } else {
+                    println!("{}  {:<26} {}", f.id, f.rule, f.listing);
+                }
+            }
+            if !args.json {
+                println!("{n} findings");
+            }
+            Ok(true)
+        }
+        EvidenceCommand::Bundle(args) => {
+            let findings = crate::findings::FindingStore::open(&store)?;
+            let records = Station::findings(&findings, &args.finding)?;
+            let captures = Station::capture_ids(&args.capture)?;
+            let chromium = match args.pdf.as_str() {
+                "never" => None,
+                "always" => Some(evidence::report::find_chromium().context(
+                    "--pdf always: no Chromium found (install the `chromium` package or set SPOTCHECK_CHROMIUM)",
+                )?),
+                _ => evidence::report::find_chromium(),
+            };
+            let options = crate::sealing::BundleOptions {
+                out: args.out.clone(),
+                title: args.title.clone(),
+                purpose: args.purpose.clone(),
+                tsa_url: args.tsa_url.clone(),
+                chromium,
+            };
+            let summary = station.seal_bundle(&store, records, captures, &options).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                println!("bundle {} written to {}", summary.id, summary.path.display());
+                println!(
+                    "  {} captures, {} findings, {} ledger entries with proofs, {} timestamp tokens, {} files{}",
+                    summary.captures,
+                    summary.findings,
+                    summary.ledger_entries,
+                    summary.timestamp_tokens,
+                    summary.files,
+                    if summary.pdf { " (report as HTML and PDF)" } else { " (report as HTML)" }
+                );
+                println!("  {} ({} bytes), signed by {}", summary.sha256, summary.bytes, station.key.public().fingerprint());
+            }
+            Ok(true)
+        }
+        EvidenceCommand::Ledger(LedgerCommand::Checkpoint(args)) => {
+            let signed = station.checkpoint()?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&signed)?);
+            } else {
+                print!("{}", signed.text);
+                println!("signature: {}", signed.signature);
+            }
+            Ok(true)
+        }
+        EvidenceCommand::Ledger(LedgerCommand::Verify(args)) => {
+            let started = std::time::Instant::now();
+            let report = station.verify_ledger()?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "ledger: {} entries, {} checkpoints, {} timestamp tokens checked in {:.2}s",
+                    report.entries,
+                    report.checkpoints,
+                    report.tokens,
+                    started.elapsed().as_secs_f64()
+                );
+                if let Some(cp) = &report.latest {
+                    println!("latest checkpoint: {} entries, root {}, signed {}", cp.size, cp.root, cp.time);
+                }
+                for p in &report.problems {
+                    println!("FAILED {} at {}: {}", p.check, p.at, p.detail);
+                }
+                println!("{}", if report.ok() { "ledger verified" } else { "LEDGER DOES NOT VERIFY" });
+            }
+            Ok(report.ok())
+        }
+    }
+}
+
+/// `spotcheck evidence verify`: the same checks as `evidence-verify`.
+pub fn verify(args: &VerifyArgs) -> anyhow::Result<bool> {
+    let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read `{}`", args.file.display()))?;
+    let mut options = evidence::bundle::VerifyOptions { expect_key: args.key.clone(), ..Default::default() };
+    if let Some(path) = &args.tsa_ca {
+        let pem = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        options.tsa_roots = evidence::timestamp::certs_from_pem(&pem)?;
+    }
+    let report = evidence::bundle::verify_bundle(&bytes, &options);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", evidence::bundle::verify::render_text(&args.file.display().to_string(), &report));
+    }
+    Ok(report.ok())
+}
