@@ -10,8 +10,7 @@ use std::fs;
 
 use chrono::Utc;
 use evidence::timestamp::{
-    certs_from_pem, query_der, token_from_response, verify_chain, TimestampError, TimestampToken,
-    TokenInfo,
+    certs_from_pem, query_der, token_from_response, verify_chain, TimestampError, TimestampToken, TokenInfo,
 };
 use evidence::Digest;
 use tsa::{make_root_ca, openssl, post_query, KeyKind, TestTsa, TEST_CA_CN, TEST_POLICY};
@@ -36,9 +35,7 @@ fn verified(tsa: &TestTsa, label: &str) -> (TimestampToken, Digest, TokenInfo) {
     let digest = checkpoint(label);
     let nonce = rand::random::<u64>();
     let token = stamp(tsa, &digest, nonce);
-    let info = token
-        .verify(&digest, Some(nonce))
-        .unwrap_or_else(|e| panic!("{:?} token should verify: {e}", tsa.kind));
+    let info = token.verify(&digest, Some(nonce)).unwrap_or_else(|e| panic!("{:?} token should verify: {e}", tsa.kind));
     (token, digest, info)
 }
 
@@ -49,6 +46,19 @@ fn expect_check(result: Result<TokenInfo, TimestampError>, check: &str, context:
     }
 }
 
+/// Runs `openssl <words>` in the TSA's directory (no argument has spaces).
+fn sh(tsa: &TestTsa, words: &str) -> std::process::Output {
+    openssl(tsa.dir(), &words.split_whitespace().collect::<Vec<_>>())
+}
+
+/// What a third party runs (FORMAT.md): `openssl ts -verify` of a token
+/// file against a digest (`-digest <hex>`) or the data (`-data <file>`) and
+/// the TSA's CA file.
+fn openssl_verify(tsa: &TestTsa, how: &str, what: &str, token: &str) -> std::process::Output {
+    let ca = tsa.ca_pem.display();
+    sh(tsa, &format!("ts -verify {how} {what} -in {token} -token_in -CAfile {ca}"))
+}
+
 #[test]
 fn a_fresh_token_verifies_and_says_what_it_vouches() {
     for kind in KINDS {
@@ -56,26 +66,15 @@ fn a_fresh_token_verifies_and_says_what_it_vouches() {
         let (token, digest, info) = verified(&tsa, "fresh");
 
         let age = (Utc::now() - info.gen_time).num_seconds().abs();
-        assert!(
-            age < 60,
-            "{kind:?}: gen_time {} is {age}s from now",
-            info.gen_time
-        );
+        assert!(age < 60, "{kind:?}: gen_time {} is {age}s from now", info.gen_time);
         assert_eq!(info.policy, TEST_POLICY);
-        assert!(
-            info.signer_subject.contains("CN=spotcheck test TSA"),
-            "{}",
-            info.signer_subject
-        );
+        assert!(info.signer_subject.contains("CN=spotcheck test TSA"), "{}", info.signer_subject);
         let tsa_cert = pem_certs(&tsa.tsa_cert_pem).remove(0);
         assert_eq!(info.signer_cert_sha256, Digest::of(&tsa_cert));
         assert!(info.certificates.contains(&tsa_cert));
         assert!(!info.serial.is_empty() && info.serial.bytes().all(|b| b.is_ascii_hexdigit()));
         let tsa_name = info.tsa_name.as_deref().unwrap_or_default();
-        assert!(
-            tsa_name.contains("spotcheck test TSA"),
-            "{kind:?}: tsa name {tsa_name:?}"
-        );
+        assert!(tsa_name.contains("spotcheck test TSA"), "{kind:?}: tsa name {tsa_name:?}");
 
         // Without a nonce to compare, the same token still verifies.
         assert!(token.verify(&digest, None).is_ok());
@@ -96,18 +95,7 @@ fn the_token_is_kept_byte_for_byte_as_the_tsa_sent_it() {
         let response = post_query(&tsa.url, &query_der(&digest, 7));
         let token = token_from_response(&response).expect("granted");
         fs::write(tsa.dir().join("resp.tsr"), &response).expect("write response");
-        openssl(
-            tsa.dir(),
-            &[
-                "ts",
-                "-reply",
-                "-in",
-                "resp.tsr",
-                "-token_out",
-                "-out",
-                "token-openssl.der",
-            ],
-        );
+        sh(&tsa, "ts -reply -in resp.tsr -token_out -out token-openssl.der");
         let openssl_token = fs::read(tsa.dir().join("token-openssl.der")).expect("token_out");
         assert_eq!(token.as_der(), openssl_token.as_slice(), "{kind:?}");
     }
@@ -152,11 +140,7 @@ fn a_token_for_another_digest_fails_the_imprint_check() {
         let (token, _, _) = verified(&tsa, "imprint");
         let result = token.verify(&checkpoint("something else"), None);
         let err = result.as_ref().expect_err("other digest");
-        assert!(
-            err.to_string()
-                .starts_with("timestamp token: message imprint does not match the checkpoint"),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("timestamp token: message imprint does not match the checkpoint"), "{err}");
         expect_check(result, "imprint", &format!("{kind:?}"));
     }
 }
@@ -168,11 +152,7 @@ fn a_wrong_nonce_fails() {
         let digest = checkpoint("nonce");
         let token = stamp(&tsa, &digest, 0x8000_0000_0000_0001);
         assert!(token.verify(&digest, Some(0x8000_0000_0000_0001)).is_ok());
-        expect_check(
-            token.verify(&digest, Some(2)),
-            "nonce",
-            &format!("{kind:?}"),
-        );
+        expect_check(token.verify(&digest, Some(2)), "nonce", &format!("{kind:?}"));
     }
 }
 
@@ -223,18 +203,10 @@ fn tampering_is_detected() {
         // signing-time, which only the signature protects.
         let md = after(der, OID_MESSAGE_DIGEST) + 4;
         let result = flipped(&token, md, 0x01).verify(&digest, None);
-        expect_check(
-            result,
-            "message-digest",
-            &format!("{ctx} message-digest attribute"),
-        );
+        expect_check(result, "message-digest", &format!("{ctx} message-digest attribute"));
         let signing_time = after(der, OID_SIGNING_TIME) + 4;
         let result = flipped(&token, signing_time + 11, 0x01).verify(&digest, None);
-        expect_check(
-            result,
-            "signature",
-            &format!("{ctx} signing-time attribute"),
-        );
+        expect_check(result, "signature", &format!("{ctx} signing-time attribute"));
     }
 }
 
@@ -250,18 +222,8 @@ fn no_bit_flip_changes_what_a_token_vouches() {
             for mask in [0x01, 0x80] {
                 if let Ok(found) = flipped(&token, at, mask).verify(&digest, None) {
                     assert_eq!(
-                        (
-                            found.gen_time,
-                            &found.serial,
-                            &found.policy,
-                            found.signer_cert_sha256
-                        ),
-                        (
-                            info.gen_time,
-                            &info.serial,
-                            &info.policy,
-                            info.signer_cert_sha256
-                        ),
+                        (found.gen_time, &found.serial, &found.policy, found.signer_cert_sha256),
+                        (info.gen_time, &info.serial, &info.policy, info.signer_cert_sha256),
                         "{kind:?}: flip {mask:#x} at {at} verified with different content"
                     );
                 }
@@ -277,32 +239,20 @@ fn every_truncation_fails_cleanly() {
         let digest = checkpoint("truncate");
         let response = post_query(&tsa.url, &query_der(&digest, 1));
         let token = token_from_response(&response).expect("granted");
-        token
-            .verify(&digest, Some(1))
-            .expect("whole token verifies");
+        token.verify(&digest, Some(1)).expect("whole token verifies");
         let der = token.as_der();
         for len in 0..der.len() {
             let cut = TimestampToken::from_der(der[..len].to_vec());
-            assert!(
-                cut.verify(&digest, Some(1)).is_err(),
-                "{kind:?}: {len} bytes verified"
-            );
+            assert!(cut.verify(&digest, Some(1)).is_err(), "{kind:?}: {len} bytes verified");
         }
         for len in 0..response.len() {
             let result = token_from_response(&response[..len]);
-            assert!(
-                result.is_err(),
-                "{kind:?}: response cut to {len} bytes parsed"
-            );
+            assert!(result.is_err(), "{kind:?}: response cut to {len} bytes parsed");
         }
         // Trailing bytes are refused too.
         let mut longer = der.to_vec();
         longer.push(0);
-        expect_check(
-            TimestampToken::from_der(longer).verify(&digest, None),
-            "token-format",
-            "trailing byte",
-        );
+        expect_check(TimestampToken::from_der(longer).verify(&digest, None), "token-format", "trailing byte");
     }
 }
 
@@ -311,19 +261,8 @@ fn a_rejection_is_reported_as_such() {
     let tsa = TestTsa::start(KeyKind::EcP256);
     // SHA-1 is not among the test TSA's accepted digests: OpenSSL answers
     // with a signed-off rejection, not an HTTP error.
-    openssl(
-        tsa.dir(),
-        &[
-            "ts",
-            "-query",
-            "-sha1",
-            "-digest",
-            "00112233445566778899aabbccddeeff00112233",
-            "-cert",
-            "-out",
-            "sha1.tsq",
-        ],
-    );
+    let digest = "00112233445566778899aabbccddeeff00112233";
+    sh(&tsa, &format!("ts -query -sha1 -digest {digest} -cert -out sha1.tsq"));
     let query = fs::read(tsa.dir().join("sha1.tsq")).expect("openssl wrote the query");
     let response = post_query(&tsa.url, &query);
     let err = token_from_response(&response).expect_err("a SHA-1 query is rejected");
@@ -347,12 +286,7 @@ fn a_rejection_is_reported_as_such() {
 fn the_test_tsa_refuses_malformed_http() {
     use std::io::{Read, Write};
     let tsa = TestTsa::start(KeyKind::EcP256);
-    let authority = tsa
-        .url
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap_or("");
+    let authority = tsa.url.trim_start_matches("http://").split('/').next().unwrap_or("");
     let raw = |request: &str| {
         let mut stream = std::net::TcpStream::connect(authority).expect("connect");
         stream.write_all(request.as_bytes()).expect("send");
@@ -384,84 +318,29 @@ fn openssl_agrees_with_our_verdicts() {
         let info = token.verify(&digest, Some(42)).expect("we accept");
         verify_chain(&info, &pem_certs(&tsa.ca_pem)).expect("we trust the chain");
 
-        let dir = tsa.dir();
-        fs::write(dir.join("token.der"), token.as_der()).expect("write token");
-        fs::write(dir.join("data.bin"), &data).expect("write data");
-        let ca = tsa.ca_pem.to_str().expect("utf-8 path");
-        let hex = digest.to_hex();
-        let by_digest = [
-            "ts",
-            "-verify",
-            "-digest",
-            &hex,
-            "-in",
-            "token.der",
-            "-token_in",
-            "-CAfile",
-            ca,
-        ];
-        let out = openssl(dir, &by_digest);
+        fs::write(tsa.dir().join("token.der"), token.as_der()).expect("write token");
+        fs::write(tsa.dir().join("data.bin"), &data).expect("write data");
+        let out = openssl_verify(&tsa, "-digest", &digest.to_hex(), "token.der");
         assert!(
             out.status.success() && String::from_utf8_lossy(&out.stdout).contains("OK"),
             "{kind:?}: openssl rejects a token we accept: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let by_data = [
-            "ts",
-            "-verify",
-            "-data",
-            "data.bin",
-            "-in",
-            "token.der",
-            "-token_in",
-            "-CAfile",
-            ca,
-        ];
-        assert!(openssl(dir, &by_data).status.success(), "{kind:?}: -data");
+        let out = openssl_verify(&tsa, "-data", "data.bin", "token.der");
+        assert!(out.status.success(), "{kind:?}: -data");
 
         // Another digest: both refuse.
+        assert!(token.verify(&checkpoint("other"), None).is_err());
         let other = checkpoint("other").to_hex();
-        let out = openssl(
-            dir,
-            &[
-                "ts",
-                "-verify",
-                "-digest",
-                &other,
-                "-in",
-                "token.der",
-                "-token_in",
-                "-CAfile",
-                ca,
-            ],
-        );
-        assert!(
-            !out.status.success(),
-            "{kind:?}: openssl accepts another digest"
-        );
+        let out = openssl_verify(&tsa, "-digest", &other, "token.der");
+        assert!(!out.status.success(), "{kind:?}: openssl accepts another digest");
 
         // A flipped signature byte: both refuse.
         let bad = flipped(&token, token.as_der().len() - 1, 0x01);
         assert!(bad.verify(&digest, None).is_err());
-        fs::write(dir.join("bad.der"), bad.as_der()).expect("write token");
-        let out = openssl(
-            dir,
-            &[
-                "ts",
-                "-verify",
-                "-digest",
-                &hex,
-                "-in",
-                "bad.der",
-                "-token_in",
-                "-CAfile",
-                ca,
-            ],
-        );
-        assert!(
-            !out.status.success(),
-            "{kind:?}: openssl accepts a bad signature"
-        );
+        fs::write(tsa.dir().join("bad.der"), bad.as_der()).expect("write token");
+        let out = openssl_verify(&tsa, "-digest", &digest.to_hex(), "bad.der");
+        assert!(!out.status.success(), "{kind:?}: openssl accepts a bad signature");
     }
 }
 
@@ -532,9 +411,7 @@ fn tlv_len(der: &[u8], at: usize) -> usize {
         return 2 + first;
     }
     let n = first & 0x7f;
-    let len = der[at + 2..at + 2 + n]
-        .iter()
-        .fold(0, |acc, &b| acc << 8 | b as usize);
+    let len = der[at + 2..at + 2 + n].iter().fold(0, |acc, &b| acc << 8 | b as usize);
     2 + n + len
 }
 
@@ -555,38 +432,17 @@ fn tokens_signed_outside_a_tsa_are_refused() {
         let tst_info = &der[tst..tst + tlv_len(der, tst)];
         fs::write(tsa.dir().join("tst.der"), tst_info).expect("write TSTInfo");
 
-        let ca = tsa.ca_pem.to_str().expect("utf-8 path");
-        let hex = digest.to_hex();
-        for (signer, key, check) in [
-            ("ca.pem", "ca.key", "signer-eku"),
-            ("tsa.pem", "tsa.key", "signed-attributes"),
-        ] {
+        for (signer, key, check) in [("ca.pem", "ca.key", "signer-eku"), ("tsa.pem", "tsa.key", "signed-attributes")] {
             let sign = format!(
                 "cms -sign -binary -nodetach -in tst.der -econtent_type 1.2.840.113549.1.9.16.1.4 \
                  -signer {signer} -inkey {key} -md sha256 -nosmimecap -outform DER -out forged.der"
             );
-            tsa::openssl_ok(tsa.dir(), &sign.split_whitespace().collect::<Vec<_>>());
+            assert!(sh(&tsa, &sign).status.success(), "{kind:?}: openssl cms -sign");
             let forged = fs::read(tsa.dir().join("forged.der")).expect("forged token");
             let result = TimestampToken::from_der(forged).verify(&digest, None);
             expect_check(result, check, &format!("{kind:?} signed by {signer}"));
-            let out = openssl(
-                tsa.dir(),
-                &[
-                    "ts",
-                    "-verify",
-                    "-digest",
-                    &hex,
-                    "-in",
-                    "forged.der",
-                    "-token_in",
-                    "-CAfile",
-                    ca,
-                ],
-            );
-            assert!(
-                !out.status.success(),
-                "{kind:?}: openssl accepts a token signed by {signer}"
-            );
+            let out = openssl_verify(&tsa, "-digest", &digest.to_hex(), "forged.der");
+            assert!(!out.status.success(), "{kind:?}: openssl accepts a token signed by {signer}");
         }
     }
 }
@@ -607,43 +463,19 @@ fn header_len(der: &[u8], at: usize) -> usize {
 /// and OpenSSL agrees.
 #[test]
 fn other_digest_choices_verify() {
-    let choices = [
-        ("sha384", "sha384"),
-        ("sha512", "sha512"),
-        ("sha256", "sha1"),
-    ];
+    let choices = [("sha384", "sha384"), ("sha512", "sha512"), ("sha256", "sha1")];
     for kind in KINDS {
         for (signer_digest, ess_alg) in choices {
             let tsa = TestTsa::start_with(kind, signer_digest, ess_alg);
             let context = format!("{kind:?} {signer_digest}/{ess_alg}");
             let (token, digest, info) = verified(&tsa, &context);
-            verify_chain(&info, &pem_certs(&tsa.ca_pem))
-                .unwrap_or_else(|e| panic!("{context}: {e}"));
+            verify_chain(&info, &pem_certs(&tsa.ca_pem)).unwrap_or_else(|e| panic!("{context}: {e}"));
             let bad = flipped(&token, token.as_der().len() - 1, 0x01);
             expect_check(bad.verify(&digest, None), "signature", &context);
 
             fs::write(tsa.dir().join("token.der"), token.as_der()).expect("write token");
-            let ca = tsa.ca_pem.to_str().expect("utf-8 path");
-            let hex = digest.to_hex();
-            let out = openssl(
-                tsa.dir(),
-                &[
-                    "ts",
-                    "-verify",
-                    "-digest",
-                    &hex,
-                    "-in",
-                    "token.der",
-                    "-token_in",
-                    "-CAfile",
-                    ca,
-                ],
-            );
-            assert!(
-                out.status.success(),
-                "{context}: openssl refuses: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let out = openssl_verify(&tsa, "-digest", &digest.to_hex(), "token.der");
+            assert!(out.status.success(), "{context}: openssl refuses: {}", String::from_utf8_lossy(&out.stderr));
         }
     }
 }

@@ -76,10 +76,8 @@ impl TestTsa {
         let dir = tempfile::tempdir().expect("temporary directory for the test TSA");
         let root = dir.path();
         let config = root.join("openssl.cnf");
-        let tsa_section = format!(
-            "{}signer_digest = {signer_digest}\ness_cert_id_alg = {ess_cert_id_alg}\n",
-            openssl_config(root)
-        );
+        let tsa_section =
+            format!("{}signer_digest = {signer_digest}\ness_cert_id_alg = {ess_cert_id_alg}\n", openssl_config(root));
         std::fs::write(&config, tsa_section).expect("write openssl.cnf");
         std::fs::write(root.join("serial"), "01\n").expect("write the TSA serial file");
 
@@ -89,29 +87,9 @@ impl TestTsa {
         csr.extend_from_slice(kind.newkey_args());
         csr.extend_from_slice(&["-keyout", "tsa.key", "-out", "tsa.csr", "-subj", &subject]);
         openssl_ok(root, &csr);
-        openssl_ok(
-            root,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "tsa.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-set_serial",
-                "0x5157",
-                "-days",
-                "3650",
-                "-extfile",
-                "openssl.cnf",
-                "-extensions",
-                "v3_tsa",
-                "-out",
-                "tsa.pem",
-            ],
-        );
+        let sign = "x509 -req -in tsa.csr -CA ca.pem -CAkey ca.key -set_serial 0x5157 -days 3650 \
+                    -extfile openssl.cnf -extensions v3_tsa -out tsa.pem";
+        openssl_ok(root, &sign.split_whitespace().collect::<Vec<_>>());
 
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the test TSA");
         let addr = listener.local_addr().expect("the test TSA's address");
@@ -153,26 +131,17 @@ impl Drop for TestTsa {
 }
 
 /// Makes a self-signed root CA (`<stem>.pem`, `<stem>.key`) in `dir` and
-/// returns the certificate's path. `dir` must hold the `openssl.cnf` written
-/// by [`TestTsa::start`], or any config with a `v3_ca` section.
+/// returns the certificate's path, writing the test `openssl.cnf` there
+/// first if `dir` has none (its `v3_ca` section makes the certificate a CA).
 pub fn make_root_ca(dir: &Path, stem: &str, common_name: &str, kind: KeyKind) -> PathBuf {
     if !dir.join("openssl.cnf").exists() {
         std::fs::write(dir.join("openssl.cnf"), openssl_config(dir)).expect("write openssl.cnf");
     }
     let (cert, key) = (format!("{stem}.pem"), format!("{stem}.key"));
     let subject = format!("/CN={common_name}/O=spotcheck tests");
-    let mut args = vec![
-        "req",
-        "-x509",
-        "-config",
-        "openssl.cnf",
-        "-extensions",
-        "v3_ca",
-    ];
+    let mut args = vec!["req", "-x509", "-config", "openssl.cnf", "-extensions", "v3_ca"];
     args.extend_from_slice(kind.newkey_args());
-    args.extend_from_slice(&[
-        "-nodes", "-days", "3650", "-keyout", &key, "-out", &cert, "-subj", &subject,
-    ]);
+    args.extend_from_slice(&["-nodes", "-days", "3650", "-keyout", &key, "-out", &cert, "-subj", &subject]);
     openssl_ok(dir, &args);
     dir.join(cert)
 }
@@ -237,12 +206,7 @@ pub fn openssl(dir: &Path, args: &[&str]) -> Output {
 /// Runs the `openssl` CLI in `dir`, panicking with its stderr if it fails.
 pub fn openssl_ok(dir: &Path, args: &[&str]) -> Output {
     let output = openssl(dir, args);
-    assert!(
-        output.status.success(),
-        "openssl {} failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "openssl {} failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr));
     output
 }
 
@@ -275,9 +239,7 @@ fn read_request(stream: &TcpStream) -> Result<Vec<u8>, (u16, String)> {
     let bad = |why: &str| (400, format!("{why}\n"));
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
-    reader
-        .read_line(&mut line)
-        .map_err(|_| bad("unreadable request line"))?;
+    reader.read_line(&mut line).map_err(|_| bad("unreadable request line"))?;
     let method = line.split_whitespace().next().unwrap_or("").to_string();
     if method.is_empty() {
         return Err(bad("empty request"));
@@ -285,9 +247,7 @@ fn read_request(stream: &TcpStream) -> Result<Vec<u8>, (u16, String)> {
     let mut content_length = None;
     loop {
         line.clear();
-        reader
-            .read_line(&mut line)
-            .map_err(|_| bad("unreadable header"))?;
+        reader.read_line(&mut line).map_err(|_| bad("unreadable header"))?;
         let header = line.trim_end();
         if header.is_empty() {
             break;
@@ -306,9 +266,7 @@ fn read_request(stream: &TcpStream) -> Result<Vec<u8>, (u16, String)> {
         return Err(bad("the body must be a TimeStampReq"));
     }
     let mut body = vec![0; length];
-    reader
-        .read_exact(&mut body)
-        .map_err(|_| bad("the body is shorter than its Content-Length"))?;
+    reader.read_exact(&mut body).map_err(|_| bad("the body is shorter than its Content-Length"))?;
     Ok(body)
 }
 
@@ -320,33 +278,15 @@ fn reply(dir: &Path, n: usize, query: &[u8]) -> (u16, &'static str, Vec<u8>) {
     if std::fs::write(dir.join(&query_file), query).is_err() {
         return (500, "text/plain", b"cannot store the query\n".to_vec());
     }
-    let output = openssl(
-        dir,
-        &[
-            "ts",
-            "-reply",
-            "-config",
-            "openssl.cnf",
-            "-queryfile",
-            &query_file,
-            "-out",
-            &reply_file,
-        ],
-    );
+    let output =
+        openssl(dir, &["ts", "-reply", "-config", "openssl.cnf", "-queryfile", &query_file, "-out", &reply_file]);
     match std::fs::read(dir.join(&reply_file)) {
-        Ok(reply) if output.status.success() && !reply.is_empty() => {
-            (200, "application/timestamp-reply", reply)
-        }
+        Ok(reply) if output.status.success() && !reply.is_empty() => (200, "application/timestamp-reply", reply),
         _ => (400, "text/plain", output.stderr),
     }
 }
 
-fn write_response(
-    stream: &mut TcpStream,
-    status: u16,
-    content_type: &str,
-    body: &[u8],
-) -> std::io::Result<()> {
+fn write_response(stream: &mut TcpStream, status: u16, content_type: &str, body: &[u8]) -> std::io::Result<()> {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
@@ -369,15 +309,12 @@ fn write_response(
 /// POSTs `body` to an `http://host:port/path` URL and returns the status and
 /// the response body. Blocking, std only, HTTP/1.0: enough for a local TSA.
 pub fn post(url: &str, content_type: &str, body: &[u8]) -> (u16, Vec<u8>) {
-    let rest = url
-        .strip_prefix("http://")
-        .unwrap_or_else(|| panic!("only http:// URLs are supported, not {url}"));
+    let rest = url.strip_prefix("http://").unwrap_or_else(|| panic!("only http:// URLs are supported, not {url}"));
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let mut stream =
-        TcpStream::connect(authority).unwrap_or_else(|e| panic!("connect to {url}: {e}"));
+    let mut stream = TcpStream::connect(authority).unwrap_or_else(|e| panic!("connect to {url}: {e}"));
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let head = format!(
         "POST {path} HTTP/1.0\r\nHost: {authority}\r\nContent-Type: {content_type}\r\n\
@@ -389,9 +326,7 @@ pub fn post(url: &str, content_type: &str, body: &[u8]) -> (u16, Vec<u8>) {
         .and_then(|()| stream.write_all(body))
         .unwrap_or_else(|e| panic!("send to {url}: {e}"));
     let mut response = Vec::new();
-    stream
-        .read_to_end(&mut response)
-        .unwrap_or_else(|e| panic!("read from {url}: {e}"));
+    stream.read_to_end(&mut response).unwrap_or_else(|e| panic!("read from {url}: {e}"));
 
     let split = response
         .windows(4)
@@ -410,11 +345,6 @@ pub fn post(url: &str, content_type: &str, body: &[u8]) -> (u16, Vec<u8>) {
 /// unless the TSA answered 200.
 pub fn post_query(url: &str, der: &[u8]) -> Vec<u8> {
     let (status, body) = post(url, "application/timestamp-query", der);
-    assert_eq!(
-        status,
-        200,
-        "the TSA at {url} answered {status}: {}",
-        String::from_utf8_lossy(&body)
-    );
+    assert_eq!(status, 200, "the TSA at {url} answered {status}: {}", String::from_utf8_lossy(&body));
     body
 }
