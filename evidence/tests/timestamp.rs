@@ -432,15 +432,22 @@ fn tokens_signed_outside_a_tsa_are_refused() {
         let tst_info = &der[tst..tst + tlv_len(der, tst)];
         fs::write(tsa.dir().join("tst.der"), tst_info).expect("write TSTInfo");
 
-        for (signer, key, check) in [("ca.pem", "ca.key", "signer-eku"), ("tsa.pem", "tsa.key", "signed-attributes")] {
+        // (signer certificate, `openssl cms` options, the check that fails)
+        let forgeries = [
+            ("ca.pem", "-inkey ca.key", "signer-eku"),
+            ("tsa.pem", "-inkey tsa.key", "signed-attributes"),
+            // Identified by subjectKeyIdentifier: found, then refused the same way.
+            ("tsa.pem", "-inkey tsa.key -keyid", "signed-attributes"),
+        ];
+        for (signer, options, check) in forgeries {
             let sign = format!(
                 "cms -sign -binary -nodetach -in tst.der -econtent_type 1.2.840.113549.1.9.16.1.4 \
-                 -signer {signer} -inkey {key} -md sha256 -nosmimecap -outform DER -out forged.der"
+                 -signer {signer} {options} -md sha256 -nosmimecap -outform DER -out forged.der"
             );
             assert!(sh(&tsa, &sign).status.success(), "{kind:?}: openssl cms -sign");
             let forged = fs::read(tsa.dir().join("forged.der")).expect("forged token");
             let result = TimestampToken::from_der(forged).verify(&digest, None);
-            expect_check(result, check, &format!("{kind:?} signed by {signer}"));
+            expect_check(result, check, &format!("{kind:?} signed by {signer} {options}"));
             let out = openssl_verify(&tsa, "-digest", &digest.to_hex(), "forged.der");
             assert!(!out.status.success(), "{kind:?}: openssl accepts a token signed by {signer}");
         }
