@@ -619,6 +619,7 @@ mod tests {
             kind: EntryKind::Custody,
             subject: format!("s{}", i % 3),
             body: serde_json::json!({ "i": i }),
+            also_about: Vec::new(),
         }
     }
 

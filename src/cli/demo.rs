@@ -101,6 +101,56 @@ pub struct SealSummary {
     pub key_fingerprint: String,
     /// The signed checkpoint's text.
     pub checkpoint: String,
+    pub bundles_written: u64,
+    pub bundles_verified: u64,
+    pub bundle_bytes: u64,
+    pub bundle_dir: String,
+}
+
+/// One bundle per shop with findings (findings on listings without a shop
+/// go together); the first also gets its report printed to PDF when Chromium
+/// is installed.
+fn shop_bundles(
+    listings: &[crate::model::Listing],
+    findings: Vec<evidence::finding::FindingRecord>,
+    dir: &DataDir,
+) -> Vec<crate::sealing::BundleWork> {
+    let shop_of: HashMap<String, (String, String, String)> = listings
+        .iter()
+        .map(|l| {
+            let (id, name) = l
+                .shop
+                .as_ref()
+                .map(|s| (s.shop_id.clone(), s.name.clone().unwrap_or_default()))
+                .unwrap_or_else(|| ("no-shop".into(), String::new()));
+            (l.key(), (l.platform.clone(), id, name))
+        })
+        .collect();
+    let mut groups: BTreeMap<(String, String), (String, Vec<evidence::finding::FindingRecord>)> = BTreeMap::new();
+    for f in findings {
+        let (platform, shop, name) = shop_of.get(&f.listing).cloned().unwrap_or_default();
+        groups.entry((platform, shop)).or_insert_with(|| (name, Vec::new())).1.push(f);
+    }
+    let chromium = evidence::report::find_chromium();
+    groups
+        .into_iter()
+        .enumerate()
+        .map(|(n, ((platform, shop), (name, findings)))| {
+            let safe: String =
+                format!("{platform}-{shop}").chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+            crate::sealing::BundleWork {
+                findings,
+                captures: Vec::new(),
+                options: crate::sealing::BundleOptions {
+                    out: dir.bundles().join(format!("{safe}.wacz")),
+                    title: format!("网络抽查电子证据 {name} ({platform} 店铺 {shop})"),
+                    purpose: Some("spotcheck demo: sample marketplace spot check".into()),
+                    tsa_url: None,
+                    chromium: if n == 0 { chromium.clone() } else { None },
+                },
+            }
+        })
+        .collect()
 }
 
 #[derive(Debug, Serialize)]
@@ -245,17 +295,60 @@ pub async fn run(args: DemoArgs, data: &DataDir, identity: &Identity) -> anyhow:
     for p in &ledger.problems {
         say(format!("           FAILED {} at {}: {}", p.check, p.at, p.detail));
     }
+    // Bundle: one per shop (the unit a bureau acts on), then verify each
+    // as enforcement would, offline, from the file alone.
+    let bundling = Instant::now();
+    let work = shop_bundles(&listings, findings_store.all().collect::<Result<Vec<_>, _>>()?, &dir);
+    let summaries = station.seal_bundles(&store, work).await?;
+    let bundle_secs = bundling.elapsed().as_secs_f64();
+    let verifying = Instant::now();
+    let mut verified = 0u64;
+    for s in &summaries {
+        let bytes = std::fs::read(&s.path).with_context(|| format!("cannot read `{}`", s.path.display()))?;
+        let report = evidence::bundle::verify_bundle(&bytes, &evidence::bundle::VerifyOptions::default());
+        if report.ok() {
+            verified += 1;
+        } else {
+            for c in report.failures().take(3) {
+                say(format!("           {}: FAILED {} {}: {}", s.path.display(), c.check, c.file, c.detail));
+            }
+        }
+    }
+    let bytes: u64 = summaries.iter().map(|s| s.bytes).sum();
+    say(format!(
+        "  bundle   {} signed WACZ bundles ({:.1} MB) in {:.1}s under {}; {verified}/{} verified offline in {:.1}s",
+        summaries.len(),
+        bytes as f64 / 1e6,
+        bundle_secs,
+        dir.bundles().display(),
+        summaries.len(),
+        verifying.elapsed().as_secs_f64()
+    ));
+    if let Some(s) = summaries.iter().find(|s| s.pdf) {
+        say(format!("           sample report as PDF in {} (spotcheck/report.pdf)", s.path.display()));
+    }
     let sealed = SealSummary {
         findings_sealed: recorded.new,
         ledger_entries: ledger.entries,
         ledger_ok: ledger.ok(),
         key_fingerprint: station.key.public().fingerprint(),
         checkpoint: checkpoint.text.clone(),
+        bundles_written: summaries.len() as u64,
+        bundles_verified: verified,
+        bundle_bytes: bytes,
+        bundle_dir: dir.bundles().display().to_string(),
     };
 
     let errors: u64 = jobs.iter().map(|j| j.errors).sum();
     let rules_ok = scored.worst() >= MIN_RULE_SCORE;
-    let ok = errors == 0 && missing == 0 && matching == expected && expected > 0 && rules_ok && sealed.ledger_ok;
+    let ok = errors == 0
+        && missing == 0
+        && matching == expected
+        && expected > 0
+        && rules_ok
+        && sealed.ledger_ok
+        && sealed.bundles_written > 0
+        && sealed.bundles_verified == sealed.bundles_written;
     let summary = DemoSummary {
         market_url: base.to_string(),
         data_dir: dir.root().display().to_string(),

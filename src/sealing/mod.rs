@@ -46,6 +46,14 @@ pub enum SealError {
     Io { path: PathBuf, source: std::io::Error },
 }
 
+/// One bundle to seal: what goes in and how.
+#[derive(Debug, Clone)]
+pub struct BundleWork {
+    pub findings: Vec<FindingRecord>,
+    pub captures: Vec<Digest>,
+    pub options: BundleOptions,
+}
+
 /// How to seal one bundle.
 #[derive(Debug, Clone)]
 pub struct BundleOptions {
@@ -111,9 +119,7 @@ impl Station {
         Ok(signed)
     }
 
-    /// Seals `findings` and `captures` into a bundle: records the sealing in
-    /// the custody log, signs (and timestamps) a checkpoint that covers it,
-    /// writes the bundle, then records its export.
+    /// Seals `findings` and `captures` into one bundle (see [`Station::seal_bundles`]).
     pub async fn seal_bundle(
         &self,
         store: &Store,
@@ -121,69 +127,97 @@ impl Station {
         captures: Vec<Digest>,
         options: &BundleOptions,
     ) -> Result<BundleSummary, SealError> {
-        let created = Utc::now();
-        let mut subjects: Vec<String> = captures.iter().map(Digest::to_hex).collect();
-        subjects.extend(findings.iter().flat_map(|f| f.capture.iter().cloned().chain([f.id.clone()])));
-        subjects.sort();
-        subjects.dedup();
-        let id = format!(
-            "B{}-{}",
-            created.format("%Y%m%d%H%M%S"),
-            &Digest::of(subjects.join(",").as_bytes()).to_hex()[..8]
-        );
-        let actor = self.actor();
-        let sealed = CustodyEvent {
-            at: created,
-            actor: actor.clone(),
-            action: "sealed into bundle".into(),
-            subjects: subjects.clone(),
-            detail: id.clone(),
-        };
-        self.ledger.append(vec![sealed.to_entry()])?;
-        self.ledger.flush()?;
-        let checkpoint = self.checkpoint_timestamped(options.tsa_url.as_deref()).await?;
+        let mut done = self.seal_bundles(store, vec![BundleWork { findings, captures, options: options.clone() }]).await?;
+        done.pop().ok_or_else(|| SealError::Io { path: options.out.clone(), source: std::io::Error::other("no bundle written") })
+    }
 
-        let mut context = BTreeMap::new();
-        for f in &findings {
-            if let (Some(capture), Some(ctx)) = (&f.capture, self.context_of(store, &f.listing)?) {
-                context.insert(capture.clone(), ctx);
+    /// Seals several bundles in one pass: records each sealing in the custody
+    /// log, signs (and timestamps) one checkpoint that covers them all, writes
+    /// the bundles, then records their export. A kill at any point leaves the
+    /// ledger verifiable and no bundle half-written under its name.
+    pub async fn seal_bundles(&self, store: &Store, work: Vec<BundleWork>) -> Result<Vec<BundleSummary>, SealError> {
+        let created = Utc::now();
+        let actor = self.actor();
+        let mut requests = Vec::with_capacity(work.len());
+        let mut sealed = Vec::with_capacity(work.len());
+        for w in work {
+            let mut subjects: Vec<String> = w.captures.iter().map(Digest::to_hex).collect();
+            subjects.extend(w.findings.iter().flat_map(|f| f.capture.iter().cloned().chain([f.id.clone()])));
+            subjects.sort();
+            subjects.dedup();
+            let id = format!(
+                "B{}-{}",
+                created.format("%Y%m%d%H%M%S"),
+                &Digest::of(subjects.join(",").as_bytes()).to_hex()[..8]
+            );
+            sealed.push(
+                CustodyEvent {
+                    at: created,
+                    actor: actor.clone(),
+                    action: "sealed into bundle".into(),
+                    subjects,
+                    detail: id.clone(),
+                }
+                .to_entry(),
+            );
+            let mut context = BTreeMap::new();
+            for f in &w.findings {
+                if let (Some(capture), Some(ctx)) = (&f.capture, self.context_of(store, &f.listing)?) {
+                    context.insert(capture.clone(), ctx);
+                }
             }
+            if let Some(dir) = w.options.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| SealError::Io { path: dir.to_path_buf(), source })?;
+            }
+            let request = BundleRequest {
+                id,
+                title: w.options.title.clone(),
+                purpose: w.options.purpose.clone(),
+                station: self.identity.station.clone(),
+                operators: self.identity.operators.clone(),
+                tool: crate::TOOL.to_string(),
+                created,
+                captures: w.captures,
+                findings: w.findings,
+                context,
+                chromium: w.options.chromium.clone(),
+            };
+            requests.push((request, w.options));
         }
-        let request = BundleRequest {
-            id: id.clone(),
-            title: options.title.clone(),
-            purpose: options.purpose.clone(),
-            station: self.identity.station.clone(),
-            operators: self.identity.operators.clone(),
-            tool: crate::TOOL.to_string(),
-            created,
-            captures,
-            findings,
-            context,
-            chromium: options.chromium.clone(),
-        };
-        if let Some(dir) = options.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| SealError::Io { path: dir.to_path_buf(), source })?;
-        }
+        self.ledger.append(sealed)?;
+        self.ledger.flush()?;
+        let tsa = requests.iter().find_map(|(_, o)| o.tsa_url.clone());
+        let checkpoint = self.checkpoint_timestamped(tsa.as_deref()).await?;
+
         let (blobs, ledger, key) = (self.blobs.clone(), self.ledger.clone(), self.key.clone());
-        let out = options.out.clone();
-        let summary = tokio::task::spawn_blocking(move || -> Result<BundleSummary, SealError> {
-            Ok(evidence::bundle::write_bundle(&out, &request, &blobs, &ledger, &key, &checkpoint)?)
+        let summaries = tokio::task::spawn_blocking(move || -> Result<Vec<(BundleSummary, BundleOptions)>, SealError> {
+            let mut out = Vec::with_capacity(requests.len());
+            for (request, options) in requests {
+                let summary = evidence::bundle::write_bundle(&options.out, &request, &blobs, &ledger, &key, &checkpoint)?;
+                out.push((summary, options));
+            }
+            Ok(out)
         })
         .await
-        .map_err(|e| SealError::Io { path: options.out.clone(), source: std::io::Error::other(e.to_string()) })??;
-        let exported = CustodyEvent {
-            at: Utc::now(),
-            actor,
-            action: "exported".into(),
-            subjects: vec![id, summary.sha256.clone()],
-            detail: options.out.display().to_string(),
-        };
-        let mut entry = exported.to_entry();
-        entry.kind = evidence::ledger::EntryKind::Export;
-        self.ledger.append(vec![entry])?;
+        .map_err(|e| SealError::Io { path: PathBuf::from("(bundle writer)"), source: std::io::Error::other(e.to_string()) })??;
+        let exported = summaries
+            .iter()
+            .map(|(summary, options)| {
+                let mut entry = CustodyEvent {
+                    at: Utc::now(),
+                    actor: actor.clone(),
+                    action: "exported".into(),
+                    subjects: vec![summary.id.clone(), summary.sha256.clone()],
+                    detail: options.out.display().to_string(),
+                }
+                .to_entry();
+                entry.kind = evidence::ledger::EntryKind::Export;
+                entry
+            })
+            .collect();
+        self.ledger.append(exported)?;
         self.ledger.flush()?;
-        Ok(summary)
+        Ok(summaries.into_iter().map(|(s, _)| s).collect())
     }
 
     /// `station for operator, operator`.
