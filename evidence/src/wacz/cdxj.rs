@@ -73,10 +73,7 @@ impl CdxjEntry {
 /// Index entries for the records of one WARC file (`filename` is its name
 /// inside `archive/`).
 pub fn cdxj_entries(filename: &str, warc: &[u8]) -> Result<Vec<CdxjEntry>, WaczError> {
-    let index_err = |source: WarcError| WaczError::Index {
-        file: filename.to_string(),
-        source: Box::new(source),
-    };
+    let index_err = |source: WarcError| WaczError::Index { file: filename.to_string(), source: Box::new(source) };
     let mut out = Vec::new();
     for record in read_records(warc).map_err(index_err)? {
         let kind = record.record_type();
@@ -96,25 +93,14 @@ pub fn cdxj_entries(filename: &str, warc: &[u8]) -> Result<Vec<CdxjEntry>, WaczE
                 })
             })?;
         let (status, mime) = if kind == "resource" {
-            (
-                None,
-                record.header("Content-Type").unwrap_or("").to_string(),
-            )
+            (None, record.header("Content-Type").unwrap_or("").to_string())
         } else {
             let (line, headers) = record.http_head().map_err(index_err)?;
             let status = line.split_whitespace().nth(1).and_then(|s| s.parse().ok());
-            let mime = headers
-                .into_iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-                .map(|(_, v)| v);
+            let mime = headers.into_iter().find(|(n, _)| n.eq_ignore_ascii_case("content-type")).map(|(_, v)| v);
             (status, mime.unwrap_or_default())
         };
-        let mime = mime
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let mime = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         let digest = record
             .header("WARC-Payload-Digest")
             .or_else(|| record.header("WARC-Block-Digest"))
@@ -160,10 +146,7 @@ pub fn surt(url: &str) -> String {
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..end];
-    let authority = authority
-        .rsplit_once('@')
-        .map(|(_, h)| h)
-        .unwrap_or(authority);
+    let authority = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
     let (host, port) = match authority.strip_prefix('[') {
         Some(v6) => match v6.split_once(']') {
             Some((h, p)) => (h, p.strip_prefix(':')),
@@ -233,18 +216,11 @@ struct PagesHeader<'a> {
 /// The page list: the `json-pages-1.0` header line, then one line per page
 /// in the given order. Page URLs are written as in the WARC (percent-encoded).
 pub fn pages_jsonl(title: &str, pages: &[PageEntry]) -> Vec<u8> {
-    let header = PagesHeader {
-        format: "json-pages-1.0",
-        id: "pages",
-        title,
-    };
+    let header = PagesHeader { format: "json-pages-1.0", id: "pages", title };
     let mut out = serde_json::to_vec(&header).unwrap_or_default();
     out.push(b'\n');
     for page in pages {
-        let page = PageEntry {
-            url: uri_for_warc(&page.url),
-            ..page.clone()
-        };
+        let page = PageEntry { url: uri_for_warc(&page.url), ..page.clone() };
         out.extend_from_slice(&serde_json::to_vec(&page).unwrap_or_default());
         out.push(b'\n');
     }
@@ -257,10 +233,7 @@ mod tests {
 
     #[test]
     fn surt_matches_the_usual_canonical_form() {
-        assert_eq!(
-            surt("https://www.Example.com/Path?b=2&a=1#x"),
-            "com,example)/path?a=1&b=2"
-        );
+        assert_eq!(surt("https://www.Example.com/Path?b=2&a=1#x"), "com,example)/path?a=1&b=2");
         assert_eq!(surt("http://example.com:80"), "com,example)/");
         assert_eq!(surt("http://shop.example:8080/x"), "example,shop:8080)/x");
         assert_eq!(surt("https://a.example/café"), "example,a)/caf%c3%a9");

@@ -26,11 +26,7 @@ pub struct PackageLimits {
 
 impl Default for PackageLimits {
     fn default() -> PackageLimits {
-        PackageLimits {
-            max_entries: 10_000,
-            max_file_bytes: 2 << 30,
-            max_total_bytes: 4 << 30,
-        }
+        PackageLimits { max_entries: 10_000, max_file_bytes: 2 << 30, max_total_bytes: 4 << 30 }
     }
 }
 
@@ -78,10 +74,7 @@ impl PackageAudit {
 
 impl Package {
     pub fn get(&self, path: &str) -> Option<&[u8]> {
-        self.files
-            .iter()
-            .find(|(p, _)| p == path)
-            .map(|(_, b)| b.as_slice())
+        self.files.iter().find(|(p, _)| p == path).map(|(_, b)| b.as_slice())
     }
 
     pub fn paths(&self) -> impl Iterator<Item = &str> {
@@ -89,13 +82,8 @@ impl Package {
     }
 
     fn json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, WaczError> {
-        let bytes = self.get(path).ok_or_else(|| WaczError::Missing {
-            path: path.to_string(),
-        })?;
-        serde_json::from_slice(bytes).map_err(|source| WaczError::Json {
-            path: path.to_string(),
-            source,
-        })
+        let bytes = self.get(path).ok_or_else(|| WaczError::Missing { path: path.to_string() })?;
+        serde_json::from_slice(bytes).map_err(|source| WaczError::Json { path: path.to_string(), source })
     }
 
     /// The parsed `datapackage.json`.
@@ -150,16 +138,9 @@ impl Package {
 
 /// Reads a package file within `limits`.
 pub fn read_package(path: &Path, limits: &PackageLimits) -> Result<Package, WaczError> {
-    let file = std::fs::File::open(path).map_err(|source| WaczError::Io {
-        action: "open",
-        path: path.into(),
-        source,
-    })?;
-    read_zip(
-        std::io::BufReader::new(file),
-        &path.display().to_string(),
-        limits,
-    )
+    let file =
+        std::fs::File::open(path).map_err(|source| WaczError::Io { action: "open", path: path.into(), source })?;
+    read_zip(std::io::BufReader::new(file), &path.display().to_string(), limits)
 }
 
 /// Reads a package held in memory within `limits`.
@@ -167,33 +148,26 @@ pub fn read_package_bytes(bytes: &[u8], limits: &PackageLimits) -> Result<Packag
     read_zip(std::io::Cursor::new(bytes), "(in memory)", limits)
 }
 
-fn read_zip<R: Read + Seek>(
-    reader: R,
-    label: &str,
-    limits: &PackageLimits,
-) -> Result<Package, WaczError> {
-    let mut zip = ZipArchive::new(reader).map_err(|source| WaczError::Zip {
-        path: label.to_string(),
-        source,
-    })?;
+fn read_zip<R: Read + Seek>(reader: R, label: &str, limits: &PackageLimits) -> Result<Package, WaczError> {
+    let mut zip = ZipArchive::new(reader).map_err(|source| WaczError::Zip { path: label.to_string(), source })?;
     if zip.len() > limits.max_entries {
-        return Err(WaczError::TooManyEntries {
-            count: zip.len(),
-            limit: limits.max_entries,
-        });
+        return Err(WaczError::TooManyEntries { count: zip.len(), limit: limits.max_entries });
+    }
+    if zip.has_duplicate_names() {
+        // The archive keys entries by name, so the second one is invisible
+        // through it: find the name by walking the central directory.
+        let start = zip.central_directory_start();
+        let name = duplicate_name(zip.into_inner(), start, limits.max_entries);
+        return Err(WaczError::Duplicate(name.unwrap_or_else(|| "(a central directory name)".into())));
     }
     let mut files: Vec<(String, Vec<u8>)> = Vec::with_capacity(zip.len());
     let mut seen = HashSet::new();
     let mut total: u64 = 0;
     for index in 0..zip.len() {
         let (name, declared) = {
-            let entry = zip.by_index_raw(index).map_err(|source| WaczError::Zip {
-                path: format!("entry #{index}"),
-                source,
-            })?;
-            let name = std::str::from_utf8(entry.name_raw())
-                .map_err(|_| WaczError::NameNotUtf8 { index })?
-                .to_string();
+            let entry =
+                zip.by_index_raw(index).map_err(|source| WaczError::Zip { path: format!("entry #{index}"), source })?;
+            let name = std::str::from_utf8(entry.name_raw()).map_err(|_| WaczError::NameNotUtf8 { index })?.to_string();
             if entry.encrypted() {
                 return Err(WaczError::Encrypted { path: name });
             }
@@ -204,50 +178,24 @@ fn read_zip<R: Read + Seek>(
             return Err(WaczError::Duplicate(name));
         }
         if declared > limits.max_file_bytes {
-            return Err(WaczError::EntryTooLarge {
-                path: name,
-                size: declared,
-                limit: limits.max_file_bytes,
-            });
+            return Err(WaczError::EntryTooLarge { path: name, size: declared, limit: limits.max_file_bytes });
         }
-        let zip_err = |source| WaczError::Zip {
-            path: name.clone(),
-            source,
-        };
+        let zip_err = |source| WaczError::Zip { path: name.clone(), source };
         let entry = zip.by_index(index).map_err(zip_err)?;
-        let room = limits
-            .max_file_bytes
-            .min(limits.max_total_bytes.saturating_sub(total));
-        let mut bytes = Vec::with_capacity(
-            usize::try_from(declared.min(room))
-                .unwrap_or(0)
-                .min(64 << 20),
-        );
+        let room = limits.max_file_bytes.min(limits.max_total_bytes.saturating_sub(total));
+        let mut bytes = Vec::with_capacity(usize::try_from(declared.min(room)).unwrap_or(0).min(64 << 20));
         // One byte past the room tells a lying size header from an honest one.
-        entry
-            .take(room.saturating_add(1))
-            .read_to_end(&mut bytes)
-            .map_err(|e| zip_err(e.into()))?;
+        entry.take(room.saturating_add(1)).read_to_end(&mut bytes).map_err(|e| zip_err(e.into()))?;
         let got = bytes.len() as u64;
         if got > limits.max_file_bytes {
-            return Err(WaczError::EntryTooLarge {
-                path: name,
-                size: got,
-                limit: limits.max_file_bytes,
-            });
+            return Err(WaczError::EntryTooLarge { path: name, size: got, limit: limits.max_file_bytes });
         }
         if got > room || total.saturating_add(got) > limits.max_total_bytes {
-            return Err(WaczError::TotalTooLarge {
-                path: name,
-                limit: limits.max_total_bytes,
-            });
+            return Err(WaczError::TotalTooLarge { path: name, limit: limits.max_total_bytes });
         }
         if got != declared {
             let reason = format!("declares {declared} bytes but holds {got}");
-            return Err(WaczError::Zip {
-                path: name,
-                source: zip::result::ZipError::InvalidArchive(reason.into()),
-            });
+            return Err(WaczError::Zip { path: name, source: zip::result::ZipError::InvalidArchive(reason.into()) });
         }
         total += got;
         files.push((name, bytes));
@@ -255,24 +203,41 @@ fn read_zip<R: Read + Seek>(
     Ok(Package { files })
 }
 
+/// The first name that appears twice among the central directory records
+/// starting at `start` (reads at most `max_entries` + 1 records).
+fn duplicate_name<R: Read + Seek>(mut reader: R, start: u64, max_entries: usize) -> Option<String> {
+    reader.seek(std::io::SeekFrom::Start(start)).ok()?;
+    let mut seen = HashSet::new();
+    for _ in 0..=max_entries {
+        let mut fixed = [0u8; 46];
+        reader.read_exact(&mut fixed).ok()?;
+        if fixed[..4] != *b"PK\x01\x02" {
+            return None;
+        }
+        let le16 = |at: usize| u64::from(u16::from_le_bytes([fixed[at], fixed[at + 1]]));
+        let (name_len, extra_len, comment_len) = (le16(28), le16(30), le16(32));
+        let mut name = vec![0u8; usize::try_from(name_len).ok()?];
+        reader.read_exact(&mut name).ok()?;
+        let name = String::from_utf8_lossy(&name).into_owned();
+        if !seen.insert(name.clone()) {
+            return Some(name);
+        }
+        let skip = i64::try_from(extra_len + comment_len).ok()?;
+        reader.seek(std::io::SeekFrom::Current(skip)).ok()?;
+    }
+    None
+}
+
 /// Rejects names that could escape a directory or mean two things.
 fn check_entry_name(name: &str) -> Result<(), WaczError> {
-    let bad = |reason| {
-        Err(WaczError::BadPath {
-            path: name.to_string(),
-            reason,
-        })
-    };
+    let bad = |reason| Err(WaczError::BadPath { path: name.to_string(), reason });
     if name.is_empty() || name.starts_with('/') || name.contains('\\') || name.contains('\0') {
         return bad("empty, absolute, backslashed or NUL-containing names are not allowed");
     }
     if name.len() >= 2 && name.as_bytes()[1] == b':' {
         return bad("drive-letter paths are not allowed");
     }
-    if name
-        .split('/')
-        .any(|c| c == ".." || c == "." || c.is_empty())
-    {
+    if name.split('/').any(|c| c == ".." || c == "." || c.is_empty()) {
         return bad("`.`, `..` and empty components (and directory entries) are not allowed");
     }
     Ok(())

@@ -7,10 +7,7 @@ fn meta() -> PackageMeta {
     PackageMeta {
         title: "spot check".into(),
         description: None,
-        created: chrono::Utc
-            .with_ymd_and_hms(2026, 11, 22, 20, 0, 0)
-            .single()
-            .unwrap_or_default(),
+        created: chrono::Utc.with_ymd_and_hms(2026, 11, 22, 20, 0, 0).single().unwrap_or_default(),
         software: "spotcheck/test".into(),
         main_page_url: Some("https://shop.example/item".into()),
         main_page_date: None,
@@ -19,12 +16,10 @@ fn meta() -> PackageMeta {
 
 fn writer() -> WaczWriter {
     let mut w = WaczWriter::new(meta());
-    w.add_file("archive/data.warc", b"WARC/1.1\r\n".to_vec())
-        .unwrap();
+    w.add_file("archive/data.warc", b"WARC/1.1\r\n".to_vec()).unwrap();
     w.add_file("indexes/index.cdx", b"".to_vec()).unwrap();
     w.add_file("pages/pages.jsonl", b"{}\n".to_vec()).unwrap();
-    w.add_file("spotcheck/findings.json", b"[]".to_vec())
-        .unwrap();
+    w.add_file("spotcheck/findings.json", b"[]".to_vec()).unwrap();
     w
 }
 
@@ -57,13 +52,8 @@ fn same_files_give_identical_zips() {
 
 #[test]
 fn package_round_trips_and_audits_clean() {
-    let bytes = writer()
-        .to_bytes(|d| {
-            Ok(Some(
-                json!({"hash": d.hash, "signature": "sig", "publicKey": "pk"}),
-            ))
-        })
-        .unwrap();
+    let bytes =
+        writer().to_bytes(|d| Ok(Some(json!({"hash": d.hash, "signature": "sig", "publicKey": "pk"})))).unwrap();
     let pkg = read_package_bytes(&bytes, &PackageLimits::default()).unwrap();
     let paths: Vec<&str> = pkg.paths().collect();
     assert_eq!(
@@ -81,10 +71,7 @@ fn package_round_trips_and_audits_clean() {
     assert!(audit.is_clean(), "{audit:?}");
     let digest = pkg.datapackage_digest().unwrap();
     let signed = digest.signed_data.unwrap();
-    assert_eq!(
-        signed["created"], "2026-11-22T20:00:00Z",
-        "created is added for wacz validate"
-    );
+    assert_eq!(signed["created"], "2026-11-22T20:00:00Z", "created is added for wacz validate");
     assert_eq!(signed["hash"], digest.hash.as_str());
     let dp = pkg.datapackage().unwrap();
     assert_eq!(dp.wacz_version, "1.1.1");
@@ -93,9 +80,7 @@ fn package_round_trips_and_audits_clean() {
 
 #[test]
 fn a_conflicting_signed_created_is_refused() {
-    let err = writer()
-        .to_bytes(|_| Ok(Some(json!({"created": "1999-01-01T00:00:00Z"}))))
-        .unwrap_err();
+    let err = writer().to_bytes(|_| Ok(Some(json!({"created": "1999-01-01T00:00:00Z"})))).unwrap_err();
     assert!(matches!(err, WaczError::CreatedMismatch { .. }), "{err}");
 }
 
@@ -111,8 +96,7 @@ fn audit_names_a_changed_file() {
 
     // An entry replaced with consistent ZIP metadata is caught by the audit.
     let mut w = WaczWriter::new(meta());
-    w.add_file("spotcheck/findings.json", b"[]".to_vec())
-        .unwrap();
+    w.add_file("spotcheck/findings.json", b"[]".to_vec()).unwrap();
     let good = w.to_bytes(unsigned).unwrap();
     let pkg = read_package_bytes(&good, &PackageLimits::default()).unwrap();
     let mut files = pkg.files.clone();
@@ -142,10 +126,7 @@ fn layout_rules_are_enforced_when_adding() {
         assert!(w.add_file(bad, vec![]).is_err(), "{bad} accepted");
     }
     w.add_file("spotcheck/report.html", vec![]).unwrap();
-    assert!(matches!(
-        w.add_file("spotcheck/report.html", vec![]),
-        Err(WaczError::Duplicate(_))
-    ));
+    assert!(matches!(w.add_file("spotcheck/report.html", vec![]), Err(WaczError::Duplicate(_))));
 }
 
 #[test]
@@ -159,56 +140,36 @@ fn reader_rejects_parent_paths_duplicates_and_big_entries() {
     let mut dotdot = base.clone();
     rename_entry(&mut dotdot, b"ab/x.json", b"../x.json");
     let err = read_package_bytes(&dotdot, &limits).unwrap_err();
-    assert!(
-        matches!(&err, WaczError::BadPath { path, .. } if path == "../x.json"),
-        "{err}"
-    );
+    assert!(matches!(&err, WaczError::BadPath { path, .. } if path == "../x.json"), "{err}");
 
-    let mut dup = base.clone();
+    // Two entries only (no datapackage.json, whose text would also be renamed).
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for name in ["ab/x.json", "ab/y.json"] {
+        zip.start_file(name, opts).unwrap();
+        std::io::Write::write_all(&mut zip, b"{}").unwrap();
+    }
+    let mut dup = zip.finish().unwrap().into_inner();
     rename_entry(&mut dup, b"ab/y.json", b"ab/x.json");
     let err = read_package_bytes(&dup, &limits).unwrap_err();
-    assert!(
-        matches!(&err, WaczError::Duplicate(p) if p == "ab/x.json"),
-        "{err}"
-    );
+    assert!(matches!(&err, WaczError::Duplicate(p) if p == "ab/x.json"), "{err}");
 
-    let small = PackageLimits {
-        max_file_bytes: 100,
-        ..limits
-    };
+    let small = PackageLimits { max_file_bytes: 100, ..limits };
     let err = read_package_bytes(&base, &small).unwrap_err();
-    assert!(
-        matches!(&err, WaczError::EntryTooLarge { path, .. } if path == "datapackage.json"),
-        "{err}"
-    );
+    assert!(matches!(&err, WaczError::EntryTooLarge { path, .. } if path == "datapackage.json"), "{err}");
 
-    let few = PackageLimits {
-        max_entries: 3,
-        ..limits
-    };
-    assert!(matches!(
-        read_package_bytes(&base, &few),
-        Err(WaczError::TooManyEntries { count: 4, .. })
-    ));
+    let few = PackageLimits { max_entries: 3, ..limits };
+    assert!(matches!(read_package_bytes(&base, &few), Err(WaczError::TooManyEntries { count: 4, .. })));
 
-    let total = PackageLimits {
-        max_total_bytes: 300,
-        ..limits
-    };
-    assert!(matches!(
-        read_package_bytes(&base, &total),
-        Err(WaczError::TotalTooLarge { .. })
-    ));
+    let total = PackageLimits { max_total_bytes: 300, ..limits };
+    assert!(matches!(read_package_bytes(&base, &total), Err(WaczError::TotalTooLarge { .. })));
 }
 
 #[test]
 fn every_truncated_zip_is_an_error_not_a_panic() {
     let bytes = writer().to_bytes(unsigned).unwrap();
     for cut in 0..bytes.len() {
-        assert!(
-            read_package_bytes(&bytes[..cut], &PackageLimits::default()).is_err(),
-            "cut at {cut}"
-        );
+        assert!(read_package_bytes(&bytes[..cut], &PackageLimits::default()).is_err(), "cut at {cut}");
     }
     // Garbage and flipped bytes never panic either.
     for i in 0..bytes.len() {
@@ -223,12 +184,7 @@ fn resource_names_stay_unique_and_valid() {
     let mut w = WaczWriter::new(meta());
     w.add_file("a/Data_1.json", vec![]).unwrap();
     w.add_file("b/data_1.json", vec![]).unwrap();
-    let names: Vec<String> = w
-        .datapackage()
-        .resources
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
+    let names: Vec<String> = w.datapackage().resources.into_iter().map(|r| r.name).collect();
     assert_eq!(names, ["data-1.json", "b-data-1.json"]);
 }
 
@@ -244,8 +200,5 @@ fn reader_rejects_encrypted_entries_by_name() {
     let cd = bytes.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
     bytes[cd + 8] |= 1;
     let err = read_package_bytes(&bytes, &PackageLimits::default()).unwrap_err();
-    assert!(
-        matches!(&err, WaczError::Encrypted { path } if path == "ab/secret.json"),
-        "{err}"
-    );
+    assert!(matches!(&err, WaczError::Encrypted { path } if path == "ab/secret.json"), "{err}");
 }

@@ -22,8 +22,8 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
 use super::{
-    check_package_path, hash_label, DataPackage, DataPackageDigest, Resource, WaczError,
-    DATAPACKAGE_PATH, DIGEST_PATH, WACZ_VERSION,
+    check_package_path, hash_label, DataPackage, DataPackageDigest, Resource, WaczError, DATAPACKAGE_PATH, DIGEST_PATH,
+    WACZ_VERSION,
 };
 
 /// What a signing callback may fail with.
@@ -59,10 +59,7 @@ pub struct WaczWriter {
 
 impl WaczWriter {
     pub fn new(meta: PackageMeta) -> WaczWriter {
-        WaczWriter {
-            meta,
-            files: Vec::new(),
-        }
+        WaczWriter { meta, files: Vec::new() }
     }
 
     /// Adds a file; the path must follow [`check_package_path`] and be new.
@@ -90,12 +87,7 @@ impl WaczWriter {
             .map(|(path, bytes)| {
                 let name = resource_name(path, &names);
                 names.push(name.clone());
-                Resource {
-                    name,
-                    path: path.clone(),
-                    hash: hash_label(bytes),
-                    bytes: bytes.len() as u64,
-                }
+                Resource { name, path: path.clone(), hash: hash_label(bytes), bytes: bytes.len() as u64 }
             })
             .collect();
         DataPackage {
@@ -120,37 +112,17 @@ impl WaczWriter {
         F: FnOnce(&DigestToSign) -> Result<Option<Value>, SignError>,
     {
         let datapackage = self.datapackage();
-        let dp_bytes =
-            serde_json::to_vec_pretty(&datapackage).map_err(|source| WaczError::Json {
-                path: DATAPACKAGE_PATH.into(),
-                source,
-            })?;
-        let to_sign = DigestToSign {
-            hash: hash_label(&dp_bytes),
-            created: created_string(&self.meta.created),
-        };
+        let dp_bytes = serde_json::to_vec_pretty(&datapackage)
+            .map_err(|source| WaczError::Json { path: DATAPACKAGE_PATH.into(), source })?;
+        let to_sign = DigestToSign { hash: hash_label(&dp_bytes), created: created_string(&self.meta.created) };
         let signed_data = match sign(&to_sign) {
             Ok(v) => v,
-            Err(source) => {
-                return Err(WaczError::Sign {
-                    hash: to_sign.hash,
-                    source,
-                })
-            }
+            Err(source) => return Err(WaczError::Sign { hash: to_sign.hash, source }),
         };
-        let signed_data = signed_data
-            .map(|v| with_created(v, &to_sign.created))
-            .transpose()?;
-        let digest = DataPackageDigest {
-            path: DATAPACKAGE_PATH.into(),
-            hash: to_sign.hash.clone(),
-            signed_data,
-        };
-        let digest_bytes =
-            serde_json::to_vec_pretty(&digest).map_err(|source| WaczError::Json {
-                path: DIGEST_PATH.into(),
-                source,
-            })?;
+        let signed_data = signed_data.map(|v| with_created(v, &to_sign.created)).transpose()?;
+        let digest = DataPackageDigest { path: DATAPACKAGE_PATH.into(), hash: to_sign.hash.clone(), signed_data };
+        let digest_bytes = serde_json::to_vec_pretty(&digest)
+            .map_err(|source| WaczError::Json { path: DIGEST_PATH.into(), source })?;
 
         let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
         let options = SimpleFileOptions::default()
@@ -162,27 +134,14 @@ impl WaczWriter {
             .files
             .iter()
             .map(|(p, b)| (p.as_str(), b.as_slice()))
-            .chain([
-                (DATAPACKAGE_PATH, dp_bytes.as_slice()),
-                (DIGEST_PATH, digest_bytes.as_slice()),
-            ]);
+            .chain([(DATAPACKAGE_PATH, dp_bytes.as_slice()), (DIGEST_PATH, digest_bytes.as_slice())]);
         for (path, bytes) in all {
-            let zip_err = |source| WaczError::Zip {
-                path: path.to_string(),
-                source,
-            };
-            let options = if bytes.len() as u64 >= u64::from(u32::MAX) {
-                options.large_file(true)
-            } else {
-                options
-            };
+            let zip_err = |source| WaczError::Zip { path: path.to_string(), source };
+            let options = if bytes.len() as u64 >= u64::from(u32::MAX) { options.large_file(true) } else { options };
             zip.start_file(path, options).map_err(zip_err)?;
             zip.write_all(bytes).map_err(|e| zip_err(e.into()))?;
         }
-        let cursor = zip.finish().map_err(|source| WaczError::Zip {
-            path: "(central directory)".into(),
-            source,
-        })?;
+        let cursor = zip.finish().map_err(|source| WaczError::Zip { path: "(central directory)".into(), source })?;
         Ok(cursor.into_inner())
     }
 
@@ -201,24 +160,14 @@ impl WaczWriter {
 /// Writes `bytes` to a temporary file beside `dest`, fsyncs it, renames it
 /// into place and fsyncs the directory.
 pub fn write_atomically(dest: &Path, bytes: &[u8]) -> Result<(), WaczError> {
-    fn io<'p>(
-        action: &'static str,
-        path: &'p Path,
-    ) -> impl FnOnce(std::io::Error) -> WaczError + 'p {
-        move |source| WaczError::Io {
-            action,
-            path: path.to_path_buf(),
-            source,
-        }
+    fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> WaczError + 'p {
+        move |source| WaczError::Io { action, path: path.to_path_buf(), source }
     }
     let dir = match dest.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "bundle.wacz".into());
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "bundle.wacz".into());
     let tmp = dir.join(format!(".{name}.tmp-{}-{}", std::process::id(), unique()));
     let result = (|| {
         let mut f = fs::File::create(&tmp).map_err(io("create", &tmp))?;
@@ -226,9 +175,7 @@ pub fn write_atomically(dest: &Path, bytes: &[u8]) -> Result<(), WaczError> {
         f.sync_all().map_err(io("fsync", &tmp))?;
         drop(f);
         fs::rename(&tmp, dest).map_err(io("rename into place", dest))?;
-        fs::File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io("fsync directory", &dir))
+        fs::File::open(&dir).and_then(|d| d.sync_all()).map_err(io("fsync directory", &dir))
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -253,13 +200,7 @@ fn resource_name(path: &str, taken: &[String]) -> String {
     let clean = |s: &str| -> String {
         s.to_ascii_lowercase()
             .chars()
-            .map(|c| {
-                if c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-') {
-                    c
-                } else {
-                    '-'
-                }
-            })
+            .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-') { c } else { '-' })
             .collect()
     };
     let base = clean(path.rsplit('/').next().unwrap_or(path));
@@ -285,14 +226,8 @@ fn with_created(mut value: Value, created: &str) -> Result<Value, WaczError> {
             }
             Some(Value::String(s)) if s == created => {}
             Some(other) => {
-                let signed = other
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| other.to_string());
-                return Err(WaczError::CreatedMismatch {
-                    created: created.to_string(),
-                    signed,
-                });
+                let signed = other.as_str().map(str::to_string).unwrap_or_else(|| other.to_string());
+                return Err(WaczError::CreatedMismatch { created: created.to_string(), signed });
             }
         }
     }
