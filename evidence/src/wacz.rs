@@ -15,9 +15,7 @@ pub mod write;
 use serde::{Deserialize, Serialize};
 
 pub use cdxj::{cdxj_entries, pages_jsonl, render_cdxj, surt, CdxjEntry, PageEntry};
-pub use read::{
-    read_package, read_package_bytes, Package, PackageAudit, PackageLimits, ResourceMismatch,
-};
+pub use read::{read_package, read_package_bytes, Package, PackageAudit, PackageLimits, ResourceMismatch};
 pub use write::{DigestToSign, PackageMeta, SignError, WaczWriter};
 
 /// The WACZ version written and expected.
@@ -106,17 +104,9 @@ pub struct DataPackage {
     pub created: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub software: Option<String>,
-    #[serde(
-        rename = "mainPageUrl",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "mainPageUrl", default, skip_serializing_if = "Option::is_none")]
     pub main_page_url: Option<String>,
-    #[serde(
-        rename = "mainPageDate",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "mainPageDate", default, skip_serializing_if = "Option::is_none")]
     pub main_page_date: Option<String>,
     pub resources: Vec<Resource>,
 }
@@ -127,11 +117,7 @@ pub struct DataPackageDigest {
     pub path: String,
     /// `sha256:<hex>` of the `datapackage.json` bytes.
     pub hash: String,
-    #[serde(
-        rename = "signedData",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "signedData", default, skip_serializing_if = "Option::is_none")]
     pub signed_data: Option<serde_json::Value>,
 }
 
@@ -145,12 +131,7 @@ pub fn hash_label(bytes: &[u8]) -> String {
 /// each file's path), portable characters, no `datapackage*.json` names, and
 /// only WARCs in `archive/`, indexes in `indexes/`, `.jsonl` in `pages/`.
 pub fn check_package_path(path: &str) -> Result<(), WaczError> {
-    let bad = |reason| {
-        Err(WaczError::BadPath {
-            path: path.to_string(),
-            reason,
-        })
-    };
+    let bad = |reason| Err(WaczError::BadPath { path: path.to_string(), reason });
     if path.starts_with('/') || path.contains('\\') {
         return bad("absolute or backslashed paths are not allowed");
     }
@@ -163,30 +144,21 @@ pub fn check_package_path(path: &str) -> Result<(), WaczError> {
     if dir.is_empty() || name.is_empty() || name.contains('/') {
         return bad("files must be one directory deep (`dir/name`)");
     }
-    let portable = |s: &str| {
-        s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
-    };
+    let portable = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
     if !portable(dir) || !portable(name) || name.starts_with('.') {
         return bad("only A-Z a-z 0-9 . - _ are allowed, and names may not start with `.`");
     }
     if name == DATAPACKAGE_PATH || name == DIGEST_PATH {
-        return bad(
-            "datapackage.json and datapackage-digest.json are written by the package itself",
-        );
+        return bad("datapackage.json and datapackage-digest.json are written by the package itself");
     }
     let ok = match dir {
         "archive" => name.ends_with(".warc") || name.ends_with(".warc.gz"),
-        "indexes" => [".cdx", ".cdxj", ".cdx.gz", ".idx"]
-            .iter()
-            .any(|e| name.ends_with(e)),
+        "indexes" => [".cdx", ".cdxj", ".cdx.gz", ".idx"].iter().any(|e| name.ends_with(e)),
         "pages" => name.ends_with(".jsonl"),
         _ => true,
     };
     if !ok {
-        return bad(
-            "archive/ holds only .warc(.gz), indexes/ only CDXJ indexes, pages/ only .jsonl",
-        );
+        return bad("archive/ holds only .warc(.gz), indexes/ only CDXJ indexes, pages/ only .jsonl");
     }
     Ok(())
 }

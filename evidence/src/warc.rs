@@ -48,13 +48,7 @@ pub enum WarcError {
     #[error("warc field `{name}` cannot be written: {reason}")]
     InvalidField { name: String, reason: &'static str },
     #[error("body given for {url} does not match its capture record: expected sha256 {expected} ({expected_len} bytes), got {actual} ({actual_len} bytes)")]
-    BodyMismatch {
-        url: String,
-        expected: Digest,
-        expected_len: u64,
-        actual: Digest,
-        actual_len: u64,
-    },
+    BodyMismatch { url: String, expected: Digest, expected_len: u64, actual: Digest, actual_len: u64 },
     #[error("malformed warc record at offset {offset}: {reason}")]
     Malformed { offset: u64, reason: String },
     #[error("warc record at offset {offset}: header section is larger than {limit} bytes")]
@@ -64,28 +58,13 @@ pub enum WarcError {
     #[error("warc file has more than {limit} records")]
     TooManyRecords { limit: usize },
     #[error("warc record at offset {offset} is truncated: its block needs {needed} bytes, {available} remain")]
-    Truncated {
-        offset: u64,
-        needed: u64,
-        available: u64,
-    },
+    Truncated { offset: u64, needed: u64, available: u64 },
     #[error("warc record {record_id} at offset {offset} has no WARC-Block-Digest")]
     MissingDigest { record_id: String, offset: u64 },
     #[error("warc record {record_id} at offset {offset}: {field} `{value}` is not a sha256 digest in hex or base32")]
-    UnsupportedDigest {
-        record_id: String,
-        offset: u64,
-        field: &'static str,
-        value: String,
-    },
+    UnsupportedDigest { record_id: String, offset: u64, field: &'static str, value: String },
     #[error("warc record {record_id} at offset {offset}: {field} says {expected} but the content hashes to {actual}")]
-    DigestMismatch {
-        record_id: String,
-        offset: u64,
-        field: &'static str,
-        expected: String,
-        actual: String,
-    },
+    DigestMismatch { record_id: String, offset: u64, field: &'static str, expected: String, actual: String },
 }
 
 /// The WARC record types this writer produces.
@@ -142,12 +121,7 @@ pub struct RecordSpec<'a> {
 
 impl<'a> RecordSpec<'a> {
     /// A record with only the mandatory fields set.
-    pub fn new(
-        kind: RecordType,
-        date: DateTime<Utc>,
-        content_type: &'a str,
-        block: &'a [u8],
-    ) -> RecordSpec<'a> {
+    pub fn new(kind: RecordType, date: DateTime<Utc>, content_type: &'a str, block: &'a [u8]) -> RecordSpec<'a> {
         RecordSpec {
             kind,
             date,
@@ -208,13 +182,7 @@ pub fn sha256_label(bytes: &[u8]) -> String {
 /// SHA-256(`spotcheck-warc-record-id/1` NUL offset(u64 BE) type NUL target NUL
 /// date NUL block-digest). The offset keeps two identical records in one file
 /// apart; everything else ties the id to the content.
-pub fn record_id(
-    offset: u64,
-    kind: RecordType,
-    target: &str,
-    date: &str,
-    block_digest: &str,
-) -> String {
+pub fn record_id(offset: u64, kind: RecordType, target: &str, date: &str, block_digest: &str) -> String {
     let mut h = Sha256::new();
     h.update(b"spotcheck-warc-record-id/1\0");
     h.update(offset.to_be_bytes());
@@ -228,14 +196,7 @@ pub fn record_id(
     b[6] = (b[6] & 0x0f) | 0x80;
     b[8] = (b[8] & 0x3f) | 0x80;
     let x = hex::encode(b);
-    format!(
-        "urn:uuid:{}-{}-{}-{}-{}",
-        &x[..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..]
-    )
+    format!("urn:uuid:{}-{}-{}-{}-{}", &x[..8], &x[8..12], &x[12..16], &x[16..20], &x[20..])
 }
 
 /// Percent-encodes what may not appear in a URI (non-ASCII bytes as UTF-8,
@@ -244,11 +205,7 @@ pub fn record_id(
 pub fn uri_for_warc(url: &str) -> String {
     let mut out = String::with_capacity(url.len());
     for &b in url.as_bytes() {
-        let plain = b.is_ascii_graphic()
-            && !matches!(
-                b,
-                b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
-            );
+        let plain = b.is_ascii_graphic() && !matches!(b, b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}');
         if plain {
             out.push(b as char);
         } else {
@@ -269,11 +226,7 @@ pub struct WarcWriter<W: Write> {
 
 impl<W: Write> WarcWriter<W> {
     pub fn new(out: W) -> WarcWriter<W> {
-        WarcWriter {
-            out,
-            offset: 0,
-            warcinfo_id: None,
-        }
+        WarcWriter { out, offset: 0, warcinfo_id: None }
     }
 
     /// Bytes written so far (the offset of the next record).
@@ -290,22 +243,14 @@ impl<W: Write> WarcWriter<W> {
         let date = warc_date(&spec.date);
         let block_digest = sha256_label(spec.block);
         let payload_digest = match spec.payload_offset {
-            Some(at) => Some(sha256_label(spec.block.get(at..).ok_or(
-                WarcError::InvalidField {
-                    name: "WARC-Payload-Digest".into(),
-                    reason: "payload offset is past the end of the block",
-                },
-            )?)),
+            Some(at) => Some(sha256_label(spec.block.get(at..).ok_or(WarcError::InvalidField {
+                name: "WARC-Payload-Digest".into(),
+                reason: "payload offset is past the end of the block",
+            })?)),
             None => None,
         };
         let target = spec.target_uri.map(uri_for_warc);
-        let id = record_id(
-            self.offset,
-            spec.kind,
-            target.as_deref().unwrap_or(""),
-            &date,
-            &block_digest,
-        );
+        let id = record_id(self.offset, spec.kind, target.as_deref().unwrap_or(""), &date, &block_digest);
 
         let mut head: Vec<(&str, String)> = vec![
             ("WARC-Type", spec.kind.as_str().to_string()),
@@ -360,20 +305,12 @@ impl<W: Write> WarcWriter<W> {
         bytes.extend_from_slice(b"\r\n\r\n");
 
         let offset = self.offset;
-        self.out
-            .write_all(&bytes)
-            .map_err(|source| WarcError::Write { offset, source })?;
+        self.out.write_all(&bytes).map_err(|source| WarcError::Write { offset, source })?;
         self.offset += bytes.len() as u64;
         if spec.kind == RecordType::Warcinfo {
             self.warcinfo_id = Some(id.clone());
         }
-        Ok(RecordInfo {
-            id,
-            offset,
-            length: bytes.len() as u64,
-            block_digest,
-            payload_digest,
-        })
+        Ok(RecordInfo { id, offset, length: bytes.len() as u64, block_digest, payload_digest })
     }
 
     /// Writes a `warcinfo` record (`application/warc-fields`) describing the file.
@@ -388,32 +325,18 @@ impl<W: Write> WarcWriter<W> {
             check_field(name, value)?;
             block.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
         }
-        let mut spec = RecordSpec::new(
-            RecordType::Warcinfo,
-            date,
-            "application/warc-fields",
-            &block,
-        );
+        let mut spec = RecordSpec::new(RecordType::Warcinfo, date, "application/warc-fields", &block);
         spec.filename = Some(filename);
         self.write_record(&spec)
     }
 
     /// Writes the final HTTP response of a capture; `body` must be the stored
     /// body (its digest and length are checked against the record).
-    pub fn write_response(
-        &mut self,
-        capture: &CaptureRecord,
-        body: &[u8],
-    ) -> Result<RecordInfo, WarcError> {
+    pub fn write_response(&mut self, capture: &CaptureRecord, body: &[u8]) -> Result<RecordInfo, WarcError> {
         check_body(capture, body)?;
         let (block, payload_offset) = http_response_block(capture, body);
         let ip = capture.resolved_ip.as_deref().map(ip_only);
-        let mut spec = RecordSpec::new(
-            RecordType::Response,
-            capture.started_at,
-            HTTP_RESPONSE_TYPE,
-            &block,
-        );
+        let mut spec = RecordSpec::new(RecordType::Response, capture.started_at, HTTP_RESPONSE_TYPE, &block);
         spec.target_uri = Some(&capture.final_url);
         spec.ip_address = ip;
         spec.protocol = warc_protocol(&capture.response.http_version);
@@ -430,12 +353,7 @@ impl<W: Write> WarcWriter<W> {
     ) -> Result<RecordInfo, WarcError> {
         let block = http_request_block(capture);
         let payload_offset = block.len(); // a GET has no body: the payload is empty
-        let mut spec = RecordSpec::new(
-            RecordType::Request,
-            capture.started_at,
-            HTTP_REQUEST_TYPE,
-            &block,
-        );
+        let mut spec = RecordSpec::new(RecordType::Request, capture.started_at, HTTP_REQUEST_TYPE, &block);
         spec.target_uri = Some(&capture.final_url);
         spec.protocol = warc_protocol(&capture.response.http_version);
         spec.concurrent_to = response_id;
@@ -477,43 +395,23 @@ impl<W: Write> WarcWriter<W> {
     /// `WARC-Spotcheck-Reduced: status,location`), the final `response`, its
     /// `request`, and a `metadata` record holding the capture record's
     /// canonical JSON (its SHA-256 is the capture id).
-    pub fn write_capture(
-        &mut self,
-        capture: &CaptureRecord,
-        body: &[u8],
-    ) -> Result<CaptureRecords, WarcError> {
+    pub fn write_capture(&mut self, capture: &CaptureRecord, body: &[u8]) -> Result<CaptureRecords, WarcError> {
         check_body(capture, body)?;
         let mut redirects = Vec::with_capacity(capture.redirect_chain.len());
         for hop in &capture.redirect_chain {
             let block = http_redirect_block(hop);
-            let mut spec = RecordSpec::new(
-                RecordType::Response,
-                capture.started_at,
-                HTTP_RESPONSE_TYPE,
-                &block,
-            );
+            let mut spec = RecordSpec::new(RecordType::Response, capture.started_at, HTTP_RESPONSE_TYPE, &block);
             spec.target_uri = Some(&hop.url);
-            spec.extra
-                .push(("WARC-Spotcheck-Reduced", "status,location".to_string()));
+            spec.extra.push(("WARC-Spotcheck-Reduced", "status,location".to_string()));
             spec.payload_offset = Some(block.len());
             redirects.push(self.write_record(&spec)?);
         }
         let response = self.write_response(capture, body)?;
         let request = self.write_request(capture, Some(&response.id))?;
         let json = capture.to_canonical_json();
-        let metadata = self.write_metadata(
-            &capture.final_url,
-            capture.started_at,
-            Some(&response.id),
-            "application/json",
-            &json,
-        )?;
-        Ok(CaptureRecords {
-            redirects,
-            response,
-            request,
-            metadata,
-        })
+        let metadata =
+            self.write_metadata(&capture.final_url, capture.started_at, Some(&response.id), "application/json", &json)?;
+        Ok(CaptureRecords { redirects, response, request, metadata })
     }
 }
 
@@ -547,16 +445,10 @@ fn check_body(capture: &CaptureRecord, body: &[u8]) -> Result<(), WarcError> {
 fn check_field(name: &str, value: &str) -> Result<(), WarcError> {
     let token = !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
     if !token {
-        return Err(WarcError::InvalidField {
-            name: name.to_string(),
-            reason: "name is not a token",
-        });
+        return Err(WarcError::InvalidField { name: name.to_string(), reason: "name is not a token" });
     }
     if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-        return Err(WarcError::InvalidField {
-            name: name.to_string(),
-            reason: "value contains CR, LF or NUL",
-        });
+        return Err(WarcError::InvalidField { name: name.to_string(), reason: "value contains CR, LF or NUL" });
     }
     Ok(())
 }

@@ -14,25 +14,17 @@ use ed25519_dalek::pkcs8::EncodePublicKey;
 use ed25519_dalek::{Signer, SigningKey};
 use evidence::capture::{CaptureRecord, Hop, RequestRecord, ResponseRecord};
 use evidence::wacz::{
-    cdxj_entries, pages_jsonl, read_package, render_cdxj, DigestToSign, PackageLimits, PackageMeta,
-    PageEntry, SignError, WaczWriter,
+    cdxj_entries, pages_jsonl, read_package, render_cdxj, DigestToSign, PackageLimits, PackageMeta, PageEntry,
+    SignError, WaczWriter,
 };
 use evidence::warc::{check_digests, read_records, WarcError, WarcWriter};
 use evidence::Digest;
 
 fn at(sec: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 22, 19, 0, sec)
-        .single()
-        .unwrap_or_default()
+    Utc.with_ymd_and_hms(2026, 11, 22, 19, 0, sec).single().unwrap_or_default()
 }
 
-fn capture(
-    url: &str,
-    version: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-    sec: u32,
-) -> CaptureRecord {
+fn capture(url: &str, version: &str, headers: &[(&str, &str)], body: &[u8], sec: u32) -> CaptureRecord {
     CaptureRecord {
         version: CaptureRecord::VERSION,
         url: url.to_string(),
@@ -48,10 +40,7 @@ fn capture(
         response: ResponseRecord {
             status: 200,
             http_version: version.into(),
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
+            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
             body_sha256: Digest::of(body),
             body_len: body.len() as u64,
             truncated: false,
@@ -75,11 +64,7 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
         }
     }
     !crc
@@ -99,15 +84,11 @@ fn gzip_stored(data: &[u8]) -> Vec<u8> {
 
 /// The synthetic captures and their bodies.
 fn captures() -> Vec<(CaptureRecord, Vec<u8>)> {
-    let html =
-        b"<!doctype html><html><head><title>Plain</title></head><body>ok</body></html>".to_vec();
+    let html = b"<!doctype html><html><head><title>Plain</title></head><body>ok</body></html>".to_vec();
     let plain = capture(
         "https://shop.example/item/1",
         "HTTP/1.1",
-        &[
-            ("Content-Type", "text/html; charset=utf-8"),
-            ("Content-Length", &html.len().to_string()),
-        ],
+        &[("Content-Type", "text/html; charset=utf-8"), ("Content-Length", &html.len().to_string())],
         &html,
         1,
     );
@@ -116,11 +97,7 @@ fn captures() -> Vec<(CaptureRecord, Vec<u8>)> {
     let gzipped = capture(
         "https://shop.example/item/2",
         "HTTP/1.1",
-        &[
-            ("Content-Type", "text/html"),
-            ("Content-Encoding", "gzip"),
-            ("Content-Length", &gz.len().to_string()),
-        ],
+        &[("Content-Type", "text/html"), ("Content-Encoding", "gzip"), ("Content-Length", &gz.len().to_string())],
         &gz,
         2,
     );
@@ -131,10 +108,7 @@ fn captures() -> Vec<(CaptureRecord, Vec<u8>)> {
     let binary = capture(
         "https://cdn.shop.example/img/1.png",
         "HTTP/2.0",
-        &[
-            ("content-type", "image/png"),
-            ("content-length", &bin.len().to_string()),
-        ],
+        &[("content-type", "image/png"), ("content-length", &bin.len().to_string())],
         &bin,
         3,
     );
@@ -143,35 +117,21 @@ fn captures() -> Vec<(CaptureRecord, Vec<u8>)> {
     let mut redirected = capture(
         "https://shop.example/final",
         "HTTP/1.1",
-        &[
-            ("Content-Type", "text/html"),
-            ("Content-Length", &target.len().to_string()),
-        ],
+        &[("Content-Type", "text/html"), ("Content-Length", &target.len().to_string())],
         &target,
         4,
     );
     redirected.url = "http://shop.example/start".into();
     redirected.redirect_chain = vec![
-        Hop {
-            url: "http://shop.example/start".into(),
-            status: 301,
-            location: "https://shop.example/start".into(),
-        },
-        Hop {
-            url: "https://shop.example/start".into(),
-            status: 302,
-            location: "/final".into(),
-        },
+        Hop { url: "http://shop.example/start".into(), status: 301, location: "https://shop.example/start".into() },
+        Hop { url: "https://shop.example/start".into(), status: 302, location: "/final".into() },
     ];
 
     let cafe = "<html><title>Café</title></html>".as_bytes().to_vec();
     let non_ascii = capture(
         "https://shop.example/produkt/café?q=茶",
         "HTTP/1.1",
-        &[
-            ("Content-Type", "text/html; charset=utf-8"),
-            ("Content-Length", &cafe.len().to_string()),
-        ],
+        &[("Content-Type", "text/html; charset=utf-8"), ("Content-Length", &cafe.len().to_string())],
         &cafe,
         5,
     );
@@ -180,36 +140,19 @@ fn captures() -> Vec<(CaptureRecord, Vec<u8>)> {
     let mut no_length = capture(
         "https://api.shop.example/items",
         "HTTP/1.1",
-        &[
-            ("Content-Type", "application/json"),
-            ("Transfer-Encoding", "chunked"),
-        ],
+        &[("Content-Type", "application/json"), ("Transfer-Encoding", "chunked")],
         &streamed,
         6,
     );
     no_length.response.truncated = true;
 
-    vec![
-        (plain, html),
-        (gzipped, gz),
-        (binary, bin),
-        (redirected, target),
-        (non_ascii, cafe),
-        (no_length, streamed),
-    ]
+    vec![(plain, html), (gzipped, gz), (binary, bin), (redirected, target), (non_ascii, cafe), (no_length, streamed)]
 }
 
 fn data_warc() -> Vec<u8> {
     let mut w = WarcWriter::new(Vec::new());
-    w.write_warcinfo(
-        at(0),
-        "data.warc",
-        &[
-            ("software", "spotcheck/0.1"),
-            ("format", "WARC File Format 1.1"),
-        ],
-    )
-    .expect("warcinfo");
+    w.write_warcinfo(at(0), "data.warc", &[("software", "spotcheck/0.1"), ("format", "WARC File Format 1.1")])
+        .expect("warcinfo");
     for (c, body) in captures() {
         w.write_capture(&c, &body).expect("capture");
     }
@@ -218,22 +161,10 @@ fn data_warc() -> Vec<u8> {
 
 fn extra_warc() -> Vec<u8> {
     let mut w = WarcWriter::new(Vec::new());
-    w.write_warcinfo(at(0), "screens.warc", &[("software", "spotcheck/0.1")])
-        .expect("warcinfo");
-    w.write_resource(
-        "urn:spotcheck:screenshot:item-1",
-        at(7),
-        "image/png",
-        b"\x89PNG\r\n\x1a\nnot really",
-    )
-    .expect("resource");
-    w.write_resource(
-        "https://shop.example/item/1#screenshot",
-        at(8),
-        "text/plain",
-        b"a note",
-    )
-    .expect("resource");
+    w.write_warcinfo(at(0), "screens.warc", &[("software", "spotcheck/0.1")]).expect("warcinfo");
+    w.write_resource("urn:spotcheck:screenshot:item-1", at(7), "image/png", b"\x89PNG\r\n\x1a\nnot really")
+        .expect("resource");
+    w.write_resource("https://shop.example/item/1#screenshot", at(8), "text/plain", b"a note").expect("resource");
     w.into_inner()
 }
 
@@ -276,32 +207,19 @@ fn bundle() -> WaczWriter {
     });
     w.add_file("archive/data.warc", data).expect("add");
     w.add_file("archive/screens.warc", extra).expect("add");
-    w.add_file("indexes/index.cdx", render_cdxj(&entries))
-        .expect("add");
-    w.add_file("pages/pages.jsonl", pages_jsonl("Spot check pages", &pages))
-        .expect("add");
-    w.add_file("spotcheck/findings.json", br#"{"findings":[]}"#.to_vec())
-        .expect("add");
-    w.add_file(
-        "spotcheck/report.html",
-        b"<html><body>report</body></html>".to_vec(),
-    )
-    .expect("add");
+    w.add_file("indexes/index.cdx", render_cdxj(&entries)).expect("add");
+    w.add_file("pages/pages.jsonl", pages_jsonl("Spot check pages", &pages)).expect("add");
+    w.add_file("spotcheck/findings.json", br#"{"findings":[]}"#.to_vec()).expect("add");
+    w.add_file("spotcheck/report.html", b"<html><body>report</body></html>".to_vec()).expect("add");
     w
 }
 
 /// Runs a tool, failing clearly when it is not installed.
 fn run(tool: &str, args: &[&str]) -> (bool, String) {
     let out = Command::new(tool).args(args).output().unwrap_or_else(|e| {
-        panic!(
-            "cannot run `{tool}` ({e}); install the reference tools with `pip install warcio wacz`"
-        )
+        panic!("cannot run `{tool}` ({e}); install the reference tools with `pip install warcio wacz`")
     });
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
 }
 
@@ -325,19 +243,12 @@ fn bundle_passes_warcio_check_and_wacz_validate() {
     let (ok, out) = run("wacz", &["validate", "-f", &dest.to_string_lossy()]);
     assert!(ok, "wacz validate failed:\n{out}");
     assert!(out.contains("Validation succeeded"), "{out}");
-    assert!(
-        out.contains("Has signature"),
-        "the signedData was checked for `created`:\n{out}"
-    );
+    assert!(out.contains("Has signature"), "the signedData was checked for `created`:\n{out}");
 
     let pkg = read_package(&dest, &PackageLimits::default()).expect("read bundle");
     assert!(pkg.audit().expect("audit").is_clean());
-    let pages =
-        String::from_utf8(pkg.get("pages/pages.jsonl").expect("pages").to_vec()).expect("utf-8");
-    let pages: Vec<serde_json::Value> = pages
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json line"))
-        .collect();
+    let pages = String::from_utf8(pkg.get("pages/pages.jsonl").expect("pages").to_vec()).expect("utf-8");
+    let pages: Vec<serde_json::Value> = pages.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
     assert_eq!(pages[0]["format"], "json-pages-1.0");
     assert_eq!(pages[0]["id"], "pages");
     assert_eq!(pages.len(), 1 + captures().len());
@@ -347,15 +258,8 @@ fn bundle_passes_warcio_check_and_wacz_validate() {
         }
     }
     let dp = pkg.datapackage().expect("datapackage");
-    assert_eq!(
-        dp.main_page_url.as_deref(),
-        Some("https://shop.example/item/1")
-    );
-    assert_eq!(
-        dp.resources.len(),
-        6,
-        "every file but the two datapackage files"
-    );
+    assert_eq!(dp.main_page_url.as_deref(), Some("https://shop.example/item/1"));
+    assert_eq!(dp.resources.len(), 6, "every file but the two datapackage files");
     let warcs: Vec<&str> = pkg.paths().filter(|p| p.starts_with("archive/")).collect();
     assert_eq!(warcs, ["archive/data.warc", "archive/screens.warc"]);
     for name in warcs {
@@ -365,15 +269,8 @@ fn bundle_passes_warcio_check_and_wacz_validate() {
         let records = read_records(bytes).expect("read back");
         let (ok, out) = warcio_check(&path);
         assert!(ok, "warcio check {name} failed:\n{out}");
-        let with_digest = records
-            .iter()
-            .filter(|r| r.header("WARC-Block-Digest").is_some())
-            .count();
-        assert_eq!(
-            out.matches("digest pass").count(),
-            with_digest,
-            "every record verified:\n{out}"
-        );
+        let with_digest = records.iter().filter(|r| r.header("WARC-Block-Digest").is_some()).count();
+        assert_eq!(out.matches("digest pass").count(), with_digest, "every record verified:\n{out}");
         assert!(!out.contains("failed"), "{out}");
     }
 }
@@ -383,20 +280,11 @@ fn warcio_index_lists_every_record() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("data.warc");
     std::fs::write(&path, data_warc()).expect("write");
-    let (ok, out) = run(
-        "warcio",
-        &[
-            "index",
-            "-f",
-            "warc-type,warc-target-uri,http:status,offset,length",
-            &path.to_string_lossy(),
-        ],
-    );
+    let (ok, out) =
+        run("warcio", &["index", "-f", "warc-type,warc-target-uri,http:status,offset,length", &path.to_string_lossy()]);
     assert!(ok, "warcio index failed:\n{out}");
-    let rows: Vec<serde_json::Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
+    let rows: Vec<serde_json::Value> =
+        out.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
     // warcinfo, then per capture: hops, response, request, metadata.
     let hops: usize = captures().iter().map(|(c, _)| c.redirect_chain.len()).sum();
     assert_eq!(rows.len(), 1 + captures().len() * 3 + hops);
@@ -408,27 +296,17 @@ fn warcio_index_lists_every_record() {
         // warcio counts an uncompressed record without its trailing CRLF CRLF.
         assert_eq!(row["length"], (rec.length - 4).to_string().as_str());
     }
-    let statuses: Vec<&str> = rows
-        .iter()
-        .filter(|r| r["warc-type"] == "response")
-        .filter_map(|r| r["http:status"].as_str())
-        .collect();
-    assert_eq!(
-        statuses,
-        ["200", "200", "200", "301", "302", "200", "200", "200"]
-    );
-    assert!(rows
-        .iter()
-        .any(|r| r["warc-target-uri"] == "https://shop.example/produkt/caf%C3%A9?q=%E8%8C%B6"));
+    let statuses: Vec<&str> =
+        rows.iter().filter(|r| r["warc-type"] == "response").filter_map(|r| r["http:status"].as_str()).collect();
+    assert_eq!(statuses, ["200", "200", "200", "301", "302", "200", "200", "200"]);
+    assert!(rows.iter().any(|r| r["warc-target-uri"] == "https://shop.example/produkt/caf%C3%A9?q=%E8%8C%B6"));
 }
 
 #[test]
 fn tampering_is_caught_by_warcio_and_named_by_check_digests() {
     let warc = data_warc();
     let records = read_records(&warc).expect("read");
-    let victim = records
-        .iter()
-        .find(|r| r.record_type() == "response" && r.header("WARC-Protocol") == Some("h2"));
+    let victim = records.iter().find(|r| r.record_type() == "response" && r.header("WARC-Protocol") == Some("h2"));
     let victim = victim.expect("the HTTP/2 response");
     let id = victim.record_id().to_string();
     let mut bad = warc.clone();
@@ -460,10 +338,7 @@ fn a_tampered_bundle_fails_wacz_validate() {
     let dest = dir.path().join("bundle.wacz");
     let mut bytes = bundle().to_bytes(signer).expect("bundle");
     let needle = b"<body>report</body>";
-    let pos = bytes
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .expect("report inside");
+    let pos = bytes.windows(needle.len()).position(|w| w == needle).expect("report inside");
     bytes[pos + 6] = b'R';
     std::fs::write(&dest, &bytes).expect("write");
     let (ok, out) = run("wacz", &["validate", "-f", &dest.to_string_lossy()]);
@@ -492,33 +367,20 @@ fn index_matches_pywb_cdxj_indexer() {
         let mut parts = line.splitn(3, ' ');
         let key = parts.next().unwrap_or_default().to_string();
         let ts = parts.next().unwrap_or_default().to_string();
-        let json = serde_json::from_str(parts.next().unwrap_or_default())
-            .unwrap_or_else(|e| panic!("{e}: {line}"));
+        let json = serde_json::from_str(parts.next().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}: {line}"));
         (key, ts, json)
     };
-    let ours = String::from_utf8(render_cdxj(
-        &cdxj_entries("data.warc", &warc).expect("index"),
-    ))
-    .expect("utf-8");
+    let ours = String::from_utf8(render_cdxj(&cdxj_entries("data.warc", &warc).expect("index"))).expect("utf-8");
     let ours: Vec<_> = ours.lines().map(parse).collect();
     let theirs: Vec<_> = out.lines().map(parse).collect();
     assert_eq!(ours.len(), 8, "6 final responses and 2 redirect hops");
     for line in &ours {
-        assert!(
-            theirs.contains(line),
-            "cdxj-indexer has no line equal to {line:?}\n{out}"
-        );
+        assert!(theirs.contains(line), "cdxj-indexer has no line equal to {line:?}\n{out}");
     }
     for line in theirs.iter().filter(|l| !ours.contains(l)) {
-        assert_eq!(
-            line.2["mime"], "application/json",
-            "only metadata records are left out: {line:?}"
-        );
+        assert_eq!(line.2["mime"], "application/json", "only metadata records are left out: {line:?}");
     }
     let mut sorted = ours.clone();
     sorted.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-    assert_eq!(
-        sorted.iter().map(|l| &l.0).collect::<Vec<_>>(),
-        ours.iter().map(|l| &l.0).collect::<Vec<_>>()
-    );
+    assert_eq!(sorted.iter().map(|l| &l.0).collect::<Vec<_>>(), ours.iter().map(|l| &l.0).collect::<Vec<_>>());
 }

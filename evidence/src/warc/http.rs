@@ -53,15 +53,9 @@ fn wire_version(http_version: &str) -> &'static str {
 pub fn http_response_block(capture: &CaptureRecord, body: &[u8]) -> (Vec<u8>, usize) {
     let r = &capture.response;
     let mut out = Vec::with_capacity(256 + body.len());
-    out.extend_from_slice(
-        format!("{} {} \r\n", wire_version(&r.http_version), r.status).as_bytes(),
-    );
+    out.extend_from_slice(format!("{} {} \r\n", wire_version(&r.http_version), r.status).as_bytes());
     for (name, value) in &r.headers {
-        let name = if name.eq_ignore_ascii_case("transfer-encoding") {
-            "X-Crawler-Transfer-Encoding"
-        } else {
-            name
-        };
+        let name = if name.eq_ignore_ascii_case("transfer-encoding") { "X-Crawler-Transfer-Encoding" } else { name };
         push_header(&mut out, name, value);
     }
     out.extend_from_slice(b"\r\n");
@@ -74,26 +68,12 @@ pub fn http_response_block(capture: &CaptureRecord, body: &[u8]) -> (Vec<u8>, us
 pub fn http_request_block(capture: &CaptureRecord) -> Vec<u8> {
     let url = super::uri_for_warc(&capture.final_url);
     let (authority, target) = split_url(&url);
-    let method = if capture.request.method.is_empty() {
-        "GET"
-    } else {
-        &capture.request.method
-    };
+    let method = if capture.request.method.is_empty() { "GET" } else { &capture.request.method };
     let mut out = Vec::with_capacity(512);
     out.extend_from_slice(
-        format!(
-            "{} {} {}\r\n",
-            clean(method),
-            target,
-            wire_version(&capture.response.http_version)
-        )
-        .as_bytes(),
+        format!("{} {} {}\r\n", clean(method), target, wire_version(&capture.response.http_version)).as_bytes(),
     );
-    let has_host = capture
-        .request
-        .headers
-        .iter()
-        .any(|(n, _)| n.eq_ignore_ascii_case("host"));
+    let has_host = capture.request.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host"));
     if !has_host && !authority.is_empty() {
         push_header(&mut out, "Host", authority);
     }
@@ -135,16 +115,9 @@ pub(crate) fn split_url(url: &str) -> (&str, String) {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..end];
-    let authority = authority
-        .rsplit_once('@')
-        .map(|(_, h)| h)
-        .unwrap_or(authority);
+    let authority = authority.rsplit_once('@').map(|(_, h)| h).unwrap_or(authority);
     let path = rest[end..].split('#').next().unwrap_or("");
-    let target = if path.starts_with('/') {
-        path.to_string()
-    } else {
-        format!("/{path}")
-    };
+    let target = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
     (authority, target)
 }
 
@@ -154,19 +127,10 @@ mod tests {
 
     #[test]
     fn split_url_parts() {
-        assert_eq!(
-            split_url("https://u:p@example.com:8443/a/b?x=1#frag"),
-            ("example.com:8443", "/a/b?x=1".into())
-        );
+        assert_eq!(split_url("https://u:p@example.com:8443/a/b?x=1#frag"), ("example.com:8443", "/a/b?x=1".into()));
         assert_eq!(split_url("http://example.com"), ("example.com", "/".into()));
-        assert_eq!(
-            split_url("http://example.com#x"),
-            ("example.com", "/".into())
-        );
-        assert_eq!(
-            split_url("http://example.com?q=1"),
-            ("example.com", "/?q=1".into())
-        );
+        assert_eq!(split_url("http://example.com#x"), ("example.com", "/".into()));
+        assert_eq!(split_url("http://example.com?q=1"), ("example.com", "/?q=1".into()));
     }
 
     #[test]

@@ -49,10 +49,7 @@ pub struct WarcRecord<'a> {
 impl<'a> WarcRecord<'a> {
     /// The first field with this name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// `WARC-Type`, or "" when absent.
@@ -63,19 +60,13 @@ impl<'a> WarcRecord<'a> {
     /// `WARC-Record-ID` without angle brackets, or "" when absent.
     pub fn record_id(&self) -> &str {
         let id = self.header("WARC-Record-ID").unwrap_or("");
-        id.strip_prefix('<')
-            .and_then(|s| s.strip_suffix('>'))
-            .unwrap_or(id)
+        id.strip_prefix('<').and_then(|s| s.strip_suffix('>')).unwrap_or(id)
     }
 
     /// `WARC-Target-URI` (angle brackets removed), if any.
     pub fn target_uri(&self) -> Option<&str> {
         let t = self.header("WARC-Target-URI")?;
-        Some(
-            t.strip_prefix('<')
-                .and_then(|s| s.strip_suffix('>'))
-                .unwrap_or(t),
-        )
+        Some(t.strip_prefix('<').and_then(|s| s.strip_suffix('>')).unwrap_or(t))
     }
 
     /// Where the payload starts in the block, as warcio decides it: after the
@@ -83,20 +74,13 @@ impl<'a> WarcRecord<'a> {
     /// http(s) target and a non-empty block; the whole block otherwise.
     pub fn payload_offset(&self) -> Result<usize, WarcError> {
         let http_kind = matches!(self.record_type(), "request" | "response" | "revisit");
-        let http_uri = self
-            .target_uri()
-            .is_some_and(|u| u.starts_with("http:") || u.starts_with("https:"));
+        let http_uri = self.target_uri().is_some_and(|u| u.starts_with("http:") || u.starts_with("https:"));
         if !http_kind || !http_uri || self.block.is_empty() {
             return Ok(0);
         }
-        http_header_end(self.block, self.max_http_header_bytes).ok_or_else(|| {
-            WarcError::Malformed {
-                offset: self.offset,
-                reason: format!(
-                    "record {}: HTTP header section has no end (blank line)",
-                    self.record_id()
-                ),
-            }
+        http_header_end(self.block, self.max_http_header_bytes).ok_or_else(|| WarcError::Malformed {
+            offset: self.offset,
+            reason: format!("record {}: HTTP header section has no end (blank line)", self.record_id()),
         })
     }
 
@@ -143,17 +127,12 @@ pub fn read_records(bytes: &[u8]) -> Result<Vec<WarcRecord<'_>>, WarcError> {
 }
 
 /// Reads every record of an uncompressed WARC file.
-pub fn read_records_with<'a>(
-    bytes: &'a [u8],
-    limits: &ReadLimits,
-) -> Result<Vec<WarcRecord<'a>>, WarcError> {
+pub fn read_records_with<'a>(bytes: &'a [u8], limits: &ReadLimits) -> Result<Vec<WarcRecord<'a>>, WarcError> {
     let mut records = Vec::new();
     let mut pos = 0usize;
     while pos < bytes.len() {
         if records.len() >= limits.max_records {
-            return Err(WarcError::TooManyRecords {
-                limit: limits.max_records,
-            });
+            return Err(WarcError::TooManyRecords { limit: limits.max_records });
         }
         let record = read_one(bytes, pos, limits)?;
         pos = pos.saturating_add(usize::try_from(record.length).unwrap_or(usize::MAX));
@@ -162,59 +141,43 @@ pub fn read_records_with<'a>(
     Ok(records)
 }
 
-fn read_one<'a>(
-    bytes: &'a [u8],
-    start: usize,
-    limits: &ReadLimits,
-) -> Result<WarcRecord<'a>, WarcError> {
+fn read_one<'a>(bytes: &'a [u8], start: usize, limits: &ReadLimits) -> Result<WarcRecord<'a>, WarcError> {
     let offset = start as u64;
     let malformed = |reason: String| WarcError::Malformed { offset, reason };
     let rest = bytes.get(start..).unwrap_or(&[]);
     let window = &rest[..rest.len().min(limits.max_header_bytes)];
     let head_end = find(window, b"\r\n\r\n").ok_or_else(|| {
         if rest.len() > limits.max_header_bytes {
-            WarcError::HeaderTooLarge {
-                offset,
-                limit: limits.max_header_bytes,
-            }
+            WarcError::HeaderTooLarge { offset, limit: limits.max_header_bytes }
         } else {
             WarcError::Malformed {
                 offset,
-                reason: "header section has no blank line before the end of the file (truncated?)"
-                    .into(),
+                reason: "header section has no blank line before the end of the file (truncated?)".into(),
             }
         }
     })?;
-    let head = std::str::from_utf8(&window[..head_end])
-        .map_err(|_| malformed("header section is not UTF-8".to_string()))?;
+    let head =
+        std::str::from_utf8(&window[..head_end]).map_err(|_| malformed("header section is not UTF-8".to_string()))?;
     let mut lines = head.split("\r\n");
     let version = lines.next().unwrap_or("");
     if version != "WARC/1.1" && version != "WARC/1.0" {
         let shown: String = version.chars().take(40).collect();
-        return Err(malformed(format!(
-            "expected `WARC/1.1` or `WARC/1.0`, found `{shown}`"
-        )));
+        return Err(malformed(format!("expected `WARC/1.1` or `WARC/1.0`, found `{shown}`")));
     }
     let mut headers: Vec<(String, String)> = Vec::new();
     for line in lines {
         if line.starts_with([' ', '\t']) {
             // A continuation line (folded field) extends the previous value.
-            let last = headers
-                .last_mut()
-                .ok_or_else(|| malformed("continuation line before any field".into()))?;
+            let last = headers.last_mut().ok_or_else(|| malformed("continuation line before any field".into()))?;
             last.1.push(' ');
             last.1.push_str(line.trim());
             continue;
         }
         if headers.len() >= limits.max_header_fields {
-            return Err(WarcError::TooManyFields {
-                offset,
-                limit: limits.max_header_fields,
-            });
+            return Err(WarcError::TooManyFields { offset, limit: limits.max_header_fields });
         }
-        let (name, value) = line
-            .split_once(':')
-            .ok_or_else(|| malformed(format!("field line without `:`: `{}`", short(line))))?;
+        let (name, value) =
+            line.split_once(':').ok_or_else(|| malformed(format!("field line without `:`: `{}`", short(line))))?;
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(malformed(format!("bad field name `{}`", short(name))));
         }
@@ -225,29 +188,20 @@ fn read_one<'a>(
         .find(|(n, _)| n.eq_ignore_ascii_case("Content-Length"))
         .map(|(_, v)| v.as_str())
         .ok_or_else(|| malformed("no Content-Length field".into()))?;
-    let block_len: u64 = length_field.parse().map_err(|_| {
-        malformed(format!(
-            "Content-Length `{}` is not a number",
-            short(length_field)
-        ))
-    })?;
+    let block_len: u64 = length_field
+        .parse()
+        .map_err(|_| malformed(format!("Content-Length `{}` is not a number", short(length_field))))?;
     let block_start = head_end + 4;
     let available = (rest.len() - block_start) as u64;
     let needed = block_len.saturating_add(4);
     if needed > available {
-        return Err(WarcError::Truncated {
-            offset,
-            needed,
-            available,
-        });
+        return Err(WarcError::Truncated { offset, needed, available });
     }
     // needed <= available <= usize::MAX, so these conversions are exact.
     let block_end = block_start + block_len as usize;
     let block = &rest[block_start..block_end];
     if &rest[block_end..block_end + 4] != b"\r\n\r\n" {
-        return Err(malformed(format!(
-            "block of {block_len} bytes is not followed by CRLF CRLF"
-        )));
+        return Err(malformed(format!("block of {block_len} bytes is not followed by CRLF CRLF")));
     }
     Ok(WarcRecord {
         offset,
@@ -272,13 +226,9 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 ///
 /// Digests may be `sha256:` + hex or base32 (any case, padding optional).
 pub fn check_digests(record: &WarcRecord<'_>) -> Result<(), WarcError> {
-    let block_label =
-        record
-            .header("WARC-Block-Digest")
-            .ok_or_else(|| WarcError::MissingDigest {
-                record_id: record.record_id().to_string(),
-                offset: record.offset,
-            })?;
+    let block_label = record
+        .header("WARC-Block-Digest")
+        .ok_or_else(|| WarcError::MissingDigest { record_id: record.record_id().to_string(), offset: record.offset })?;
     compare(record, "WARC-Block-Digest", block_label, record.block)?;
     if let Some(label) = record.header("WARC-Payload-Digest") {
         if record.record_type() != "revisit" {
@@ -288,12 +238,7 @@ pub fn check_digests(record: &WarcRecord<'_>) -> Result<(), WarcError> {
     Ok(())
 }
 
-fn compare(
-    record: &WarcRecord<'_>,
-    field: &'static str,
-    label: &str,
-    content: &[u8],
-) -> Result<(), WarcError> {
+fn compare(record: &WarcRecord<'_>, field: &'static str, label: &str, content: &[u8]) -> Result<(), WarcError> {
     let unsupported = || WarcError::UnsupportedDigest {
         record_id: record.record_id().to_string(),
         offset: record.offset,
@@ -366,14 +311,8 @@ mod tests {
 
     #[test]
     fn http_header_end_finds_the_blank_line() {
-        assert_eq!(
-            http_header_end(b"HTTP/1.1 200 \r\nA: b\r\n\r\nbody", 1024),
-            Some(23)
-        );
-        assert_eq!(
-            http_header_end(b"HTTP/1.1 200 \nA: b\n\nbody", 1024),
-            Some(20)
-        );
+        assert_eq!(http_header_end(b"HTTP/1.1 200 \r\nA: b\r\n\r\nbody", 1024), Some(23));
+        assert_eq!(http_header_end(b"HTTP/1.1 200 \nA: b\n\nbody", 1024), Some(20));
         assert_eq!(http_header_end(b"HTTP/1.1 200 \r\nA: b\r\n", 1024), None);
     }
 }
