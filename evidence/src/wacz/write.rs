@@ -46,6 +46,7 @@ pub struct PackageMeta {
     /// Written as `%Y-%m-%dT%H:%M:%SZ`.
     pub created: DateTime<Utc>,
     pub software: String,
+    /// Written percent-encoded as in the WARC (see [`crate::warc::uri_for_warc`]).
     pub main_page_url: Option<String>,
     pub main_page_date: Option<DateTime<Utc>>,
 }
@@ -97,7 +98,7 @@ impl WaczWriter {
             description: self.meta.description.clone(),
             created: Some(created_string(&self.meta.created)),
             software: Some(self.meta.software.clone()),
-            main_page_url: self.meta.main_page_url.clone(),
+            main_page_url: self.meta.main_page_url.as_deref().map(crate::warc::uri_for_warc),
             main_page_date: self.meta.main_page_date.as_ref().map(created_string),
             resources,
         }
