@@ -28,3 +28,22 @@ pub mod warc;
 
 pub use blobs::{BlobError, BlobStore, Digest};
 pub use capture::{Artifact, CaptureManifest, CaptureRecord, Hop, RequestRecord, ResponseRecord};
+
+/// A named point where crash tests stop the process: when the environment
+/// variable `SPOTCHECK_FAILPOINT` is `NAME` (or `NAME@N`: the Nth time it is
+/// passed), the process says so on stderr (`failpoint NAME reached`) and
+/// waits on stdin, so a test can kill it with SIGKILL exactly there — no
+/// timing guesses. Otherwise it costs one environment lookup.
+pub fn failpoint(name: &str) {
+    static PASSED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let Some(spec) = std::env::var_os("SPOTCHECK_FAILPOINT") else { return };
+    let spec = spec.to_string_lossy();
+    let (wanted, nth) = match spec.split_once('@') {
+        Some((n, k)) => (n, k.parse::<u64>().unwrap_or(1)),
+        None => (spec.as_ref(), 1),
+    };
+    if wanted == name && PASSED.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == nth {
+        eprintln!("failpoint {name} reached");
+        let _ = std::io::stdin().read_line(&mut String::new());
+    }
+}

@@ -88,10 +88,21 @@ pub struct KeyArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum LedgerCommand {
-    /// Re-check the whole chain, every tree node and every checkpoint signature.
-    Verify(JsonArgs),
+    /// Re-check the whole chain, every tree node, every checkpoint signature and
+    /// timestamp, and (with --artifacts) every captured file the ledger names.
+    Verify(LedgerVerifyArgs),
     /// Sign a checkpoint over everything recorded so far.
     Checkpoint(JsonArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LedgerVerifyArgs {
+    /// Also re-hash every capture record and raw body the ledger names.
+    #[arg(long)]
+    pub artifacts: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -196,7 +207,13 @@ pub async fn run(command: EvidenceCommand, data: &DataDir, identity: &Identity) 
         }
         EvidenceCommand::Ledger(LedgerCommand::Verify(args)) => {
             let started = std::time::Instant::now();
-            let report = station.verify_ledger()?;
+            let mut report = station.verify_ledger()?;
+            let mut artifacts = None;
+            if args.artifacts {
+                let (checked, problems) = station.verify_artifacts()?;
+                report.problems.extend(problems);
+                artifacts = Some(checked);
+            }
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -207,6 +224,9 @@ pub async fn run(command: EvidenceCommand, data: &DataDir, identity: &Identity) 
                     report.tokens,
                     started.elapsed().as_secs_f64()
                 );
+                if let Some(n) = artifacts {
+                    println!("artifacts: {n} capture records and bodies re-hashed");
+                }
                 if let Some(cp) = &report.latest {
                     println!("latest checkpoint: {} entries, root {}, signed {}", cp.size, cp.root, cp.time);
                 }

@@ -210,6 +210,7 @@ pub async fn run_job(
                 // transaction), then commit the pages that rest on them.
                 let entries = syncing.iter().filter_map(|r| r.capture.as_ref()).map(|c| c.to_entry()).collect();
                 store.ledger().append(entries).map_err(StoreError::from)?;
+                evidence::failpoint("crawl-after-ledger-append");
                 for result in syncing.drain(..) {
                     store.commit_page(&mut job, &frontier, &result)?;
                 }

@@ -105,6 +105,38 @@ impl Station {
         Ok(self.ledger.verify(&self.key.public(), &check_token)?)
     }
 
+    /// Checks that every artifact a capture entry names is in the blob store
+    /// and still hashes to its name (the record and the raw body); returns
+    /// one problem per missing or altered artifact.
+    pub fn verify_artifacts(&self) -> Result<(u64, Vec<evidence::ledger::Problem>), SealError> {
+        let mut checked = 0u64;
+        let mut problems = Vec::new();
+        for seq in 0..self.ledger.len()? {
+            let entry = self.ledger.entry(seq)?;
+            if entry.kind != evidence::ledger::EntryKind::Capture {
+                continue;
+            }
+            let at = format!("entry {seq}");
+            let manifest: evidence::CaptureManifest = match serde_json::from_value(entry.body) {
+                Ok(m) => m,
+                Err(e) => {
+                    problems.push(evidence::ledger::Problem { check: "artifact", at, detail: format!("not a capture manifest: {e}") });
+                    continue;
+                }
+            };
+            let artifacts = [("capture record", manifest.capture), ("raw body", manifest.body_sha256)]
+                .into_iter()
+                .chain(manifest.artifacts.iter().map(|a| ("artifact", a.sha256)));
+            for (what, digest) in artifacts {
+                checked += 1;
+                if let Err(e) = self.blobs.get(&digest) {
+                    problems.push(evidence::ledger::Problem { check: "artifact", at: at.clone(), detail: format!("{what} {digest}: {e}") });
+                }
+            }
+        }
+        Ok((checked, problems))
+    }
+
     /// Signs a checkpoint and, when `tsa_url` is given, has it timestamped
     /// and keeps the token in the ledger.
     pub async fn checkpoint_timestamped(&self, tsa_url: Option<&str>) -> Result<SignedCheckpoint, SealError> {
@@ -186,6 +218,7 @@ impl Station {
         }
         self.ledger.append(sealed)?;
         self.ledger.flush()?;
+        evidence::failpoint("seal-after-custody");
         let tsa = requests.iter().find_map(|(_, o)| o.tsa_url.clone());
         let checkpoint = self.checkpoint_timestamped(tsa.as_deref()).await?;
 

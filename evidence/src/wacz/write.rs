@@ -175,6 +175,7 @@ pub fn write_atomically(dest: &Path, bytes: &[u8]) -> Result<(), WaczError> {
         f.write_all(bytes).map_err(io("write", &tmp))?;
         f.sync_all().map_err(io("fsync", &tmp))?;
         drop(f);
+        crate::failpoint("bundle-before-rename");
         fs::rename(&tmp, dest).map_err(io("rename into place", dest))?;
         fs::File::open(&dir).and_then(|d| d.sync_all()).map_err(io("fsync directory", &dir))
     })();
