@@ -426,10 +426,14 @@ fn set_header(warc: &mut [u8], from: usize, name: &str, value: &str) {
 }
 
 type Edit = fn(&mut Files);
+/// A case: what was done, how, and the (check, file prefix) pairs that may catch it.
+type Case = (&'static str, Edit, Vec<(&'static str, &'static str)>);
+/// A case that captures its context.
+type BoxedEdit = Box<dyn Fn(&mut Files)>;
 
 /// An insider's alterations, each re-sealed and re-signed with the real
 /// station key: only the checks beneath the package signature can catch them.
-fn insider_cases() -> Vec<(&'static str, Edit, Vec<(&'static str, &'static str)>)> {
+fn insider_cases() -> Vec<Case> {
     vec![
         (
             "two ledger entries swapped",
@@ -563,8 +567,7 @@ fn insider_cases() -> Vec<(&'static str, Edit, Vec<(&'static str, &'static str)>
             |f| {
                 let mut proofs: Value = serde_json::from_slice(get(f, "spotcheck/ledger-proofs.json")).unwrap();
                 let first = proofs[0]["path"][0].as_str().unwrap().to_string();
-                let flipped =
-                    if first.starts_with('0') { format!("1{}", &first[1..]) } else { format!("0{}", &first[1..]) };
+                let flipped = format!("{}{}", if first.starts_with('0') { '1' } else { '0' }, &first[1..]);
                 proofs[0]["path"][0] = flipped.into();
                 *get_mut(f, "spotcheck/ledger-proofs.json") = pretty(&proofs);
             },
@@ -862,7 +865,7 @@ fn the_manifest_must_agree_with_the_proven_records() {
         edit(&mut m);
         *get_mut(f, MANIFEST) = pretty(&m);
     };
-    let cases: Vec<(&str, Box<dyn Fn(&mut Files)>)> = vec![
+    let cases: Vec<(&str, BoxedEdit)> = vec![
         (
             "a capture's url and final_url in bundle.json pointed at another page",
             Box::new(move |f| {
