@@ -4,6 +4,7 @@
 
 pub mod adapters;
 pub mod bench;
+pub mod bench_seal;
 pub mod crawl;
 pub mod demo;
 pub mod evidence;
@@ -102,6 +103,8 @@ pub enum MarketCommand {
 pub enum BenchCommand {
     /// Crawl the sample marketplace with politeness off and report pages/s, CPU and memory.
     Crawl(bench::BenchCrawlArgs),
+    /// Measure sealing: SHA-256 against sha256sum, capture writes, bundles written and verified per second.
+    Seal(bench_seal::BenchSealArgs),
 }
 
 /// Runs one command; `Ok(false)` means it ran but found what should fail the exit status.
@@ -127,6 +130,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         }
         Command::Market(MarketCommand::Serve(args)) => {
             market::serve(args).await?;
+            true
+        }
+        Command::Bench(BenchCommand::Seal(args)) => {
+            bench_seal::run(args).await?;
             true
         }
         Command::Bench(BenchCommand::Crawl(args)) => {
