@@ -38,7 +38,8 @@ fn kill_at(mut command: Command, failpoint: &str) {
         }
         seen.push(line);
     }
-    panic!("the process ended without reaching `{failpoint}`: {}", seen.join("\n"));
+    let status = child.wait().unwrap();
+    panic!("the process ended ({status}) without reaching `{failpoint}`: {}", seen.join("\n"));
 }
 
 fn ok(output: Output) -> String {
