@@ -162,6 +162,23 @@ pub struct Demo {
     lock: Mutex<()>,
 }
 
+const STATION_PREFIX: &str = "evidence-bundle-station-";
+
+fn remove_old_stations(scratch: &Path) {
+    let Ok(entries) = std::fs::read_dir(scratch) else { return };
+    for entry in entries.filter_map(Result::ok) {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > Duration::from_secs(3600));
+        if old && entry.file_name().to_string_lossy().starts_with(STATION_PREFIX) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 pub fn demo() -> &'static Demo {
     static DEMO: OnceLock<Demo> = OnceLock::new();
     DEMO.get_or_init(Demo::build)
@@ -169,7 +186,12 @@ pub fn demo() -> &'static Demo {
 
 impl Demo {
     fn build() -> Demo {
-        let dir = tempfile::tempdir().expect("tempdir");
+        // Statics are never dropped, so the station lives under cargo's
+        // per-target scratch directory, and stations left there by earlier
+        // runs (over an hour old, so no run of now) are removed.
+        let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        remove_old_stations(scratch);
+        let dir = tempfile::Builder::new().prefix(STATION_PREFIX).tempdir_in(scratch).expect("tempdir");
         let root = dir.path().to_path_buf();
         // 200 listings is too few for every price baseline, so the demo may
         // report itself failed on precision; what matters here is that it
