@@ -137,6 +137,30 @@ fn a_fresh_bundle_verifies_with_both_verifiers_and_only_under_its_own_key() {
     let (code, report) = verify_json(&demo.bundle, &["--key", &wrong]);
     assert_eq!(code, 1);
     assert_eq!(failures(&report), vec![("key".to_string(), DIGEST.to_string())], "{report:#}");
+
+    // Both verifiers run the same checks with the same verdicts.
+    for extra in [vec!["--json"], vec!["--json", "--key", wrong.as_str()]] {
+        let ours = spotcheck_verify(&demo.bundle, &extra);
+        let theirs = evidence_verify(&demo.bundle, &extra);
+        let ours: Value = serde_json::from_slice(&ours.stdout).expect("spotcheck evidence verify --json");
+        let theirs: Value = serde_json::from_slice(&theirs.stdout).expect("evidence-verify --json");
+        assert_eq!(ours["checks"], theirs["checks"], "{extra:?}");
+    }
+
+    // evidence-verify tells an unreadable bundle or a bad command line (2)
+    // from a failed check (1).
+    let missing = demo.out.join("no-such-bundle.wacz");
+    for args in [vec![missing.to_str().unwrap()], vec![], vec!["--frobnicate", demo.bundle.to_str().unwrap()]] {
+        let out = run_with_deadline(
+            {
+                let mut cmd = Command::new(verifier_bin());
+                cmd.args(&args);
+                cmd
+            },
+            Duration::from_secs(60),
+        );
+        assert_eq!(exit_code(&out.status, "evidence-verify"), 2, "{args:?}:\n{}", printed(&out));
+    }
 }
 
 // ---------------------------------------------------------------------------
