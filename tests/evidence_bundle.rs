@@ -843,6 +843,46 @@ fn the_demo_ledger_verifies() {
     assert!(report["problems"].as_array().is_some_and(Vec::is_empty), "{report:#}");
 }
 
+/// One entry of the station's ledger altered in its store (on a copy of the
+/// station): `spotcheck evidence ledger verify` names the broken chain link
+/// and the checkpoint whose root no longer matches.
+#[test]
+fn a_ledger_entry_altered_in_the_store_fails_ledger_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("station");
+    demo().copy_station(&copy);
+    let run = |args: &[&str]| {
+        Command::new(bundle::spotcheck_bin()).arg("--data-dir").arg(&copy).args(args).output().expect("run spotcheck")
+    };
+    let out = run(&["evidence", "ledger", "verify"]);
+    assert!(out.status.success(), "the copied station verifies:\n{}", printed(&out));
+
+    let seq = 10u64;
+    {
+        let db = sled::open(copy.join("db")).expect("open the copied store");
+        let entries = db.open_tree("ledger_entries").unwrap();
+        let mut entry = entries.get(seq.to_be_bytes()).unwrap().expect("entry 10").to_vec();
+        let at = entry.iter().rposition(u8::is_ascii_digit).expect("a digit in the entry");
+        entry[at] = if entry[at] == b'9' { b'8' } else { entry[at] + 1 };
+        entries.insert(seq.to_be_bytes(), entry).unwrap();
+        db.flush().unwrap();
+    }
+    let out = run(&["evidence", "ledger", "verify"]);
+    assert_eq!(exit_code(&out.status, "ledger verify"), 1, "{}", printed(&out));
+    let said = text(&out.stdout);
+    assert!(said.contains("LEDGER DOES NOT VERIFY"), "{said}");
+    let out = run(&["evidence", "ledger", "verify", "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let problems: Vec<(&str, &str)> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["check"].as_str().unwrap(), p["at"].as_str().unwrap()))
+        .collect();
+    assert!(problems.contains(&("chain", "entry 11")), "the chain link after the entry breaks: {problems:?}");
+    assert!(problems.iter().any(|(c, _)| *c == "root"), "the checkpoints' roots no longer match: {problems:?}");
+}
+
 // ---------------------------------------------------------------------------
 // Alterations the verifier should catch and (at the time of writing) does
 // not: see the report that came with this file.

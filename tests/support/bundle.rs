@@ -70,6 +70,18 @@ pub fn verifier_bin() -> &'static Path {
     })
 }
 
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create a directory");
+    for entry in std::fs::read_dir(from).expect("read a directory").map(|e| e.expect("a directory entry")) {
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        if entry.file_type().expect("a file type").is_dir() {
+            copy_dir(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).expect("copy a file");
+        }
+    }
+}
+
 fn newest_mtime(path: &Path) -> Option<std::time::SystemTime> {
     let meta = std::fs::metadata(path).ok()?;
     if !meta.is_dir() {
@@ -272,6 +284,13 @@ impl Demo {
         let done = self.spotcheck_ok(&args);
         assert!(out.exists(), "no bundle at {}:\n{}", out.display(), printed(&done));
         done
+    }
+
+    /// Copies the station (store, blobs, keys) to `dest` while no command
+    /// has its store open.
+    pub fn copy_station(&self, dest: &Path) {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        copy_dir(&self.data, dest);
     }
 
     /// The station's private key, as an insider would load it.
