@@ -473,6 +473,28 @@ fn insider_cases() -> Vec<Case> {
             ],
         ),
         (
+            "two ledger entries swapped together with their proofs",
+            |f| {
+                let bytes = get(f, ENTRIES).to_vec();
+                let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+                lines.swap(0, 1);
+                *get_mut(f, ENTRIES) = [lines.join(&b'\n'), b"\n".to_vec()].concat();
+                let mut proofs: Vec<Value> = serde_json::from_slice(get(f, "spotcheck/ledger-proofs.json")).unwrap();
+                proofs.swap(0, 1);
+                *get_mut(f, "spotcheck/ledger-proofs.json") = pretty(&Value::Array(proofs));
+            },
+            vec![("ledger-order", "spotcheck/ledger-entries.jsonl line 2")],
+        ),
+        (
+            "bundle.json names another checkpoint size",
+            |f| {
+                let mut m: Value = serde_json::from_slice(get(f, MANIFEST)).unwrap();
+                m["checkpoint_size"] = (m["checkpoint_size"].as_u64().unwrap() - 1).into();
+                *get_mut(f, MANIFEST) = pretty(&m);
+            },
+            vec![("manifest", MANIFEST)],
+        ),
+        (
             "a ledger entry's body digest changed",
             |f| {
                 let e = edit_line(get(f, ENTRIES), 0, |l| {
@@ -884,12 +906,18 @@ fn a_ledger_entry_altered_in_the_store_fails_ledger_verify() {
 }
 
 // ---------------------------------------------------------------------------
-// Alterations the verifier should catch and (at the time of writing) does
-// not: see the report that came with this file.
+// Alterations the verifier should catch. When these tests were written it
+// did not: evidence-verify said VERIFIED to every case below (see each
+// test's doc for what is unchecked in evidence/src/bundle/verify.rs).
 
 /// `datapackage-digest.json` is the one file no hash covers, so each of its
 /// fields must be either signed or checked. An outsider (no key) flips one
-/// byte inside each field's value in turn.
+/// byte inside each field's value in turn. Unchecked when written: the
+/// top-level `path` (never compared with `datapackage.json`) and
+/// `signedData.created` and `signedData.software` (outside the signature,
+/// which covers only `hash`, and never compared with anything; a changed
+/// `created` makes `wacz validate` reject the bundle while evidence-verify
+/// says VERIFIED).
 #[test]
 fn no_field_of_the_datapackage_digest_can_be_altered_by_an_outsider() {
     let original = files_of(&fresh());
@@ -919,6 +947,10 @@ fn no_field_of_the_datapackage_digest_can_be_altered_by_an_outsider() {
 /// the station key; where the ledger-proven records say the same thing, the
 /// verifier must hold the manifest to them, and it must hold the bundle to
 /// what its manifest lists. An insider edits and re-signs with the real key.
+/// Unchecked when written: `captures[].url`/`final_url` against the capture
+/// record, `findings` and `ledger_entries` against findings.json and
+/// ledger-entries.jsonl; and `check_findings` passes an empty or shortened
+/// findings.json ("0 findings match their ledger entries").
 #[test]
 fn the_manifest_must_agree_with_the_proven_records() {
     let demo = demo();
