@@ -20,7 +20,7 @@ pub struct FindingRecord {
     pub message: String,
     /// `law article` of each legal basis.
     pub legal_basis: Vec<String>,
-    /// The listing's key (`platform:item_id`).
+    /// The listing's key (`platform/item_id`).
     pub listing: String,
     /// SHA-256 of the capture record the listing was extracted from.
     pub capture: Option<String>,

@@ -396,6 +396,18 @@ impl<W: Write> WarcWriter<W> {
     /// `request`, and a `metadata` record holding the capture record's
     /// canonical JSON (its SHA-256 is the capture id).
     pub fn write_capture(&mut self, capture: &CaptureRecord, body: &[u8]) -> Result<CaptureRecords, WarcError> {
+        self.write_capture_as_stored(capture, &capture.to_canonical_json(), body)
+    }
+
+    /// [`WarcWriter::write_capture`] with the capture record's bytes exactly
+    /// as stored (so the metadata record's block hashes to the capture id
+    /// even for records written by another version).
+    pub fn write_capture_as_stored(
+        &mut self,
+        capture: &CaptureRecord,
+        record_json: &[u8],
+        body: &[u8],
+    ) -> Result<CaptureRecords, WarcError> {
         check_body(capture, body)?;
         let mut redirects = Vec::with_capacity(capture.redirect_chain.len());
         for hop in &capture.redirect_chain {
@@ -408,9 +420,13 @@ impl<W: Write> WarcWriter<W> {
         }
         let response = self.write_response(capture, body)?;
         let request = self.write_request(capture, Some(&response.id))?;
-        let json = capture.to_canonical_json();
-        let metadata =
-            self.write_metadata(&capture.final_url, capture.started_at, Some(&response.id), "application/json", &json)?;
+        let metadata = self.write_metadata(
+            &capture.final_url,
+            capture.started_at,
+            Some(&response.id),
+            "application/json",
+            record_json,
+        )?;
         Ok(CaptureRecords { redirects, response, request, metadata })
     }
 }

@@ -1,6 +1,7 @@
 //! `spotcheck evidence …`: the station key, the ledger, bundles and their
 //! verification.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -141,23 +142,31 @@ pub async fn run(command: EvidenceCommand, data: &DataDir, identity: &Identity) 
         EvidenceCommand::Verify(args) => verify(&args),
         EvidenceCommand::Findings(args) => {
             let findings = crate::findings::FindingStore::open(&store)?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let mut n = 0;
-            for f in findings.all() {
-                let f = f?;
-                if args.rule.as_ref().is_some_and(|r| *r != f.rule) {
-                    continue;
+            let written = (|| -> std::io::Result<()> {
+                for f in findings.all() {
+                    let f = f.map_err(std::io::Error::other)?;
+                    if args.rule.as_ref().is_some_and(|r| *r != f.rule) {
+                        continue;
+                    }
+                    n += 1;
+                    if args.json {
+                        writeln!(out, "{}", serde_json::to_string(&f)?)?;
+                    } else {
+                        writeln!(out, "{}  {:<26} {}", f.id, f.rule, f.listing)?;
+                    }
                 }
-                n += 1;
-                if args.json {
-                    println!("{}", serde_json::to_string(&f)?);
-                } else {
-                    println!("{}  {:<26} {}", f.id, f.rule, f.listing);
+                if !args.json {
+                    writeln!(out, "{n} findings")?;
                 }
+                out.flush()
+            })();
+            match written {
+                // A reader that stops early (`| head`) is not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(true),
+                other => other.map(|()| true).context("cannot list the findings"),
             }
-            if !args.json {
-                println!("{n} findings");
-            }
-            Ok(true)
         }
         EvidenceCommand::Bundle(args) => {
             let findings = crate::findings::FindingStore::open(&store)?;

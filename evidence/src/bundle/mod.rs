@@ -78,7 +78,7 @@ pub struct ManifestCapture {
     pub uscc: Option<String>,
 }
 
-/// One inclusion proof in `spotcheck/ledger/proofs.json`.
+/// One inclusion proof in `spotcheck/ledger-proofs.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EntryProof {

@@ -121,7 +121,7 @@ fn check_files(package: &Package, r: &mut VerifyReport) {
                 r.pass("datapackage-digest", wacz::DIGEST_PATH, "matches datapackage.json");
             }
             if audit.mismatched.is_empty() && audit.missing.is_empty() && audit.unlisted.is_empty() && audit.listed_twice.is_empty() {
-                r.pass("files", wacz::DATAPACKAGE_PATH, format!("{} files re-hashed, all match", package.files.len() - 2));
+                r.pass("files", wacz::DATAPACKAGE_PATH, format!("{} files re-hashed, all match", package.files.len().saturating_sub(2)));
             }
         }
     }
@@ -158,11 +158,14 @@ fn check_signature(package: &Package, options: &VerifyOptions, r: &mut VerifyRep
         }
     };
     let in_pem = package.get(paths::PUBLIC_KEY).and_then(|b| std::str::from_utf8(b).ok()).and_then(|s| PublicKey::from_pem(s).ok());
+    let mut key_ok = true;
     if in_pem != Some(key) {
         r.fail("key", paths::PUBLIC_KEY, "is not the key that signed the package");
+        key_ok = false;
     }
     if signed.key_fingerprint != key.fingerprint() {
         r.fail("key", file, "signedData.keyFingerprint does not match signedData.publicKey");
+        key_ok = false;
     }
     if signed.signature_algorithm != "ed25519" {
         r.fail("signature", file, format!("unknown signature algorithm `{}`", signed.signature_algorithm));
@@ -178,8 +181,9 @@ fn check_signature(package: &Package, options: &VerifyOptions, r: &mut VerifyRep
         Some(expected) if *expected != key.fingerprint() => {
             r.fail("key", file, format!("signed by {} but {expected} was expected", key.fingerprint()))
         }
-        Some(_) => r.pass("key", file, "the expected station key"),
-        None => r.pass("key", file, format!("{} (not pinned: pass --key to require it)", key.fingerprint())),
+        Some(_) if key_ok => r.pass("key", file, "the expected station key"),
+        None if key_ok => r.pass("key", file, format!("{} (not pinned: pass --key to require it)", key.fingerprint())),
+        _ => {}
     }
     r.key_fingerprint = Some(key.fingerprint());
     Some(key)
@@ -271,6 +275,13 @@ fn check_ledger(package: &Package, cp: &Checkpoint, r: &mut VerifyReport) -> BTr
     if bad == 0 && !out.is_empty() {
         r.pass("inclusion", paths::ENTRIES, format!("{} entries proven in checkpoint {}", out.len(), cp.size));
     }
+    let listed: Option<Vec<u64>> = package
+        .get(paths::MANIFEST)
+        .and_then(|b| serde_json::from_slice::<Manifest>(b).ok())
+        .map(|m| m.ledger_entries);
+    if listed.is_some_and(|l| !l.iter().eq(out.keys())) {
+        r.fail("ledger-order", paths::MANIFEST, "ledger_entries differs from the entries proven in ledger-entries.jsonl");
+    }
     r.ledger_entries = out.len();
     out
 }
@@ -291,8 +302,18 @@ fn read_manifest(package: &Package, cp: &Checkpoint, key: &PublicKey, r: &mut Ve
     if m.format != FORMAT {
         r.fail("manifest", file, format!("format `{}`, expected `{FORMAT}`", m.format));
     }
-    if m.checkpoint_size != cp.size || m.key != key.fingerprint() {
-        r.fail("manifest", file, "names another checkpoint or key than the bundle carries");
+    let mut ok = m.format == FORMAT;
+    if m.checkpoint_size != cp.size || m.key != key.fingerprint() || m.station != cp.station {
+        r.fail("manifest", file, "names another checkpoint, key or station than the bundle carries");
+        ok = false;
+    }
+    let findings: Option<Vec<FindingRecord>> = package.get(paths::FINDINGS).and_then(|b| serde_json::from_slice(b).ok());
+    if findings.is_some_and(|f| f.iter().map(|f| &f.id).ne(m.findings.iter())) {
+        r.fail("manifest", file, "lists other findings than spotcheck/findings.json holds");
+        ok = false;
+    }
+    if ok {
+        r.pass("manifest", file, format!("bundle {} of station {}", m.id, m.station));
     }
     r.bundle_id = Some(m.id.clone());
     Some(m)
@@ -310,6 +331,9 @@ fn check_captures(package: &Package, manifest: Option<&Manifest>, entries: &BTre
             Vec::new()
         }
     };
+    if records.is_empty() && !manifest.captures.is_empty() {
+        r.fail("warc", paths::WARC, "missing or holds no records");
+    }
     let mut warc_ok = !records.is_empty();
     for rec in &records {
         if let Err(e) = warc::check_digests(rec) {
@@ -354,14 +378,26 @@ fn check_captures(package: &Package, manifest: Option<&Manifest>, entries: &BTre
                 continue;
             }
         }
+        let bare = |id: &str| id.trim_matches(|ch| ch == '<' || ch == '>').to_string();
         let payload = format!("sha256:{}", record.response.body_sha256);
         let in_warc = records.iter().any(|rec| {
-            rec.record_id().trim_matches(|ch| ch == '<' || ch == '>') == c.response_record.trim_matches(|ch| ch == '<' || ch == '>')
+            bare(rec.record_id()) == bare(&c.response_record)
+                && rec.record_type() == "response"
                 && rec.header("WARC-Payload-Digest").is_some_and(|d| d.eq_ignore_ascii_case(&payload))
                 && rec.payload().ok().is_some_and(|p| Digest::of(p) == record.response.body_sha256)
         });
         if !in_warc {
             r.fail("capture", paths::WARC, format!("no response record {} with the body of capture {}", c.response_record, c.id));
+            continue;
+        }
+        // The metadata record concurrent to it holds the capture record itself.
+        let described = records.iter().any(|rec| {
+            rec.record_type() == "metadata"
+                && rec.header("WARC-Concurrent-To").is_some_and(|to| bare(to) == bare(&c.response_record))
+                && Digest::of(rec.block).to_hex() == c.id
+        });
+        if !described {
+            r.fail("capture", paths::WARC, format!("no metadata record holding capture record {}", c.id));
             continue;
         }
         good += 1;
@@ -418,9 +454,16 @@ fn check_findings(package: &Package, manifest: Option<&Manifest>, entries: &BTre
 /// (chained to a trusted root when roots are given).
 fn check_tokens(package: &Package, cp: &Checkpoint, options: &VerifyOptions, r: &mut VerifyReport) {
     let digest = Digest::of(cp.to_text().as_bytes());
-    for n in 1.. {
+    let tokens = package.paths().filter(|p| p.starts_with(paths::TOKEN_PREFIX) && p.ends_with(paths::TOKEN_SUFFIX)).count();
+    if tokens == 0 {
+        r.pass("timestamp", paths::CHECKPOINT, "no timestamp token: the checkpoint's time rests on the station clock");
+    }
+    for n in 1..=tokens {
         let path = token_path(n);
-        let Some(der) = package.get(&path) else { break };
+        let Some(der) = package.get(&path) else {
+            r.fail("timestamp", &path, "timestamp tokens are not numbered 1..n");
+            continue;
+        };
         let token = crate::timestamp::TimestampToken::from_der(der.to_vec());
         match token.verify(&digest, None) {
             Ok(info) => {
@@ -455,8 +498,10 @@ pub fn render_text(name: &str, r: &VerifyReport) -> String {
         let mark = if c.ok { "ok    " } else { "FAILED" };
         let _ = writeln!(out, "  {mark} {:<18} {}: {}", c.check, c.file, c.detail);
     }
-    let verdict = if r.ok() {
+    let verdict = if r.ok() && !r.timestamps.is_empty() {
         "VERIFIED: every file, the signature, the ledger proofs and the timestamps check out"
+    } else if r.ok() {
+        "VERIFIED: every file, the signature and the ledger proofs check out (no trusted timestamp)"
     } else {
         "NOT VERIFIED: the bundle has been altered or is incomplete (see FAILED above)"
     };

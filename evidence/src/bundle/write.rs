@@ -32,6 +32,8 @@ pub enum BundleError {
     FindingNotInLedger(String),
     #[error("a bundle needs at least one capture or finding")]
     Empty,
+    #[error("the checkpoint's stored signature is not 64 bytes of base64")]
+    BadCheckpointSignature,
     #[error(transparent)]
     Checkpoint(#[from] crate::checkpoint::CheckpointError),
     #[error(transparent)]
@@ -119,32 +121,42 @@ pub fn write_bundle(
     }
     let captures = ids.iter().map(|id| gather(blobs, id)).collect::<Result<Vec<_>, _>>()?;
 
-    // The ledger entries about these captures and findings, within the checkpoint.
+    // The ledger entries of exactly these captures and findings, and of this
+    // bundle's own custody events, within the checkpoint — nothing about other
+    // findings or bundles that share a capture.
+    let finding_ids: BTreeSet<&str> = req.findings.iter().map(|f| f.id.as_str()).collect();
+    let capture_hex: BTreeSet<String> = ids.iter().map(Digest::to_hex).collect();
+    let belongs = |e: &Entry| match e.kind {
+        EntryKind::Capture => capture_hex.contains(&e.subject),
+        EntryKind::Finding => finding_ids.contains(e.subject.as_str()),
+        EntryKind::Custody => e.body.get("detail").and_then(|d| d.as_str()) == Some(req.id.as_str()),
+        EntryKind::Export => false,
+    };
     let mut seqs = BTreeSet::new();
-    for id in &ids {
-        let about = ledger.entries_about(&id.to_hex())?;
-        let mut proven = false;
-        for seq in about.into_iter().filter(|s| *s < cp.size) {
-            proven |= ledger.entry(seq)?.kind == EntryKind::Capture;
-            seqs.insert(seq);
-        }
-        if !proven {
-            return Err(BundleError::CaptureNotInLedger(id.to_hex()));
+    let subjects = capture_hex.iter().map(String::as_str).chain(finding_ids.iter().copied());
+    for subject in subjects {
+        for seq in ledger.entries_about(subject)?.into_iter().filter(|s| *s < cp.size) {
+            if belongs(&ledger.entry(seq)?) {
+                seqs.insert(seq);
+            }
         }
     }
-    for f in &req.findings {
-        let about: Vec<u64> = ledger.entries_about(&f.id)?.into_iter().filter(|s| *s < cp.size).collect();
-        if about.is_empty() {
-            return Err(BundleError::FindingNotInLedger(f.id.clone()));
+    let sealed: Vec<Entry> = seqs.iter().map(|s| ledger.entry(*s)).collect::<Result<_, _>>()?;
+    for id in &capture_hex {
+        if !sealed.iter().any(|e| e.kind == EntryKind::Capture && e.subject == *id) {
+            return Err(BundleError::CaptureNotInLedger(id.clone()));
         }
-        seqs.extend(about);
     }
+    for f in &finding_ids {
+        if !sealed.iter().any(|e| e.kind == EntryKind::Finding && e.subject == *f) {
+            return Err(BundleError::FindingNotInLedger(f.to_string()));
+        }
+    }
+    let entries = sealed;
     let mut entry_lines = Vec::new();
     let mut proofs = Vec::new();
-    let mut entries = Vec::new();
     for &seq in &seqs {
         let bytes = ledger.entry_bytes(seq)?;
-        entries.push(ledger.entry(seq)?);
         entry_lines.extend_from_slice(&bytes);
         entry_lines.push(b'\n');
         let path = ledger.inclusion_proof(seq, cp.size)?.iter().map(Digest::to_hex).collect();
@@ -162,7 +174,7 @@ pub fn write_bundle(
     let mut manifest_captures = Vec::new();
     let mut pages = Vec::new();
     for (id, c) in ids.iter().zip(&captures) {
-        let records = warc.write_capture(&c.record, &c.body)?;
+        let records = warc.write_capture_as_stored(&c.record, &c.record_bytes, &c.body)?;
         let ctx = req.context.get(&id.to_hex()).cloned().unwrap_or_default();
         manifest_captures.push(ManifestCapture {
             id: id.to_hex(),
@@ -219,7 +231,8 @@ pub fn write_bundle(
     files.push((paths::ENTRIES.to_string(), entry_lines));
     files.push((paths::PROOFS.to_string(), pretty(&proofs)));
     files.push((paths::CHECKPOINT.to_string(), checkpoint.text.as_bytes().to_vec()));
-    files.push((paths::CHECKPOINT_SIG.to_string(), checkpoint.signature_bytes().unwrap_or_default()));
+    let signature = checkpoint.signature_bytes().filter(|s| s.len() == 64).ok_or(BundleError::BadCheckpointSignature)?;
+    files.push((paths::CHECKPOINT_SIG.to_string(), signature));
     for (n, token) in tokens.iter().enumerate() {
         files.push((token_path(n + 1), token.clone()));
     }
