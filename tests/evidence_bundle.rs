@@ -1001,7 +1001,9 @@ fn the_manifest_must_agree_with_the_proven_records() {
             assert_eq!(code, 1, "{case}");
             let fails = failures(&report);
             assert!(
-                fails.iter().any(|(c, _)| ["manifest", "findings", "capture", "inclusion"].contains(&c.as_str())),
+                fails.iter().any(
+                    |(c, _)| ["manifest", "findings", "capture", "inclusion", "ledger-order"].contains(&c.as_str())
+                ),
                 "{case}: {fails:?}"
             );
         }
