@@ -62,7 +62,9 @@ pub fn verifier_bin() -> &'static Path {
             if profile_dir.file_name().is_some_and(|n| n == "release") {
                 cmd.arg("--release");
             }
-            let out = cmd.output().unwrap_or_else(|e| panic!("cannot run `{cargo}` to build evidence-verify: {e}"));
+            // A cargo that held the target directory's lock while tests run
+            // would make this wait forever: the deadline turns that into a failure.
+            let out = run_with_deadline(cmd, Duration::from_secs(600));
             assert!(out.status.success(), "building evidence-verify failed:\n{}", printed(&out));
         }
         assert!(bin.exists(), "no evidence-verify at {}", bin.display());
@@ -93,7 +95,8 @@ fn newest_mtime(path: &Path) -> Option<std::time::SystemTime> {
 /// Runs a command with a deadline: a verifier that hangs is a failed test,
 /// not a hung suite. Returns the output (stdout, stderr, status).
 pub fn run_with_deadline(mut cmd: Command, deadline: Duration) -> Output {
-    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let child =
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     let pid = child.id();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
