@@ -167,6 +167,16 @@ fn check_signature(package: &Package, options: &VerifyOptions, r: &mut VerifyRep
         r.fail("key", file, "signedData.keyFingerprint does not match signedData.publicKey");
         key_ok = false;
     }
+    // Only `hash` is signed; every other field must agree with what it covers.
+    if digest.path != wacz::DATAPACKAGE_PATH {
+        r.fail("signature", file, format!("names `{}` instead of datapackage.json", digest.path));
+    }
+    match package.datapackage() {
+        Ok(dp) if dp.created.as_deref() == Some(signed.created.as_str())
+            && dp.software.as_deref() == Some(signed.software.as_str()) => {}
+        Ok(_) => r.fail("signature", file, "signedData.created or .software differs from datapackage.json"),
+        Err(e) => r.fail("signature", wacz::DATAPACKAGE_PATH, e.to_string()),
+    }
     if signed.signature_algorithm != "ed25519" {
         r.fail("signature", file, format!("unknown signature algorithm `{}`", signed.signature_algorithm));
     }
@@ -367,6 +377,9 @@ fn check_captures(package: &Package, manifest: Option<&Manifest>, entries: &BTre
                 continue;
             }
         };
+        if c.url != record.url || c.final_url != record.final_url {
+            r.fail("manifest", paths::MANIFEST, format!("capture {} is listed with other urls than its record", c.id));
+        }
         match sealed.get(&c.id) {
             Some(m) if m.body_sha256 == record.response.body_sha256 && m.capture.to_hex() == c.id => {}
             Some(_) => {
