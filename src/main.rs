@@ -16,7 +16,8 @@ fn main() -> ExitCode {
     // cores, so a few threads per core (not tokio's default of 512) keep the
     // thread count, and the memory each thread's allocator arena holds, small.
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(4 * cores).build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(4 * cores).build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -185,7 +185,11 @@ fn pages_in_gbk_are_decoded_by_their_charset() {
 #[test]
 fn garbage_never_panics() {
     let adapter = fixture_adapter();
-    let urls = ["https://shop.example.com/item/1.html", "https://shop.example.com/s/item?id=1", "https://shop.example.com/search?q"];
+    let urls = [
+        "https://shop.example.com/item/1.html",
+        "https://shop.example.com/s/item?id=1",
+        "https://shop.example.com/search?q",
+    ];
     let deep = "<div>".repeat(3_000) + &"</div>".repeat(10);
     let deep_json = format!("<script>window.__INITIAL_STATE__ = {}</script>", "[".repeat(100_000));
     let bodies: Vec<Vec<u8>> = vec![

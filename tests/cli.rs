@@ -52,7 +52,11 @@ fn adapters_check_passes_on_the_shipped_files_and_names_file_and_line_otherwise(
     assert!(text(&ok.stdout).contains("ok sample-duo"));
 
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("bad.toml"), "format = 1\nname = \"x\"\nplatform = \"x\"\nversion = \"1\"\nhosts = []\nsurprise = true\n").unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "format = 1\nname = \"x\"\nplatform = \"x\"\nversion = \"1\"\nhosts = []\nsurprise = true\n",
+    )
+    .unwrap();
     let bad = spotcheck(&["adapters", "check", dir.path().to_str().unwrap()]);
     assert!(!bad.status.success());
     let out = text(&bad.stdout);
@@ -86,7 +90,17 @@ fn crawl_then_export_as_jsonl_and_csv() {
     let data = dir.path().to_str().unwrap();
     let market = MarketServer::start(&[]);
     let seed = format!("{}/mall/", market.base);
-    let crawl = spotcheck(&["--data-dir", data, "crawl", "--adapter", "sample-mall", "--seed-url", &seed, "--no-politeness", "--json"]);
+    let crawl = spotcheck(&[
+        "--data-dir",
+        data,
+        "crawl",
+        "--adapter",
+        "sample-mall",
+        "--seed-url",
+        &seed,
+        "--no-politeness",
+        "--json",
+    ]);
     assert!(crawl.status.success(), "{}", text(&crawl.stderr));
     let report: serde_json::Value = serde_json::from_slice(&crawl.stdout).unwrap();
     let listings = report["job"]["counters"]["listings_new"].as_u64().unwrap();
@@ -100,7 +114,8 @@ fn crawl_then_export_as_jsonl_and_csv() {
     assert!(lines.iter().all(|l| l["capture_id"].as_str().is_some_and(|c| c.len() == 64)));
 
     let csv_path = dir.path().join("out.csv");
-    let csv = spotcheck(&["--data-dir", data, "listings", "export", "--format", "csv", "--out", csv_path.to_str().unwrap()]);
+    let csv =
+        spotcheck(&["--data-dir", data, "listings", "export", "--format", "csv", "--out", csv_path.to_str().unwrap()]);
     assert!(csv.status.success());
     let mut reader = csv::Reader::from_path(&csv_path).unwrap();
     assert_eq!(&reader.headers().unwrap()[0], "platform");

@@ -103,7 +103,12 @@ async fn both_platforms_crawl_to_exactly_the_ground_truth() {
     for adapter in ["sample-mall", "sample-duo"] {
         let (store, report) = crawl(dir.path(), adapter, spec(adapter, site.entry(adapter)), 8).await;
         let c = &report.job.counters;
-        assert_eq!(c.errors, 0, "{adapter}: errors {:?}", store.frontier(&report.job.id).unwrap().errors().collect::<Vec<_>>());
+        assert_eq!(
+            c.errors,
+            0,
+            "{adapter}: errors {:?}",
+            store.frontier(&report.job.id).unwrap().errors().collect::<Vec<_>>()
+        );
         let stored = stored_listings(&store);
         let truth = site.truth_for(adapter);
         assert!(truth.len() > 100, "{adapter}: the market should have listings on each platform");
@@ -122,18 +127,26 @@ async fn both_platforms_crawl_to_exactly_the_ground_truth() {
                 }
             }
         }
-        assert!(mismatches.is_empty(), "{adapter}: {} of {} differ:\n{}", mismatches.len(), truth.len(), mismatches[..mismatches.len().min(10)].join("\n"));
+        assert!(
+            mismatches.is_empty(),
+            "{adapter}: {} of {} differ:\n{}",
+            mismatches.len(),
+            truth.len(),
+            mismatches[..mismatches.len().min(10)].join("\n")
+        );
         drop(store);
     }
     // Shops, checked against the shops' ground truth.
     let store = Store::open(&dir.path().join("db")).unwrap();
-    let shops: HashMap<String, _> = store.latest_shops().map(|s| s.map(|s| (s.key(), s))).collect::<Result<_, _>>().unwrap();
+    let shops: HashMap<String, _> =
+        store.latest_shops().map(|s| s.map(|s| (s.key(), s))).collect::<Result<_, _>>().unwrap();
     let mut checked = 0;
     for want in site.market.shops_truth(&site.base) {
         if let Some(got) = shops.get(&want.key()) {
             checked += 1;
             assert!(!got.provenance.is_empty());
-            let strip = |s: &spotcheck::model::Shop| spotcheck::model::Shop { provenance: Default::default(), ..s.content() };
+            let strip =
+                |s: &spotcheck::model::Shop| spotcheck::model::Shop { provenance: Default::default(), ..s.content() };
             assert_eq!(strip(&want), strip(got), "shop {}", want.key());
         }
     }
@@ -175,7 +188,11 @@ async fn the_page_limit_and_the_sample_are_honoured_and_reproducible() {
             s.sample_seed = Some(seed);
             let (store, report) = crawl(dir.path(), "sample-mall", s, 4).await;
             assert_eq!(report.job.counters.sampled, 15);
-            assert!(report.job.counters.candidates >= 140, "all item links are candidates: {}", report.job.counters.candidates);
+            assert!(
+                report.job.counters.candidates >= 140,
+                "all item links are candidates: {}",
+                report.job.counters.candidates
+            );
             let items: HashSet<String> = stored_listings(&store).into_keys().collect();
             assert_eq!(items.len(), 15);
             items
@@ -216,7 +233,11 @@ async fn a_crawl_killed_with_sigkill_resumes_without_loss_or_duplication() {
         let store = Store::open(&dir.path().join("db")).unwrap();
         let jobs = store.jobs().unwrap();
         assert_eq!(jobs.len(), 1);
-        assert!(jobs[0].counters.pages > 0 && jobs[0].counters.pages < 600, "killed mid-crawl: {}", jobs[0].counters.pages);
+        assert!(
+            jobs[0].counters.pages > 0 && jobs[0].counters.pages < 600,
+            "killed mid-crawl: {}",
+            jobs[0].counters.pages
+        );
         let frontier = store.frontier(&jobs[0].id).unwrap();
         before.keys().filter(|p| frontier.is_done(site.base.join(p).unwrap().as_str()).unwrap()).cloned().collect()
     };
@@ -238,7 +259,12 @@ async fn a_crawl_killed_with_sigkill_resumes_without_loss_or_duplication() {
     for t in &truth {
         let got = stored.get(&t.listing.key()).unwrap_or_else(|| panic!("{} lost", t.listing.key()));
         assert!(t.listing.diff(got).is_empty());
-        assert_eq!(store.listing_versions(&t.listing.platform, &t.listing.item_id).unwrap().len(), 1, "one version of {}", t.listing.key());
+        assert_eq!(
+            store.listing_versions(&t.listing.platform, &t.listing.item_id).unwrap().len(),
+            1,
+            "one version of {}",
+            t.listing.key()
+        );
     }
     // Pages are counted once: the job's page count equals the distinct pages served (robots.txt aside).
     let job = &store.jobs().unwrap()[0];
@@ -270,7 +296,11 @@ async fn a_keyword_search_crawls_exactly_the_matching_listings() {
     assert!(expected.len() > 10, "the market sells power banks: {}", expected.len());
     assert_eq!(stored, expected);
     // The keyword's search URL was the start, URL-encoded.
-    assert!(site.hits().keys().any(|p| p.starts_with("/mall/search?q=%E5%85%85%E7%94%B5%E5%AE%9D")), "{:?}", site.hits().keys().take(3).collect::<Vec<_>>());
+    assert!(
+        site.hits().keys().any(|p| p.starts_with("/mall/search?q=%E5%85%85%E7%94%B5%E5%AE%9D")),
+        "{:?}",
+        site.hits().keys().take(3).collect::<Vec<_>>()
+    );
 }
 
 /// Ctrl-C: the crawl stops taking new pages, commits the ones in flight, says
@@ -294,7 +324,12 @@ async fn ctrl_c_stops_cleanly_and_the_same_command_resumes() {
     let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(1), "interrupted is not success: {}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "interrupted is not success: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["interrupted"], true);
     let pages_at_stop = report["job"]["counters"]["pages"].as_u64().unwrap();

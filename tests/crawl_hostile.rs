@@ -115,7 +115,10 @@ async fn each_hostile_page_fails_alone_and_the_job_completes() {
             Some(needle) => {
                 let error = errors.get(&url).unwrap_or_else(|| panic!("{path}: no error recorded"));
                 assert!(error.contains(needle), "{path}: `{error}` should say `{needle}`");
-                assert!(error.contains(&url) || error.contains(server.url("/redirect/loop/a").as_str()), "{path}: the error names the url: {error}");
+                assert!(
+                    error.contains(&url) || error.contains(server.url("/redirect/loop/a").as_str()),
+                    "{path}: the error names the url: {error}"
+                );
             }
         }
     }

@@ -70,7 +70,17 @@ async fn a_crawl_killed_between_ledger_and_commit_leaves_a_verifiable_ledger_and
     let dir = tempfile::tempdir().unwrap();
     let crawl = || {
         let mut c = spotcheck(dir.path());
-        c.args(["crawl", "--adapter", "sample-mall", "--seed-url", &entry, "--concurrency", "4", "--no-politeness", "--json"]);
+        c.args([
+            "crawl",
+            "--adapter",
+            "sample-mall",
+            "--seed-url",
+            &entry,
+            "--concurrency",
+            "4",
+            "--no-politeness",
+            "--json",
+        ]);
         c
     };
     let crawl_thread = crawl();
@@ -84,7 +94,11 @@ async fn a_crawl_killed_between_ledger_and_commit_leaves_a_verifiable_ledger_and
         let job = &store.jobs().unwrap()[0];
         let sealed = store.ledger().len().unwrap();
         assert!(job.counters.pages > 0, "batches before the kill were committed");
-        assert!(job.counters.pages <= sealed, "{} pages committed but only {sealed} captures sealed", job.counters.pages);
+        assert!(
+            job.counters.pages <= sealed,
+            "{} pages committed but only {sealed} captures sealed",
+            job.counters.pages
+        );
         all_listings_sealed(&store);
     }
 
@@ -126,7 +140,10 @@ fn demo_station(root: &Path) -> std::path::PathBuf {
 
 fn some_findings(data: &Path, n: usize) -> Vec<String> {
     let out = ok(spotcheck(data).args(["evidence", "findings", "--json"]).output().unwrap());
-    out.lines().take(n).map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string()).collect()
+    out.lines()
+        .take(n)
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -153,7 +170,8 @@ fn a_bundle_killed_while_sealing_leaves_no_bundle_and_a_verifiable_ledger() {
     // Run again: the bundle is written, recorded and verifies.
     ok(bundle().stdin(Stdio::null()).output().unwrap());
     assert!(out.exists());
-    let verdict = ok(Command::new(env!("CARGO_BIN_EXE_spotcheck")).args(["evidence", "verify"]).arg(&out).output().unwrap());
+    let verdict =
+        ok(Command::new(env!("CARGO_BIN_EXE_spotcheck")).args(["evidence", "verify"]).arg(&out).output().unwrap());
     assert!(verdict.contains("VERIFIED"), "{verdict}");
     assert_eq!(exports(&data), exports_before + 1, "the finished bundle's export is recorded once");
     ledger_verifies(&data);

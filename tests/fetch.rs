@@ -104,10 +104,7 @@ async fn robots_txt_is_honoured_and_fetched_once() {
     get(&f, &server, "/ok").await.unwrap();
     let err = get(&f, &server, "/private/page").await.unwrap_err();
     assert!(matches!(err, FetchError::RobotsDisallowed { .. }), "{err}");
-    assert_eq!(
-        err.to_string(),
-        format!("robots.txt of `{}` disallows `{}`", server.addr, server.url("/private/page"))
-    );
+    assert_eq!(err.to_string(), format!("robots.txt of `{}` disallows `{}`", server.addr, server.url("/private/page")));
     // A redirect into the disallowed area is refused at the hop.
     let err = get(&f, &server, "/redirect/to-private").await.unwrap_err();
     assert!(matches!(err, FetchError::RobotsDisallowed { ref url } if url.ends_with("/private/page")), "{err}");
@@ -198,7 +195,8 @@ async fn redirect_chain_is_followed_and_recorded() {
     assert_eq!(rec.url, server.url("/redirect/chain/3").as_str());
     assert_eq!(rec.final_url, page.final_url.as_str());
     let hops: Vec<_> = rec.redirect_chain.iter().map(|h| (h.url.as_str(), h.status, h.location.as_str())).collect();
-    let (u3, u2, u1) = (server.url("/redirect/chain/3"), server.url("/redirect/chain/2"), server.url("/redirect/chain/1"));
+    let (u3, u2, u1) =
+        (server.url("/redirect/chain/3"), server.url("/redirect/chain/2"), server.url("/redirect/chain/1"));
     assert_eq!(
         hops,
         [

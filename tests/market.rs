@@ -64,7 +64,8 @@ async fn crawl(base: &Url, prefix: &str) -> BTreeMap<String, String> {
 }
 
 fn parse_sales(text: &str) -> u64 {
-    let number = text.trim_start_matches("月销 ").trim_start_matches("已拼").trim_end_matches('件').trim_end_matches('+');
+    let number =
+        text.trim_start_matches("月销 ").trim_start_matches("已拼").trim_end_matches('件').trim_end_matches('+');
     match number.strip_suffix('万') {
         Some(wan) => (Decimal::from_str(wan).unwrap() * Decimal::from(10_000)).try_into().unwrap(),
         None => number.parse().unwrap(),
@@ -79,7 +80,10 @@ fn certificates(specs: &BTreeMap<String, String>) -> Vec<Certificate> {
         ("食品生产许可证编号", CertificateKind::Sc),
         ("生产许可证", CertificateKind::Qs),
     ];
-    kinds.iter().filter_map(|(key, kind)| specs.get(*key).map(|n| Certificate { kind: *kind, number: n.clone() })).collect()
+    kinds
+        .iter()
+        .filter_map(|(key, kind)| specs.get(*key).map(|n| Certificate { kind: *kind, number: n.clone() }))
+        .collect()
 }
 
 /// An independent extractor for 样品商城 item pages (what the adapter must do).
@@ -110,7 +114,11 @@ fn extract_mall(body: &str, url: &Url) -> Listing {
             })
             .collect(),
         currency: Some("CNY".into()),
-        availability: Some(if text(&doc, ".availability").unwrap() == "有货" { Availability::InStock } else { Availability::OutOfStock }),
+        availability: Some(if text(&doc, ".availability").unwrap() == "有货" {
+            Availability::InStock
+        } else {
+            Availability::OutOfStock
+        }),
         brand: specs.get("品牌").cloned(),
         model: specs.get("型号").cloned(),
         category: text(&doc, ".breadcrumb .category"),
@@ -119,7 +127,10 @@ fn extract_mall(body: &str, url: &Url) -> Listing {
         manufacturer_address: specs.get("厂址").cloned(),
         sales: text(&doc, ".sales").map(|s| parse_sales(&s)),
         stock: text(&doc, ".stock-num").map(|s| s.parse().unwrap()),
-        images: doc.select(&sel(".gallery img")).map(|i| url.join(i.value().attr("src").unwrap()).unwrap().to_string()).collect(),
+        images: doc
+            .select(&sel(".gallery img"))
+            .map(|i| url.join(i.value().attr("src").unwrap()).unwrap().to_string())
+            .collect(),
         description: text(&doc, ".desc-text"),
         shop: Some(ShopRef {
             shop_id: shop_url.path().trim_start_matches("/mall/shop/").into(),
@@ -143,8 +154,12 @@ fn extract_duo(body: &str, url: &Url) -> Listing {
     let goods = &state["goods"];
     let s = |v: &serde_json::Value| v.as_str().map(String::from);
     let fen = |v: &serde_json::Value| v.as_u64().map(|f| Decimal::new(f as i64, 2));
-    let specs: BTreeMap<String, String> =
-        goods["specs"].as_array().unwrap().iter().map(|kv| (s(&kv["key"]).unwrap(), s(&kv["value"]).unwrap())).collect();
+    let specs: BTreeMap<String, String> = goods["specs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|kv| (s(&kv["key"]).unwrap(), s(&kv["value"]).unwrap()))
+        .collect();
     Listing {
         platform: "sample-duo".into(),
         item_id: s(&goods["goodsId"]).unwrap(),
@@ -159,7 +174,11 @@ fn extract_duo(body: &str, url: &Url) -> Listing {
             .map(|p| (s(&p["date"]).unwrap(), fen(&p["price"]).unwrap()))
             .collect(),
         currency: Some("CNY".into()),
-        availability: Some(if goods["soldOut"].as_bool().unwrap() { Availability::OutOfStock } else { Availability::InStock }),
+        availability: Some(if goods["soldOut"].as_bool().unwrap() {
+            Availability::OutOfStock
+        } else {
+            Availability::InStock
+        }),
         brand: s(&goods["brandName"]),
         model: specs.get("型号").cloned(),
         category: s(&goods["catName"]),
@@ -168,7 +187,12 @@ fn extract_duo(body: &str, url: &Url) -> Listing {
         manufacturer_address: specs.get("厂址").cloned(),
         sales: s(&goods["sideSalesTip"]).map(|t| parse_sales(&t)),
         stock: goods["quantity"].as_u64(),
-        images: goods["gallery"].as_array().unwrap().iter().map(|g| url.join(g["url"].as_str().unwrap()).unwrap().to_string()).collect(),
+        images: goods["gallery"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| url.join(g["url"].as_str().unwrap()).unwrap().to_string())
+            .collect(),
         description: s(&goods["goodsDesc"]),
         shop: Some(ShopRef {
             shop_id: s(&state["mall"]["mallId"]).unwrap(),
@@ -187,7 +211,11 @@ async fn a_full_crawl_finds_every_listing_once_and_each_page_matches_its_truth()
     let mut found = 0;
     for platform in Platform::ALL {
         let pages = crawl(&base, platform.prefix()).await;
-        assert_eq!(pages.len() as u64, market.page_count(platform).total(), "{platform:?}: page_count is what a crawl visits");
+        assert_eq!(
+            pages.len() as u64,
+            market.page_count(platform).total(),
+            "{platform:?}: page_count is what a crawl visits"
+        );
         for (path, body) in &pages {
             let url = base.join(path).unwrap();
             let is_item = path.starts_with("/mall/item/") || path.starts_with("/duo/goods.html");
@@ -205,7 +233,10 @@ async fn a_full_crawl_finds_every_listing_once_and_each_page_matches_its_truth()
     }
     assert_eq!(found, 1500, "every listing is reachable, on exactly one platform");
     let hits = market.hits();
-    assert!(hits.iter().all(|(path, n)| *n == 1 || path == "/mall/" || path == "/duo/"), "a BFS fetches each page once");
+    assert!(
+        hits.iter().all(|(path, n)| *n == 1 || path == "/mall/" || path == "/duo/"),
+        "a BFS fetches each page once"
+    );
     assert!(!hits.keys().any(|p| p.contains("/cart")), "robots.txt disallows carts");
 }
 
@@ -220,7 +251,12 @@ async fn shop_pages_match_the_shop_truth() {
         let (company, uscc, address, scope) = if shop.platform == "sample-mall" {
             let doc = Html::parse_document(&body);
             assert_eq!(text(&doc, "h1.shop-name"), shop.name);
-            (text(&doc, ".licence dd.company"), text(&doc, ".licence dd.uscc"), text(&doc, ".licence dd.address"), text(&doc, ".licence dd.scope"))
+            (
+                text(&doc, ".licence dd.company"),
+                text(&doc, ".licence dd.uscc"),
+                text(&doc, ".licence dd.address"),
+                text(&doc, ".licence dd.scope"),
+            )
         } else {
             let state = initial_state(&body);
             let licence = &state["mall"]["licence"];
@@ -228,7 +264,10 @@ async fn shop_pages_match_the_shop_truth() {
             let s = |k: &str| licence[k].as_str().map(String::from);
             (s("companyName"), s("creditCode"), s("address"), s("businessScope"))
         };
-        assert_eq!((company, uscc, address, scope), (shop.operator_name.clone(), shop.uscc.clone(), shop.address.clone(), shop.licence_text.clone()));
+        assert_eq!(
+            (company, uscc, address, scope),
+            (shop.operator_name.clone(), shop.uscc.clone(), shop.address.clone(), shop.licence_text.clone())
+        );
         checked += 1;
     }
     assert!(checked > 20);
@@ -241,7 +280,14 @@ async fn same_seed_serves_the_same_bytes_and_another_seed_does_not() {
     let (_market_b, base_b) = start(config).await;
     let (_market_c, base_c) = start(MarketConfig { seed: 78, listings: 3000, count_hits: false }).await;
     let client = reqwest::Client::new();
-    let mut paths = vec!["/".to_string(), "/mall/".into(), "/duo/".into(), "/mall/search?cat=powerbank&page=2".into(), "/duo/catgoods.html?cat=charger&page=1".into(), "/mall/live/1".into()];
+    let mut paths = vec![
+        "/".to_string(),
+        "/mall/".into(),
+        "/duo/".into(),
+        "/mall/search?cat=powerbank&page=2".into(),
+        "/duo/catgoods.html?cat=charger&page=1".into(),
+        "/mall/live/1".into(),
+    ];
     for i in [0, 1, 2, 500, 2999] {
         let (platform, id) = market_a.listing_id(i).unwrap();
         let url = market_a.item_url(&base_a, platform, id).unwrap();
@@ -361,7 +407,10 @@ fn planted_violation_rates_are_within_tolerance() {
         let observed = flagged.get(rule).copied().unwrap_or(0) as f64 / n;
         // Tolerance: 4 binomial standard deviations plus 0.2 percentage points.
         let tolerance = 4.0 * (p * (1.0 - p) / n).sqrt() + 0.002;
-        assert!((observed - p).abs() <= tolerance, "{rule}: observed {observed:.4}, documented {p} ± {tolerance:.4} (n = {n})");
+        assert!(
+            (observed - p).abs() <= tolerance,
+            "{rule}: observed {observed:.4}, documented {p} ± {tolerance:.4} (n = {n})"
+        );
     }
     for rule in PLANTED_RULES {
         assert!(flagged.get(*rule).copied().unwrap_or(0) > 0, "{rule} is planted");
@@ -372,11 +421,15 @@ fn planted_violation_rates_are_within_tolerance() {
 fn shop_level_violations_follow_the_shop_truth_and_reference_data() {
     let market = Market::new(MarketConfig { seed: 8, listings: 50_000, count_hits: false });
     let base = Url::parse("http://127.0.0.1:1/").unwrap();
-    let shops: HashMap<String, spotcheck::model::Shop> = market.shops_truth(&base).map(|s| (s.url.clone(), s)).collect();
+    let shops: HashMap<String, spotcheck::model::Shop> =
+        market.shops_truth(&base).map(|s| (s.url.clone(), s)).collect();
     let history: Vec<_> = market.history().collect();
     let repeat_usccs: HashSet<String> = {
         let mut years: HashMap<&str, HashSet<&str>> = HashMap::new();
-        for row in history.iter().filter(|r| r.result == "不合格" && r.date.as_str() >= "2022-11-20" && r.date.as_str() <= REFERENCE_DATE) {
+        for row in history
+            .iter()
+            .filter(|r| r.result == "不合格" && r.date.as_str() >= "2022-11-20" && r.date.as_str() <= REFERENCE_DATE)
+        {
             years.entry(&row.uscc).or_default().insert(&row.date[..4]);
         }
         years.into_iter().filter(|(_, y)| y.len() >= 2).map(|(u, _)| u.to_string()).collect()
@@ -402,7 +455,12 @@ fn shop_level_violations_follow_the_shop_truth_and_reference_data() {
         assert_eq!(has("licence.missing"), shop.uscc.is_none());
         assert_eq!(has("uscc.invalid"), shop.uscc.as_deref().is_some_and(|c| !uscc_is_valid(c)));
         assert_eq!(has("shop.repeat_offender"), shop.uscc.as_ref().is_some_and(|c| repeat_usccs.contains(c)));
-        for cert in record.listing.certificates.iter().filter(|c| c.kind == CertificateKind::Ccc && ccc_is_well_formed(&c.number)) {
+        for cert in record
+            .listing
+            .certificates
+            .iter()
+            .filter(|c| c.kind == CertificateKind::Ccc && ccc_is_well_formed(&c.number))
+        {
             let entry = registry.get(&cert.number);
             let valid = entry.is_some_and(|e| e.status == "有效" && e.expiry.as_str() > REFERENCE_DATE);
             assert_eq!(has("ccc.invalid"), !valid, "{} {:?}", cert.number, entry);
@@ -429,7 +487,9 @@ async fn robots_txt_disallows_the_carts_that_item_pages_link_to() {
 
 #[test]
 fn uscc_examples_from_domain_facts_check() {
-    for code in ["91330100716105852F", "9144030071526726XG", "914403001922038216", "91110000802100433B", "91350200MA2YJ1XR9G"] {
+    for code in
+        ["91330100716105852F", "9144030071526726XG", "914403001922038216", "91110000802100433B", "91350200MA2YJ1XR9G"]
+    {
         assert!(uscc_is_valid(code), "{code}");
     }
     assert!(!uscc_is_valid("91330100716105852G"));

@@ -103,7 +103,11 @@ fn jd_item_detail() {
     assert_eq!(spec(&l, "品牌"), Some("Apple")); // 主体
     assert_eq!(spec(&l, "机身存储"), Some("128GB")); // 参数
     assert_eq!(spec(&l, "4G网络"), Some("4G TD-LTE(移动), 4G FDD-LTE(联通、电信)"), "vals[] joined"); // 网络支持
-    assert_eq!(spec(&l, "拍照特点"), Some("HDR, 光学防抖"), "the first group's value wins (后置摄像头 before 前置摄像头)");
+    assert_eq!(
+        spec(&l, "拍照特点"),
+        Some("HDR, 光学防抖"),
+        "the first group's value wins (后置摄像头 before 前置摄像头)"
+    );
     // $.data.item.images[*]: 4 images, in order.
     assert_eq!(l.images.len(), 4);
     assert_eq!(
@@ -168,10 +172,10 @@ fn suning_product_detail() {
     let l = one("suning", SUNING_URL, &crmeb("suning.json"));
     assert_eq!(l.platform, "suning");
     assert_eq!(l.item_id, "000000010750373914"); // $.data.partNumber
-    // Suning's item page: the URL's shopid, the part number without its leading zeros.
+                                                 // Suning's item page: the URL's shopid, the part number without its leading zeros.
     assert_eq!(l.url, "https://product.suning.com/0070088010/10750373914.html");
     assert_eq!(l.title.as_deref(), Some("Semir森马牛仔外套男春秋季情侣装破洞牛仔衣休闲工装夹克男衣服")); // $.data.title
-    // $.data.price is "" in this document: no price, and no currency invented.
+                                                                                                         // $.data.price is "" in this document: no price, and no currency invented.
     assert_eq!(l.price, None);
     assert_eq!(l.currency, None);
     // The document has no brand, specs or sales: none are made up.
@@ -245,14 +249,14 @@ fn douyin_product_detail() {
     let l = one("douyin-shop", &url, &douyin(DY_DETAIL));
     assert_eq!(l.platform, "douyin");
     assert_eq!(l.item_id, "61088777146700"); // $.data.promotions[0].base_info.promotion_id
-    // $.data.promotions[0].base_info.links.h5_url: "商品来自淘宝", sold on Taobao.
+                                             // $.data.promotions[0].base_info.links.h5_url: "商品来自淘宝", sold on Taobao.
     assert_eq!(l.url, "https://item.taobao.com/item.htm?id=610887771467");
     assert_eq!(l.title.as_deref(), Some("MIUCO设计感复古系带收腰中长款黑色休闲西装外套女2020春装新款k"));
     assert_eq!(l.price, yuan("305.20")); // base_info.price.min_price 30520 fen
     assert_eq!(l.original_price, yuan("328.00")); // base_info.price.market_price 32800 fen
     assert_eq!(l.sales, Some(291)); // base_info.sales
     assert_eq!(l.availability, Some(Availability::InStock)); // base_info.sold_out false
-    // base_info.images[*].url_list[0]: 5 images, the first mirror of each.
+                                                             // base_info.images[*].url_list[0]: 5 images, the first mirror of each.
     assert_eq!(l.images.len(), 5);
     assert_eq!(l.images[0], "http://p9.pstatp.com/obj/cmp-ecom-alliance/FrchgUilgiPUABAlgrhBP7dHpbdM.jpg");
     assert_eq!(l.shop, None, "extra_info.shop_id \"0\" is no Douyin shop");
@@ -369,11 +373,12 @@ fn douyin_live_flash_sale_board_lists_every_rooms_cards() {
     assert_eq!(fourth_room.item_id, "3488834584706179196"); // lives[3].products[0]
     assert_eq!(fourth_room.title.as_deref(), Some("M-4XL连衣裙"));
     assert_eq!(fourth_room.price, yuan("168.00")); // seckill_price "16800"
-    // The same title twice in that room, two product ids: two listings.
+                                                   // The same title twice in that room, two product ids: two listings.
     assert_eq!(out.listings[10].title.as_deref(), Some("M-4XL连衣裙"));
     assert_eq!(out.listings[10].item_id, "3488838918495936460");
     let cup = &out.listings[8];
-    assert_eq!((cup.title.as_deref(), cup.price), (Some("儿童喝水早餐杯"), yuan("4.90"))); // lives[2].products[2], "490"
+    assert_eq!((cup.title.as_deref(), cup.price), (Some("儿童喝水早餐杯"), yuan("4.90")));
+    // lives[2].products[2], "490"
 }
 
 /// (adapter, url, document, JSON pointer, new value or `None` to remove it,
@@ -387,13 +392,53 @@ fn a_missing_or_changed_required_key_is_drift_naming_the_path() {
     let dy = |p: &str| format!("{DY_HOST}{p}");
     let cases: Vec<DriftCase> = vec![
         ("jd", JD_URL.into(), crmeb("jd.json"), "/data/item/name", None, "title", "json:$.data.item.name"),
-        ("jd", JD_URL.into(), crmeb("jd.json"), "/data/item/price", Some("待发布".into()), "price", "json:$.data.item.price"),
+        (
+            "jd",
+            JD_URL.into(),
+            crmeb("jd.json"),
+            "/data/item/price",
+            Some("待发布".into()),
+            "price",
+            "json:$.data.item.price",
+        ),
         ("jd", JD_URL.into(), crmeb("jd.json"), "/data/seller", None, "shop_id", "json:$.data.seller.sellerId"),
-        ("pinduoduo", PDD_URL.into(), crmeb("pinduoduo.json"), "/data/item/goodsName", None, "title", "json:$.data.item.goodsName"),
-        ("pinduoduo", PDD_URL.into(), crmeb("pinduoduo.json"), "/data/item/goodsId", None, "item_id", "json:$.data.item.goodsId"),
-        ("suning", SUNING_URL.into(), crmeb("suning.json"), "/data/partNumber", None, "item_id", "json:$.data.partNumber"),
+        (
+            "pinduoduo",
+            PDD_URL.into(),
+            crmeb("pinduoduo.json"),
+            "/data/item/goodsName",
+            None,
+            "title",
+            "json:$.data.item.goodsName",
+        ),
+        (
+            "pinduoduo",
+            PDD_URL.into(),
+            crmeb("pinduoduo.json"),
+            "/data/item/goodsId",
+            None,
+            "item_id",
+            "json:$.data.item.goodsId",
+        ),
+        (
+            "suning",
+            SUNING_URL.into(),
+            crmeb("suning.json"),
+            "/data/partNumber",
+            None,
+            "item_id",
+            "json:$.data.partNumber",
+        ),
         ("suning", SUNING_URL.into(), crmeb("suning.json"), "/data/title", None, "title", "json:$.data.title"),
-        ("taobao", TAOBAO_URL.into(), crmeb("taobao.json"), "/data/seller/shopName", None, "shop_name", "json:$.data.seller.shopName"),
+        (
+            "taobao",
+            TAOBAO_URL.into(),
+            crmeb("taobao.json"),
+            "/data/seller/shopName",
+            None,
+            "shop_name",
+            "json:$.data.seller.shopName",
+        ),
         ("tmall", TMALL_URL.into(), crmeb("tmall.json"), "/data/item/title", None, "title", "json:$.data.item.title"),
         (
             "douyin-shop",
@@ -438,7 +483,9 @@ fn a_missing_or_changed_required_key_is_drift_naming_the_path() {
         let container = doc.pointer_mut(parent).unwrap_or_else(|| panic!("{name}: no `{parent}`"));
         match (container, replacement) {
             (Value::Object(o), None) => assert!(o.remove(key).is_some(), "{name}: `{pointer}` exists"),
-            (Value::Object(o), Some(v)) => assert!(o.insert(key.to_string(), v).is_some(), "{name}: `{pointer}` exists"),
+            (Value::Object(o), Some(v)) => {
+                assert!(o.insert(key.to_string(), v).is_some(), "{name}: `{pointer}` exists")
+            }
             (other, _) => panic!("{name}: `{parent}` is not an object: {other}"),
         }
         let err = extract(name, &url, &serde_json::to_vec(&doc).unwrap()).unwrap_err();
@@ -462,9 +509,19 @@ fn page_kinds_follow_the_service_endpoints() {
     assert_eq!(kind("jd", "https://api03.6bqb.com/pdd/detail?itemid=1"), None, "another platform's endpoint");
     assert_eq!(kind("jd", "https://evil.example.com/jd/detail?itemid=1"), None, "not the service's host");
     assert_eq!(kind("tmall", "https://api03.6bqb.com/tmall/detail?itemid=1"), Some(PageKind::Item));
-    assert_eq!(kind("suning", "https://api03.6bqb.com/suning/detail?apikey=K&itemid=1&shopid=0070088010"), Some(PageKind::Item));
-    assert_eq!(kind("douyin-live", "http://10.0.0.5:8080/douyin/liveroom/intro?token=t&room_id=1"), Some(PageKind::Live));
-    assert_eq!(kind("douyin-live", "http://10.0.0.5:8080/douyin/liveroom/chat?room_id=1"), None, "danmaku are not products");
+    assert_eq!(
+        kind("suning", "https://api03.6bqb.com/suning/detail?apikey=K&itemid=1&shopid=0070088010"),
+        Some(PageKind::Item)
+    );
+    assert_eq!(
+        kind("douyin-live", "http://10.0.0.5:8080/douyin/liveroom/intro?token=t&room_id=1"),
+        Some(PageKind::Live)
+    );
+    assert_eq!(
+        kind("douyin-live", "http://10.0.0.5:8080/douyin/liveroom/chat?room_id=1"),
+        None,
+        "danmaku are not products"
+    );
     assert_eq!(kind("douyin-shop", "http://10.0.0.5/douyin/user/promotions?uid=1"), Some(PageKind::Item));
 }
 
@@ -560,7 +617,9 @@ fn broken_real_documents_never_panic() {
         collect_pointers(&doc, String::new(), &mut pointers);
         // About 60 nodes spread over the whole document (debug builds are slow).
         for pointer in pointers.iter().step_by((pointers.len() / 60).max(1)) {
-            for wrong in [Value::Null, Value::from("oops"), Value::from(-1), Value::Array(Vec::new()), serde_json::json!({})] {
+            for wrong in
+                [Value::Null, Value::from("oops"), Value::from(-1), Value::Array(Vec::new()), serde_json::json!({})]
+            {
                 let mut broken = doc.clone();
                 *broken.pointer_mut(pointer).unwrap() = wrong;
                 // Ok or a clear error: both are fine, a panic is not.

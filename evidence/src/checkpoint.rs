@@ -55,9 +55,7 @@ pub struct SignedCheckpoint {
 /// Station ids appear in signed text, so they are kept to a safe alphabet.
 pub fn check_station_id(station: &str) -> Result<(), CheckpointError> {
     let ok = (1..=64).contains(&station.len())
-        && station
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        && station.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
     if ok {
         Ok(())
     } else {
@@ -80,10 +78,7 @@ impl Checkpoint {
     /// Parses the exact text form; anything else (extra lines, other order,
     /// missing final newline) is refused so that one checkpoint has one text.
     pub fn parse(text: &str) -> Result<Checkpoint, CheckpointError> {
-        let err = |line: usize, reason: &str| CheckpointError::Parse {
-            line,
-            reason: reason.to_string(),
-        };
+        let err = |line: usize, reason: &str| CheckpointError::Parse { line, reason: reason.to_string() };
         let Some(body) = text.strip_suffix('\n') else {
             return Err(err(0, "does not end with a newline"));
         };
@@ -103,21 +98,12 @@ impl Checkpoint {
         let station = field(1, "station")?.to_string();
         check_station_id(&station).map_err(|e| err(2, &e.to_string()))?;
         let key = field(2, "key")?.to_string();
-        let size = field(3, "size")?
-            .parse::<u64>()
-            .map_err(|e| err(4, &format!("size: {e}")))?;
-        let root =
-            Digest::from_hex(field(4, "root")?).map_err(|_| err(5, "root is not 64 hex digits"))?;
+        let size = field(3, "size")?.parse::<u64>().map_err(|e| err(4, &format!("size: {e}")))?;
+        let root = Digest::from_hex(field(4, "root")?).map_err(|_| err(5, "root is not 64 hex digits"))?;
         let time = DateTime::parse_from_rfc3339(field(5, "time")?)
             .map_err(|e| err(6, &format!("time: {e}")))?
             .with_timezone(&Utc);
-        let cp = Checkpoint {
-            station,
-            key,
-            size,
-            root,
-            time,
-        };
+        let cp = Checkpoint { station, key, size, root, time };
         if cp.to_text() != text {
             return Err(err(0, "is not in canonical form"));
         }
@@ -135,18 +121,14 @@ impl Checkpoint {
 impl SignedCheckpoint {
     pub fn signature_bytes(&self) -> Option<Vec<u8>> {
         use base64::Engine as _;
-        base64::engine::general_purpose::STANDARD
-            .decode(&self.signature)
-            .ok()
+        base64::engine::general_purpose::STANDARD.decode(&self.signature).ok()
     }
 
     /// Parses the text and checks the signature with `key`; `Ok(None)` when
     /// the signature does not verify.
     pub fn verify(&self, key: &PublicKey) -> Result<Option<Checkpoint>, CheckpointError> {
         let cp = Checkpoint::parse(&self.text)?;
-        let good = self
-            .signature_bytes()
-            .is_some_and(|sig| key.verify(self.text.as_bytes(), &sig).unwrap_or(false));
+        let good = self.signature_bytes().is_some_and(|sig| key.verify(self.text.as_bytes(), &sig).unwrap_or(false));
         Ok(good.then_some(cp))
     }
 
@@ -166,9 +148,7 @@ mod tests {
             key: "sha256:00".into(),
             size: 7,
             root: Digest::of(b"r"),
-            time: DateTime::parse_from_rfc3339("2026-11-22T20:15:03.123Z")
-                .unwrap()
-                .with_timezone(&Utc),
+            time: DateTime::parse_from_rfc3339("2026-11-22T20:15:03.123Z").unwrap().with_timezone(&Utc),
         }
     }
 
@@ -190,10 +170,7 @@ mod tests {
         let (key, _) = StationKey::load_or_create(dir.path()).unwrap();
         let signed = cp().sign(&key);
         assert_eq!(signed.verify(&key.public()).unwrap(), Some(cp()));
-        let tampered = SignedCheckpoint {
-            text: signed.text.replace("size: 7", "size: 8"),
-            ..signed.clone()
-        };
+        let tampered = SignedCheckpoint { text: signed.text.replace("size: 7", "size: 8"), ..signed.clone() };
         assert_eq!(tampered.verify(&key.public()).unwrap(), None);
         let (other, _) = StationKey::load_or_create(&dir.path().join("other")).unwrap();
         assert_eq!(signed.verify(&other.public()).unwrap(), None);

@@ -20,11 +20,7 @@ use crate::Digest;
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("cannot {action} `{path}`: {source}")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { action: &'static str, path: PathBuf, source: std::io::Error },
     #[error("private key `{path}` is readable by others (mode {mode:o}); run `chmod 600` on it")]
     Permissions { path: PathBuf, mode: u32 },
     #[error("`{path}` is not an ed25519 private key in PKCS#8 PEM: {reason}")]
@@ -43,9 +39,7 @@ pub struct StationKey {
 
 impl std::fmt::Debug for StationKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StationKey")
-            .field("fingerprint", &self.public().fingerprint())
-            .finish_non_exhaustive()
+        f.debug_struct("StationKey").field("fingerprint", &self.public().fingerprint()).finish_non_exhaustive()
     }
 }
 
@@ -60,52 +54,27 @@ impl StationKey {
         if path.exists() {
             return Ok((Self::load(&path)?, false));
         }
-        fs::create_dir_all(dir).map_err(|source| KeyError::Io {
-            action: "create",
-            path: dir.into(),
-            source,
-        })?;
-        let key = StationKey {
-            signing: SigningKey::generate(&mut rand::rngs::OsRng),
-        };
-        let pem =
-            key.signing
-                .to_pkcs8_pem(Default::default())
-                .map_err(|e| KeyError::BadPrivateKey {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?;
+        fs::create_dir_all(dir).map_err(|source| KeyError::Io { action: "create", path: dir.into(), source })?;
+        let key = StationKey { signing: SigningKey::generate(&mut rand::rngs::OsRng) };
+        let pem = key
+            .signing
+            .to_pkcs8_pem(Default::default())
+            .map_err(|e| KeyError::BadPrivateKey { path: path.clone(), reason: e.to_string() })?;
         // Write a private temporary file, then link it into place: the link
         // fails if another process created the key meanwhile, so a key is never
         // replaced, and a crash never leaves a half-written key under its name.
         let tmp = dir.join(format!(".station.key.{}.tmp", std::process::id()));
-        let io = |action, source| KeyError::Io {
-            action,
-            path: tmp.clone(),
-            source,
-        };
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| io("create", e))?;
+        let io = |action, source| KeyError::Io { action, path: tmp.clone(), source };
+        let mut f =
+            fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(|e| io("create", e))?;
         f.write_all(pem.as_bytes()).map_err(|e| io("write", e))?;
         f.sync_all().map_err(|e| io("sync", e))?;
         let linked = fs::hard_link(&tmp, &path);
         let _ = fs::remove_file(&tmp);
         match linked {
             Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Ok((Self::load(&path)?, false))
-            }
-            Err(source) => {
-                return Err(KeyError::Io {
-                    action: "create",
-                    path,
-                    source,
-                })
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok((Self::load(&path)?, false)),
+            Err(source) => return Err(KeyError::Io { action: "create", path, source }),
         }
         let public = dir.join(Self::PUBLIC_FILE);
         fs::write(&public, key.public().to_pem()).map_err(|source| KeyError::Io {
@@ -118,27 +87,15 @@ impl StationKey {
 
     /// Loads a private key file, refusing one that others can read.
     pub fn load(path: &Path) -> Result<StationKey, KeyError> {
-        let meta = fs::metadata(path).map_err(|source| KeyError::Io {
-            action: "read",
-            path: path.into(),
-            source,
-        })?;
+        let meta = fs::metadata(path).map_err(|source| KeyError::Io { action: "read", path: path.into(), source })?;
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
-            return Err(KeyError::Permissions {
-                path: path.into(),
-                mode,
-            });
+            return Err(KeyError::Permissions { path: path.into(), mode });
         }
-        let pem = fs::read_to_string(path).map_err(|source| KeyError::Io {
-            action: "read",
-            path: path.into(),
-            source,
-        })?;
-        let signing = SigningKey::from_pkcs8_pem(&pem).map_err(|e| KeyError::BadPrivateKey {
-            path: path.into(),
-            reason: e.to_string(),
-        })?;
+        let pem =
+            fs::read_to_string(path).map_err(|source| KeyError::Io { action: "read", path: path.into(), source })?;
+        let signing = SigningKey::from_pkcs8_pem(&pem)
+            .map_err(|e| KeyError::BadPrivateKey { path: path.into(), reason: e.to_string() })?;
         Ok(StationKey { signing })
     }
 
@@ -164,28 +121,19 @@ impl std::fmt::Debug for PublicKey {
 impl PublicKey {
     /// SubjectPublicKeyInfo DER (44 bytes for Ed25519).
     pub fn to_der(&self) -> Vec<u8> {
-        self.0
-            .to_public_key_der()
-            .map(|d| d.as_bytes().to_vec())
-            .unwrap_or_default()
+        self.0.to_public_key_der().map(|d| d.as_bytes().to_vec()).unwrap_or_default()
     }
 
     pub fn to_pem(&self) -> String {
-        self.0
-            .to_public_key_pem(Default::default())
-            .unwrap_or_default()
+        self.0.to_public_key_pem(Default::default()).unwrap_or_default()
     }
 
     pub fn from_der(der: &[u8]) -> Result<PublicKey, KeyError> {
-        VerifyingKey::from_public_key_der(der)
-            .map(PublicKey)
-            .map_err(|e| KeyError::BadPublicKey(e.to_string()))
+        VerifyingKey::from_public_key_der(der).map(PublicKey).map_err(|e| KeyError::BadPublicKey(e.to_string()))
     }
 
     pub fn from_pem(pem: &str) -> Result<PublicKey, KeyError> {
-        VerifyingKey::from_public_key_pem(pem)
-            .map(PublicKey)
-            .map_err(|e| KeyError::BadPublicKey(e.to_string()))
+        VerifyingKey::from_public_key_pem(pem).map(PublicKey).map_err(|e| KeyError::BadPublicKey(e.to_string()))
     }
 
     /// `sha256:` + hex SHA-256 of the DER public key.
@@ -196,9 +144,7 @@ impl PublicKey {
     /// True when `signature` is this key's signature of `message` (strict
     /// verification: no malleable or small-order forms).
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<bool, KeyError> {
-        let bytes: [u8; 64] = signature
-            .try_into()
-            .map_err(|_| KeyError::BadSignatureLength)?;
+        let bytes: [u8; 64] = signature.try_into().map_err(|_| KeyError::BadSignatureLength)?;
         let sig = ed25519_dalek::Signature::from_bytes(&bytes);
         Ok(self.0.verify_strict(message, &sig).is_ok() && self.0.verify(message, &sig).is_ok())
     }
@@ -213,10 +159,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (k1, created) = StationKey::load_or_create(dir.path()).unwrap();
         assert!(created);
-        let mode = fs::metadata(dir.path().join(StationKey::PRIVATE_FILE))
-            .unwrap()
-            .permissions()
-            .mode();
+        let mode = fs::metadata(dir.path().join(StationKey::PRIVATE_FILE)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         let (k2, created) = StationKey::load_or_create(dir.path()).unwrap();
         assert!(!created);
@@ -237,38 +180,21 @@ mod tests {
         let path = dir.path().join(StationKey::PRIVATE_FILE);
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         let err = StationKey::load_or_create(dir.path()).unwrap_err();
-        assert!(
-            matches!(err, KeyError::Permissions { mode: 0o644, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, KeyError::Permissions { mode: 0o644, .. }), "{err}");
     }
 
     #[test]
     fn garbage_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(StationKey::PRIVATE_FILE);
-        fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .unwrap();
+        fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).unwrap();
         fs::write(&path, "not a key").unwrap();
-        assert!(matches!(
-            StationKey::load(&path),
-            Err(KeyError::BadPrivateKey { .. })
-        ));
+        assert!(matches!(StationKey::load(&path), Err(KeyError::BadPrivateKey { .. })));
         assert!(PublicKey::from_der(b"\x30\x00").is_err());
         assert!(matches!(
-            PublicKey::from_pem(
-                &StationKey::load_or_create(&dir.path().join("k"))
-                    .unwrap()
-                    .0
-                    .public()
-                    .to_pem()
-            )
-            .unwrap()
-            .verify(b"x", b"short"),
+            PublicKey::from_pem(&StationKey::load_or_create(&dir.path().join("k")).unwrap().0.public().to_pem())
+                .unwrap()
+                .verify(b"x", b"short"),
             Err(KeyError::BadSignatureLength)
         ));
     }

@@ -176,10 +176,7 @@ impl Ledger {
                 let hash = digest_of(&v[8..]).unwrap_or(Digest([0; 32]));
                 Ok((u64::from_be_bytes(n), hash))
             }
-            Some(_) => Err(LedgerError::Corrupt {
-                seq: 0,
-                reason: "head record is not 40 bytes".into(),
-            }),
+            Some(_) => Err(LedgerError::Corrupt { seq: 0, reason: "head record is not 40 bytes".into() }),
             None => Ok((0, Digest([0; 32]))),
         }
     }
@@ -204,31 +201,16 @@ impl Ledger {
         let mut pending: HashMap<(u32, u64), Digest> = HashMap::new();
         let mut appended = Vec::with_capacity(batch.len());
         for new in batch {
-            let entry = Entry {
-                seq: size,
-                prev,
-                at: now,
-                kind: new.kind,
-                subject: new.subject,
-                body: new.body,
-            };
-            let bytes = serde_json::to_vec(&entry).map_err(|e| LedgerError::Corrupt {
-                seq: size,
-                reason: format!("cannot encode: {e}"),
-            })?;
+            let entry = Entry { seq: size, prev, at: now, kind: new.kind, subject: new.subject, body: new.body };
+            let bytes = serde_json::to_vec(&entry)
+                .map_err(|e| LedgerError::Corrupt { seq: size, reason: format!("cannot encode: {e}") })?;
             let leaf = merkle::leaf_hash(&bytes);
-            let nodes = StoredNodes {
-                tree: &self.inner.nodes,
-                pending: &pending,
-            };
+            let nodes = StoredNodes { tree: &self.inner.nodes, pending: &pending };
             for (level, index, hash) in merkle::completed_by(&nodes, size, leaf)? {
                 pending.insert((level, index), hash);
             }
             prev = Digest::of(&bytes);
-            appended.push(Appended {
-                seq: size,
-                hash: prev,
-            });
+            appended.push(Appended { seq: size, hash: prev });
             let mut about = new.also_about;
             about.push(entry.subject);
             rows.push((size, bytes, about));
@@ -253,10 +235,7 @@ impl Ledger {
             })
             .map_err(|e| match e {
                 TransactionError::Storage(e) => LedgerError::Sled(e),
-                TransactionError::Abort(()) => LedgerError::Corrupt {
-                    seq: size,
-                    reason: "append aborted".into(),
-                },
+                TransactionError::Abort(()) => LedgerError::Corrupt { seq: size, reason: "append aborted".into() },
             })?;
         Ok(appended)
     }
@@ -271,19 +250,13 @@ impl Ledger {
     pub fn entry_bytes(&self, seq: u64) -> Result<Vec<u8>, LedgerError> {
         match self.inner.entries.get(seq.to_be_bytes())? {
             Some(v) => Ok(v.to_vec()),
-            None => Err(LedgerError::NoEntry {
-                seq,
-                size: self.len()?,
-            }),
+            None => Err(LedgerError::NoEntry { seq, size: self.len()? }),
         }
     }
 
     pub fn entry(&self, seq: u64) -> Result<Entry, LedgerError> {
         let bytes = self.entry_bytes(seq)?;
-        serde_json::from_slice(&bytes).map_err(|e| LedgerError::Corrupt {
-            seq,
-            reason: e.to_string(),
-        })
+        serde_json::from_slice(&bytes).map_err(|e| LedgerError::Corrupt { seq, reason: e.to_string() })
     }
 
     /// Positions of the entries about `subject`, oldest first.
@@ -293,10 +266,7 @@ impl Ledger {
         let mut out = Vec::new();
         for kv in self.inner.subjects.scan_prefix(&prefix) {
             let (k, _) = kv?;
-            if let Some(tail) = k
-                .get(prefix.len()..)
-                .and_then(|t| <[u8; 8]>::try_from(t).ok())
-            {
+            if let Some(tail) = k.get(prefix.len()..).and_then(|t| <[u8; 8]>::try_from(t).ok()) {
                 out.push(u64::from_be_bytes(tail));
             }
         }
@@ -305,10 +275,7 @@ impl Ledger {
 
     fn nodes(&self) -> StoredNodes<'_> {
         static EMPTY: std::sync::OnceLock<HashMap<(u32, u64), Digest>> = std::sync::OnceLock::new();
-        StoredNodes {
-            tree: &self.inner.nodes,
-            pending: EMPTY.get_or_init(HashMap::new),
-        }
+        StoredNodes { tree: &self.inner.nodes, pending: EMPTY.get_or_init(HashMap::new) }
     }
 
     /// Merkle root of the first `size` entries.
@@ -327,21 +294,14 @@ impl Ledger {
     /// Proof that the tree of `old` entries is a prefix of the tree of `new`.
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Digest>, LedgerError> {
         if old == 0 || old > new || new > self.len()? {
-            return Err(LedgerError::NoEntry {
-                seq: old,
-                size: new,
-            });
+            return Err(LedgerError::NoEntry { seq: old, size: new });
         }
         merkle::consistency_proof(&self.nodes(), old, new)
     }
 
     /// Signs a checkpoint over the whole log, unless the latest one already
     /// covers it, and returns it.
-    pub fn checkpoint(
-        &self,
-        key: &StationKey,
-        station: &str,
-    ) -> Result<SignedCheckpoint, LedgerError> {
+    pub fn checkpoint(&self, key: &StationKey, station: &str) -> Result<SignedCheckpoint, LedgerError> {
         crate::checkpoint::check_station_id(station)?;
         let _guard = self.inner.write.lock().unwrap_or_else(|p| p.into_inner());
         let size = self.len()?;
@@ -358,10 +318,8 @@ impl Ledger {
             time: Utc::now(),
         };
         let signed = cp.sign(key);
-        let json = serde_json::to_vec(&signed).map_err(|e| LedgerError::Corrupt {
-            seq: size,
-            reason: format!("cannot encode checkpoint: {e}"),
-        })?;
+        let json = serde_json::to_vec(&signed)
+            .map_err(|e| LedgerError::Corrupt { seq: size, reason: format!("cannot encode checkpoint: {e}") })?;
         self.inner.checkpoints.insert(size.to_be_bytes(), json)?;
         self.inner.db.flush()?;
         Ok(signed)
@@ -372,15 +330,11 @@ impl Ledger {
         let mut out = Vec::new();
         for kv in self.inner.checkpoints.iter() {
             let (k, v) = kv?;
-            let size = <[u8; 8]>::try_from(k.as_ref())
-                .map(u64::from_be_bytes)
-                .unwrap_or(u64::MAX);
-            out.push(
-                serde_json::from_slice(&v).map_err(|e| LedgerError::Corrupt {
-                    seq: size,
-                    reason: format!("checkpoint of size {size} unreadable: {e}"),
-                })?,
-            );
+            let size = <[u8; 8]>::try_from(k.as_ref()).map(u64::from_be_bytes).unwrap_or(u64::MAX);
+            out.push(serde_json::from_slice(&v).map_err(|e| LedgerError::Corrupt {
+                seq: size,
+                reason: format!("checkpoint of size {size} unreadable: {e}"),
+            })?);
         }
         Ok(out)
     }
@@ -388,15 +342,10 @@ impl Ledger {
     pub fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, LedgerError> {
         match self.inner.checkpoints.last()? {
             Some((k, v)) => {
-                let size = <[u8; 8]>::try_from(k.as_ref())
-                    .map(u64::from_be_bytes)
-                    .unwrap_or(u64::MAX);
+                let size = <[u8; 8]>::try_from(k.as_ref()).map(u64::from_be_bytes).unwrap_or(u64::MAX);
                 serde_json::from_slice(&v)
                     .map(Some)
-                    .map_err(|e| LedgerError::Corrupt {
-                        seq: size,
-                        reason: format!("checkpoint unreadable: {e}"),
-                    })
+                    .map_err(|e| LedgerError::Corrupt { seq: size, reason: format!("checkpoint unreadable: {e}") })
             }
             None => Ok(None),
         }
@@ -439,9 +388,7 @@ impl Ledger {
         for kv in self.inner.entries.iter() {
             let (k, bytes) = kv?;
             let expected = tree.len();
-            let seq = <[u8; 8]>::try_from(k.as_ref())
-                .map(u64::from_be_bytes)
-                .unwrap_or(u64::MAX);
+            let seq = <[u8; 8]>::try_from(k.as_ref()).map(u64::from_be_bytes).unwrap_or(u64::MAX);
             if seq != expected {
                 report.fail(
                     "order",
@@ -458,18 +405,10 @@ impl Ledger {
                 Ok(entry) if entry.prev != prev => report.fail(
                     "chain",
                     format!("entry {seq}"),
-                    format!(
-                        "names previous hash {} but entry {} hashes to {prev}",
-                        entry.prev,
-                        seq.wrapping_sub(1)
-                    ),
+                    format!("names previous hash {} but entry {} hashes to {prev}", entry.prev, seq.wrapping_sub(1)),
                 ),
                 Ok(_) => {}
-                Err(e) => report.fail(
-                    "entry",
-                    format!("entry {seq}"),
-                    format!("not a ledger entry: {e}"),
-                ),
+                Err(e) => report.fail("entry", format!("entry {seq}"), format!("not a ledger entry: {e}")),
             }
             prev = Digest::of(&bytes);
             tree.push(merkle::leaf_hash(&bytes));
@@ -480,10 +419,7 @@ impl Ledger {
             report.fail(
                 "head",
                 "ledger head".into(),
-                format!(
-                    "head says {size} entries ending {head}; found {} ending {prev}",
-                    tree.len()
-                ),
+                format!("head says {size} entries ending {head}; found {} ending {prev}", tree.len()),
             );
         }
         for kv in self.inner.nodes.iter() {
@@ -493,15 +429,9 @@ impl Ledger {
                 continue;
             }
             let level = u32::from(k[0]);
-            let index = <[u8; 8]>::try_from(&k[1..])
-                .map(u64::from_be_bytes)
-                .unwrap_or(u64::MAX);
+            let index = <[u8; 8]>::try_from(&k[1..]).map(u64::from_be_bytes).unwrap_or(u64::MAX);
             if tree.perfect(level, index).ok() != digest_of(&v) {
-                report.fail(
-                    "tree",
-                    format!("node level {level} index {index}"),
-                    "does not match the entries".into(),
-                );
+                report.fail("tree", format!("node level {level} index {index}"), "does not match the entries".into());
             }
         }
         let mut last: Option<Checkpoint> = None;
@@ -526,31 +456,17 @@ impl Ledger {
                 report.fail(
                     "root",
                     name.clone(),
-                    format!(
-                        "covers {} entries but the ledger has {}",
-                        cp.size,
-                        tree.len()
-                    ),
+                    format!("covers {} entries but the ledger has {}", cp.size, tree.len()),
                 );
                 continue;
             }
             if merkle::root(&tree, cp.size).ok() != Some(cp.root) {
-                report.fail(
-                    "root",
-                    name.clone(),
-                    "signed root does not match the entries".into(),
-                );
+                report.fail("root", name.clone(), "signed root does not match the entries".into());
             }
             if let Some(old) = &last {
                 let proof = merkle::consistency_proof(&tree, old.size, cp.size).unwrap_or_default();
-                if old.size > 0
-                    && !merkle::verify_consistency(old.size, cp.size, &old.root, &cp.root, &proof)
-                {
-                    report.fail(
-                        "consistency",
-                        name.clone(),
-                        format!("checkpoint {} is not a prefix of it", old.size),
-                    );
+                if old.size > 0 && !merkle::verify_consistency(old.size, cp.size, &old.root, &cp.root, &proof) {
+                    report.fail("consistency", name.clone(), format!("checkpoint {} is not a prefix of it", old.size));
                 }
             }
             for token in self.tokens(cp.size)? {
@@ -635,11 +551,7 @@ mod tests {
         let cp1 = ledger.checkpoint(&key, "sta-1").unwrap();
         ledger.append((5..37).map(entry).collect()).unwrap();
         let cp2 = ledger.checkpoint(&key, "sta-1").unwrap();
-        assert_eq!(
-            ledger.checkpoint(&key, "sta-1").unwrap(),
-            cp2,
-            "no new checkpoint without new entries"
-        );
+        assert_eq!(ledger.checkpoint(&key, "sta-1").unwrap(), cp2, "no new checkpoint without new entries");
         let c1 = cp1.verify(&key.public()).unwrap().unwrap();
         let c2 = cp2.verify(&key.public()).unwrap().unwrap();
         assert_eq!((c1.size, c2.size), (5, 37));
@@ -649,13 +561,8 @@ mod tests {
             assert!(merkle::verify_inclusion(seq, 37, &leaf, &proof, &c2.root));
         }
         let proof = ledger.consistency_proof(5, 37).unwrap();
-        assert!(merkle::verify_consistency(
-            5, 37, &c1.root, &c2.root, &proof
-        ));
-        assert_eq!(
-            ledger.entries_about("s1").unwrap(),
-            (0..37).filter(|i| i % 3 == 1).collect::<Vec<u64>>()
-        );
+        assert!(merkle::verify_consistency(5, 37, &c1.root, &c2.root, &proof));
+        assert_eq!(ledger.entries_about("s1").unwrap(), (0..37).filter(|i| i % 3 == 1).collect::<Vec<u64>>());
         assert_eq!(ledger.entry(3).unwrap().prev, a[2].hash);
         let report = ledger.verify(&key.public(), &no_tokens).unwrap();
         assert!(report.ok(), "{:?}", report.problems);
@@ -690,38 +597,22 @@ mod tests {
         bad[pos] = if bad[pos] == b'9' { b'8' } else { bad[pos] + 1 };
         entries.insert(4u64.to_be_bytes(), bad).unwrap();
         let report = ledger.verify(&key.public(), &no_tokens).unwrap();
-        let checks: Vec<_> = report
-            .problems
-            .iter()
-            .map(|p| (p.check, p.at.as_str()))
-            .collect();
+        let checks: Vec<_> = report.problems.iter().map(|p| (p.check, p.at.as_str())).collect();
         assert!(checks.contains(&("chain", "entry 5")), "{checks:?}");
         assert!(checks.contains(&("root", "checkpoint 10")), "{checks:?}");
-        entries
-            .insert(4u64.to_be_bytes(), original.clone())
-            .unwrap();
+        entries.insert(4u64.to_be_bytes(), original.clone()).unwrap();
         assert!(ledger.verify(&key.public(), &no_tokens).unwrap().ok());
 
         // Two entries swapped.
         let e6 = entries.get(6u64.to_be_bytes()).unwrap().unwrap();
-        entries
-            .insert(6u64.to_be_bytes(), original.clone())
-            .unwrap();
+        entries.insert(6u64.to_be_bytes(), original.clone()).unwrap();
         entries.insert(4u64.to_be_bytes(), e6).unwrap();
         let report = ledger.verify(&key.public(), &no_tokens).unwrap();
-        assert!(
-            report.problems.iter().any(|p| p.check == "order"),
-            "{:?}",
-            report.problems
-        );
+        assert!(report.problems.iter().any(|p| p.check == "order"), "{:?}", report.problems);
 
         // A checkpoint signed by another key.
         let (other_key, _) = StationKey::load_or_create(&dir.path().join("other")).unwrap();
         let report = ledger.verify(&other_key.public(), &no_tokens).unwrap();
-        assert!(
-            report.problems.iter().any(|p| p.check == "signature"),
-            "{:?}",
-            report.problems
-        );
+        assert!(report.problems.iter().any(|p| p.check == "signature"), "{:?}", report.problems);
     }
 }

@@ -61,10 +61,7 @@ fn subtree<S: NodeSource>(src: &S, lo: u64, hi: u64) -> Result<Digest, S::Error>
         return src.perfect(level, lo >> level);
     }
     let k = split(n);
-    Ok(node_hash(
-        &subtree(src, lo, lo + k)?,
-        &subtree(src, lo + k, hi)?,
-    ))
+    Ok(node_hash(&subtree(src, lo, lo + k)?, &subtree(src, lo + k, hi)?))
 }
 
 /// The root of the first `size` leaves.
@@ -77,11 +74,7 @@ pub fn root<S: NodeSource>(src: &S, size: u64) -> Result<Digest, S::Error> {
 
 /// The audit path for leaf `index` in the tree of the first `size` leaves
 /// (RFC 9162 §2.1.3.1). `index < size` is the caller's to check.
-pub fn inclusion_proof<S: NodeSource>(
-    src: &S,
-    index: u64,
-    size: u64,
-) -> Result<Vec<Digest>, S::Error> {
+pub fn inclusion_proof<S: NodeSource>(src: &S, index: u64, size: u64) -> Result<Vec<Digest>, S::Error> {
     let mut path = Vec::new();
     let (mut lo, mut hi) = (0u64, size);
     // Walk down from the root, collecting the sibling of each step; the path
@@ -102,11 +95,7 @@ pub fn inclusion_proof<S: NodeSource>(
 
 /// The consistency proof between the trees of `old` and `new` leaves
 /// (RFC 9162 §2.1.4.1). `0 < old ≤ new` is the caller's to check.
-pub fn consistency_proof<S: NodeSource>(
-    src: &S,
-    old: u64,
-    new: u64,
-) -> Result<Vec<Digest>, S::Error> {
+pub fn consistency_proof<S: NodeSource>(src: &S, old: u64, new: u64) -> Result<Vec<Digest>, S::Error> {
     let mut proof = Vec::new();
     subproof(src, old, 0, new, true, &mut proof)?;
     Ok(proof)
@@ -141,13 +130,7 @@ fn subproof<S: NodeSource>(
 
 /// Checks an inclusion proof (RFC 9162 §2.1.3.2): true when `leaf` is leaf
 /// `index` of the tree of `size` leaves whose root is `root`.
-pub fn verify_inclusion(
-    index: u64,
-    size: u64,
-    leaf: &Digest,
-    proof: &[Digest],
-    root: &Digest,
-) -> bool {
+pub fn verify_inclusion(index: u64, size: u64, leaf: &Digest, proof: &[Digest], root: &Digest) -> bool {
     if index >= size {
         return false;
     }
@@ -177,13 +160,7 @@ pub fn verify_inclusion(
 /// Checks a consistency proof (RFC 9162 §2.1.4.2): true when the tree of
 /// `old` leaves with root `old_root` is a prefix of the tree of `new` leaves
 /// with root `new_root`.
-pub fn verify_consistency(
-    old: u64,
-    new: u64,
-    old_root: &Digest,
-    new_root: &Digest,
-    proof: &[Digest],
-) -> bool {
+pub fn verify_consistency(old: u64, new: u64, old_root: &Digest, new_root: &Digest, proof: &[Digest]) -> bool {
     if old == 0 || old > new {
         return false;
     }
@@ -267,11 +244,7 @@ impl MemoryTree {
 /// The hashes a ledger must store when leaf `index` is appended: the leaf and
 /// every perfect subtree it completes, as `(level, index, hash)` — given a
 /// way to read already-stored ones.
-pub fn completed_by<S: NodeSource>(
-    src: &S,
-    index: u64,
-    leaf: Digest,
-) -> Result<Vec<(u32, u64, Digest)>, S::Error> {
+pub fn completed_by<S: NodeSource>(src: &S, index: u64, leaf: Digest) -> Result<Vec<(u32, u64, Digest)>, S::Error> {
     let mut out = vec![(0, index, leaf)];
     let (mut level, mut i, mut hash) = (0u32, index, leaf);
     while i & 1 == 1 {
@@ -295,11 +268,7 @@ pub struct MissingNode {
 impl NodeSource for MemoryTree {
     type Error = MissingNode;
     fn perfect(&self, level: u32, index: u64) -> Result<Digest, MissingNode> {
-        self.levels
-            .get(level as usize)
-            .and_then(|l| l.get(index as usize))
-            .copied()
-            .ok_or(MissingNode { level, index })
+        self.levels.get(level as usize).and_then(|l| l.get(index as usize)).copied().ok_or(MissingNode { level, index })
     }
 }
 
@@ -393,15 +362,9 @@ mod tests {
             let r = root(&t, size).unwrap();
             for i in 0..size {
                 let p = inclusion_proof(&t, i, size).unwrap();
-                assert!(
-                    verify_inclusion(i, size, &leaves[i as usize], &p, &r),
-                    "i={i} size={size}"
-                );
+                assert!(verify_inclusion(i, size, &leaves[i as usize], &p, &r), "i={i} size={size}");
                 // The same proof does not prove another position or leaf.
-                assert!(
-                    !verify_inclusion((i + 1) % size.max(2), size, &leaves[i as usize], &p, &r)
-                        || size == 1
-                );
+                assert!(!verify_inclusion((i + 1) % size.max(2), size, &leaves[i as usize], &p, &r) || size == 1);
                 assert!(!verify_inclusion(i, size, &leaf_hash(b"other"), &p, &r));
                 if let Some(first) = p.first() {
                     let mut bad = p.clone();
@@ -412,10 +375,7 @@ mod tests {
             for old in 1..=size {
                 let c = consistency_proof(&t, old, size).unwrap();
                 let or = root(&t, old).unwrap();
-                assert!(
-                    verify_consistency(old, size, &or, &r, &c),
-                    "old={old} new={size}"
-                );
+                assert!(verify_consistency(old, size, &or, &r, &c), "old={old} new={size}");
                 if old < size {
                     assert!(!verify_consistency(old, size, &leaf_hash(b"x"), &r, &c));
                     let mut short = c.clone();
@@ -434,10 +394,7 @@ mod tests {
         impl NodeSource for Map<'_> {
             type Error = MissingNode;
             fn perfect(&self, level: u32, index: u64) -> Result<Digest, MissingNode> {
-                self.0
-                    .get(&(level, index))
-                    .copied()
-                    .ok_or(MissingNode { level, index })
+                self.0.get(&(level, index)).copied().ok_or(MissingNode { level, index })
             }
         }
         for i in 0..33u64 {
@@ -446,10 +403,7 @@ mod tests {
             for (l, idx, h) in completed_by(&Map(&stored), i, leaf).unwrap() {
                 stored.insert((l, idx), h);
             }
-            assert_eq!(
-                root(&Map(&stored), i + 1).unwrap(),
-                root(&t, i + 1).unwrap()
-            );
+            assert_eq!(root(&Map(&stored), i + 1).unwrap(), root(&t, i + 1).unwrap());
         }
     }
 }

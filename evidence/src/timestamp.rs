@@ -32,10 +32,7 @@ use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
 use der::asn1::{Any, BitString, Int, ObjectIdentifier, OctetString};
 use der::oid::db::rfc5280::ID_CE_EXT_KEY_USAGE;
-use der::{
-    Decode, DecodeValue, Encode, EncodeValue, FixedTag, Header, Length, Reader, Sequence, Tag,
-    Tagged, Writer,
-};
+use der::{Decode, DecodeValue, Encode, EncodeValue, FixedTag, Header, Length, Reader, Sequence, Tag, Tagged, Writer};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
@@ -46,10 +43,8 @@ const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.1
 const ID_CT_TSTINFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
 const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
 const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
-const ID_SIGNING_CERT: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.12");
-const ID_SIGNING_CERT_V2: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
+const ID_SIGNING_CERT: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.12");
+const ID_SIGNING_CERT_V2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
 const ID_KP_TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
 const ID_CE_SUBJECT_KEY_ID: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.14");
 const ID_CE_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
@@ -84,12 +79,7 @@ pub enum TimestampError {
         describe_text(.status_text),
         describe_fail_info(.fail_info)
     )]
-    Rejected {
-        status: i64,
-        status_name: &'static str,
-        status_text: Vec<String>,
-        fail_info: Vec<&'static str>,
-    },
+    Rejected { status: i64, status_name: &'static str, status_text: Vec<String>, fail_info: Vec<&'static str> },
     #[error("timestamp response: status {status_name} but the response carries no token")]
     MissingToken { status_name: &'static str },
     #[error("timestamp token: cannot parse {what}: {detail}")]
@@ -104,66 +94,43 @@ pub enum TimestampError {
     SignerCertificateMissing,
     #[error("timestamp token: signed attributes: {0}")]
     SignedAttributes(String),
-    #[error(
-        "timestamp token: the message-digest attribute does not match the digest of the TSTInfo"
-    )]
+    #[error("timestamp token: the message-digest attribute does not match the digest of the TSTInfo")]
     MessageDigestMismatch,
     #[error("timestamp token: unsupported {what} algorithm {oid}")]
     UnsupportedAlgorithm { what: &'static str, oid: String },
     #[error("timestamp token: signature does not verify with the signer certificate `{subject}`")]
     BadSignature { subject: String },
-    #[error(
-        "timestamp token: the signer certificate `{subject}` is not a time-stamping certificate: {reason}"
-    )]
-    NotTimestampingCertificate {
-        subject: String,
-        reason: &'static str,
-    },
+    #[error("timestamp token: the signer certificate `{subject}` is not a time-stamping certificate: {reason}")]
+    NotTimestampingCertificate { subject: String, reason: &'static str },
     #[error(
         "timestamp token: the ESS signing-certificate attribute does not identify the signer certificate `{subject}`"
     )]
     EssCertIdMismatch { subject: String },
     #[error("timestamp token: message imprint uses {oid}, not SHA-256")]
     ImprintAlgorithm { oid: String },
-    #[error(
-        "timestamp token: message imprint does not match the checkpoint (token has {found}, expected {expected})"
-    )]
+    #[error("timestamp token: message imprint does not match the checkpoint (token has {found}, expected {expected})")]
     ImprintMismatch { expected: Digest, found: String },
     #[error(
         "timestamp token: nonce {} does not match the request's nonce 0x{}",
         .found.as_deref().unwrap_or("(absent)"),
         hex::encode(minimal_be_bytes(*.expected))
     )]
-    NonceMismatch {
-        expected: u64,
-        found: Option<String>,
-    },
+    NonceMismatch { expected: u64, found: Option<String> },
     #[error("timestamp chain: trusted root #{index} is not a certificate: {detail}")]
     BadTrustedRoot { index: usize, detail: String },
     #[error("timestamp chain: a certificate in the token cannot be parsed: {0}")]
     BadChainCertificate(String),
-    #[error(
-        "timestamp chain: no trusted root or token certificate issued `{subject}` (issuer `{issuer}`)"
-    )]
+    #[error("timestamp chain: no trusted root or token certificate issued `{subject}` (issuer `{issuer}`)")]
     Untrusted { subject: String, issuer: String },
-    #[error(
-        "timestamp chain: the chain ends at `{subject}`, which is not among the trusted roots"
-    )]
+    #[error("timestamp chain: the chain ends at `{subject}`, which is not among the trusted roots")]
     UntrustedRoot { subject: String },
-    #[error(
-        "timestamp chain: the signature on `{subject}` does not verify with issuer `{issuer}`"
-    )]
+    #[error("timestamp chain: the signature on `{subject}` does not verify with issuer `{issuer}`")]
     ChainSignature { subject: String, issuer: String },
     #[error(
         "timestamp chain: certificate `{subject}` is not valid at the stamped time {} (valid from {not_before} to {not_after})",
         .gen_time.format("%Y-%m-%dT%H:%M:%SZ")
     )]
-    NotValidAt {
-        subject: String,
-        gen_time: DateTime<Utc>,
-        not_before: String,
-        not_after: String,
-    },
+    NotValidAt { subject: String, gen_time: DateTime<Utc>, not_before: String, not_after: String },
     #[error("timestamp chain: `{subject}` issued a certificate but is not a CA")]
     NotCa { subject: String },
     #[error("timestamp chain: longer than {MAX_CHAIN} certificates")]
@@ -224,10 +191,7 @@ fn describe_fail_info(fail_info: &[&str]) -> String {
 }
 
 fn malformed(what: &'static str) -> impl Fn(der::Error) -> TimestampError {
-    move |e| TimestampError::Malformed {
-        what,
-        detail: e.to_string(),
-    }
+    move |e| TimestampError::Malformed { what, detail: e.to_string() }
 }
 
 // ---------------------------------------------------------------------------
@@ -235,9 +199,8 @@ fn malformed(what: &'static str) -> impl Fn(der::Error) -> TimestampError {
 
 /// The DER of `AlgorithmIdentifier { id-sha256, NULL }`. The NULL parameter is
 /// optional for SHA-2 but some TSAs insist on it, and OpenSSL sends it too.
-const SHA256_ALGORITHM_DER: [u8; 15] = [
-    0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00,
-];
+const SHA256_ALGORITHM_DER: [u8; 15] =
+    [0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00];
 
 /// A DER `TimeStampReq` for a SHA-256 digest:
 /// `{ version 1, messageImprint { sha256, digest }, nonce, certReq TRUE }`.
@@ -272,10 +235,7 @@ pub fn query_der(message_sha256: &Digest, nonce: u64) -> Vec<u8> {
 /// `n` in big-endian without leading zero bytes (one byte for zero).
 fn minimal_be_bytes(n: u64) -> Vec<u8> {
     let bytes = n.to_be_bytes();
-    let first = bytes
-        .iter()
-        .position(|&b| b != 0)
-        .unwrap_or(bytes.len() - 1);
+    let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len() - 1);
     bytes.get(first..).unwrap_or(&[0]).to_vec()
 }
 
@@ -337,10 +297,7 @@ fn fail_info_names(bits: &BitString) -> Vec<&'static str> {
     let raw = bits.raw_bytes();
     NAMES
         .iter()
-        .filter(|(bit, _)| {
-            raw.get(bit / 8)
-                .is_some_and(|byte| byte & (0x80 >> (bit % 8)) != 0)
-        })
+        .filter(|(bit, _)| raw.get(bit / 8).is_some_and(|byte| byte & (0x80 >> (bit % 8)) != 0))
         .map(|(_, name)| *name)
         .collect()
 }
@@ -351,28 +308,18 @@ fn fail_info_names(bits: &BitString) -> Vec<&'static str> {
 /// The token is not verified here: call [`TimestampToken::verify`] with the
 /// digest and nonce that were asked for.
 pub fn token_from_response(der: &[u8]) -> Result<TimestampToken, TimestampError> {
-    let resp = TimeStampResp::from_der(der)
-        .map_err(|e| TimestampError::MalformedResponse(e.to_string()))?;
+    let resp = TimeStampResp::from_der(der).map_err(|e| TimestampError::MalformedResponse(e.to_string()))?;
     let status = resp.status.status;
     if status != 0 && status != 1 {
         return Err(TimestampError::Rejected {
             status,
             status_name: status_name(status),
             status_text: resp.status.status_string.unwrap_or_default(),
-            fail_info: resp
-                .status
-                .fail_info
-                .as_ref()
-                .map(fail_info_names)
-                .unwrap_or_default(),
+            fail_info: resp.status.fail_info.as_ref().map(fail_info_names).unwrap_or_default(),
         });
     }
-    let token = resp.time_stamp_token.ok_or(TimestampError::MissingToken {
-        status_name: status_name(status),
-    })?;
-    let bytes = token
-        .to_der()
-        .map_err(|e| TimestampError::MalformedResponse(e.to_string()))?;
+    let token = resp.time_stamp_token.ok_or(TimestampError::MissingToken { status_name: status_name(status) })?;
+    let bytes = token.to_der().map_err(|e| TimestampError::MalformedResponse(e.to_string()))?;
     Ok(TimestampToken::from_der(bytes))
 }
 
@@ -410,12 +357,7 @@ struct TstInfo {
     nonce: Option<Int>,
     #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
     tsa: Option<GeneralName>,
-    #[asn1(
-        context_specific = "1",
-        tag_mode = "IMPLICIT",
-        constructed = "true",
-        optional = "true"
-    )]
+    #[asn1(context_specific = "1", tag_mode = "IMPLICIT", constructed = "true", optional = "true")]
     extensions: Option<Extensions>,
 }
 
@@ -461,11 +403,7 @@ fn parse_generalized_time(text: &[u8]) -> Option<DateTime<Utc>> {
             return None;
         }
         // Nanosecond precision is plenty; further digits are dropped.
-        let digits: String = fraction
-            .chars()
-            .chain(std::iter::repeat('0'))
-            .take(9)
-            .collect();
+        let digits: String = fraction.chars().chain(std::iter::repeat('0')).take(9).collect();
         digits.parse::<u32>().ok()?
     };
     let date = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(4..6)?, num(6..8)?)?;
@@ -525,28 +463,16 @@ impl TimestampToken {
     /// only then the imprint and nonce, so that a forged token is reported as
     /// forged rather than as "for another digest". Whether the signer is
     /// trusted is [`verify_chain`]'s question.
-    pub fn verify(
-        &self,
-        message_sha256: &Digest,
-        expected_nonce: Option<u64>,
-    ) -> Result<TokenInfo, TimestampError> {
-        let content_info =
-            ContentInfo::from_der(&self.der).map_err(malformed("the ContentInfo"))?;
+    pub fn verify(&self, message_sha256: &Digest, expected_nonce: Option<u64>) -> Result<TokenInfo, TimestampError> {
+        let content_info = ContentInfo::from_der(&self.der).map_err(malformed("the ContentInfo"))?;
         if content_info.content_type != ID_SIGNED_DATA {
-            return Err(TimestampError::NotSignedData {
-                found: content_info.content_type.to_string(),
-            });
+            return Err(TimestampError::NotSignedData { found: content_info.content_type.to_string() });
         }
-        let signed: SignedData = content_info
-            .content
-            .decode_as()
-            .map_err(malformed("the SignedData"))?;
+        let signed: SignedData = content_info.content.decode_as().map_err(malformed("the SignedData"))?;
 
         let encap = &signed.encap_content_info;
         if encap.econtent_type != ID_CT_TSTINFO {
-            return Err(TimestampError::NotTstInfo {
-                found: encap.econtent_type.to_string(),
-            });
+            return Err(TimestampError::NotTstInfo { found: encap.econtent_type.to_string() });
         }
         let tst_der = match &encap.econtent {
             Some(any) if any.tag() == Tag::OctetString => any.value(),
@@ -564,11 +490,10 @@ impl TimestampToken {
                 detail: format!("version {} (only v1 exists)", tst.version),
             });
         }
-        let gen_time =
-            parse_generalized_time(&tst.gen_time.0).ok_or_else(|| TimestampError::Malformed {
-                what: "the TSTInfo genTime",
-                detail: String::from_utf8_lossy(&tst.gen_time.0).into_owned(),
-            })?;
+        let gen_time = parse_generalized_time(&tst.gen_time.0).ok_or_else(|| TimestampError::Malformed {
+            what: "the TSTInfo genTime",
+            detail: String::from_utf8_lossy(&tst.gen_time.0).into_owned(),
+        })?;
 
         let signer_info = match signed.signer_infos.0.as_slice() {
             [one] => one,
@@ -583,11 +508,8 @@ impl TimestampToken {
                 CertificateChoices::Other(_) => None,
             })
             .collect();
-        let signer = find_signer(&certificates, &signer_info.sid)
-            .ok_or(TimestampError::SignerCertificateMissing)?;
-        let signer_der = signer
-            .to_der()
-            .map_err(malformed("the signer certificate"))?;
+        let signer = find_signer(&certificates, &signer_info.sid).ok_or(TimestampError::SignerCertificateMissing)?;
+        let signer_der = signer.to_der().map_err(malformed("the signer certificate"))?;
         let signer_subject = signer.tbs_certificate.subject.to_string();
 
         // Whether the signer may time-stamp at all comes first: a token from
@@ -620,10 +542,7 @@ impl TimestampToken {
 
 fn integer_hex(int: &Int) -> String {
     let bytes = int.as_bytes();
-    let first = bytes
-        .iter()
-        .position(|&b| b != 0)
-        .unwrap_or(bytes.len().saturating_sub(1));
+    let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len().saturating_sub(1));
     hex::encode(bytes.get(first..).unwrap_or_default())
 }
 
@@ -640,37 +559,22 @@ fn general_name_text(name: &GeneralName) -> String {
 fn find_signer<'a>(certs: &[&'a Certificate], sid: &SignerIdentifier) -> Option<&'a Certificate> {
     certs.iter().copied().find(|cert| match sid {
         SignerIdentifier::IssuerAndSerialNumber(ias) => {
-            cert.tbs_certificate.issuer == ias.issuer
-                && cert.tbs_certificate.serial_number == ias.serial_number
+            cert.tbs_certificate.issuer == ias.issuer && cert.tbs_certificate.serial_number == ias.serial_number
         }
-        SignerIdentifier::SubjectKeyIdentifier(ski) => {
-            extension::<SubjectKeyIdentifier>(cert, ID_CE_SUBJECT_KEY_ID)
-                .ok()
-                .flatten()
-                .is_some_and(|(_, found)| found == *ski)
-        }
+        SignerIdentifier::SubjectKeyIdentifier(ski) => extension::<SubjectKeyIdentifier>(cert, ID_CE_SUBJECT_KEY_ID)
+            .ok()
+            .flatten()
+            .is_some_and(|(_, found)| found == *ski),
     })
 }
 
 /// The value of extension `oid` in `cert`, with its criticality. A present but
 /// unparseable extension is an error, not an absence.
-fn extension<T: for<'a> Decode<'a>>(
-    cert: &Certificate,
-    oid: ObjectIdentifier,
-) -> der::Result<Option<(bool, T)>> {
-    let Some(ext) = cert
-        .tbs_certificate
-        .extensions
-        .iter()
-        .flatten()
-        .find(|ext| ext.extn_id == oid)
-    else {
+fn extension<T: for<'a> Decode<'a>>(cert: &Certificate, oid: ObjectIdentifier) -> der::Result<Option<(bool, T)>> {
+    let Some(ext) = cert.tbs_certificate.extensions.iter().flatten().find(|ext| ext.extn_id == oid) else {
         return Ok(None);
     };
-    Ok(Some((
-        ext.critical,
-        T::from_der(ext.extn_value.as_bytes())?,
-    )))
+    Ok(Some((ext.critical, T::from_der(ext.extn_value.as_bytes())?)))
 }
 
 /// The single value of signed attribute `oid`; absent, repeated or
@@ -685,15 +589,11 @@ fn single_attribute<'a>(
         return Ok(None);
     };
     if matching.next().is_some() {
-        return Err(TimestampError::SignedAttributes(format!(
-            "the {name} attribute appears more than once"
-        )));
+        return Err(TimestampError::SignedAttributes(format!("the {name} attribute appears more than once")));
     }
     match attr.values.as_slice() {
         [value] => Ok(Some(value)),
-        _ => Err(TimestampError::SignedAttributes(format!(
-            "the {name} attribute must have exactly one value"
-        ))),
+        _ => Err(TimestampError::SignedAttributes(format!("the {name} attribute must have exactly one value"))),
     }
 }
 
@@ -703,17 +603,16 @@ fn check_signed_attributes(
     signer_der: &[u8],
     signer_subject: &str,
 ) -> Result<(), TimestampError> {
-    let attrs = signer_info.signed_attrs.as_ref().ok_or_else(|| {
-        TimestampError::SignedAttributes("absent (RFC 3161 requires them)".into())
-    })?;
+    let attrs = signer_info
+        .signed_attrs
+        .as_ref()
+        .ok_or_else(|| TimestampError::SignedAttributes("absent (RFC 3161 requires them)".into()))?;
     let attr_error = |what: &str| TimestampError::SignedAttributes(what.to_string());
 
     let content_type = single_attribute(attrs, ID_CONTENT_TYPE, "content-type")?
         .ok_or_else(|| attr_error("the content-type attribute is missing"))?;
     if content_type.decode_as::<ObjectIdentifier>().ok() != Some(ID_CT_TSTINFO) {
-        return Err(attr_error(
-            "the content-type attribute is not id-ct-TSTInfo",
-        ));
+        return Err(attr_error("the content-type attribute is not id-ct-TSTInfo"));
     }
 
     let digest_alg = HashAlg::from_algorithm(&signer_info.digest_alg)?;
@@ -761,21 +660,20 @@ fn check_ess_cert_id(
             )),
         };
     };
-    let v2: SigningCertificateV2 = v2.decode_as().map_err(|e| {
-        TimestampError::SignedAttributes(format!("signing-certificate-v2 does not parse: {e}"))
-    })?;
+    let v2: SigningCertificateV2 = v2
+        .decode_as()
+        .map_err(|e| TimestampError::SignedAttributes(format!("signing-certificate-v2 does not parse: {e}")))?;
     // The first ESSCertIDv2 is the signer's (RFC 5035 §3).
-    let first = v2.certs.first().ok_or_else(|| {
-        TimestampError::SignedAttributes("signing-certificate-v2 lists no certificate".into())
-    })?;
+    let first = v2
+        .certs
+        .first()
+        .ok_or_else(|| TimestampError::SignedAttributes("signing-certificate-v2 lists no certificate".into()))?;
     let alg = match &first.hash_algorithm {
         None => HashAlg::Sha256,
         Some(alg) => HashAlg::from_algorithm(alg)?,
     };
     if first.cert_hash.as_bytes() != alg.hash(signer_der) {
-        return Err(TimestampError::EssCertIdMismatch {
-            subject: signer_subject.to_string(),
-        });
+        return Err(TimestampError::EssCertIdMismatch { subject: signer_subject.to_string() });
     }
     Ok(())
 }
@@ -805,27 +703,20 @@ fn check_cms_signature(
     if verified {
         Ok(())
     } else {
-        Err(TimestampError::BadSignature {
-            subject: signer_subject.to_string(),
-        })
+        Err(TimestampError::BadSignature { subject: signer_subject.to_string() })
     }
 }
 
 /// RFC 3161 §2.3: the TSA certificate must carry exactly one, critical,
 /// extended key usage: id-kp-timeStamping. (`openssl ts -verify` insists too.)
 fn check_timestamping_eku(signer: &Certificate, subject: &str) -> Result<(), TimestampError> {
-    let refuse = |reason| TimestampError::NotTimestampingCertificate {
-        subject: subject.to_string(),
-        reason,
-    };
+    let refuse = |reason| TimestampError::NotTimestampingCertificate { subject: subject.to_string(), reason };
     match extension::<ExtendedKeyUsage>(signer, ID_CE_EXT_KEY_USAGE) {
         Err(_) => Err(refuse("its extendedKeyUsage does not parse")),
         Ok(None) => Err(refuse("it has no extendedKeyUsage")),
         Ok(Some((false, _))) => Err(refuse("its extendedKeyUsage is not critical")),
         Ok(Some((true, eku))) if eku.0 == [ID_KP_TIME_STAMPING] => Ok(()),
-        Ok(Some((true, _))) => Err(refuse(
-            "its extendedKeyUsage is not exactly id-kp-timeStamping",
-        )),
+        Ok(Some((true, _))) => Err(refuse("its extendedKeyUsage is not exactly id-kp-timeStamping")),
     }
 }
 
@@ -833,9 +724,7 @@ fn check_imprint(imprint: &MessageImprint, expected: &Digest) -> Result<(), Time
     let alg = &imprint.hash_algorithm;
     let params_ok = alg.parameters.as_ref().is_none_or(|p| p.is_null());
     if alg.oid != ID_SHA256 || !params_ok {
-        return Err(TimestampError::ImprintAlgorithm {
-            oid: alg.oid.to_string(),
-        });
+        return Err(TimestampError::ImprintAlgorithm { oid: alg.oid.to_string() });
     }
     if imprint.hashed_message.as_bytes() != expected.0 {
         return Err(TimestampError::ImprintMismatch {
@@ -847,16 +736,11 @@ fn check_imprint(imprint: &MessageImprint, expected: &Digest) -> Result<(), Time
 }
 
 fn check_nonce(found: Option<&Int>, expected: u64) -> Result<(), TimestampError> {
-    let matches = found
-        .and_then(|nonce| nonce.to_der().ok())
-        .is_some_and(|der| der == integer_der(expected));
+    let matches = found.and_then(|nonce| nonce.to_der().ok()).is_some_and(|der| der == integer_der(expected));
     if matches {
         Ok(())
     } else {
-        Err(TimestampError::NonceMismatch {
-            expected,
-            found: found.map(|nonce| format!("0x{}", integer_hex(nonce))),
-        })
+        Err(TimestampError::NonceMismatch { expected, found: found.map(|nonce| format!("0x{}", integer_hex(nonce))) })
     }
 }
 
@@ -881,10 +765,8 @@ impl HashAlg {
     }
 
     fn from_algorithm(alg: &AlgorithmIdentifierOwned) -> Result<HashAlg, TimestampError> {
-        HashAlg::from_oid(alg.oid).ok_or_else(|| TimestampError::UnsupportedAlgorithm {
-            what: "digest",
-            oid: alg.oid.to_string(),
-        })
+        HashAlg::from_oid(alg.oid)
+            .ok_or_else(|| TimestampError::UnsupportedAlgorithm { what: "digest", oid: alg.oid.to_string() })
     }
 
     fn hash(self, data: &[u8]) -> Vec<u8> {
@@ -921,10 +803,7 @@ fn verify_signature(
     message: &[u8],
     signature: &[u8],
 ) -> Result<bool, TimestampError> {
-    let unsupported = |what, oid: ObjectIdentifier| TimestampError::UnsupportedAlgorithm {
-        what,
-        oid: oid.to_string(),
-    };
+    let unsupported = |what, oid: ObjectIdentifier| TimestampError::UnsupportedAlgorithm { what, oid: oid.to_string() };
     let (kind, hash) = match signature_alg.oid {
         RSA_ENCRYPTION => (KeyKind::Rsa, default_hash),
         SHA256_WITH_RSA => (KeyKind::Rsa, Some(HashAlg::Sha256)),
@@ -938,10 +817,7 @@ fn verify_signature(
     };
     let hash = hash.ok_or_else(|| unsupported("signature", signature_alg.oid))?;
     let hashed = hash.hash(message);
-    let key_bytes = key
-        .subject_public_key
-        .as_bytes()
-        .ok_or_else(|| unsupported("public key", key.algorithm.oid))?;
+    let key_bytes = key.subject_public_key.as_bytes().ok_or_else(|| unsupported("public key", key.algorithm.oid))?;
 
     match (kind, key.algorithm.oid) {
         (KeyKind::Rsa, RSA_ENCRYPTION) => {
@@ -952,11 +828,7 @@ fn verify_signature(
         }
         (KeyKind::Ecdsa, ID_EC_PUBLIC_KEY) => {
             use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
-            let curve = key
-                .algorithm
-                .parameters
-                .as_ref()
-                .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
+            let curve = key.algorithm.parameters.as_ref().and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
             if curve != Some(PRIME256V1) {
                 let oid = curve.unwrap_or(key.algorithm.oid);
                 return Err(unsupported("elliptic curve", oid));
@@ -986,10 +858,7 @@ pub fn verify_chain(info: &TokenInfo, trusted_roots: &[Vec<u8>]) -> Result<(), T
         .iter()
         .enumerate()
         .map(|(index, der)| {
-            Certificate::from_der(der).map_err(|e| TimestampError::BadTrustedRoot {
-                index,
-                detail: e.to_string(),
-            })
+            Certificate::from_der(der).map_err(|e| TimestampError::BadTrustedRoot { index, detail: e.to_string() })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let pool = info
@@ -1041,9 +910,7 @@ pub fn verify_chain(info: &TokenInfo, trusted_roots: &[Vec<u8>]) -> Result<(), T
                 })
             }
             None if tbs.subject == tbs.issuer => {
-                return Err(TimestampError::UntrustedRoot {
-                    subject: tbs.subject.to_string(),
-                })
+                return Err(TimestampError::UntrustedRoot { subject: tbs.subject.to_string() })
             }
             None => {
                 return Err(TimestampError::Untrusted {
@@ -1061,20 +928,11 @@ fn issued(issuer: &Certificate, cert: &Certificate) -> bool {
 }
 
 fn verify_cert_signature(cert: &Certificate, issuer: &Certificate) -> Result<bool, TimestampError> {
-    let tbs = cert
-        .tbs_certificate
-        .to_der()
-        .map_err(|e| TimestampError::BadChainCertificate(e.to_string()))?;
+    let tbs = cert.tbs_certificate.to_der().map_err(|e| TimestampError::BadChainCertificate(e.to_string()))?;
     let Some(signature) = cert.signature.as_bytes() else {
         return Ok(false);
     };
-    verify_signature(
-        &issuer.tbs_certificate.subject_public_key_info,
-        &cert.signature_algorithm,
-        None,
-        &tbs,
-        signature,
-    )
+    verify_signature(&issuer.tbs_certificate.subject_public_key_info, &cert.signature_algorithm, None, &tbs, signature)
 }
 
 fn check_valid_at(cert: &Certificate, at: DateTime<Utc>) -> Result<(), TimestampError> {
@@ -1082,8 +940,7 @@ fn check_valid_at(cert: &Certificate, at: DateTime<Utc>) -> Result<(), Timestamp
     let not_before = validity.not_before.to_unix_duration().as_secs();
     let not_after = validity.not_after.to_unix_duration().as_secs();
     let at_secs = at.timestamp();
-    let valid = i128::from(not_before) <= i128::from(at_secs)
-        && i128::from(at_secs) <= i128::from(not_after);
+    let valid = i128::from(not_before) <= i128::from(at_secs) && i128::from(at_secs) <= i128::from(not_after);
     if valid {
         Ok(())
     } else {
@@ -1099,9 +956,7 @@ fn check_valid_at(cert: &Certificate, at: DateTime<Utc>) -> Result<(), Timestamp
 fn check_is_ca(cert: &Certificate) -> Result<(), TimestampError> {
     match extension::<BasicConstraints>(cert, ID_CE_BASIC_CONSTRAINTS) {
         Ok(Some((_, constraints))) if constraints.ca => Ok(()),
-        _ => Err(TimestampError::NotCa {
-            subject: cert.tbs_certificate.subject.to_string(),
-        }),
+        _ => Err(TimestampError::NotCa { subject: cert.tbs_certificate.subject.to_string() }),
     }
 }
 
@@ -1113,21 +968,15 @@ pub fn certs_from_pem(pem: &[u8]) -> Result<Vec<Vec<u8>>, TimestampError> {
     const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
     const END: &str = "-----END CERTIFICATE-----";
 
-    let text =
-        std::str::from_utf8(pem).map_err(|_| TimestampError::Pem("the file is not text".into()))?;
+    let text = std::str::from_utf8(pem).map_err(|_| TimestampError::Pem("the file is not text".into()))?;
     let mut certs = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find(BEGIN) {
         let after = rest.get(start + BEGIN.len()..).unwrap_or_default();
-        let end = after.find(END).ok_or_else(|| {
-            TimestampError::Pem(format!("certificate #{} has no END line", certs.len() + 1))
-        })?;
-        let body: String = after
-            .get(..end)
-            .unwrap_or_default()
-            .chars()
-            .filter(|c| !c.is_ascii_whitespace())
-            .collect();
+        let end = after
+            .find(END)
+            .ok_or_else(|| TimestampError::Pem(format!("certificate #{} has no END line", certs.len() + 1)))?;
+        let body: String = after.get(..end).unwrap_or_default().chars().filter(|c| !c.is_ascii_whitespace()).collect();
         let der = base64::engine::general_purpose::STANDARD
             .decode(body)
             .map_err(|e| TimestampError::Pem(format!("certificate #{}: {e}", certs.len() + 1)))?;
@@ -1198,10 +1047,8 @@ mod tests {
     #[test]
     fn rejection_response_is_reported() {
         // TimeStampResp { status { rejection, "no", failInfo badAlg } }
-        let der = [
-            0x30, 0x0f, 0x30, 0x0d, 0x02, 0x01, 0x02, 0x30, 0x04, 0x0c, 0x02, b'n', b'o', 0x03,
-            0x02, 0x07, 0x80,
-        ];
+        let der =
+            [0x30, 0x0f, 0x30, 0x0d, 0x02, 0x01, 0x02, 0x30, 0x04, 0x0c, 0x02, b'n', b'o', 0x03, 0x02, 0x07, 0x80];
         let err = token_from_response(&der).expect_err("rejected");
         assert_eq!(err.check(), "tsa-status");
         let text = err.to_string();
@@ -1214,10 +1061,7 @@ mod tests {
     fn pem_reading_refuses_garbage() {
         assert!(certs_from_pem(b"").is_err());
         assert!(certs_from_pem(b"-----BEGIN CERTIFICATE-----\nAAAA\n").is_err());
-        assert!(
-            certs_from_pem(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
-                .is_err()
-        );
+        assert!(certs_from_pem(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").is_err());
     }
 
     proptest! {

@@ -12,9 +12,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use evidence::report::{
-    escape_html, find_chromium, find_chromium_in, render_html, render_pdf, CaptureSummary,
-    CheckpointSummary, CustodyEvent, FileEntry, FindingSummary, MatchedText, ReportError,
-    ReportInput, Screenshot, TimestampSummary,
+    escape_html, find_chromium, find_chromium_in, render_html, render_pdf, CaptureSummary, CheckpointSummary,
+    CustodyEvent, FileEntry, FindingSummary, MatchedText, ReportError, ReportInput, Screenshot, TimestampSummary,
 };
 
 /// A valid 1×1 PNG.
@@ -30,12 +29,7 @@ fn hash(c: char) -> String {
 }
 
 fn file(path: &str, c: char, bytes: u64, role: &str) -> FileEntry {
-    FileEntry {
-        path: path.to_string(),
-        sha256: hash(c),
-        bytes,
-        role: role.to_string(),
-    }
+    FileEntry { path: path.to_string(), sha256: hash(c), bytes, role: role.to_string() }
 }
 
 /// A realistic report: two captures (one with a screenshot and a redirect),
@@ -47,18 +41,11 @@ fn sample() -> ReportInput {
         bundle_id: "bundle-20260314-0001".to_string(),
         created_at: t(9, 30, 0),
         station: "station-hz-03".to_string(),
-        operators: vec![
-            "张三 (执法证 33010001)".to_string(),
-            "李四 (执法证 33010002)".to_string(),
-        ],
+        operators: vec!["张三 (执法证 33010001)".to_string(), "李四 (执法证 33010002)".to_string()],
         purpose: Some("杭市监网抽〔2026〕1号".to_string()),
         tool: "spotcheck/0.1.0".to_string(),
         key_fingerprint: "ed25519:SHA256:9f86d081884c7d659a2feaa0c55ad015".to_string(),
-        checkpoint: Some(CheckpointSummary {
-            tree_size: 4711,
-            root_hex: hash('e'),
-            signed_at: t(9, 29, 58),
-        }),
+        checkpoint: Some(CheckpointSummary { tree_size: 4711, root_hex: hash('e'), signed_at: t(9, 29, 58) }),
         timestamps: vec![TimestampSummary {
             gen_time: t(9, 30, 2),
             tsa: "CN=National Time Service Center TSA".to_string(),
@@ -79,10 +66,7 @@ fn sample() -> ReportInput {
                 time_source: "ntp:ntp.ntsc.ac.cn".to_string(),
                 status: 200,
                 method: "HTTP GET (raw response kept as received)".to_string(),
-                files: vec![
-                    file("warc/1.warc.gz", 'a', 123_456, "warc"),
-                    shot_file.clone(),
-                ],
+                files: vec![file("warc/1.warc.gz", 'a', 123_456, "warc"), shot_file.clone()],
                 screenshot: Some(Screenshot {
                     path_in_bundle: "screenshots/1.png".to_string(),
                     png_base64: PNG_1X1.to_string(),
@@ -186,10 +170,7 @@ fn hostile() -> ReportInput {
     c.shop = Some(BREAKOUT.to_string());
     c.platform = Some("\u{202E}gnp.exe".to_string());
     c.uscc = Some("9133\u{200B}0100".to_string());
-    c.screenshot = Some(Screenshot {
-        path_in_bundle: BREAKOUT.to_string(),
-        png_base64: PNG_1X1.to_string(),
-    });
+    c.screenshot = Some(Screenshot { path_in_bundle: BREAKOUT.to_string(), png_base64: PNG_1X1.to_string() });
     let f = &mut r.findings[0];
     f.title = SCRIPT.to_string();
     f.message = BREAKOUT.to_string();
@@ -243,10 +224,7 @@ const OWN_TAGS: &[&str] = &[
 fn assert_only_own_tags(html: &str) {
     for (i, _) in html.match_indices('<') {
         let rest = html[i + 1..].trim_start_matches('/');
-        let name: String = rest
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '!' || *c == '-')
-            .collect();
+        let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '!' || *c == '-').collect();
         assert!(
             OWN_TAGS.contains(&name.as_str()),
             "unexpected tag <{name}> at byte {i}: {}",
@@ -292,24 +270,14 @@ fn html_shows_every_required_field() {
     }
     assert!(html.contains("2026-03-14 09:30:00.000 UTC"), "created_at");
     // Every file hash, in the bundle list and per capture.
-    for f in r
-        .files
-        .iter()
-        .chain(r.captures.iter().flat_map(|c| c.files.iter()))
-    {
+    for f in r.files.iter().chain(r.captures.iter().flat_map(|c| c.files.iter())) {
         assert!(html.contains(&f.sha256), "missing hash of {}", f.path);
         assert!(html.contains(&f.path), "missing path {}", f.path);
     }
     assert!(html.contains("123,456"), "file sizes shown");
     // Every capture: where, when (in UTC), how.
     for c in &r.captures {
-        for s in [
-            &c.capture_id,
-            &c.url,
-            &c.final_url,
-            &c.time_source,
-            &c.method,
-        ] {
+        for s in [&c.capture_id, &c.url, &c.final_url, &c.time_source, &c.method] {
             assert!(html.contains(s.as_str()), "missing {s}");
         }
         for u in &c.redirect_chain {
@@ -320,18 +288,10 @@ fn html_shows_every_required_field() {
             assert!(html.contains(&shown), "missing time {shown}");
         }
     }
-    for s in [
-        "示例商城",
-        "快乐玩具旗舰店",
-        "91330100MA2XXXXX0X",
-        "203.0.113.7:443",
-    ] {
+    for s in ["示例商城", "快乐玩具旗舰店", "91330100MA2XXXXX0X", "203.0.113.7:443"] {
         assert!(html.contains(s), "missing {s}");
     }
-    assert!(
-        html.contains("北京时间 2026-03-14 17:01:02.000"),
-        "Beijing time"
-    );
+    assert!(html.contains("北京时间 2026-03-14 17:01:02.000"), "Beijing time");
     // Every finding: rule, version, legal basis, message, matched text and field.
     for f in &r.findings {
         for s in [&f.finding_id, &f.rule, &f.title, &f.severity, &f.message] {
@@ -342,21 +302,14 @@ fn html_shows_every_required_field() {
             assert!(html.contains(b.as_str()), "missing legal basis {b}");
         }
         for m in &f.evidence {
-            assert!(
-                html.contains(&format!("<mark>{}</mark>", m.text)),
-                "matched text {} not highlighted",
-                m.text
-            );
+            assert!(html.contains(&format!("<mark>{}</mark>", m.text)), "matched text {} not highlighted", m.text);
             assert!(html.contains(&m.field), "missing field {}", m.field);
         }
     }
     // Integrity anchors.
     assert!(html.contains("4711"));
     assert!(html.contains(&hash('e')));
-    assert!(
-        html.contains("2026-03-14 09:30:02.000 UTC"),
-        "timestamp gen time"
-    );
+    assert!(html.contains("2026-03-14 09:30:02.000 UTC"), "timestamp gen time");
     assert!(html.contains("National Time Service Center TSA"));
     assert!(html.contains("0x5A3F0019"));
     // Custody.
@@ -366,19 +319,8 @@ fn html_shows_every_required_field() {
     assert!(html.contains(&format!("src=\"data:image/png;base64,{PNG_1X1}\"")));
     // Self-contained: nothing loaded, nothing run, no links.
     assert_only_own_tags(&html);
-    for banned in [
-        "<script",
-        "<link",
-        "href=",
-        "http-equiv=\"refresh\"",
-        "<iframe",
-        "@import",
-        "url(",
-    ] {
-        assert!(
-            !html.to_lowercase().contains(banned),
-            "page contains {banned}"
-        );
+    for banned in ["<script", "<link", "href=", "http-equiv=\"refresh\"", "<iframe", "@import", "url("] {
+        assert!(!html.to_lowercase().contains(banned), "page contains {banned}");
     }
     // Two officers: no warning.
     assert!(!html.contains("fewer than two officers"));
@@ -388,20 +330,10 @@ fn html_shows_every_required_field() {
 fn hostile_strings_are_only_shown_escaped() {
     let html = render_html(&hostile());
 
-    assert!(
-        !html.to_lowercase().contains("<script"),
-        "raw <script> in page"
-    );
-    assert_eq!(
-        html.matches("</style").count(),
-        1,
-        "style element broken out of"
-    );
+    assert!(!html.to_lowercase().contains("<script"), "raw <script> in page");
+    assert_eq!(html.matches("</style").count(), 1, "style element broken out of");
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-    assert!(
-        !html.contains("<img src=x"),
-        "attribute breakout became a tag"
-    );
+    assert!(!html.contains("<img src=x"), "attribute breakout became a tag");
     assert!(html.contains("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"));
     assert!(html.contains("&#39;&lt;script&gt;"));
     // URLs are text, never links.
@@ -409,22 +341,11 @@ fn hostile_strings_are_only_shown_escaped() {
     assert!(html.contains("javascript:alert(document.cookie)"));
     // Control and invisible characters never reach the page raw but are shown.
     for c in html.chars() {
-        assert!(
-            !c.is_control() || c == '\n',
-            "raw control character U+{:04X} in page",
-            u32::from(c)
-        );
-        assert!(
-            !matches!(c, '\u{202E}' | '\u{200B}'),
-            "raw invisible U+{:04X}",
-            u32::from(c)
-        );
+        assert!(!c.is_control() || c == '\n', "raw control character U+{:04X} in page", u32::from(c));
+        assert!(!matches!(c, '\u{202E}' | '\u{200B}'), "raw invisible U+{:04X}", u32::from(c));
     }
     for marker in ["U+0000", "U+0007", "U+001B", "U+000D", "U+202E", "U+200B"] {
-        assert!(
-            html.contains(marker),
-            "control char {marker} not made visible"
-        );
+        assert!(html.contains(marker), "control char {marker} not made visible");
     }
     // Every img is an inline PNG; the hostile path only reaches alt as text.
     for (i, _) in html.match_indices("<img ") {
@@ -457,16 +378,11 @@ fn bad_screenshots_are_not_embedded() {
         String::new(),
     ] {
         let mut r = sample();
-        r.captures[0].screenshot = Some(Screenshot {
-            path_in_bundle: "screenshots/1.png".to_string(),
-            png_base64: bad.clone(),
-        });
+        r.captures[0].screenshot =
+            Some(Screenshot { path_in_bundle: "screenshots/1.png".to_string(), png_base64: bad.clone() });
         let html = render_html(&r);
         assert!(!html.contains("<img"), "embedded bad screenshot {bad:?}");
-        assert!(
-            !html.contains("data:image"),
-            "embedded bad screenshot {bad:?}"
-        );
+        assert!(!html.contains("data:image"), "embedded bad screenshot {bad:?}");
         assert!(!html.to_lowercase().contains("<script"));
         assert!(html.contains("not a valid PNG"), "no notice for {bad:?}");
         assert_only_own_tags(&html);
@@ -477,10 +393,8 @@ fn bad_screenshots_are_not_embedded() {
 fn wrapped_base64_is_reencoded_on_one_line() {
     let mut r = sample();
     let wrapped = format!("{}\n{}", &PNG_1X1[..20], &PNG_1X1[20..]);
-    r.captures[0].screenshot = Some(Screenshot {
-        path_in_bundle: "screenshots/1.png".to_string(),
-        png_base64: wrapped,
-    });
+    r.captures[0].screenshot =
+        Some(Screenshot { path_in_bundle: "screenshots/1.png".to_string(), png_base64: wrapped });
     assert!(render_html(&r).contains(&format!("base64,{PNG_1X1}\"")));
 }
 
@@ -566,16 +480,8 @@ fn renders_a_real_pdf_with_chromium() {
 
     let pdf = fs::read(&pdf_path).unwrap();
     assert!(pdf.starts_with(b"%PDF-"));
-    assert!(
-        pdf.len() > 5_000,
-        "suspiciously small pdf: {} bytes",
-        pdf.len()
-    );
-    assert!(
-        pdf.len() < 20_000_000,
-        "suspiciously large pdf: {} bytes",
-        pdf.len()
-    );
+    assert!(pdf.len() > 5_000, "suspiciously small pdf: {} bytes", pdf.len());
+    assert!(pdf.len() < 20_000_000, "suspiciously large pdf: {} bytes", pdf.len());
     let mut names = leftovers(dir.path(), &["提取 笔录.html", "report.pdf"]);
     names.sort();
     assert!(names.is_empty(), "temporary files left behind: {names:?}");
@@ -583,10 +489,7 @@ fn renders_a_real_pdf_with_chromium() {
     match Command::new("pdftotext").arg(&pdf_path).arg("-").output() {
         Ok(out) if out.status.success() => {
             // Hashes may wrap inside their table cell, so compare without whitespace.
-            let text: String = String::from_utf8_lossy(&out.stdout)
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect();
+            let text: String = String::from_utf8_lossy(&out.stdout).chars().filter(|c| !c.is_whitespace()).collect();
             assert!(
                 text.contains("电子数据提取笔录"),
                 "pdf text lacks 电子数据提取笔录 — is a CJK font installed \
@@ -606,20 +509,14 @@ fn renders_a_real_pdf_with_chromium() {
 
 /// Page objects in a PDF (Chromium writes them uncompressed).
 fn count_pages(pdf: &[u8]) -> usize {
-    pdf.windows(b"/Type /Page".len() + 1)
-        .filter(|w| w.starts_with(b"/Type /Page") && w[w.len() - 1] != b's')
-        .count()
+    pdf.windows(b"/Type /Page".len() + 1).filter(|w| w.starts_with(b"/Type /Page") && w[w.len() - 1] != b's').count()
 }
 
 #[test]
 fn a_hung_chromium_is_killed_at_the_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let pidfile = dir.path().join("pid");
-    let fake = script(
-        dir.path(),
-        "hang.sh",
-        &format!("echo $$ > '{}'\nexec sleep 1000", pidfile.display()),
-    );
+    let fake = script(dir.path(), "hang.sh", &format!("echo $$ > '{}'\nexec sleep 1000", pidfile.display()));
     let html_path = dir.path().join("r.html");
     fs::write(&html_path, "<!DOCTYPE html><p>x</p>").unwrap();
     let pdf_path = dir.path().join("r.pdf");
@@ -633,10 +530,7 @@ fn a_hung_chromium_is_killed_at_the_timeout() {
     assert!(err.to_string().contains("killed"), "{err}");
     // The sleeping process is gone (killed and reaped, not left as a zombie).
     let pid = fs::read_to_string(&pidfile).unwrap();
-    assert!(
-        !Path::new(&format!("/proc/{}", pid.trim())).exists(),
-        "process {pid} still exists"
-    );
+    assert!(!Path::new(&format!("/proc/{}", pid.trim())).exists(), "process {pid} still exists");
     assert!(!pdf_path.exists());
     assert!(leftovers(dir.path(), &["hang.sh", "pid", "r.html"]).is_empty());
 }
@@ -686,18 +580,11 @@ fn chromium_gets_exactly_the_documented_flags_and_the_pdf_is_renamed_into_place(
     assert!(!Path::new(profile).exists(), "profile dir not cleaned up");
     assert_eq!(args[9], "--no-pdf-header-footer");
     assert!(args[10].starts_with("--print-to-pdf="), "{args:?}");
-    assert!(
-        !args[10].ends_with("/out.pdf"),
-        "must print to a temporary name"
-    );
+    assert!(!args[10].ends_with("/out.pdf"), "must print to a temporary name");
     let canonical = fs::canonicalize(&html_path).unwrap();
     let expected_url = format!("file://{}", canonical.to_str().unwrap().replace(' ', "%20"));
     assert_eq!(args[11], expected_url);
-    assert!(leftovers(
-        dir.path(),
-        &["fake-chromium", "args", "a b.html", "out.pdf"]
-    )
-    .is_empty());
+    assert!(leftovers(dir.path(), &["fake-chromium", "args", "a b.html", "out.pdf"]).is_empty());
 }
 
 #[test]
@@ -724,10 +611,7 @@ fn failures_name_what_failed() {
     let missing = dir.path().join("no-such-chromium");
     let err = render_pdf(&html_path, &pdf_path, &missing, Duration::from_secs(5)).unwrap_err();
     assert!(matches!(err, ReportError::Spawn { .. }), "{err}");
-    assert!(
-        err.to_string().starts_with("cannot start chromium"),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("cannot start chromium"), "{err}");
     assert!(err.to_string().contains("no-such-chromium"), "{err}");
 
     let failing = script(dir.path(), "fail.sh", "echo 'boom: no display' >&2; exit 3");
@@ -739,13 +623,7 @@ fn failures_name_what_failed() {
     let err = render_pdf(&html_path, &pdf_path, &silent, Duration::from_secs(5)).unwrap_err();
     assert!(matches!(err, ReportError::NoOutput { .. }), "{err}");
 
-    let err = render_pdf(
-        &dir.path().join("missing.html"),
-        &pdf_path,
-        &silent,
-        Duration::from_secs(5),
-    )
-    .unwrap_err();
+    let err = render_pdf(&dir.path().join("missing.html"), &pdf_path, &silent, Duration::from_secs(5)).unwrap_err();
     assert!(matches!(err, ReportError::HtmlPath { .. }), "{err}");
     assert!(err.to_string().contains("missing.html"), "{err}");
     assert!(!pdf_path.exists());
@@ -755,10 +633,7 @@ fn failures_name_what_failed() {
 fn chromium_lookup_prefers_the_override_then_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let over = dir.path().join("my-chrome");
-    assert_eq!(
-        find_chromium_in(Some(over.as_os_str()), None),
-        Some(over.clone())
-    );
+    assert_eq!(find_chromium_in(Some(over.as_os_str()), None), Some(over.clone()));
     // An empty override counts as unset.
     let bin = tempfile::tempdir().unwrap();
     let fake = script(bin.path(), "chromium-browser", "exit 0");

@@ -29,7 +29,6 @@ use crate::diagnostics::Diagnostics;
 /// The adapter format this build reads.
 pub const FORMAT: i64 = 1;
 
-
 /// Parse, validate and compile one adapter file.
 pub(super) fn compile(file: &Path, src: &str) -> Result<Adapter, Vec<Problem>> {
     let mut d = Diagnostics::new(file, src);
@@ -78,7 +77,10 @@ pub(super) fn compile(file: &Path, src: &str) -> Result<Adapter, Vec<Problem>> {
 
 fn check_header(d: &mut Diagnostics<'_>, h: &HeaderSpec) {
     if *h.format.get_ref() != FORMAT {
-        d.at(h.format.span(), format!("unsupported adapter format `{}` (this build reads format {FORMAT})", h.format.get_ref()));
+        d.at(
+            h.format.span(),
+            format!("unsupported adapter format `{}` (this build reads format {FORMAT})", h.format.get_ref()),
+        );
     }
     let name = h.name.get_ref();
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
@@ -120,7 +122,11 @@ fn selector_error(e: &scraper::error::SelectorErrorKind) -> String {
         }
         words.extend(c.to_lowercase());
     }
-    if payload.is_empty() { words } else { format!("{words} ({payload})") }
+    if payload.is_empty() {
+        words
+    } else {
+        format!("{words} ({payload})")
+    }
 }
 
 fn regex(d: &mut Diagnostics<'_>, s: &Spanned<String>) -> Option<Regex> {
@@ -206,7 +212,12 @@ fn compile_page(d: &mut Diagnostics<'_>, page: Spanned<DeValue<'_>>) -> Option<P
             let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
             d.at(
                 key.span(),
-                format!("unknown field `{}` for {} page (expected one of: {})", key.get_ref(), article(ctx.kind), names.join(", ")),
+                format!(
+                    "unknown field `{}` for {} page (expected one of: {})",
+                    key.get_ref(),
+                    article(ctx.kind),
+                    names.join(", ")
+                ),
             );
             continue;
         };
@@ -281,7 +292,10 @@ fn add_identity(d: &mut Diagnostics<'_>, ctx: &PageContext, rules: &mut Vec<Fiel
     } else {
         d.at(
             url_span,
-            format!("{} pages need a `{name}`: add a named group `(?P<{name}>…)` to the url regex or a `{name}` field", ctx.kind),
+            format!(
+                "{} pages need a `{name}`: add a named group `(?P<{name}>…)` to the url regex or a `{name}` field",
+                ctx.kind
+            ),
         );
     }
 }
@@ -410,7 +424,12 @@ fn compile_extractor(
             }
         }
         let split = t.split.as_ref().map(|s| s.get_ref().clone());
-        json_source(d, ctx, &t.path).map(|path| Source::JsonTable { path, key: t.key.clone(), value: t.value.clone(), split })
+        json_source(d, ctx, &t.path).map(|path| Source::JsonTable {
+            path,
+            key: t.key.clone(),
+            value: t.value.clone(),
+            split,
+        })
     } else if spec.regex.is_some() {
         Some(Source::Raw)
     } else {
@@ -427,7 +446,9 @@ fn compile_extractor(
         (Shape::Map, false) => {
             d.at(span.clone(), format!("field `{name}` takes a key/value table: use `table` or `json_table`"))
         }
-        (Shape::One(_) | Shape::List, true) => d.at(span.clone(), format!("a table fills `specs` or `price_history`, not `{name}`")),
+        (Shape::One(_) | Shape::List, true) => {
+            d.at(span.clone(), format!("a table fills `specs` or `price_history`, not `{name}`"))
+        }
         _ => {}
     }
     let regex = match &spec.regex {
@@ -442,7 +463,10 @@ fn compile_extractor(
         None => field.default_parser(),
         Some(p) => match Parser::from_name(p.get_ref()) {
             None => {
-                d.at(p.span(), format!("unknown parser `{}` (expected one of: {})", p.get_ref(), Parser::NAMES.join(", ")));
+                d.at(
+                    p.span(),
+                    format!("unknown parser `{}` (expected one of: {})", p.get_ref(), Parser::NAMES.join(", ")),
+                );
                 field.default_parser()
             }
             Some(parser) => {
@@ -523,10 +547,14 @@ fn label(spec: &FieldSpec, source: &Source) -> String {
         Source::Const(_) => "const".to_string(),
         Source::CssTable { .. } => {
             let t = spec.table.as_ref().map(|t| t.get_ref());
-            t.map(|t| format!("table:{} {}/{}", t.rows.get_ref(), t.key.get_ref(), t.value.get_ref())).unwrap_or_default()
+            t.map(|t| format!("table:{} {}/{}", t.rows.get_ref(), t.key.get_ref(), t.value.get_ref()))
+                .unwrap_or_default()
         }
         Source::JsonTable { .. } => {
-            format!("json:{}", spec.json_table.as_ref().map(|t| t.get_ref().path.get_ref().as_str()).unwrap_or_default())
+            format!(
+                "json:{}",
+                spec.json_table.as_ref().map(|t| t.get_ref().path.get_ref().as_str()).unwrap_or_default()
+            )
         }
     };
     match &spec.regex {

@@ -66,10 +66,9 @@ pub(super) fn match_target(url: &Url) -> Cow<'_, str> {
 }
 
 pub(super) fn extract(adapter: &Adapter, url: &Url, body: &[u8]) -> Result<Extracted, ExtractError> {
-    let rule = adapter.page_rule(url).ok_or_else(|| ExtractError::NoPageKind {
-        adapter: adapter.name.clone(),
-        url: url.to_string(),
-    })?;
+    let rule = adapter
+        .page_rule(url)
+        .ok_or_else(|| ExtractError::NoPageKind { adapter: adapter.name.clone(), url: url.to_string() })?;
     let raw = decode(body);
     let target = match_target(url);
     let (html, json) = match rule.document {
@@ -80,10 +79,8 @@ pub(super) fn extract(adapter: &Adapter, url: &Url, body: &[u8]) -> Result<Extra
             (Some(html), state)
         }
         Document::Json => {
-            let json = serde_json::from_str::<Json>(&raw).map_err(|e| ExtractError::NotJson {
-                url: url.to_string(),
-                reason: e.to_string(),
-            })?;
+            let json = serde_json::from_str::<Json>(&raw)
+                .map_err(|e| ExtractError::NotJson { url: url.to_string(), reason: e.to_string() })?;
             (None, Some(json))
         }
     };

@@ -263,8 +263,11 @@ impl AdapterSet {
                 Ok(adapter) => {
                     if let Some(first) = set.adapters.get(&adapter.name) {
                         let (line, column) = name_position(text);
-                        let message =
-                            format!("duplicate adapter name `{}` (already defined in `{}`)", adapter.name, first.source.display());
+                        let message = format!(
+                            "duplicate adapter name `{}` (already defined in `{}`)",
+                            adapter.name,
+                            first.source.display()
+                        );
                         problems.push(Problem { file: file.to_path_buf(), line, column, message });
                     } else {
                         set.adapters.insert(adapter.name.clone(), Arc::new(adapter));
@@ -300,7 +303,5 @@ impl AdapterSet {
 
 /// Line and column of the `name =` key, for the duplicate-name problem.
 fn name_position(text: &str) -> (usize, usize) {
-    text.lines()
-        .position(|l| l.trim_start().starts_with("name"))
-        .map_or((1, 1), |i| (i + 1, 1))
+    text.lines().position(|l| l.trim_start().starts_with("name")).map_or((1, 1), |i| (i + 1, 1))
 }

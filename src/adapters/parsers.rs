@@ -159,10 +159,22 @@ pub fn count(s: &str) -> Option<u64> {
 /// Availability from the words platforms show.
 pub fn availability(s: &str) -> Option<Availability> {
     const OUT: &[&str] = &[
-        "无货", "缺货", "售罄", "已售完", "下架", "暂不销售", "不可售", "到货通知", "outofstock", "out of stock", "soldout",
-        "sold out", "false",
+        "无货",
+        "缺货",
+        "售罄",
+        "已售完",
+        "下架",
+        "暂不销售",
+        "不可售",
+        "到货通知",
+        "outofstock",
+        "out of stock",
+        "soldout",
+        "sold out",
+        "false",
     ];
-    const IN: &[&str] = &["有货", "现货", "在售", "库存充足", "可售", "立即购买", "加入购物车", "instock", "in stock", "true"];
+    const IN: &[&str] =
+        &["有货", "现货", "在售", "库存充足", "可售", "立即购买", "加入购物车", "instock", "in stock", "true"];
     let lower = s.trim().to_lowercase();
     if OUT.iter().any(|w| lower.contains(w)) {
         Some(Availability::OutOfStock)

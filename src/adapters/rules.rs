@@ -98,9 +98,9 @@ impl Template {
         while let Some(open) = rest.find('{') {
             literal.push_str(&rest[..open]);
             let after = &rest[open + 1..];
-            let name_len = after.find('}').filter(|&n| {
-                after[..n].chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-            });
+            let name_len = after
+                .find('}')
+                .filter(|&n| after[..n].chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
             match name_len {
                 Some(n) => {
                     if !literal.is_empty() {
@@ -150,7 +150,10 @@ impl Template {
 #[derive(Debug)]
 pub(super) enum Source {
     /// Text of the matched elements, or one of their attributes.
-    Css { selector: Selector, attr: Option<String> },
+    Css {
+        selector: Selector,
+        attr: Option<String>,
+    },
     /// A JSON path into the page's JSON (body or embedded state).
     Json(JsonPath),
     /// The raw page text (only with a regex).
@@ -161,9 +164,18 @@ pub(super) enum Source {
     UrlGroup(String),
     Const(String),
     /// An HTML key/value table.
-    CssTable { rows: Selector, key: Selector, value: Selector },
+    CssTable {
+        rows: Selector,
+        key: Selector,
+        value: Selector,
+    },
     /// A JSON key/value table.
-    JsonTable { path: JsonPath, key: Option<String>, value: Option<String>, split: Option<String> },
+    JsonTable {
+        path: JsonPath,
+        key: Option<String>,
+        value: Option<String>,
+        split: Option<String>,
+    },
 }
 
 impl Source {
@@ -287,12 +299,7 @@ pub(super) fn fields_for(kind: PageKind) -> &'static [(&'static str, Field)] {
 impl Field {
     /// The field's name as written in adapters and printed in provenance.
     pub fn name(self) -> &'static str {
-        LISTING_FIELDS
-            .iter()
-            .chain(SHOP_FIELDS)
-            .find(|(_, f)| *f == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("?")
+        LISTING_FIELDS.iter().chain(SHOP_FIELDS).find(|(_, f)| *f == self).map(|(n, _)| *n).unwrap_or("?")
     }
 
     pub fn shape(self) -> Shape {
@@ -337,7 +344,10 @@ mod tests {
         );
         assert!(t.has_value());
         let shop = |g: &str| (g == "shopid").then(|| "0070088010".to_string());
-        assert_eq!(t.render("10750373914", shop).as_deref(), Some("https://product.suning.com/0070088010/10750373914.html"));
+        assert_eq!(
+            t.render("10750373914", shop).as_deref(),
+            Some("https://product.suning.com/0070088010/10750373914.html")
+        );
         assert_eq!(t.render("1", |_| None), None, "a group that did not match gives no value");
         // Other braces are text.
         let t = Template::parse("{\"id\": {}} {Upper} {");

@@ -116,7 +116,10 @@ pub async fn extract(args: &ExtractArgs, data: &DataDir) -> anyhow::Result<()> {
             fetcher.set_politeness(host, adapter.politeness);
         }
         let fetched = fetcher.fetch(&url, &FetchContext::default()).await?;
-        eprintln!("capture {} ({} bytes, http {})", fetched.capture_id, fetched.capture.response.body_len, fetched.status);
+        eprintln!(
+            "capture {} ({} bytes, http {})",
+            fetched.capture_id, fetched.capture.response.body_len, fetched.status
+        );
         if !fetched.is_success() {
             bail!("`{url}` answered http status {}", fetched.status);
         }
@@ -128,7 +131,8 @@ pub async fn extract(args: &ExtractArgs, data: &DataDir) -> anyhow::Result<()> {
     let url = match &args.url_as {
         Some(url) => url.clone(),
         None => {
-            let absolute = std::fs::canonicalize(path).with_context(|| format!("cannot resolve `{}`", path.display()))?;
+            let absolute =
+                std::fs::canonicalize(path).with_context(|| format!("cannot resolve `{}`", path.display()))?;
             Url::from_file_path(&absolute)
                 .map_err(|()| anyhow::anyhow!("cannot make a file URL of `{}`", absolute.display()))?
         }

@@ -156,7 +156,10 @@ pub async fn run(args: BenchSealArgs) -> anyhow::Result<SealBench> {
             "seal bundles            {:>8.1} bundles/s  {:>6.0} MB/s  ({} bundles of {} findings, {:.0} MB)",
             result.bundles_per_sec, result.bundle_mb_per_sec, result.bundles, args.per_bundle, result.bundle_mb
         );
-        println!("verify bundles          {:>8.1} bundles/s  {:>6.0} MB/s", result.verified_per_sec, result.verify_mb_per_sec);
+        println!(
+            "verify bundles          {:>8.1} bundles/s  {:>6.0} MB/s",
+            result.verified_per_sec, result.verify_mb_per_sec
+        );
     }
     Ok(result)
 }
@@ -186,7 +189,10 @@ fn synthetic_record(i: usize, body_sha256: Digest, len: usize) -> CaptureRecord 
         response: ResponseRecord {
             status: 200,
             http_version: "HTTP/1.1".into(),
-            headers: vec![("content-type".into(), "application/octet-stream".into()), ("content-length".into(), len.to_string())],
+            headers: vec![
+                ("content-type".into(), "application/octet-stream".into()),
+                ("content-length".into(), len.to_string()),
+            ],
             body_sha256,
             body_len: len as u64,
             truncated: false,

@@ -136,8 +136,10 @@ fn shop_bundles(
         .into_iter()
         .enumerate()
         .map(|(n, ((platform, shop), (name, findings)))| {
-            let safe: String =
-                format!("{platform}-{shop}").chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+            let safe: String = format!("{platform}-{shop}")
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+                .collect();
             crate::sealing::BundleWork {
                 findings,
                 captures: Vec::new(),

@@ -200,7 +200,12 @@ pub async fn run(command: EvidenceCommand, data: &DataDir, identity: &Identity) 
                     summary.files,
                     if summary.pdf { " (report as HTML and PDF)" } else { " (report as HTML)" }
                 );
-                println!("  {} ({} bytes), signed by {}", summary.sha256, summary.bytes, station.key.public().fingerprint());
+                println!(
+                    "  {} ({} bytes), signed by {}",
+                    summary.sha256,
+                    summary.bytes,
+                    station.key.public().fingerprint()
+                );
             }
             Ok(true)
         }

@@ -25,9 +25,26 @@ pub struct ExportArgs {
 }
 
 const CSV_COLUMNS: &[&str] = &[
-    "platform", "item_id", "url", "title", "price", "original_price", "currency", "availability", "brand",
-    "model", "category", "manufacturer", "manufacturer_address", "sales", "stock", "shop_id", "shop_name",
-    "certificates", "captured_at", "capture_id",
+    "platform",
+    "item_id",
+    "url",
+    "title",
+    "price",
+    "original_price",
+    "currency",
+    "availability",
+    "brand",
+    "model",
+    "category",
+    "manufacturer",
+    "manufacturer_address",
+    "sales",
+    "stock",
+    "shop_id",
+    "shop_name",
+    "certificates",
+    "captured_at",
+    "capture_id",
 ];
 
 fn csv_row(l: &Listing) -> Vec<String> {
@@ -60,7 +77,9 @@ fn csv_row(l: &Listing) -> Vec<String> {
 pub fn export(args: ExportArgs, data: &DataDir) -> anyhow::Result<u64> {
     let store = Store::open(&data.db())?;
     let out: Box<dyn Write> = match &args.out {
-        Some(path) => Box::new(std::fs::File::create(path).with_context(|| format!("cannot create `{}`", path.display()))?),
+        Some(path) => {
+            Box::new(std::fs::File::create(path).with_context(|| format!("cannot create `{}`", path.display()))?)
+        }
         None => Box::new(std::io::stdout().lock()),
     };
     let mut out = std::io::BufWriter::new(out);

@@ -21,10 +21,9 @@ impl Progress {
     pub fn new(quiet: bool) -> Progress {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(8));
-            let style = ProgressStyle::with_template(
-                "{spinner} {pos}/{len} pages  {msg}  [{elapsed_precise}, ETA {eta}]",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            let style =
+                ProgressStyle::with_template("{spinner} {pos}/{len} pages  {msg}  [{elapsed_precise}, ETA {eta}]")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar());
             bar.set_style(style);
             bar
         });
@@ -52,7 +51,12 @@ impl Progress {
     pub fn update(&mut self, job: &JobRecord) {
         let c = &job.counters;
         let rate = self.rate(job);
-        let msg = format!("{} listings, {} shops, {} errors, {rate:.0} pages/s", c.listings(), c.shops_new + c.shops_changed + c.shops_unchanged, c.errors);
+        let msg = format!(
+            "{} listings, {} shops, {} errors, {rate:.0} pages/s",
+            c.listings(),
+            c.shops_new + c.shops_changed + c.shops_unchanged,
+            c.errors
+        );
         if let Some(bar) = &self.bar {
             bar.set_length(c.queued);
             bar.set_position(c.pages);

@@ -48,11 +48,7 @@ pub(crate) fn record(last: &Exchange, parts: CaptureParts<'_>) -> CaptureRecord 
 
 /// Stores the raw body and the record; returns the capture id. File I/O runs
 /// on the blocking pool so it never stalls the crawl's async workers.
-pub(crate) async fn store(
-    blobs: &BlobStore,
-    body: bytes::Bytes,
-    record: &CaptureRecord,
-) -> Result<Digest, FetchError> {
+pub(crate) async fn store(blobs: &BlobStore, body: bytes::Bytes, record: &CaptureRecord) -> Result<Digest, FetchError> {
     let json = record.to_canonical_json();
     let root = blobs.root().to_path_buf();
     let blobs = blobs.clone();

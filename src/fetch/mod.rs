@@ -169,8 +169,8 @@ impl Fetcher {
             .tls_info(true)
             .build()
             .map_err(FetchError::Client)?;
-        let user_agent = HeaderValue::from_str(&config.user_agent)
-            .unwrap_or_else(|_| HeaderValue::from_static(crate::TOOL));
+        let user_agent =
+            HeaderValue::from_str(&config.user_agent).unwrap_or_else(|_| HeaderValue::from_static(crate::TOOL));
         let transport = Transport {
             client,
             jar: Arc::new(reqwest::cookie::Jar::default()),
@@ -250,15 +250,16 @@ impl Fetcher {
         let capture_id = capture::store(&self.inner.blobs, ex.body.clone(), &record).await?;
         let final_url = ex.url.to_string();
         if ex.truncated {
-            return Err(FetchError::TooLarge { url: final_url, limit: cfg.max_body_bytes, capture_id: Some(capture_id) });
+            return Err(FetchError::TooLarge {
+                url: final_url,
+                limit: cfg.max_body_bytes,
+                capture_id: Some(capture_id),
+            });
         }
         let header_str = |name| ex.headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_string);
         let content_type = header_str(header::CONTENT_TYPE);
         let encoding = header_str(header::CONTENT_ENCODING);
-        let limits = DecodeLimits {
-            max_decoded_bytes: cfg.max_decoded_bytes,
-            max_ratio: cfg.max_decompression_ratio,
-        };
+        let limits = DecodeLimits { max_decoded_bytes: cfg.max_decoded_bytes, max_ratio: cfg.max_decompression_ratio };
         let body = decode_off_thread(ex.body, encoding, limits).await.map_err(|f| match f {
             DecodeFailure::Unsupported(encoding) => {
                 FetchError::UnsupportedEncoding { url: final_url.clone(), encoding, capture_id: Some(capture_id) }
@@ -319,7 +320,8 @@ impl Fetcher {
                 Ok(None) => {}
                 Err(_) => return RobotsRules::AllowAll,
             }
-            let parts = capture::CaptureParts { requested: &requested, hops, started_at, config: &self.inner.config, ctx };
+            let parts =
+                capture::CaptureParts { requested: &requested, hops, started_at, config: &self.inner.config, ctx };
             let record = capture::record(&ex, parts);
             if let Err(e) = capture::store(&self.inner.blobs, ex.body.clone(), &record).await {
                 tracing::warn!(error = %e, "robots.txt capture not stored");
@@ -377,9 +379,12 @@ async fn decode_off_thread(raw: Bytes, encoding: Option<String>, limits: DecodeL
     if raw.len() <= DECODE_INLINE_MAX {
         return decode::decode_body(raw, encoding.as_deref(), limits);
     }
-    tokio::task::spawn_blocking(move || decode::decode_body(raw, encoding.as_deref(), limits))
-        .await
-        .unwrap_or_else(|e| {
-            Err(DecodeFailure::Corrupt { encoding: "unknown".to_string(), source: std::io::Error::other(e.to_string()) })
-        })
+    tokio::task::spawn_blocking(move || decode::decode_body(raw, encoding.as_deref(), limits)).await.unwrap_or_else(
+        |e| {
+            Err(DecodeFailure::Corrupt {
+                encoding: "unknown".to_string(),
+                source: std::io::Error::other(e.to_string()),
+            })
+        },
+    )
 }

@@ -62,8 +62,7 @@ impl HostGate {
         } else {
             let period = std::time::Duration::from_secs_f64(1.0 / p.rate);
             let burst = std::num::NonZeroU32::new(p.burst.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
-            governor::Quota::with_period(period)
-                .map(|q| governor::RateLimiter::direct(q.allow_burst(burst)))
+            governor::Quota::with_period(period).map(|q| governor::RateLimiter::direct(q.allow_burst(burst)))
         };
         // tokio caps a semaphore's permits well below usize::MAX: anything that
         // large means "no limit".

@@ -403,13 +403,34 @@ pub static REGIONS: &[Region] = &[
 
 /// Syllables for company and shop names.
 pub(crate) static NAME_PARTS: &[&str] = &[
-    "华锐", "鼎盛", "恒通", "瑞丰", "嘉和", "宏达", "联创", "新源", "佳美", "伟业", "永信", "金桥", "安泰",
-    "博远", "创维新", "天翼", "晨光", "盛世", "蓝海", "优品", "众诚", "启明", "万家", "和美",
+    "华锐",
+    "鼎盛",
+    "恒通",
+    "瑞丰",
+    "嘉和",
+    "宏达",
+    "联创",
+    "新源",
+    "佳美",
+    "伟业",
+    "永信",
+    "金桥",
+    "安泰",
+    "博远",
+    "创维新",
+    "天翼",
+    "晨光",
+    "盛世",
+    "蓝海",
+    "优品",
+    "众诚",
+    "启明",
+    "万家",
+    "和美",
 ];
 
-pub(crate) static STREETS: &[&str] = &[
-    "科技园路", "工业大道", "建设路", "人民路", "创业路", "长江路", "中山路", "学府路", "滨海大道", "兴业路",
-];
+pub(crate) static STREETS: &[&str] =
+    &["科技园路", "工业大道", "建设路", "人民路", "创业路", "长江路", "中山路", "学府路", "滨海大道", "兴业路"];
 
 /// Plain description sentences any class may use.
 pub(crate) static GENERIC_LINES: &[&str] = &[
@@ -423,8 +444,5 @@ pub(crate) static GENERIC_LINES: &[&str] = &[
 
 /// Near-miss sentences: look like red flags to a naive matcher but are allowed
 /// (SAMR 2023 absolute-terms guideline: usage tips are not absolutes).
-pub(crate) static NEAR_MISS_LINES: &[&str] = &[
-    "使用第一步：请先阅读说明书。",
-    "最佳使用时间为开封后30天内。",
-    "安装第一步：确认电源电压为220V。",
-];
+pub(crate) static NEAR_MISS_LINES: &[&str] =
+    &["使用第一步：请先阅读说明书。", "最佳使用时间为开封后30天内。", "安装第一步：确认电源电压为220V。"];

@@ -39,7 +39,11 @@ pub(crate) fn entry(market: &Market) -> String {
     page_start(&mut out, P, "首页", None);
     out.push_str("<nav class=\"cat-nav\"><ul>\n");
     for class in CLASSES {
-        let _ = writeln!(out, "<li><a class=\"cat-link\" href=\"/duo/catgoods.html?cat={}&amp;page=1\">{}</a></li>", class.slug, class.name);
+        let _ = writeln!(
+            out,
+            "<li><a class=\"cat-link\" href=\"/duo/catgoods.html?cat={}&amp;page=1\">{}</a></li>",
+            class.slug, class.name
+        );
     }
     out.push_str("</ul></nav>\n<section class=\"live-rooms\"><ul>\n");
     for room in 1..=market.live_rooms(P) {

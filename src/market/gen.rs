@@ -7,7 +7,9 @@
 
 use chrono::{Days, NaiveDate};
 
-use super::catalogue::{ProductClass, Region, Regime, CLASSES, GENERIC_LINES, NAME_PARTS, NEAR_MISS_LINES, REGIONS, STREETS};
+use super::catalogue::{
+    ProductClass, Regime, Region, CLASSES, GENERIC_LINES, NAME_PARTS, NEAR_MISS_LINES, REGIONS, STREETS,
+};
 use super::ids::{ccc_number, make_uscc, sc_number, xk_number};
 use super::layout::{Layout, Platform};
 use super::rng::{mix64, Rng, Stream};
@@ -34,7 +36,14 @@ pub(crate) struct Operator {
 }
 
 fn street_address(rng: &mut Rng, region: &Region) -> String {
-    format!("{}{}{}号{}栋{}室", region.name, rng.pick(STREETS), rng.range(1, 399), rng.range(1, 12), rng.range(101, 1808))
+    format!(
+        "{}{}{}号{}栋{}室",
+        region.name,
+        rng.pick(STREETS),
+        rng.range(1, 399),
+        rng.range(1, 12),
+        rng.range(101, 1808)
+    )
 }
 
 static SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "周", "吴"];
@@ -45,7 +54,12 @@ impl Operator {
         let mut rng = Rng::new(layout.seed, Stream::Operator, u64::from(k));
         let flaws = OperatorFlaws::draw(&mut rng);
         let region = rng.pick(REGIONS);
-        let company = format!("{}{}{}", region.city, rng.pick(NAME_PARTS), rng.pick(&["电子商务有限公司", "贸易有限公司", "科技有限公司"]));
+        let company = format!(
+            "{}{}{}",
+            region.city,
+            rng.pick(NAME_PARTS),
+            rng.pick(&["电子商务有限公司", "贸易有限公司", "科技有限公司"])
+        );
         let uscc = make_uscc(&mut rng, region.code, !flaws.uscc_invalid);
         let address = street_address(&mut rng, region);
         let legal_representative = format!("{}{}", rng.pick(SURNAMES), rng.pick(GIVEN));
@@ -56,7 +70,8 @@ impl Operator {
     pub(crate) fn history(&self, layout: &Layout) -> Vec<(String, &'static str, &'static str)> {
         let mut rng = Rng::new(layout.seed, Stream::Operator, u64::from(self.index) | 1 << 40);
         let mut row = |year: i32, failed: bool| {
-            let date = NaiveDate::from_ymd_opt(year, rng.range(3, 10) as u32, rng.range(1, 28) as u32).unwrap_or_default();
+            let date =
+                NaiveDate::from_ymd_opt(year, rng.range(3, 10) as u32, rng.range(1, 28) as u32).unwrap_or_default();
             (date.format("%Y-%m-%d").to_string(), rng.pick(CLASSES).name, if failed { "不合格" } else { "合格" })
         };
         match self.flaws.history {
@@ -97,7 +112,8 @@ impl ShopInfo {
             Platform::Duo => *rng.pick(&["的小店", "百货", "官方店", "优选店"]),
         };
         let name = format!("{}{}{}", rng.pick(NAME_PARTS), rng.pick(&["数码", "家居", "生活", "电器", "优品"]), suffix);
-        let scope = "一般项目：电子产品销售；家用电器销售；日用百货销售；互联网销售（除销售需要许可的商品）。".to_string();
+        let scope =
+            "一般项目：电子产品销售；家用电器销售；日用百货销售；互联网销售（除销售需要许可的商品）。".to_string();
         ShopInfo { index: j, platform, shop_id: layout.shop_id(platform, j), name, operator, flaws, scope }
     }
 
@@ -210,7 +226,13 @@ impl Item {
         let first = rng.below(class.points.len() as u64) as usize;
         let second = (first + 1 + rng.below(class.points.len() as u64 - 1) as usize) % class.points.len();
         let (point_a, point_b) = (class.points[first], class.points[second]);
-        let model = format!("{}-{}{:03}{}", class.model_prefix, rng.range(1, 9), rng.below(1000), rng.pick(&["", "A", "S", "Pro"]));
+        let model = format!(
+            "{}-{}{:03}{}",
+            class.model_prefix,
+            rng.range(1, 9),
+            rng.below(1000),
+            rng.pick(&["", "A", "S", "Pro"])
+        );
 
         let mut title = String::new();
         if class.slug == "phone-case" {
@@ -274,7 +296,9 @@ impl Item {
         let raw_sales = rng.range(10u64.pow(magnitude + 1) / 10, 10u64.pow(magnitude + 2) - 1);
         let (sales_text, sales) = sales_display(platform, raw_sales);
         let stock = if rng.per_mille(50) { 0 } else { rng.range(1, 5000) };
-        let images = (1..=rng.range(3, 5)).map(|k| format!("/img/{}/{item_id}-{k}.gif", platform.prefix().trim_start_matches('/'))).collect();
+        let images = (1..=rng.range(3, 5))
+            .map(|k| format!("/img/{}/{item_id}-{k}.gif", platform.prefix().trim_start_matches('/')))
+            .collect();
 
         let mut lines = vec![format!("产品特点：{point_a}，{point_b}。"), (*rng.pick(GENERIC_LINES)).to_string()];
         if flaws.near_miss {
@@ -362,15 +386,22 @@ fn certificate(
         }
         Regime::Xk { prefix } => match flaws.licence {
             LicenceFlaw::Clean => shown(CertificateKind::Xk, xk_number(prefix, rng.below(100_000)), None, class.name),
-            LicenceFlaw::Malformed => shown(CertificateKind::Xk, format!("{prefix}-{:04}", rng.below(10_000)), None, class.name),
+            LicenceFlaw::Malformed => {
+                shown(CertificateKind::Xk, format!("{prefix}-{:04}", rng.below(10_000)), None, class.name)
+            }
             _ => None,
         },
         Regime::Sc { food_category } => match flaws.licence {
             LicenceFlaw::Clean => shown(CertificateKind::Sc, sc_number(food_category, area, rng), None, class.name),
-            LicenceFlaw::Malformed => {
-                shown(CertificateKind::Sc, format!("SC1{food_category}{area}{:04}", rng.below(10_000)), None, class.name)
+            LicenceFlaw::Malformed => shown(
+                CertificateKind::Sc,
+                format!("SC1{food_category}{area}{:04}", rng.below(10_000)),
+                None,
+                class.name,
+            ),
+            LicenceFlaw::Qs => {
+                shown(CertificateKind::Qs, format!("QS{}{:08}", &area[..4], rng.below(100_000_000)), None, class.name)
             }
-            LicenceFlaw::Qs => shown(CertificateKind::Qs, format!("QS{}{:08}", &area[..4], rng.below(100_000_000)), None, class.name),
             LicenceFlaw::Missing => None,
         },
         Regime::Standard | Regime::Unregulated => None,

@@ -61,7 +61,9 @@ pub(crate) fn page_start(out: &mut String, platform: Platform, title: &str, cano
 }
 
 pub(crate) fn page_end(out: &mut String) {
-    out.push_str("<footer class=\"site-footer\">本站为演示用样品网站，商品与店铺均为虚构。</footer>\n</body>\n</html>\n");
+    out.push_str(
+        "<footer class=\"site-footer\">本站为演示用样品网站，商品与店铺均为虚构。</footer>\n</body>\n</html>\n",
+    );
 }
 
 /// Number of pages for `n` entries (at least one: an empty list still has a page).
@@ -80,7 +82,11 @@ pub(crate) fn page_slice(ids: &[u32], page: usize) -> Option<&[u32]> {
 
 /// A "下一页" link to `href` when there is a next page.
 pub(crate) fn next_link(out: &mut String, page: usize, total_entries: usize, href: &str) {
-    let _ = write!(out, "<div class=\"pager\"><span class=\"page-info\">第{page}页，共{}页</span>", page_count(total_entries));
+    let _ = write!(
+        out,
+        "<div class=\"pager\"><span class=\"page-info\">第{page}页，共{}页</span>",
+        page_count(total_entries)
+    );
     if page < page_count(total_entries) {
         out.push_str("<a class=\"next-page\" href=\"");
         esc(out, href);

@@ -29,9 +29,7 @@ pub fn uscc_check_char(first17: &str) -> Option<char> {
 
 /// Whether `code` is an 18-character USCC whose check character is right.
 pub fn uscc_is_valid(code: &str) -> bool {
-    code.len() == 18
-        && code.is_char_boundary(17)
-        && uscc_check_char(&code[..17]).is_some_and(|c| code.ends_with(c))
+    code.len() == 18 && code.is_char_boundary(17) && uscc_check_char(&code[..17]).is_some_and(|c| code.ends_with(c))
 }
 
 /// GB 11714 check character for an 8-digit organisation-code body
@@ -63,10 +61,8 @@ pub(crate) fn make_uscc(rng: &mut Rng, area: &str, valid: bool) -> String {
     if valid {
         code.push(right);
     } else {
-        let wrong = USCC_CHARSET[(USCC_CHARSET.iter().position(|&c| c as char == right).unwrap_or(0)
-            + 1
-            + rng.below(29) as usize)
-            % 31];
+        let wrong = USCC_CHARSET
+            [(USCC_CHARSET.iter().position(|&c| c as char == right).unwrap_or(0) + 1 + rng.below(29) as usize) % 31];
         code.push(wrong as char);
     }
     code

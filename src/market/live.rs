@@ -22,9 +22,9 @@ pub(crate) fn room(market: &Market, platform: Platform, room: u32) -> Option<(Sh
     }
     let shops = market.layout.shops;
     let start = (u64::from(room) * 7_919) % u64::from(shops);
-    let host = (0..u64::from(shops)).map(|k| ((start + k) % u64::from(shops)) as u32).find(|&j| {
-        market.layout.platform_of_shop(j) == platform && !market.index.shop_items(j).is_empty()
-    })?;
+    let host = (0..u64::from(shops))
+        .map(|k| ((start + k) % u64::from(shops)) as u32)
+        .find(|&j| market.layout.platform_of_shop(j) == platform && !market.index.shop_items(j).is_empty())?;
     let items = market.index.shop_items(host).iter().take(CARDS).map(|&i| market.item(i)).collect();
     Some((market.shop(host), items))
 }
@@ -40,11 +40,7 @@ pub(crate) fn page(platform: Platform, room: u32, host: &ShopInfo, items: &[Item
     page_start(&mut out, platform, &format!("直播间 {room}"), None);
     let _ = write!(out, "<section class=\"live-room\" data-room=\"{room}\">\n<h1 class=\"room-title\">");
     esc(&mut out, &host.name);
-    let _ = write!(
-        out,
-        "直播间</h1>\n<div class=\"host\">主播：<a class=\"shop-link\" href=\"{}\">",
-        host.path()
-    );
+    let _ = write!(out, "直播间</h1>\n<div class=\"host\">主播：<a class=\"shop-link\" href=\"{}\">", host.path());
     esc(&mut out, &host.name);
     out.push_str("</a></div>\n<div class=\"live-status\">直播中</div>\n<ul class=\"live-cards\">\n");
     for (k, item) in items.iter().enumerate() {

@@ -22,7 +22,11 @@ pub(crate) fn entry(market: &Market) -> String {
     page_start(&mut out, P, "首页", None);
     out.push_str("<nav class=\"categories\"><h2>商品分类</h2><ul>\n");
     for class in CLASSES {
-        let _ = writeln!(out, "<li><a class=\"cat-link\" href=\"/mall/search?cat={}&amp;page=1\">{}</a></li>", class.slug, class.name);
+        let _ = writeln!(
+            out,
+            "<li><a class=\"cat-link\" href=\"/mall/search?cat={}&amp;page=1\">{}</a></li>",
+            class.slug, class.name
+        );
     }
     out.push_str("</ul></nav>\n<section class=\"live-rooms\"><h2>直播间</h2><ul>\n");
     for room in 1..=market.live_rooms(P) {
@@ -51,7 +55,12 @@ pub(crate) fn list(market: &Market, class: usize, page: usize) -> Option<String>
     let class = &CLASSES[class];
     let mut out = String::with_capacity(16 * 1024);
     page_start(&mut out, P, class.name, None);
-    let _ = write!(out, "<h1 class=\"list-title\">{}</h1><p class=\"result-count\">共{}件商品</p>\n<ul class=\"item-list\">\n", class.name, ids.len());
+    let _ = write!(
+        out,
+        "<h1 class=\"list-title\">{}</h1><p class=\"result-count\">共{}件商品</p>\n<ul class=\"item-list\">\n",
+        class.name,
+        ids.len()
+    );
     if slice.is_empty() {
         out.push_str("<li class=\"empty\">暂无商品</li>\n");
     }
@@ -70,7 +79,8 @@ pub(crate) fn item(item: &Item, shop: &ShopInfo) -> String {
     page_start(&mut out, P, &item.title, Some(&item.path()));
     out.push_str("<nav class=\"breadcrumb\"><a href=\"/mall/\">首页</a> &gt; <span class=\"category\">");
     esc(&mut out, item.class.category);
-    let _ = write!(out, "</span></nav>\n<div class=\"item\" data-item-id=\"{}\">\n<div class=\"gallery\">", item.item_id);
+    let _ =
+        write!(out, "</span></nav>\n<div class=\"item\" data-item-id=\"{}\">\n<div class=\"gallery\">", item.item_id);
     for (k, src) in item.images.iter().enumerate() {
         let class = if k == 0 { "main-img" } else { "thumb" };
         let _ = write!(out, "<img class=\"{class}\" src=\"{src}\" alt=\"商品图片{}\">", k + 1);
@@ -105,7 +115,8 @@ pub(crate) fn item(item: &Item, shop: &ShopInfo) -> String {
     }
     out.push_str("</table></section>\n<section class=\"desc\"><h2>商品详情</h2><div class=\"desc-text\">");
     esc(&mut out, &item.description);
-    let _ = write!(out, "</div></section>\n<aside class=\"shop-card\"><a class=\"shop-link\" href=\"{}\">", shop.path());
+    let _ =
+        write!(out, "</div></section>\n<aside class=\"shop-card\"><a class=\"shop-link\" href=\"{}\">", shop.path());
     esc(&mut out, &shop.name);
     out.push_str("</a></aside>\n");
     page_end(&mut out);
@@ -125,7 +136,8 @@ pub(crate) fn shop(market: &Market, shop: &ShopInfo, page: usize) -> Option<Stri
         let op = &shop.operator;
         out.push_str("<section class=\"licence\"><h2>营业执照信息</h2><dl>\n<dt>企业名称</dt><dd class=\"company\">");
         esc(&mut out, &op.company);
-        let _ = write!(out, "</dd>\n<dt>统一社会信用代码</dt><dd class=\"uscc\">{}</dd>\n<dt>法定代表人</dt><dd>", op.uscc);
+        let _ =
+            write!(out, "</dd>\n<dt>统一社会信用代码</dt><dd class=\"uscc\">{}</dd>\n<dt>法定代表人</dt><dd>", op.uscc);
         esc(&mut out, &op.legal_representative);
         out.push_str("</dd>\n<dt>住所</dt><dd class=\"address\">");
         esc(&mut out, &op.address);

@@ -31,7 +31,10 @@ pub(crate) fn router(market: Arc<Market>) -> Router {
         .route("/mall/item/{file}", get(mall_item))
         .route("/mall/shop/{id}", get(mall_shop))
         .route("/mall/live/{room}", get(|s: Shared, p: Path<String>| live_page(s, Platform::Mall, p)))
-        .route("/mall/live/{room}/cards.json", get(|s: Shared, p: Path<String>, q: RawQuery| live_cards(s, Platform::Mall, p, q)))
+        .route(
+            "/mall/live/{room}/cards.json",
+            get(|s: Shared, p: Path<String>, q: RawQuery| live_cards(s, Platform::Mall, p, q)),
+        )
         .route("/mall/cart", get(cart))
         .route("/mall/cart/{*rest}", get(cart))
         .route("/duo", get(duo_entry))
@@ -40,7 +43,10 @@ pub(crate) fn router(market: Arc<Market>) -> Router {
         .route("/duo/goods.html", get(duo_item))
         .route("/duo/mall_page.html", get(duo_shop))
         .route("/duo/live/{room}", get(|s: Shared, p: Path<String>| live_page(s, Platform::Duo, p)))
-        .route("/duo/live/{room}/cards.json", get(|s: Shared, p: Path<String>, q: RawQuery| live_cards(s, Platform::Duo, p, q)))
+        .route(
+            "/duo/live/{room}/cards.json",
+            get(|s: Shared, p: Path<String>, q: RawQuery| live_cards(s, Platform::Duo, p, q)),
+        )
         .route("/duo/cart", get(cart))
         .route("/duo/cart/{*rest}", get(cart))
         .route("/img/{platform}/{file}", get(image))
@@ -50,7 +56,8 @@ pub(crate) fn router(market: Arc<Market>) -> Router {
 }
 
 async fn count(State(market): Shared, request: Request, next: Next) -> Response {
-    let key = request.uri().path_and_query().map_or_else(|| request.uri().path().to_string(), |pq| pq.as_str().to_string());
+    let key =
+        request.uri().path_and_query().map_or_else(|| request.uri().path().to_string(), |pq| pq.as_str().to_string());
     market.record_hit(key);
     next.run(request).await
 }
@@ -97,10 +104,12 @@ fn class_index(query: &Option<String>) -> Option<usize> {
 }
 
 async fn index() -> Response {
-    html("<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>样品市场</title></head><body>\n\
+    html(
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>样品市场</title></head><body>\n\
           <h1>样品市场</h1>\n<ul><li><a href=\"/mall/\">样品商城</a></li><li><a href=\"/duo/\">样品多多</a></li></ul>\n\
           <p>演示用的样品电商网站：商品、店铺和违规情况均为生成数据。</p>\n</body></html>\n"
-        .to_string())
+            .to_string(),
+    )
 }
 
 async fn mall_entry(State(market): Shared) -> Response {
@@ -156,18 +165,27 @@ async fn live_page(State(market): Shared, platform: Platform, Path(room): Path<S
     }))
 }
 
-async fn live_cards(State(market): Shared, platform: Platform, Path(room): Path<String>, RawQuery(query): RawQuery) -> Response {
+async fn live_cards(
+    State(market): Shared,
+    platform: Platform,
+    Path(room): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
     let tick = param(&query, "tick").and_then(|t| t.parse().ok()).unwrap_or(0);
     match room.parse().ok().and_then(|room| live::room(&market, platform, room)) {
-        Some((_, items)) => ([(header::CONTENT_TYPE, "application/json")], live::cards_json(&items, tick)).into_response(),
+        Some((_, items)) => {
+            ([(header::CONTENT_TYPE, "application/json")], live::cards_json(&items, tick)).into_response()
+        }
         None => not_found(),
     }
 }
 
 async fn cart() -> Response {
-    html("<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>购物车</title></head>\
+    html(
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>购物车</title></head>\
           <body><h1>购物车</h1><p>您的购物车还是空的。</p></body></html>\n"
-        .to_string())
+            .to_string(),
+    )
 }
 
 async fn image(Path((platform, file)): Path<(String, String)>) -> Response {

@@ -124,7 +124,8 @@ pub(crate) fn registry_entry(item: &Item, seed: u64) -> Option<RegistryEntry> {
     } else {
         rng.range(u64::from(today.year() as u32) + 1, 2029)
     };
-    let expiry = NaiveDate::from_ymd_opt(year as i32, rng.range(1, 12) as u32, rng.range(1, 28) as u32).unwrap_or(today);
+    let expiry =
+        NaiveDate::from_ymd_opt(year as i32, rng.range(1, 12) as u32, rng.range(1, 28) as u32).unwrap_or(today);
     Some(RegistryEntry {
         number: shown.certificate.number.clone(),
         // The registry knows the holder even when the listing hides the maker.

@@ -52,8 +52,14 @@ pub(crate) static ABSOLUTE_PHRASES: &[&str] =
     &["全网最佳品质", "国家级品质", "销量第一", "最高级工艺", "顶级用料", "全网最低价", "史上最强"];
 
 /// Medical or guaranteed-effect claims on ordinary goods.
-pub(crate) static MEDICAL_CLAIMS: &[&str] =
-    &["可治疗失眠。", "消炎杀菌，祛痘祛斑。", "长期使用可降血压。", "防癌抗癌。", "根治湿疹。", "增强免疫力，预防感冒。"];
+pub(crate) static MEDICAL_CLAIMS: &[&str] = &[
+    "可治疗失眠。",
+    "消炎杀菌，祛痘祛斑。",
+    "长期使用可降血压。",
+    "防癌抗癌。",
+    "根治湿疹。",
+    "增强免疫力，预防感冒。",
+];
 
 /// How a CCC-catalogue listing's certification shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,10 +67,14 @@ pub(crate) enum CccFlaw {
     Clean,
     Missing,
     /// No number; `认证` says `CQC认证` (`cqc`) or a bare `3C`.
-    MarkMisleading { cqc: bool },
+    MarkMisleading {
+        cqc: bool,
+    },
     Malformed(Malformation),
     /// The number carries this other class's catalogue code.
-    Mismatch { code: &'static str },
+    Mismatch {
+        code: &'static str,
+    },
     Invalid(Registration),
 }
 
@@ -184,8 +194,8 @@ impl ItemFlaws {
             _ => None,
         };
         let absolute_draw = rng.below(1000);
-        let absolute =
-            (absolute_draw < 50).then(|| (ABSOLUTE_PHRASES[absolute_draw as usize % 7], absolute_draw.is_multiple_of(2)));
+        let absolute = (absolute_draw < 50)
+            .then(|| (ABSOLUTE_PHRASES[absolute_draw as usize % 7], absolute_draw.is_multiple_of(2)));
         let medical_draw = rng.below(1000);
         let medical = (class.claims_plausible && medical_draw < 60)
             .then(|| MEDICAL_CLAIMS[medical_draw as usize % MEDICAL_CLAIMS.len()]);
@@ -193,7 +203,17 @@ impl ItemFlaws {
         let shows_original_price = rng.per_mille(600);
         let fake_was_price = rng.per_mille(80) && shows_original_price;
         let near_miss = rng.per_mille(100);
-        ItemFlaws { ccc, licence, sanwu, absolute, medical, clearly_low, shows_original_price, fake_was_price, near_miss }
+        ItemFlaws {
+            ccc,
+            licence,
+            sanwu,
+            absolute,
+            medical,
+            clearly_low,
+            shows_original_price,
+            fake_was_price,
+            near_miss,
+        }
     }
 }
 
@@ -223,7 +243,9 @@ pub(crate) enum History {
     /// Failures only before the window: a near-miss.
     OldFailures,
     /// Failures in 2 or 3 of the window's years: `shop.repeat_offender`.
-    Repeat { years: u8 },
+    Repeat {
+        years: u8,
+    },
 }
 
 /// Operator-level flaws (an operator is the company behind one or more shops).
@@ -362,8 +384,33 @@ pub const PLANTED_RULES: &[&str] = &[
 /// Substrings that clean generated text must never contain.
 #[cfg(test)]
 pub(crate) static FORBIDDEN_IN_CLEAN_TEXT: &[&str] = &[
-    "最", "第一", "顶级", "国家级", "极", "首", "唯一", "独家", "绝对", "永久", "万能", "全网", "世界", "冠军", "领先",
-    "100%", "治", "疗", "药", "癌", "炎", "菌", "免疫", "血压", "湿疹", "医", "CQC",
+    "最",
+    "第一",
+    "顶级",
+    "国家级",
+    "极",
+    "首",
+    "唯一",
+    "独家",
+    "绝对",
+    "永久",
+    "万能",
+    "全网",
+    "世界",
+    "冠军",
+    "领先",
+    "100%",
+    "治",
+    "疗",
+    "药",
+    "癌",
+    "炎",
+    "菌",
+    "免疫",
+    "血压",
+    "湿疹",
+    "医",
+    "CQC",
 ];
 
 #[cfg(test)]

@@ -187,7 +187,10 @@ mod tests {
 
     #[test]
     fn diff_names_changed_fields_and_ignores_capture_fields() {
-        let a = Listing { platform: "p".into(), item_id: "1".into(), title: Some("充电宝".into()), ..Listing::default() };
+        let a =
+            Listing {
+                platform: "p".into(), item_id: "1".into(), title: Some("充电宝".into()), ..Listing::default()
+            };
         let mut b = a.clone();
         b.captured_at = Some(Utc::now());
         b.capture_id = Some("ab".into());

@@ -49,7 +49,6 @@ pub(super) enum MessagePart {
     Title,
 }
 
-
 /// Parse, validate and compile one rule file.
 pub fn compile(file: &Path, src: &str, reference: &Reference) -> Result<Rule, Vec<Problem>> {
     let mut d = Diagnostics::new(file, src);

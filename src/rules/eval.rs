@@ -445,10 +445,8 @@ impl Pred {
                     })
                     .min_by_key(|(_, price)| *price)?;
                 (was > low_price).then(|| {
-                    let note = format!(
-                        "lowest price in the {days} days before {}: {low_price} on {low_date}",
-                        input.today
-                    );
+                    let note =
+                        format!("lowest price in the {days} days before {}: {low_price} on {low_date}", input.today);
                     vec![Evidence::whole("original_price", was.to_string(), Some(note))]
                 })
             }

@@ -16,10 +16,10 @@ use evidence::bundle::{BundleRequest, BundleSummary, CaptureContext};
 use evidence::checkpoint::SignedCheckpoint;
 use evidence::custody::CustodyEvent;
 use evidence::finding::FindingRecord;
-use evidence::Digest;
 use evidence::keys::{KeyError, StationKey};
 use evidence::ledger::{Ledger, LedgerError, LedgerReport};
 use evidence::BlobStore;
+use evidence::Digest;
 
 use crate::config::{DataDir, Identity};
 use crate::store::Store;
@@ -100,7 +100,10 @@ impl Station {
     /// included).
     pub fn verify_ledger(&self) -> Result<LedgerReport, SealError> {
         let check_token = |cp: &SignedCheckpoint, der: &[u8]| {
-            evidence::timestamp::TimestampToken::from_der(der.to_vec()).verify(&cp.digest(), None).err().map(|e| e.to_string())
+            evidence::timestamp::TimestampToken::from_der(der.to_vec())
+                .verify(&cp.digest(), None)
+                .err()
+                .map(|e| e.to_string())
         };
         Ok(self.ledger.verify(&self.key.public(), &check_token)?)
     }
@@ -120,7 +123,11 @@ impl Station {
             let manifest: evidence::CaptureManifest = match serde_json::from_value(entry.body) {
                 Ok(m) => m,
                 Err(e) => {
-                    problems.push(evidence::ledger::Problem { check: "artifact", at, detail: format!("not a capture manifest: {e}") });
+                    problems.push(evidence::ledger::Problem {
+                        check: "artifact",
+                        at,
+                        detail: format!("not a capture manifest: {e}"),
+                    });
                     continue;
                 }
             };
@@ -130,7 +137,11 @@ impl Station {
             for (what, digest) in artifacts {
                 checked += 1;
                 if let Err(e) = self.blobs.get(&digest) {
-                    problems.push(evidence::ledger::Problem { check: "artifact", at: at.clone(), detail: format!("{what} {digest}: {e}") });
+                    problems.push(evidence::ledger::Problem {
+                        check: "artifact",
+                        at: at.clone(),
+                        detail: format!("{what} {digest}: {e}"),
+                    });
                 }
             }
         }
@@ -142,7 +153,8 @@ impl Station {
     pub async fn checkpoint_timestamped(&self, tsa_url: Option<&str>) -> Result<SignedCheckpoint, SealError> {
         let signed = self.checkpoint()?;
         if let Some(url) = tsa_url {
-            let size = evidence::checkpoint::Checkpoint::parse(&signed.text).map(|c| c.size).map_err(LedgerError::from)?;
+            let size =
+                evidence::checkpoint::Checkpoint::parse(&signed.text).map(|c| c.size).map_err(LedgerError::from)?;
             if self.ledger.tokens(size)?.is_empty() {
                 let (token, _) = tsa::request_token(url, &signed.digest()).await?;
                 self.ledger.add_token(size, token.as_der())?;
@@ -159,8 +171,12 @@ impl Station {
         captures: Vec<Digest>,
         options: &BundleOptions,
     ) -> Result<BundleSummary, SealError> {
-        let mut done = self.seal_bundles(store, vec![BundleWork { findings, captures, options: options.clone() }]).await?;
-        done.pop().ok_or_else(|| SealError::Io { path: options.out.clone(), source: std::io::Error::other("no bundle written") })
+        let mut done =
+            self.seal_bundles(store, vec![BundleWork { findings, captures, options: options.clone() }]).await?;
+        done.pop().ok_or_else(|| SealError::Io {
+            path: options.out.clone(),
+            source: std::io::Error::other("no bundle written"),
+        })
     }
 
     /// Seals several bundles in one pass: records each sealing in the custody
@@ -223,16 +239,21 @@ impl Station {
         let checkpoint = self.checkpoint_timestamped(tsa.as_deref()).await?;
 
         let (blobs, ledger, key) = (self.blobs.clone(), self.ledger.clone(), self.key.clone());
-        let summaries = tokio::task::spawn_blocking(move || -> Result<Vec<(BundleSummary, BundleOptions)>, SealError> {
-            let mut out = Vec::with_capacity(requests.len());
-            for (request, options) in requests {
-                let summary = evidence::bundle::write_bundle(&options.out, &request, &blobs, &ledger, &key, &checkpoint)?;
-                out.push((summary, options));
-            }
-            Ok(out)
-        })
-        .await
-        .map_err(|e| SealError::Io { path: PathBuf::from("(bundle writer)"), source: std::io::Error::other(e.to_string()) })??;
+        let summaries =
+            tokio::task::spawn_blocking(move || -> Result<Vec<(BundleSummary, BundleOptions)>, SealError> {
+                let mut out = Vec::with_capacity(requests.len());
+                for (request, options) in requests {
+                    let summary =
+                        evidence::bundle::write_bundle(&options.out, &request, &blobs, &ledger, &key, &checkpoint)?;
+                    out.push((summary, options));
+                }
+                Ok(out)
+            })
+            .await
+            .map_err(|e| SealError::Io {
+                path: PathBuf::from("(bundle writer)"),
+                source: std::io::Error::other(e.to_string()),
+            })??;
         let exported = summaries
             .iter()
             .map(|(summary, options)| {
@@ -272,7 +293,10 @@ impl Station {
         };
         Ok(Some(CaptureContext {
             platform: Some(listing.platform.clone()),
-            shop: shop.as_ref().and_then(|s| s.name.clone()).or_else(|| listing.shop.as_ref().and_then(|r| r.name.clone())),
+            shop: shop
+                .as_ref()
+                .and_then(|s| s.name.clone())
+                .or_else(|| listing.shop.as_ref().and_then(|r| r.name.clone())),
             uscc: shop.as_ref().and_then(|s| s.uscc.clone()),
         }))
     }

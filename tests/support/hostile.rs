@@ -141,7 +141,10 @@ fn router(state: Arc<HostileState>) -> Router {
         .route("/zstd", get(|| async { encoded("zstd", Bytes::from_static(b"\x28\xb5\x2f\xfd whatever")) }))
         .route("/trickle", get(trickle))
         .route("/garbage", get(garbage))
-        .route("/broken.html", get(|| async { html("<html><head><title>半截页面</title><body><div class=\"price\">¥19<span") }))
+        .route(
+            "/broken.html",
+            get(|| async { html("<html><head><title>半截页面</title><body><div class=\"price\">¥19<span") }),
+        )
         .route("/gbk", get(gbk))
         .route("/cookie/set", get(cookie_set))
         .route("/cookie/need", get(cookie_need))
@@ -177,10 +180,7 @@ async fn robots(State(state): State<Arc<HostileState>>) -> Response {
 }
 
 async fn echo_headers(headers: HeaderMap) -> String {
-    headers
-        .iter()
-        .map(|(k, v)| format!("{}: {}\n", k, String::from_utf8_lossy(v.as_bytes())))
-        .collect()
+    headers.iter().map(|(k, v)| format!("{}: {}\n", k, String::from_utf8_lossy(v.as_bytes()))).collect()
 }
 
 async fn throttled(
@@ -219,7 +219,10 @@ async fn huge(State(state): State<Arc<HostileState>>) -> Response {
         Ok::<_, std::io::Error>(zeros.clone())
     });
     (
-        [(header::CONTENT_TYPE, "application/octet-stream".to_string()), (header::CONTENT_LENGTH, HUGE_BYTES.to_string())],
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_LENGTH, HUGE_BYTES.to_string()),
+        ],
         Body::from_stream(stream),
     )
         .into_response()
@@ -274,7 +277,8 @@ async fn garbage() -> Response {
 }
 
 async fn gbk() -> Response {
-    let page = format!("<html><head><meta charset=\"gbk\"><title>商品</title></head><body><p>{GBK_TEXT}</p></body></html>");
+    let page =
+        format!("<html><head><meta charset=\"gbk\"><title>商品</title></head><body><p>{GBK_TEXT}</p></body></html>");
     let (bytes, _, _) = encoding_rs::GBK.encode(&page);
     ([(header::CONTENT_TYPE, "text/html")], bytes.into_owned()).into_response()
 }
@@ -286,7 +290,10 @@ fn has_session(headers: &HeaderMap) -> bool {
 }
 
 async fn cookie_set() -> Response {
-    ([(header::SET_COOKIE, format!("{SESSION}; Path=/")), (header::CONTENT_TYPE, "text/plain".to_string())], "cookie set")
+    (
+        [(header::SET_COOKIE, format!("{SESSION}; Path=/")), (header::CONTENT_TYPE, "text/plain".to_string())],
+        "cookie set",
+    )
         .into_response()
 }
 
@@ -299,7 +306,10 @@ async fn cookie_need(headers: HeaderMap) -> Response {
 }
 
 async fn cookie_login() -> Response {
-    (StatusCode::FOUND, [(header::SET_COOKIE, format!("{SESSION}; Path=/")), (header::LOCATION, "/cookie/members".to_string())])
+    (
+        StatusCode::FOUND,
+        [(header::SET_COOKIE, format!("{SESSION}; Path=/")), (header::LOCATION, "/cookie/members".to_string())],
+    )
         .into_response()
 }
 

@@ -32,8 +32,7 @@ fn run(args: Vec<String>) -> Result<bool, String> {
             "--tsa-ca" => {
                 let path = args.next().ok_or("--tsa-ca needs a file")?;
                 let pem = std::fs::read(&path).map_err(|e| format!("cannot read `{path}`: {e}"))?;
-                options.tsa_roots =
-                    evidence::timestamp::certs_from_pem(&pem).map_err(|e| format!("`{path}`: {e}"))?;
+                options.tsa_roots = evidence::timestamp::certs_from_pem(&pem).map_err(|e| format!("`{path}`: {e}"))?;
             }
             "--json" => json = true,
             "-h" | "--help" => {

@@ -5,8 +5,8 @@
 //! custody log and the human-readable extraction record. FORMAT.md specifies
 //! the layout byte for byte; [`verify`] is the reference verifier.
 
-mod write;
 pub mod verify;
+mod write;
 
 use serde::{Deserialize, Serialize};
 

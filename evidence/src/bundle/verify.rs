@@ -103,7 +103,10 @@ fn check_files(package: &Package, r: &mut VerifyReport) {
                 r.fail(
                     "files",
                     &m.path,
-                    format!("sha256 {} ({} bytes) but datapackage.json says {} ({} bytes)", m.actual_hash, m.actual_bytes, m.expected_hash, m.expected_bytes),
+                    format!(
+                        "sha256 {} ({} bytes) but datapackage.json says {} ({} bytes)",
+                        m.actual_hash, m.actual_bytes, m.expected_hash, m.expected_bytes
+                    ),
                 );
             }
             for p in &audit.missing {
@@ -120,8 +123,16 @@ fn check_files(package: &Package, r: &mut VerifyReport) {
             } else {
                 r.pass("datapackage-digest", wacz::DIGEST_PATH, "matches datapackage.json");
             }
-            if audit.mismatched.is_empty() && audit.missing.is_empty() && audit.unlisted.is_empty() && audit.listed_twice.is_empty() {
-                r.pass("files", wacz::DATAPACKAGE_PATH, format!("{} files re-hashed, all match", package.files.len().saturating_sub(2)));
+            if audit.mismatched.is_empty()
+                && audit.missing.is_empty()
+                && audit.unlisted.is_empty()
+                && audit.listed_twice.is_empty()
+            {
+                r.pass(
+                    "files",
+                    wacz::DATAPACKAGE_PATH,
+                    format!("{} files re-hashed, all match", package.files.len().saturating_sub(2)),
+                );
             }
         }
     }
@@ -157,7 +168,10 @@ fn check_signature(package: &Package, options: &VerifyOptions, r: &mut VerifyRep
             return None;
         }
     };
-    let in_pem = package.get(paths::PUBLIC_KEY).and_then(|b| std::str::from_utf8(b).ok()).and_then(|s| PublicKey::from_pem(s).ok());
+    let in_pem = package
+        .get(paths::PUBLIC_KEY)
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .and_then(|s| PublicKey::from_pem(s).ok());
     let mut key_ok = true;
     if in_pem != Some(key) {
         r.fail("key", paths::PUBLIC_KEY, "is not the key that signed the package");
@@ -172,8 +186,9 @@ fn check_signature(package: &Package, options: &VerifyOptions, r: &mut VerifyRep
         r.fail("signature", file, format!("names `{}` instead of datapackage.json", digest.path));
     }
     match package.datapackage() {
-        Ok(dp) if dp.created.as_deref() == Some(signed.created.as_str())
-            && dp.software.as_deref() == Some(signed.software.as_str()) => {}
+        Ok(dp)
+            if dp.created.as_deref() == Some(signed.created.as_str())
+                && dp.software.as_deref() == Some(signed.software.as_str()) => {}
         Ok(_) => r.fail("signature", file, "signedData.created or .software differs from datapackage.json"),
         Err(e) => r.fail("signature", wacz::DATAPACKAGE_PATH, e.to_string()),
     }
@@ -181,7 +196,10 @@ fn check_signature(package: &Package, options: &VerifyOptions, r: &mut VerifyRep
         r.fail("signature", file, format!("unknown signature algorithm `{}`", signed.signature_algorithm));
     }
     let good = signed.hash == digest.hash
-        && b64.decode(&signed.signature).ok().is_some_and(|sig| key.verify(signed.hash.as_bytes(), &sig).unwrap_or(false));
+        && b64
+            .decode(&signed.signature)
+            .ok()
+            .is_some_and(|sig| key.verify(signed.hash.as_bytes(), &sig).unwrap_or(false));
     if good {
         r.pass("signature", file, format!("ed25519 signature by {}", key.fingerprint()));
     } else {
@@ -209,17 +227,19 @@ fn check_checkpoint(package: &Package, key: &PublicKey, r: &mut VerifyReport) ->
         r.fail("checkpoint", file, "not UTF-8");
         return None;
     };
-    let signed = SignedCheckpoint {
-        text: text.to_string(),
-        signature: base64::engine::general_purpose::STANDARD.encode(sig),
-    };
+    let signed =
+        SignedCheckpoint { text: text.to_string(), signature: base64::engine::general_purpose::STANDARD.encode(sig) };
     match signed.verify(key) {
         Ok(Some(cp)) if cp.key == key.fingerprint() => {
             r.pass("checkpoint", file, format!("{} entries, root {}, signed {}", cp.size, cp.root, cp.time));
             Some(cp)
         }
         Ok(Some(cp)) => {
-            r.fail("checkpoint", file, format!("names key {} but the bundle is signed by {}", cp.key, key.fingerprint()));
+            r.fail(
+                "checkpoint",
+                file,
+                format!("names key {} but the bundle is signed by {}", cp.key, key.fingerprint()),
+            );
             None
         }
         Ok(None) => {
@@ -264,7 +284,11 @@ fn check_ledger(package: &Package, cp: &Checkpoint, r: &mut VerifyReport) -> BTr
             }
         };
         if entry.seq != proof.seq {
-            r.fail("ledger-order", &at, format!("entry {} is paired with the proof for entry {}", entry.seq, proof.seq));
+            r.fail(
+                "ledger-order",
+                &at,
+                format!("entry {} is paired with the proof for entry {}", entry.seq, proof.seq),
+            );
             bad += 1;
             continue;
         }
@@ -274,7 +298,8 @@ fn check_ledger(package: &Package, cp: &Checkpoint, r: &mut VerifyReport) -> BTr
         }
         last = Some(entry.seq);
         let path: Option<Vec<Digest>> = proof.path.iter().map(|h| Digest::from_hex(h).ok()).collect();
-        let included = path.is_some_and(|p| merkle::verify_inclusion(entry.seq, cp.size, &merkle::leaf_hash(line), &p, &cp.root));
+        let included =
+            path.is_some_and(|p| merkle::verify_inclusion(entry.seq, cp.size, &merkle::leaf_hash(line), &p, &cp.root));
         if !included {
             r.fail("inclusion", &at, format!("entry {} is not proven to be in checkpoint {}", entry.seq, cp.size));
             bad += 1;
@@ -285,12 +310,14 @@ fn check_ledger(package: &Package, cp: &Checkpoint, r: &mut VerifyReport) -> BTr
     if bad == 0 && !out.is_empty() {
         r.pass("inclusion", paths::ENTRIES, format!("{} entries proven in checkpoint {}", out.len(), cp.size));
     }
-    let listed: Option<Vec<u64>> = package
-        .get(paths::MANIFEST)
-        .and_then(|b| serde_json::from_slice::<Manifest>(b).ok())
-        .map(|m| m.ledger_entries);
+    let listed: Option<Vec<u64>> =
+        package.get(paths::MANIFEST).and_then(|b| serde_json::from_slice::<Manifest>(b).ok()).map(|m| m.ledger_entries);
     if listed.is_some_and(|l| !l.iter().eq(out.keys())) {
-        r.fail("ledger-order", paths::MANIFEST, "ledger_entries differs from the entries proven in ledger-entries.jsonl");
+        r.fail(
+            "ledger-order",
+            paths::MANIFEST,
+            "ledger_entries differs from the entries proven in ledger-entries.jsonl",
+        );
     }
     r.ledger_entries = out.len();
     out
@@ -317,7 +344,8 @@ fn read_manifest(package: &Package, cp: &Checkpoint, key: &PublicKey, r: &mut Ve
         r.fail("manifest", file, "names another checkpoint, key or station than the bundle carries");
         ok = false;
     }
-    let findings: Option<Vec<FindingRecord>> = package.get(paths::FINDINGS).and_then(|b| serde_json::from_slice(b).ok());
+    let findings: Option<Vec<FindingRecord>> =
+        package.get(paths::FINDINGS).and_then(|b| serde_json::from_slice(b).ok());
     if findings.is_some_and(|f| f.iter().map(|f| &f.id).ne(m.findings.iter())) {
         r.fail("manifest", file, "lists other findings than spotcheck/findings.json holds");
         ok = false;
@@ -331,7 +359,12 @@ fn read_manifest(package: &Package, cp: &Checkpoint, key: &PublicKey, r: &mut Ve
 
 /// Each capture record hashes to its id, is sealed in the ledger with the same
 /// body digest, and its response is in the WARC with that payload digest.
-fn check_captures(package: &Package, manifest: Option<&Manifest>, entries: &BTreeMap<u64, Entry>, r: &mut VerifyReport) {
+fn check_captures(
+    package: &Package,
+    manifest: Option<&Manifest>,
+    entries: &BTreeMap<u64, Entry>,
+    r: &mut VerifyReport,
+) {
     let Some(manifest) = manifest else { return };
     let warc_bytes = package.get(paths::WARC).unwrap_or_default();
     let records = match warc::read_records(warc_bytes) {
@@ -400,7 +433,11 @@ fn check_captures(package: &Package, manifest: Option<&Manifest>, entries: &BTre
                 && rec.payload().ok().is_some_and(|p| Digest::of(p) == record.response.body_sha256)
         });
         if !in_warc {
-            r.fail("capture", paths::WARC, format!("no response record {} with the body of capture {}", c.response_record, c.id));
+            r.fail(
+                "capture",
+                paths::WARC,
+                format!("no response record {} with the body of capture {}", c.response_record, c.id),
+            );
             continue;
         }
         // The metadata record concurrent to it holds the capture record itself.
@@ -416,14 +453,23 @@ fn check_captures(package: &Package, manifest: Option<&Manifest>, entries: &BTre
         good += 1;
     }
     if good == manifest.captures.len() && good > 0 {
-        r.pass("capture", paths::CAPTURE_PREFIX, format!("{good} captures bound to their ledger entries and WARC records"));
+        r.pass(
+            "capture",
+            paths::CAPTURE_PREFIX,
+            format!("{good} captures bound to their ledger entries and WARC records"),
+        );
     }
     r.captures = manifest.captures.len();
 }
 
 /// Each finding is exactly what the ledger sealed, and points at a capture
 /// in the bundle.
-fn check_findings(package: &Package, manifest: Option<&Manifest>, entries: &BTreeMap<u64, Entry>, r: &mut VerifyReport) {
+fn check_findings(
+    package: &Package,
+    manifest: Option<&Manifest>,
+    entries: &BTreeMap<u64, Entry>,
+    r: &mut VerifyReport,
+) {
     let file = paths::FINDINGS;
     let findings: Vec<FindingRecord> = match package.get(file).map(serde_json::from_slice) {
         Some(Ok(f)) => f,
@@ -436,7 +482,8 @@ fn check_findings(package: &Package, manifest: Option<&Manifest>, entries: &BTre
             return;
         }
     };
-    let captures: BTreeSet<&str> = manifest.map(|m| m.captures.iter().map(|c| c.id.as_str()).collect()).unwrap_or_default();
+    let captures: BTreeSet<&str> =
+        manifest.map(|m| m.captures.iter().map(|c| c.id.as_str()).collect()).unwrap_or_default();
     let mut good = 0;
     for f in &findings {
         let sealed = entries.values().find(|e| e.kind == EntryKind::Finding && e.subject == f.id);
@@ -467,7 +514,8 @@ fn check_findings(package: &Package, manifest: Option<&Manifest>, entries: &BTre
 /// (chained to a trusted root when roots are given).
 fn check_tokens(package: &Package, cp: &Checkpoint, options: &VerifyOptions, r: &mut VerifyReport) {
     let digest = Digest::of(cp.to_text().as_bytes());
-    let tokens = package.paths().filter(|p| p.starts_with(paths::TOKEN_PREFIX) && p.ends_with(paths::TOKEN_SUFFIX)).count();
+    let tokens =
+        package.paths().filter(|p| p.starts_with(paths::TOKEN_PREFIX) && p.ends_with(paths::TOKEN_SUFFIX)).count();
     if tokens == 0 {
         r.pass("timestamp", paths::CHECKPOINT, "no timestamp token: the checkpoint's time rests on the station clock");
     }
@@ -505,7 +553,11 @@ pub fn render_text(name: &str, r: &VerifyReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "bundle {name}");
     if let Some(id) = &r.bundle_id {
-        let _ = writeln!(out, "  id {id}: {} captures, {} findings, {} ledger entries", r.captures, r.findings, r.ledger_entries);
+        let _ = writeln!(
+            out,
+            "  id {id}: {} captures, {} findings, {} ledger entries",
+            r.captures, r.findings, r.ledger_entries
+        );
     }
     for c in r.checks.iter().filter(|c| !c.ok).chain(r.checks.iter().filter(|c| c.ok)) {
         let mark = if c.ok { "ok    " } else { "FAILED" };

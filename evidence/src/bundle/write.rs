@@ -109,9 +109,12 @@ pub fn write_bundle(
 ) -> Result<BundleSummary, BundleError> {
     let cp = Checkpoint::parse(&checkpoint.text)?;
     let mut ids: Vec<Digest> = Vec::new();
-    for id in req.captures.iter().copied().chain(req.findings.iter().filter_map(|f| {
-        f.capture.as_deref().and_then(|c| Digest::from_hex(c).ok())
-    })) {
+    for id in req
+        .captures
+        .iter()
+        .copied()
+        .chain(req.findings.iter().filter_map(|f| f.capture.as_deref().and_then(|c| Digest::from_hex(c).ok())))
+    {
         if !ids.contains(&id) {
             ids.push(id);
         }
@@ -231,7 +234,8 @@ pub fn write_bundle(
     files.push((paths::ENTRIES.to_string(), entry_lines));
     files.push((paths::PROOFS.to_string(), pretty(&proofs)));
     files.push((paths::CHECKPOINT.to_string(), checkpoint.text.as_bytes().to_vec()));
-    let signature = checkpoint.signature_bytes().filter(|s| s.len() == 64).ok_or(BundleError::BadCheckpointSignature)?;
+    let signature =
+        checkpoint.signature_bytes().filter(|s| s.len() == 64).ok_or(BundleError::BadCheckpointSignature)?;
     files.push((paths::CHECKPOINT_SIG.to_string(), signature));
     for (n, token) in tokens.iter().enumerate() {
         files.push((token_path(n + 1), token.clone()));
@@ -390,7 +394,11 @@ fn report_input(
                 capture_id: id.to_hex(),
                 url: r.url.clone(),
                 final_url: r.final_url.clone(),
-                redirect_chain: r.redirect_chain.iter().map(|h| format!("{} {} → {}", h.status, h.url, h.location)).collect(),
+                redirect_chain: r
+                    .redirect_chain
+                    .iter()
+                    .map(|h| format!("{} {} → {}", h.status, h.url, h.location))
+                    .collect(),
                 platform: ctx.platform,
                 shop: ctx.shop,
                 uscc: ctx.uscc,
@@ -404,7 +412,11 @@ fn report_input(
                     r.request.method,
                     r.response.http_version,
                     r.tool,
-                    if r.robots_override.is_some() { "; robots.txt not consulted (recorded authorisation)" } else { "" }
+                    if r.robots_override.is_some() {
+                        "; robots.txt not consulted (recorded authorisation)"
+                    } else {
+                        ""
+                    }
                 ),
                 files: vec![
                     file_entry(&capture_path(&id.to_hex()), &c.record_bytes, "capture record"),

@@ -12,8 +12,8 @@ use chrono::{DateTime, FixedOffset, Utc};
 use sha2::{Digest as _, Sha256};
 
 use super::{
-    CaptureSummary, CheckpointSummary, CustodyEvent, FileEntry, FindingSummary, ReportInput,
-    Screenshot, TimestampSummary,
+    CaptureSummary, CheckpointSummary, CustodyEvent, FileEntry, FindingSummary, ReportInput, Screenshot,
+    TimestampSummary,
 };
 
 /// Inline style sheet: A4 print layout, CJK-capable fonts, hashes in a
@@ -197,18 +197,14 @@ impl Page {
 
     /// One row of a key/value table; `value` is already HTML.
     fn kv(&mut self, zh: &str, en: &str, value: &str) {
-        self.push(&format!(
-            "<tr><th>{zh}<br><span class=\"en\">{en}</span></th><td>{value}</td></tr>\n"
-        ));
+        self.push(&format!("<tr><th>{zh}<br><span class=\"en\">{en}</span></th><td>{value}</td></tr>\n"));
     }
 
     /// The header row of a list table: (Chinese, English, width) per column.
     fn thead(&mut self, cols: &[(&str, &str, &str)]) {
         self.push("<table class=\"list\">\n<thead><tr>");
         for (zh, en, width) in cols {
-            self.push(&format!(
-                "<th style=\"width:{width}\">{zh}<br><span class=\"en\">{en}</span></th>"
-            ));
+            self.push(&format!("<th style=\"width:{width}\">{zh}<br><span class=\"en\">{en}</span></th>"));
         }
         self.push("</tr></thead>\n<tbody>\n");
     }
@@ -271,16 +267,10 @@ fn basic_info(p: &mut Page, r: &ReportInput) {
     let operators = if r.operators.is_empty() {
         none()
     } else {
-        r.operators
-            .iter()
-            .map(|o| escape_html(o))
-            .collect::<Vec<_>>()
-            .join("、")
+        r.operators.iter().map(|o| escape_html(o)).collect::<Vec<_>>().join("、")
     };
     let operators = if r.operators.len() < 2 {
-        format!(
-            "{operators}<br><span class=\"warn\">执法人员少于两名 / fewer than two officers recorded</span>"
-        )
+        format!("{operators}<br><span class=\"warn\">执法人员少于两名 / fewer than two officers recorded</span>")
     } else {
         operators
     };
@@ -290,12 +280,7 @@ fn basic_info(p: &mut Page, r: &ReportInput) {
     p.kv(
         "提取对象数 / 发现数 / 文件数",
         "Captures / findings / files",
-        &format!(
-            "{} / {} / {}",
-            r.captures.len(),
-            r.findings.len(),
-            r.files.len()
-        ),
+        &format!("{} / {} / {}", r.captures.len(), r.findings.len(), r.files.len()),
     );
     p.push("</table>\n");
     p.push(
@@ -316,31 +301,21 @@ fn captures(p: &mut Page, caps: &[CaptureSummary]) {
 
 fn capture(p: &mut Page, n: usize, c: &CaptureSummary) {
     p.push("<div class=\"capture\">\n");
-    p.push(&format!(
-        "<h3>提取对象 {n} <span class=\"en\">Capture {n}</span></h3>\n<table class=\"kv\">\n"
-    ));
+    p.push(&format!("<h3>提取对象 {n} <span class=\"en\">Capture {n}</span></h3>\n<table class=\"kv\">\n"));
     p.kv("提取编号", "Capture id", &mono(&c.capture_id));
     p.kv("网址", "URL", &mono(&c.url));
     p.kv("最终网址", "Final URL", &mono(&c.final_url));
     let redirects = if c.redirect_chain.is_empty() {
         "无 / none".to_string()
     } else {
-        let items: String = c
-            .redirect_chain
-            .iter()
-            .map(|u| format!("<li>{}</li>", mono(u)))
-            .collect();
+        let items: String = c.redirect_chain.iter().map(|u| format!("<li>{}</li>", mono(u))).collect();
         format!("<ol class=\"redirects\">{items}</ol>")
     };
     p.kv("重定向", "Redirects", &redirects);
     p.kv("平台", "Platform", &opt(&c.platform));
     p.kv("店铺名称", "Shop", &opt(&c.shop));
     p.kv("统一社会信用代码（页面所示）", "USCC shown", &opt(&c.uscc));
-    p.kv(
-        "服务器地址",
-        "Resolved IP",
-        &c.resolved_ip.as_deref().map(mono).unwrap_or_else(none),
-    );
+    p.kv("服务器地址", "Resolved IP", &c.resolved_ip.as_deref().map(mono).unwrap_or_else(none));
     p.kv("开始时间", "Started", &when(&c.started_at));
     p.kv("完成时间", "Finished", &when(&c.finished_at));
     p.kv("时间来源", "Time source", &escape_html(&c.time_source));
@@ -364,11 +339,7 @@ const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
 /// re-encoded from the decoded bytes, so only the base64 alphabet ever reaches
 /// the attribute, whatever the input held.
 fn screenshot(p: &mut Page, s: &Screenshot) {
-    let compact: String = s
-        .png_base64
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
+    let compact: String = s.png_base64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     let decoded = STANDARD.decode(compact.as_bytes()).ok();
     p.push("<figure>\n");
     match decoded {
@@ -411,21 +382,13 @@ fn finding(p: &mut Page, n: usize, f: &FindingSummary) {
     p.kv(
         "规则及版本",
         "Rule and version",
-        &format!(
-            "{} <span class=\"en\">v</span>{}",
-            mono(&f.rule),
-            escape_html(&f.rule_version)
-        ),
+        &format!("{} <span class=\"en\">v</span>{}", mono(&f.rule), escape_html(&f.rule_version)),
     );
     p.kv("严重程度", "Severity", &escape_html(&f.severity));
     let basis = if f.legal_basis.is_empty() {
         none()
     } else {
-        let items: String = f
-            .legal_basis
-            .iter()
-            .map(|b| format!("<li>{}</li>", escape_html(b)))
-            .collect();
+        let items: String = f.legal_basis.iter().map(|b| format!("<li>{}</li>", escape_html(b))).collect();
         format!("<ul class=\"basis\">{items}</ul>")
     };
     p.kv("法律依据", "Legal basis", &basis);
@@ -433,11 +396,7 @@ fn finding(p: &mut Page, n: usize, f: &FindingSummary) {
     p.kv("商品", "Listing", &mono(&f.listing));
     p.kv("所属提取编号", "From capture", &mono(&f.capture_id));
     p.push("</table>\n");
-    p.thead(&[
-        ("字段", "Field", "18%"),
-        ("匹配的原文", "Exact matched text", "52%"),
-        ("备注", "Note", "30%"),
-    ]);
+    p.thead(&[("字段", "Field", "18%"), ("匹配的原文", "Exact matched text", "52%"), ("备注", "Note", "30%")]);
     if f.evidence.is_empty() {
         p.push(&format!("<tr><td colspan=\"3\">{}</td></tr>\n", none()));
     }
@@ -493,11 +452,7 @@ fn files(p: &mut Page, files: &[FileEntry]) {
 fn integrity(p: &mut Page, r: &ReportInput) {
     p.h2("五、完整性", "Integrity");
     p.push("<table class=\"kv\">\n");
-    p.kv(
-        "签名密钥指纹",
-        "Signing key fingerprint",
-        &mono(&r.key_fingerprint),
-    );
+    p.kv("签名密钥指纹", "Signing key fingerprint", &mono(&r.key_fingerprint));
     checkpoint(p, r.checkpoint.as_ref());
     p.push("</table>\n");
     timestamps(p, &r.timestamps);
@@ -506,17 +461,9 @@ fn integrity(p: &mut Page, r: &ReportInput) {
 fn checkpoint(p: &mut Page, c: Option<&CheckpointSummary>) {
     match c {
         Some(c) => {
-            p.kv(
-                "账本检查点大小",
-                "Checkpoint tree size",
-                &c.tree_size.to_string(),
-            );
+            p.kv("账本检查点大小", "Checkpoint tree size", &c.tree_size.to_string());
             p.kv("检查点根哈希", "Checkpoint root", &mono(&c.root_hex));
-            p.kv(
-                "检查点签署时间",
-                "Checkpoint signed at",
-                &when(&c.signed_at),
-            );
+            p.kv("检查点签署时间", "Checkpoint signed at", &when(&c.signed_at));
         }
         None => p.kv("账本检查点", "Ledger checkpoint", &none()),
     }
@@ -528,11 +475,7 @@ fn timestamps(p: &mut Page, ts: &[TimestampSummary]) {
         p.push(&format!("<p>{}</p>\n", none()));
         return;
     }
-    p.thead(&[
-        ("时间戳时间", "Token time", "34%"),
-        ("时间戳服务机构", "TSA", "36%"),
-        ("序列号", "Serial", "30%"),
-    ]);
+    p.thead(&[("时间戳时间", "Token time", "34%"), ("时间戳服务机构", "TSA", "36%"), ("序列号", "Serial", "30%")]);
     for t in ts {
         p.push(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>\n",
@@ -578,11 +521,7 @@ fn signatures(p: &mut Page, r: &ReportInput) {
     );
     let slots = r.operators.len().max(2);
     for i in 0..slots {
-        let name = r
-            .operators
-            .get(i)
-            .map(|o| format!("（{}）", escape_html(o)))
-            .unwrap_or_default();
+        let name = r.operators.get(i).map(|o| format!("（{}）", escape_html(o))).unwrap_or_default();
         p.push(&format!(
             "<div class=\"sig\"><div class=\"line\"></div><div class=\"label\">提取人签名 <span class=\"en\">Officer {}</span>{name}</div></div>\n",
             i + 1
@@ -610,10 +549,7 @@ mod tests {
     #[test]
     fn css_string_lets_nothing_close_the_string_or_the_style() {
         let s = css_string("a\"b</style>\\c\n中");
-        assert_eq!(
-            s,
-            "a\\000022b\\00003C\\00002Fstyle\\00003E\\00005Cc\\00000A\\004E2D"
-        );
+        assert_eq!(s, "a\\000022b\\00003C\\00002Fstyle\\00003E\\00005Cc\\00000A\\004E2D");
         assert!(!s.contains('"') && !s.contains('<'));
         assert_eq!(css_string(&"x".repeat(500)).len(), 96);
     }
@@ -625,9 +561,7 @@ mod tests {
 
     #[test]
     fn invisibles_are_recognised() {
-        for c in [
-            '\u{0}', '\u{7f}', '\u{85}', '\u{200B}', '\u{202E}', '\u{2066}', '\u{FEFF}',
-        ] {
+        for c in ['\u{0}', '\u{7f}', '\u{85}', '\u{200B}', '\u{202E}', '\u{2066}', '\u{FEFF}'] {
             assert!(is_invisible(c), "U+{:04X}", u32::from(c));
         }
         for c in ['a', '中', ' ', '\u{3000}', '“'] {

@@ -29,28 +29,15 @@ pub enum ReportError {
     #[error("cannot wait for chromium {path}: {source}")]
     Wait { path: PathBuf, source: io::Error },
     #[error("chromium {path} did not finish printing {html} within {timeout:?} and was killed")]
-    Timeout {
-        path: PathBuf,
-        html: PathBuf,
-        timeout: Duration,
-    },
+    Timeout { path: PathBuf, html: PathBuf, timeout: Duration },
     #[error("chromium {path} failed ({status}) printing {html}: {stderr}")]
-    Failed {
-        path: PathBuf,
-        html: PathBuf,
-        status: ExitStatus,
-        stderr: String,
-    },
+    Failed { path: PathBuf, html: PathBuf, status: ExitStatus, stderr: String },
     #[error("chromium wrote no pdf at {path}: {source}")]
     NoOutput { path: PathBuf, source: io::Error },
     #[error("chromium output {path} is not a pdf (does not start with %PDF-)")]
     NotPdf { path: PathBuf },
     #[error("cannot move pdf {from} to {to}: {source}")]
-    Rename {
-        from: PathBuf,
-        to: PathBuf,
-        source: io::Error,
-    },
+    Rename { from: PathBuf, to: PathBuf, source: io::Error },
 }
 
 /// The fixed switches: headless, no sandbox (stations run it as a service
@@ -75,24 +62,14 @@ const POLL: Duration = Duration::from_millis(25);
 ///
 /// `pdf_out` appears only when Chromium succeeded and wrote something that
 /// starts with `%PDF-`; on any error nothing is left at `pdf_out` or beside it.
-pub fn render_pdf(
-    html_path: &Path,
-    pdf_out: &Path,
-    chromium: &Path,
-    timeout: Duration,
-) -> Result<(), ReportError> {
-    let html = fs::canonicalize(html_path).map_err(|source| ReportError::HtmlPath {
-        path: html_path.to_path_buf(),
-        source,
-    })?;
+pub fn render_pdf(html_path: &Path, pdf_out: &Path, chromium: &Path, timeout: Duration) -> Result<(), ReportError> {
+    let html = fs::canonicalize(html_path)
+        .map_err(|source| ReportError::HtmlPath { path: html_path.to_path_buf(), source })?;
     let work = TempDir::new()?;
     let profile = work.path.join("profile");
     let log = work.path.join("stderr.log");
     let partial = Partial(partial_name(pdf_out));
-    let stderr = fs::File::create(&log).map_err(|source| ReportError::TempDir {
-        path: log.clone(),
-        source,
-    })?;
+    let stderr = fs::File::create(&log).map_err(|source| ReportError::TempDir { path: log.clone(), source })?;
 
     let mut print_to = OsString::from("--print-to-pdf=");
     print_to.push(&partial.0);
@@ -110,36 +87,21 @@ pub fn render_pdf(
         // Its own process group, so a timeout can take down the renderer
         // and zygote helpers along with the browser process.
         .process_group(0);
-    let mut child = cmd.spawn().map_err(|source| ReportError::Spawn {
-        path: chromium.to_path_buf(),
-        source,
-    })?;
+    let mut child = cmd.spawn().map_err(|source| ReportError::Spawn { path: chromium.to_path_buf(), source })?;
 
     let status = match wait_with_timeout(&mut child, timeout) {
         Ok(Some(status)) => status,
         Ok(None) => {
             kill_group(&mut child);
-            return Err(ReportError::Timeout {
-                path: chromium.to_path_buf(),
-                html,
-                timeout,
-            });
+            return Err(ReportError::Timeout { path: chromium.to_path_buf(), html, timeout });
         }
         Err(source) => {
             kill_group(&mut child);
-            return Err(ReportError::Wait {
-                path: chromium.to_path_buf(),
-                source,
-            });
+            return Err(ReportError::Wait { path: chromium.to_path_buf(), source });
         }
     };
     if !status.success() {
-        return Err(ReportError::Failed {
-            path: chromium.to_path_buf(),
-            html,
-            status,
-            stderr: tail(&log),
-        });
+        return Err(ReportError::Failed { path: chromium.to_path_buf(), html, status, stderr: tail(&log) });
     }
     check_pdf(&partial.0)?;
     fs::rename(&partial.0, pdf_out).map_err(|source| ReportError::Rename {
@@ -188,30 +150,19 @@ fn kill_group(child: &mut Child) {
 /// Errors unless the file at `path` starts with `%PDF-`.
 fn check_pdf(path: &Path) -> Result<(), ReportError> {
     let mut head = [0u8; 5];
-    let mut f = fs::File::open(path).map_err(|source| ReportError::NoOutput {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let mut f = fs::File::open(path).map_err(|source| ReportError::NoOutput { path: path.to_path_buf(), source })?;
     match f.read_exact(&mut head) {
         Ok(()) if &head == b"%PDF-" => Ok(()),
-        _ => Err(ReportError::NotPdf {
-            path: path.to_path_buf(),
-        }),
+        _ => Err(ReportError::NotPdf { path: path.to_path_buf() }),
     }
 }
 
 /// The last part of Chromium's stderr, for the error message.
 fn tail(log: &Path) -> String {
     const MAX: usize = 2000;
-    let text = fs::read(log)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
+    let text = fs::read(log).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
     let text = text.trim();
-    let start = text
-        .char_indices()
-        .map(|(i, _)| i)
-        .find(|&i| text.len() - i <= MAX)
-        .unwrap_or(text.len());
+    let start = text.char_indices().map(|(i, _)| i).find(|&i| text.len() - i <= MAX).unwrap_or(text.len());
     text[start..].to_string()
 }
 
@@ -234,20 +185,15 @@ fn file_url(abs: &Path) -> String {
 fn unique() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("{}-{n}-{nanos:08x}", std::process::id())
 }
 
 /// `dir/.report.pdf.<unique>.partial` beside `pdf_out`, so the final rename
 /// stays on one file system and is atomic.
 fn partial_name(pdf_out: &Path) -> PathBuf {
-    let name = pdf_out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "report.pdf".to_string());
+    let name =
+        pdf_out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "report.pdf".to_string());
     pdf_out.with_file_name(format!(".{name}.{}.partial", unique()))
 }
 
@@ -278,10 +224,7 @@ impl TempDir {
                 Err(source) => return Err(ReportError::TempDir { path: base, source }),
             }
         }
-        Err(ReportError::TempDir {
-            path: base,
-            source: last.unwrap_or_else(|| io::Error::other("no free name")),
-        })
+        Err(ReportError::TempDir { path: base, source: last.unwrap_or_else(|| io::Error::other("no free name")) })
     }
 }
 
@@ -295,10 +238,7 @@ impl Drop for TempDir {
 /// `/usr/bin/chromium`, else `chromium`, `chromium-browser` or
 /// `google-chrome` on `$PATH`.
 pub fn find_chromium() -> Option<PathBuf> {
-    find_chromium_in(
-        std::env::var_os("SPOTCHECK_CHROMIUM").as_deref(),
-        std::env::var_os("PATH").as_deref(),
-    )
+    find_chromium_in(std::env::var_os("SPOTCHECK_CHROMIUM").as_deref(), std::env::var_os("PATH").as_deref())
 }
 
 /// [`find_chromium`] with the environment passed in (so it can be tested
@@ -307,10 +247,7 @@ pub fn find_chromium() -> Option<PathBuf> {
 /// An explicit override is returned as given even if nothing is there: a
 /// configured path that is wrong should fail loudly naming that path, not be
 /// silently replaced by some other browser.
-pub fn find_chromium_in(
-    override_path: Option<&OsStr>,
-    path_var: Option<&OsStr>,
-) -> Option<PathBuf> {
+pub fn find_chromium_in(override_path: Option<&OsStr>, path_var: Option<&OsStr>) -> Option<PathBuf> {
     if let Some(p) = override_path.filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
@@ -318,9 +255,7 @@ pub fn find_chromium_in(
     if is_executable(fixed) {
         return Some(fixed.to_path_buf());
     }
-    let dirs: Vec<PathBuf> = path_var
-        .map(|p| std::env::split_paths(p).collect())
-        .unwrap_or_default();
+    let dirs: Vec<PathBuf> = path_var.map(|p| std::env::split_paths(p).collect()).unwrap_or_default();
     ["chromium", "chromium-browser", "google-chrome"]
         .iter()
         .flat_map(|name| dirs.iter().map(move |d| d.join(name)))
@@ -328,7 +263,5 @@ pub fn find_chromium_in(
 }
 
 fn is_executable(p: &Path) -> bool {
-    fs::metadata(p)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
 }

@@ -201,7 +201,8 @@ pub fn see(html: &Html, comma_decimal: Option<bool>, site: &[String]) -> Seen {
                 oos_positions.push((pos, (*w).to_string()));
             }
         }
-        if candidates.len() >= MAX_CANDIDATES || text.chars().count() > 40 || !text.chars().any(|c| c.is_ascii_digit()) {
+        if candidates.len() >= MAX_CANDIDATES || text.chars().count() > 40 || !text.chars().any(|c| c.is_ascii_digit())
+        {
             continue;
         }
         // Prices are inline: the shown text is the text nodes joined as they render.
