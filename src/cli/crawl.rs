@@ -13,6 +13,9 @@ use crate::store::{JobSpec, Store};
 
 #[derive(Debug, clap::Args)]
 pub struct CrawlArgs {
+    /// RFC 3161 time-stamping authority for the checkpoint signed at the end of the job.
+    #[arg(long, env = "SPOTCHECK_TSA_URL")]
+    pub tsa_url: Option<String>,
     /// Site adapter to read pages with (see `spotcheck adapters check`).
     #[arg(long, required_unless_present = "plan")]
     pub adapter: Option<String>,
@@ -131,7 +134,7 @@ pub async fn run(args: CrawlArgs, data: &DataDir, identity: &Identity) -> anyhow
     let report = run_job(&store, blobs, adapter, spec, &options).await?;
     // Seal what the job captured: a signed checkpoint over the ledger.
     let station = crate::sealing::Station::open(data, &store, identity)?;
-    let checkpoint = station.checkpoint()?;
+    let checkpoint = station.checkpoint_timestamped(args.tsa_url.as_deref()).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -93,7 +93,7 @@ pub enum LedgerCommand {
     /// timestamp, and (with --artifacts) every captured file the ledger names.
     Verify(LedgerVerifyArgs),
     /// Sign a checkpoint over everything recorded so far.
-    Checkpoint(JsonArgs),
+    Checkpoint(CheckpointArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -107,7 +107,10 @@ pub struct LedgerVerifyArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct JsonArgs {
+pub struct CheckpointArgs {
+    /// RFC 3161 time-stamping authority to timestamp the checkpoint with.
+    #[arg(long, env = "SPOTCHECK_TSA_URL")]
+    pub tsa_url: Option<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -210,7 +213,7 @@ pub async fn run(command: EvidenceCommand, data: &DataDir, identity: &Identity) 
             Ok(true)
         }
         EvidenceCommand::Ledger(LedgerCommand::Checkpoint(args)) => {
-            let signed = station.checkpoint()?;
+            let signed = station.checkpoint_timestamped(args.tsa_url.as_deref()).await?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&signed)?);
             } else {
