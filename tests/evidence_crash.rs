@@ -12,6 +12,10 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
 use evidence::ledger::EntryKind;
+
+#[path = "../evidence/tests/support/tsa.rs"]
+#[allow(dead_code)]
+mod tsa;
 use spotcheck::market::{self, Market, MarketConfig};
 use spotcheck::store::Store;
 
@@ -182,4 +186,39 @@ fn exports(data: &Path) -> usize {
     let store = Store::open(&data.join("db")).unwrap();
     let ledger = store.ledger();
     (0..ledger.len().unwrap()).filter(|s| ledger.entry(*s).unwrap().kind == EntryKind::Export).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crawl_with_a_tsa_ends_with_a_timestamped_checkpoint() {
+    let authority = tsa::TestTsa::start(tsa::KeyKind::EcP256);
+    let market = Arc::new(Market::new(MarketConfig { seed: 5, listings: 40, count_hits: false }));
+    let (addr, _server) = market::serve(Arc::clone(&market), ([127, 0, 0, 1], 0).into()).await.unwrap();
+    let base = url::Url::parse(&format!("http://{addr}/")).unwrap();
+    let entry = market.entry_urls(&base).into_iter().find(|(a, _)| a == "sample-duo").unwrap().1.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let mut crawl = spotcheck(dir.path());
+    crawl.args([
+        "crawl",
+        "--adapter",
+        "sample-duo",
+        "--seed-url",
+        &entry,
+        "--no-politeness",
+        "--tsa-url",
+        &authority.url,
+    ]);
+    let out = tokio::task::spawn_blocking(move || crawl.output().unwrap()).await.unwrap();
+    let text = ok(out);
+    assert!(text.contains("sealed: ledger checkpoint"), "{text}");
+    let report = ledger_verifies(dir.path());
+    assert_eq!(report["checkpoints"], 1, "{report}");
+    assert_eq!(report["tokens"], 1, "the checkpoint was timestamped: {report}");
+
+    // A second checkpoint over the same entries is the same one, not a new token.
+    let again = ok(spotcheck(dir.path())
+        .args(["evidence", "ledger", "checkpoint", "--tsa-url", &authority.url])
+        .output()
+        .unwrap());
+    assert!(again.starts_with("spotcheck-checkpoint/1"), "{again}");
+    assert_eq!(ledger_verifies(dir.path())["tokens"], 1);
 }
