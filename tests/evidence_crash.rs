@@ -14,7 +14,6 @@ use std::sync::Arc;
 use evidence::ledger::EntryKind;
 
 #[path = "../evidence/tests/support/tsa.rs"]
-#[allow(dead_code)]
 mod tsa;
 use spotcheck::market::{self, Market, MarketConfig};
 use spotcheck::store::Store;
