@@ -193,11 +193,14 @@ impl Station {
             subjects.extend(w.findings.iter().flat_map(|f| f.capture.iter().cloned().chain([f.id.clone()])));
             subjects.sort();
             subjects.dedup();
-            let id = format!(
-                "B{}-{}",
-                created.format("%Y%m%d%H%M%S"),
-                &Digest::of(subjects.join(",").as_bytes()).to_hex()[..8]
+            // Unique per bundle: what it holds, where it goes, and when to the nanosecond.
+            let key = format!(
+                "{}|{}|{}",
+                subjects.join(","),
+                w.options.out.display(),
+                created.timestamp_nanos_opt().unwrap_or(0)
             );
+            let id = format!("B{}-{}", created.format("%Y%m%d%H%M%S"), &Digest::of(key.as_bytes()).to_hex()[..8]);
             sealed.push(
                 CustodyEvent {
                     at: created,

@@ -49,6 +49,8 @@ pub struct VerifyReport {
     pub captures: usize,
     pub findings: usize,
     pub ledger_entries: usize,
+    /// Whether timestamp tokens were checked against trusted TSA roots.
+    pub tsa_pinned: bool,
 }
 
 impl VerifyReport {
@@ -71,7 +73,7 @@ impl VerifyReport {
 
 /// Verifies the bundle in `bytes`.
 pub fn verify_bundle(bytes: &[u8], options: &VerifyOptions) -> VerifyReport {
-    let mut r = VerifyReport::default();
+    let mut r = VerifyReport { tsa_pinned: !options.tsa_roots.is_empty(), ..VerifyReport::default() };
     let package = match wacz::read_package_bytes(bytes, &options.limits) {
         Ok(p) => p,
         Err(e) => {
@@ -411,7 +413,7 @@ fn check_captures(
             }
         };
         if c.url != record.url || c.final_url != record.final_url {
-            r.fail("manifest", paths::MANIFEST, format!("capture {} is listed with other urls than its record", c.id));
+            r.fail("capture", paths::MANIFEST, format!("capture {} is listed with other urls than its record", c.id));
         }
         match sealed.get(&c.id) {
             Some(m) if m.body_sha256 == record.response.body_sha256 && m.capture.to_hex() == c.id => {}
@@ -563,8 +565,10 @@ pub fn render_text(name: &str, r: &VerifyReport) -> String {
         let mark = if c.ok { "ok    " } else { "FAILED" };
         let _ = writeln!(out, "  {mark} {:<18} {}: {}", c.check, c.file, c.detail);
     }
-    let verdict = if r.ok() && !r.timestamps.is_empty() {
-        "VERIFIED: every file, the signature, the ledger proofs and the timestamps check out"
+    let verdict = if r.ok() && !r.timestamps.is_empty() && r.tsa_pinned {
+        "VERIFIED: every file, the signature, the ledger proofs and the timestamps (from a trusted TSA) check out"
+    } else if r.ok() && !r.timestamps.is_empty() {
+        "VERIFIED: every file, the signature, the ledger proofs and the timestamps check out (TSA not pinned: pass --tsa-ca)"
     } else if r.ok() {
         "VERIFIED: every file, the signature and the ledger proofs check out (no trusted timestamp)"
     } else {
