@@ -42,6 +42,12 @@ pub struct CaptureRecord {
     /// Why robots.txt was not consulted for this fetch (a recorded authorisation), if it was not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub robots_override: Option<String>,
+    /// Further files of the same capture, content-addressed: for a browser
+    /// capture the rendered DOM, full-page screenshot, MHTML snapshot and
+    /// network log. Absent for plain HTTP captures (whose record bytes are
+    /// unchanged by this field).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<Artifact>,
 }
 
 /// One redirect response that was followed.
@@ -123,7 +129,7 @@ impl CaptureManifest {
             finished_at: record.finished_at,
             body_sha256: record.response.body_sha256,
             body_len: record.response.body_len,
-            artifacts: Vec::new(),
+            artifacts: record.artifacts.clone(),
         }
     }
 

@@ -56,6 +56,7 @@ fn capture(url: &str, version: &str, headers: &[(&str, &str)], body: &[u8], sec:
         job_id: Some("job-1".into()),
         plan_id: None,
         robots_override: None,
+        artifacts: Vec::new(),
     }
 }
 

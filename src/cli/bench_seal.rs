@@ -208,6 +208,7 @@ fn synthetic_record(i: usize, body_sha256: Digest, len: usize) -> CaptureRecord 
         job_id: None,
         plan_id: None,
         robots_override: None,
+        artifacts: Vec::new(),
     }
 }
 

@@ -43,6 +43,7 @@ pub(crate) fn record(last: &Exchange, parts: CaptureParts<'_>) -> CaptureRecord 
         job_id: parts.ctx.job_id.clone(),
         plan_id: parts.ctx.plan_id.clone(),
         robots_override: parts.ctx.robots_override.clone(),
+        artifacts: Vec::new(),
     }
 }
 

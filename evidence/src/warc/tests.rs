@@ -33,6 +33,7 @@ pub(crate) fn capture(url: &str, headers: &[(&str, &str)], body: &[u8]) -> Captu
         job_id: None,
         plan_id: None,
         robots_override: None,
+        artifacts: Vec::new(),
     }
 }
 
