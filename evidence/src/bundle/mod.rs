@@ -11,7 +11,7 @@ mod write;
 use serde::{Deserialize, Serialize};
 
 pub use verify::{verify_bundle, Check, VerifyOptions, VerifyReport};
-pub use write::{write_bundle, BundleError, BundleRequest, BundleSummary, CaptureContext};
+pub use write::{artifact_uri, write_bundle, BundleError, BundleRequest, BundleSummary, CaptureContext};
 
 /// Paths inside a bundle (besides the WACZ ones in [`crate::wacz`]). WACZ
 /// tools expect every file exactly one directory deep, so ours sit flat in

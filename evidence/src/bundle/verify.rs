@@ -416,7 +416,10 @@ fn check_captures(
             r.fail("capture", paths::MANIFEST, format!("capture {} is listed with other urls than its record", c.id));
         }
         match sealed.get(&c.id) {
-            Some(m) if m.body_sha256 == record.response.body_sha256 && m.capture.to_hex() == c.id => {}
+            Some(m)
+                if m.body_sha256 == record.response.body_sha256
+                    && m.capture.to_hex() == c.id
+                    && m.artifacts == record.artifacts => {}
             Some(_) => {
                 r.fail("capture", &file, "differs from its ledger entry");
                 continue;
@@ -450,6 +453,29 @@ fn check_captures(
         });
         if !described {
             r.fail("capture", paths::WARC, format!("no metadata record holding capture record {}", c.id));
+            continue;
+        }
+        // Every artifact (DOM, screenshot, MHTML, network log) is a resource
+        // concurrent to the response, with the bytes the record names.
+        let missing: Vec<&str> = record
+            .artifacts
+            .iter()
+            .filter(|a| {
+                !records.iter().any(|rec| {
+                    rec.record_type() == "resource"
+                        && rec.header("WARC-Concurrent-To").is_some_and(|to| bare(to) == bare(&c.response_record))
+                        && Digest::of(rec.block) == a.sha256
+                        && rec.block.len() as u64 == a.bytes
+                })
+            })
+            .map(|a| a.role.as_str())
+            .collect();
+        if !missing.is_empty() {
+            r.fail(
+                "capture",
+                paths::WARC,
+                format!("capture {}: no intact resource record for {}", c.id, missing.join(", ")),
+            );
             continue;
         }
         good += 1;

@@ -17,8 +17,8 @@ use crate::keys::StationKey;
 use crate::ledger::{Entry, EntryKind, Ledger, LedgerError};
 use crate::report::{self, ReportInput};
 use crate::wacz::{self, PackageMeta, PageEntry, WaczWriter};
-use crate::warc::WarcWriter;
-use crate::{BlobStore, CaptureRecord, Digest};
+use crate::warc::{RecordSpec, RecordType, WarcWriter};
+use crate::{Artifact, BlobStore, CaptureRecord, Digest};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -95,6 +95,13 @@ struct Gathered {
     record_bytes: Vec<u8>,
     record: CaptureRecord,
     body: Vec<u8>,
+    /// The record's artifacts with their bytes, in the record's order.
+    artifacts: Vec<(Artifact, Vec<u8>)>,
+}
+
+/// `WARC-Target-URI` of an artifact's `resource` record.
+pub fn artifact_uri(role: &str, final_url: &str) -> String {
+    format!("urn:spotcheck:{role}:{final_url}")
 }
 
 /// Writes the bundle for `req` to `dest` (atomically: a crash leaves either
@@ -178,6 +185,15 @@ pub fn write_bundle(
     let mut pages = Vec::new();
     for (id, c) in ids.iter().zip(&captures) {
         let records = warc.write_capture_as_stored(&c.record, &c.record_bytes, &c.body)?;
+        // Rendered DOM, screenshot, MHTML, network log: resources concurrent to the response.
+        for (artifact, bytes) in &c.artifacts {
+            let uri = artifact_uri(&artifact.role, &c.record.final_url);
+            let mut spec = RecordSpec::new(RecordType::Resource, c.record.finished_at, &artifact.media_type, bytes);
+            spec.target_uri = Some(&uri);
+            spec.concurrent_to = Some(&records.response.id);
+            spec.payload_offset = Some(0);
+            warc.write_record(&spec)?;
+        }
         let ctx = req.context.get(&id.to_hex()).cloned().unwrap_or_default();
         manifest_captures.push(ManifestCapture {
             id: id.to_hex(),
@@ -302,7 +318,12 @@ fn gather(blobs: &BlobStore, id: &Digest) -> Result<Gathered, BundleError> {
     let record: CaptureRecord = serde_json::from_slice(&record_bytes)
         .map_err(|e| BundleError::BadCapture { id: id.to_hex(), reason: e.to_string() })?;
     let body = blobs.get(&record.response.body_sha256).map_err(blob_err)?;
-    Ok(Gathered { record_bytes, record, body })
+    let artifacts = record
+        .artifacts
+        .iter()
+        .map(|a| blobs.get(&a.sha256).map(|bytes| (a.clone(), bytes)).map_err(blob_err))
+        .collect::<Result<_, _>>()?;
+    Ok(Gathered { record_bytes, record, body, artifacts })
 }
 
 fn json<T: Serialize>(value: &T) -> Vec<u8> {
@@ -418,16 +439,33 @@ fn report_input(
                         ""
                     }
                 ),
-                files: vec![
+                files: [
                     file_entry(&capture_path(&id.to_hex()), &c.record_bytes, "capture record"),
                     report::FileEntry {
                         path: format!("{} (response payload)", paths::WARC),
                         sha256: r.response.body_sha256.to_hex(),
                         bytes: r.response.body_len,
-                        role: "raw response body".into(),
+                        role: if r.response.http_version == "browser" {
+                            "main document as loaded by the browser".into()
+                        } else {
+                            "raw response body".into()
+                        },
                     },
-                ],
-                screenshot: None,
+                ]
+                .into_iter()
+                .chain(c.artifacts.iter().map(|(a, _)| report::FileEntry {
+                    path: format!("{} (resource {})", paths::WARC, artifact_uri(&a.role, &r.final_url)),
+                    sha256: a.sha256.to_hex(),
+                    bytes: a.bytes,
+                    role: artifact_role(&a.role).into(),
+                }))
+                .collect(),
+                screenshot: c.artifacts.iter().find(|(a, _)| a.role == "screenshot").map(|(a, bytes)| {
+                    report::Screenshot {
+                        path_in_bundle: format!("{} (resource {})", paths::WARC, artifact_uri(&a.role, &r.final_url)),
+                        png_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+                    }
+                }),
             }
         })
         .collect();
@@ -478,6 +516,16 @@ fn report_input(
                 detail: if c.detail.is_empty() { c.subjects.join(", ") } else { c.detail.clone() },
             })
             .collect(),
+    }
+}
+
+fn artifact_role(role: &str) -> &'static str {
+    match role {
+        "dom" => "rendered DOM (browser)",
+        "screenshot" => "full-page screenshot (PNG)",
+        "mhtml" => "MHTML snapshot",
+        "network-log" => "network log (every response the page loaded, with its hash)",
+        _ => "capture artifact",
     }
 }
 
