@@ -139,7 +139,15 @@ pub fn write_bundle(
     let belongs = |e: &Entry| match e.kind {
         EntryKind::Capture => capture_hex.contains(&e.subject),
         EntryKind::Finding => finding_ids.contains(e.subject.as_str()),
-        EntryKind::Custody => e.body.get("detail").and_then(|d| d.as_str()) == Some(req.id.as_str()),
+        // This bundle's own sealing event, and the pictures taken of its findings.
+        EntryKind::Custody => {
+            e.body.get("detail").and_then(|d| d.as_str()) == Some(req.id.as_str())
+                || (e.body.get("action").and_then(|a| a.as_str()) == Some("pictured")
+                    && e.body
+                        .pointer("/subjects/0")
+                        .and_then(|s| s.as_str())
+                        .is_some_and(|f| finding_ids.contains(f)))
+        }
         EntryKind::Export => false,
     };
     let mut seqs = BTreeSet::new();
