@@ -29,4 +29,6 @@ if ! command -v warcio >/dev/null || ! command -v wacz >/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check warcio wacz
 fi
 
+# The verifier enforcement runs must keep building without the station parts.
+cargo build --locked -p evidence --no-default-features --bin evidence-verify
 cargo test --workspace --locked "$@"

@@ -14,64 +14,17 @@
 //! replaces it. A caller must `sync` before recording anywhere that a digest
 //! is stored (the crawl's group commit does).
 
-use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
-
-/// A SHA-256 digest, shown and serialized as 64 lowercase hex digits.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Digest(pub [u8; 32]);
-
-impl Digest {
-    pub fn of(bytes: &[u8]) -> Digest {
-        Digest(Sha256::digest(bytes).into())
-    }
-
-    pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
-    }
-
-    pub fn from_hex(s: &str) -> Result<Digest, BlobError> {
-        let mut out = [0u8; 32];
-        hex::decode_to_slice(s, &mut out).map_err(|_| BlobError::BadDigest(s.to_string()))?;
-        Ok(Digest(out))
-    }
-}
-
-impl fmt::Display for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
-    }
-}
-
-impl fmt::Debug for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Digest({})", self.to_hex())
-    }
-}
-
-impl Serialize for Digest {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_hex())
-    }
-}
-
-impl<'de> Deserialize<'de> for Digest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Digest, D::Error> {
-        let s = String::deserialize(d)?;
-        Digest::from_hex(&s).map_err(serde::de::Error::custom)
-    }
-}
+use crate::Digest;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
-    #[error("`{0}` is not a SHA-256 digest (64 hex digits)")]
-    BadDigest(String),
+    #[error(transparent)]
+    BadDigest(#[from] crate::digest::BadDigest),
     #[error("blob {digest} not found in `{root}`")]
     NotFound { digest: Digest, root: PathBuf },
     #[error("blob {digest} is corrupt: its content hashes to {actual}")]

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::blobs::Digest;
+use crate::Digest;
 
 /// Everything known about one HTTP exchange (after following redirects).
 ///
@@ -134,9 +134,9 @@ impl CaptureManifest {
     }
 
     /// The ledger entry that records this capture.
-    pub fn to_entry(&self) -> crate::ledger::NewEntry {
-        crate::ledger::NewEntry {
-            kind: crate::ledger::EntryKind::Capture,
+    pub fn to_entry(&self) -> crate::entry::NewEntry {
+        crate::entry::NewEntry {
+            kind: crate::entry::EntryKind::Capture,
             subject: self.capture.to_hex(),
             body: serde_json::to_value(self).unwrap_or_default(),
             also_about: Vec::new(),

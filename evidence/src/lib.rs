@@ -12,22 +12,32 @@
 
 #![forbid(unsafe_code)]
 
-pub mod blobs;
+// What a verifier needs (always built).
 pub mod bundle;
 pub mod capture;
 pub mod checkpoint;
 pub mod custody;
+pub mod digest;
+pub mod entry;
 pub mod finding;
 pub mod keys;
-pub mod ledger;
 pub mod merkle;
 pub mod report;
 pub mod timestamp;
 pub mod wacz;
 pub mod warc;
 
-pub use blobs::{BlobError, BlobStore, Digest};
+// What a station needs besides: the blob store and the ledger (feature
+// `station`, on by default; `evidence-verify` builds without it).
+#[cfg(feature = "station")]
+pub mod blobs;
+#[cfg(feature = "station")]
+pub mod ledger;
+
+#[cfg(feature = "station")]
+pub use blobs::{BlobError, BlobStore};
 pub use capture::{Artifact, CaptureManifest, CaptureRecord, Hop, RequestRecord, ResponseRecord};
+pub use digest::Digest;
 
 /// A named point where crash tests stop the process: when the environment
 /// variable `SPOTCHECK_FAILPOINT` is `NAME` (or `NAME@N`: the Nth time it is

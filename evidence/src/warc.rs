@@ -30,8 +30,8 @@ use std::io::Write;
 use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest as _, Sha256};
 
-use crate::blobs::Digest;
 use crate::capture::CaptureRecord;
+use crate::Digest;
 
 pub use http::{http_redirect_block, http_request_block, http_response_block, warc_protocol};
 pub use read::{check_digests, read_records, read_records_with, ReadLimits, WarcRecord};

@@ -1,6 +1,7 @@
 //! A browser capture's artifacts (rendered DOM, screenshot, MHTML, network
 //! log) travel in the bundle as WARC resource records bound to the capture
 //! record, the report shows the screenshot, and the verifier checks them.
+#![cfg(feature = "station")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;

@@ -6,12 +6,19 @@
 //! the layout byte for byte; [`verify`] is the reference verifier.
 
 pub mod verify;
+#[cfg(feature = "station")]
 mod write;
 
 use serde::{Deserialize, Serialize};
 
 pub use verify::{verify_bundle, Check, VerifyOptions, VerifyReport};
-pub use write::{artifact_uri, write_bundle, BundleError, BundleRequest, BundleSummary, CaptureContext};
+#[cfg(feature = "station")]
+pub use write::{write_bundle, BundleError, BundleRequest, BundleSummary, CaptureContext};
+
+/// `WARC-Target-URI` of an artifact's `resource` record.
+pub fn artifact_uri(role: &str, final_url: &str) -> String {
+    format!("urn:spotcheck:{role}:{final_url}")
+}
 
 /// Paths inside a bundle (besides the WACZ ones in [`crate::wacz`]). WACZ
 /// tools expect every file exactly one directory deep, so ours sit flat in

@@ -9,9 +9,9 @@ use serde::Serialize;
 
 use super::{capture_path, paths, token_path, EntryProof, Manifest, SignedData, FORMAT};
 use crate::checkpoint::{Checkpoint, SignedCheckpoint};
+use crate::entry::{Entry, EntryKind};
 use crate::finding::FindingRecord;
 use crate::keys::PublicKey;
-use crate::ledger::{Entry, EntryKind};
 use crate::wacz::{self, Package, PackageLimits};
 use crate::{merkle, warc, CaptureManifest, CaptureRecord, Digest};
 

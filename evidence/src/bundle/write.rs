@@ -9,7 +9,7 @@ use base64::Engine as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{capture_path, paths, token_path, EntryProof, Manifest, ManifestCapture, SignedData, FORMAT};
+use super::{artifact_uri, capture_path, paths, token_path, EntryProof, Manifest, ManifestCapture, SignedData, FORMAT};
 use crate::checkpoint::{Checkpoint, SignedCheckpoint};
 use crate::custody::CustodyEvent;
 use crate::finding::FindingRecord;
@@ -99,11 +99,6 @@ struct Gathered {
     artifacts: Vec<(Artifact, Vec<u8>)>,
 }
 
-/// `WARC-Target-URI` of an artifact's `resource` record.
-pub fn artifact_uri(role: &str, final_url: &str) -> String {
-    format!("urn:spotcheck:{role}:{final_url}")
-}
-
 /// Writes the bundle for `req` to `dest` (atomically: a crash leaves either
 /// no file or the whole one), with proofs against `checkpoint`.
 pub fn write_bundle(
@@ -143,10 +138,7 @@ pub fn write_bundle(
         EntryKind::Custody => {
             e.body.get("detail").and_then(|d| d.as_str()) == Some(req.id.as_str())
                 || (e.body.get("action").and_then(|a| a.as_str()) == Some("pictured")
-                    && e.body
-                        .pointer("/subjects/0")
-                        .and_then(|s| s.as_str())
-                        .is_some_and(|f| finding_ids.contains(f)))
+                    && e.body.pointer("/subjects/0").and_then(|s| s.as_str()).is_some_and(|f| finding_ids.contains(f)))
         }
         EntryKind::Export => false,
     };
