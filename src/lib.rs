@@ -17,6 +17,7 @@ pub mod crawl;
 pub mod diagnostics;
 pub mod fetch;
 pub mod findings;
+pub mod live;
 pub mod market;
 pub mod model;
 pub mod rules;

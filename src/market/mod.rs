@@ -26,6 +26,7 @@
 pub mod catalogue;
 mod duo;
 mod gen;
+pub mod hls;
 mod html;
 pub mod ids;
 mod layout;
@@ -47,6 +48,7 @@ use url::Url;
 pub use html::PAGE_SIZE;
 pub use layout::Platform;
 pub use server::ROBOTS_TXT;
+pub use live::{LiveCard, LiveConfig, LiveHost, LiveState, PriceChange};
 pub use truth::{HistoryEntry, RegistryEntry, TruthRecord};
 pub use violations::{PLANTED_RULES, REFERENCE_DATE};
 
@@ -113,6 +115,10 @@ pub struct Market {
     live_rooms: [u32; 2],
     hits: Mutex<HashMap<String, u64>>,
     total_hits: AtomicU64,
+    /// Live rooms' clock speed and planted stream faults ([`Market::with_live`]).
+    live: LiveConfig,
+    /// When every live room went live (the session clock's zero).
+    live_epoch: std::time::Instant,
 }
 
 /// Live rooms per platform: one per 2,500 of its listings, 1 to 20.
@@ -132,7 +138,51 @@ impl Market {
         let index = Index::build(&layout);
         let on = |p: Platform| (0..catalogue::CLASSES.len()).map(|c| index.category(p, c).len()).sum::<usize>();
         let live_rooms = [live_rooms_for(on(Platform::Mall)), live_rooms_for(on(Platform::Duo))];
-        Market { config, layout, index, live_rooms, hits: Mutex::new(HashMap::new()), total_hits: AtomicU64::new(0) }
+        Market {
+            config,
+            layout,
+            index,
+            live_rooms,
+            hits: Mutex::new(HashMap::new()),
+            total_hits: AtomicU64::new(0),
+            live: LiveConfig::default(),
+            live_epoch: std::time::Instant::now(),
+        }
+    }
+
+    /// The same market with live rooms running at `live.speed` and its stream
+    /// faults; their session clock restarts now. (A builder, not a
+    /// [`MarketConfig`] field, so existing configs stay as they are.)
+    pub fn with_live(mut self, live: LiveConfig) -> Market {
+        self.live = live;
+        self.live_epoch = std::time::Instant::now();
+        self
+    }
+
+    pub fn live_config(&self) -> &LiveConfig {
+        &self.live
+    }
+
+    /// Milliseconds of session time since the live rooms went live.
+    pub fn live_session_ms(&self) -> u64 {
+        let real = u64::try_from(self.live_epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        real.saturating_mul(u64::from(self.live.speed.max(1)))
+    }
+
+    /// The state of live room `room` at session second `secs` (what `state.json`
+    /// served then): the ground truth a watch is checked against.
+    pub fn live_state(&self, platform: Platform, room: u32, secs: u64) -> Option<LiveState> {
+        live::room(self, platform, room).map(|(host, items)| live::state(platform, room, &host, &items, secs))
+    }
+
+    /// Every price each card of `room` takes in session seconds `0..=until`.
+    pub fn live_price_timeline(&self, platform: Platform, room: u32, until: u64) -> Option<Vec<PriceChange>> {
+        live::room(self, platform, room).map(|(_, items)| live::price_timeline(&items, until))
+    }
+
+    /// Live rooms on `platform` (numbered from 1).
+    pub fn live_room_count(&self, platform: Platform) -> u32 {
+        self.live_rooms(platform)
     }
 
     pub fn config(&self) -> &MarketConfig {

@@ -14,7 +14,7 @@ use axum::Router;
 use super::catalogue::CLASSES;
 use super::html::{not_found_page, PIXEL_GIF};
 use super::layout::Platform;
-use super::{duo, live, mall, Market};
+use super::{duo, hls, live, mall, Market};
 
 /// The robots.txt the marketplace serves: carts are off limits.
 pub const ROBOTS_TXT: &str = "User-agent: *\nDisallow: /mall/cart\nDisallow: /duo/cart\nAllow: /\n";
@@ -35,6 +35,12 @@ pub(crate) fn router(market: Arc<Market>) -> Router {
             "/mall/live/{room}/cards.json",
             get(|s: Shared, p: Path<String>, q: RawQuery| live_cards(s, Platform::Mall, p, q)),
         )
+        .route("/mall/live/{room}/state.json", get(|s: Shared, p: Path<String>| live_state(s, Platform::Mall, p)))
+        .route("/mall/live/{room}/live.m3u8", get(|s: Shared, p: Path<String>| live_playlist(s, Platform::Mall, p)))
+        .route(
+            "/mall/live/{room}/seg/{file}",
+            get(|s: Shared, p: Path<(String, String)>| live_segment(s, Platform::Mall, p)),
+        )
         .route("/mall/cart", get(cart))
         .route("/mall/cart/{*rest}", get(cart))
         .route("/duo", get(duo_entry))
@@ -46,6 +52,12 @@ pub(crate) fn router(market: Arc<Market>) -> Router {
         .route(
             "/duo/live/{room}/cards.json",
             get(|s: Shared, p: Path<String>, q: RawQuery| live_cards(s, Platform::Duo, p, q)),
+        )
+        .route("/duo/live/{room}/state.json", get(|s: Shared, p: Path<String>| live_state(s, Platform::Duo, p)))
+        .route("/duo/live/{room}/live.m3u8", get(|s: Shared, p: Path<String>| live_playlist(s, Platform::Duo, p)))
+        .route(
+            "/duo/live/{room}/seg/{file}",
+            get(|s: Shared, p: Path<(String, String)>| live_segment(s, Platform::Duo, p)),
         )
         .route("/duo/cart", get(cart))
         .route("/duo/cart/{*rest}", get(cart))
@@ -177,6 +189,47 @@ async fn live_cards(
             ([(header::CONTENT_TYPE, "application/json")], live::cards_json(&items, tick)).into_response()
         }
         None => not_found(),
+    }
+}
+
+/// `state.json`: the room at the current session second (see [`live`]).
+async fn live_state(State(market): Shared, platform: Platform, Path(room): Path<String>) -> Response {
+    let secs = market.live_session_ms() / 1000;
+    match room.parse().ok().and_then(|room| market.live_state(platform, room, secs)) {
+        Some(state) => match serde_json::to_string(&state) {
+            Ok(json) => ([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], json)
+                .into_response(),
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        },
+        None => not_found(),
+    }
+}
+
+/// `live.m3u8`: the live media playlist at the current session time (see [`hls`]).
+async fn live_playlist(State(market): Shared, platform: Platform, Path(room): Path<String>) -> Response {
+    match room.parse().ok().and_then(|room| live::room(&market, platform, room)) {
+        Some(_) => (
+            [(header::CONTENT_TYPE, "application/vnd.apple.mpegurl"), (header::CACHE_CONTROL, "no-store")],
+            hls::playlist(market.live_config(), market.live_session_ms()),
+        )
+            .into_response(),
+        None => not_found(),
+    }
+}
+
+/// `seg/<n>.ts`: a completed segment, unless a planted fault loses it.
+async fn live_segment(
+    State(market): Shared,
+    platform: Platform,
+    Path((room, file)): Path<(String, String)>,
+) -> Response {
+    let room: Option<u32> = room.parse().ok().filter(|&room| live::room(&market, platform, room).is_some());
+    let n: Option<u64> = file.strip_suffix(".ts").and_then(|n| n.parse().ok());
+    match room.zip(n) {
+        Some((room, n)) if hls::served(market.live_config(), market.live_session_ms(), n) => {
+            ([(header::CONTENT_TYPE, "video/mp2t")], hls::segment(platform, room, n)).into_response()
+        }
+        _ => not_found(),
     }
 }
 
