@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod adapters;
+pub mod browser;
 pub mod cli;
 pub mod config;
 pub mod crawl;

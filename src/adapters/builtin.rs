@@ -8,6 +8,7 @@ use super::{AdapterSet, Problem};
 /// (file name, text) of every shipped adapter.
 const SHIPPED: &[(&str, &str)] = &[
     ("sample-mall.toml", include_str!("../../site-adapters/sample-mall.toml")),
+    ("sample-mall-js.toml", include_str!("../../site-adapters/sample-mall-js.toml")),
     ("sample-duo.toml", include_str!("../../site-adapters/sample-duo.toml")),
     ("jd.toml", include_str!("../../site-adapters/jd.toml")),
     ("taobao.toml", include_str!("../../site-adapters/taobao.toml")),
@@ -32,7 +33,18 @@ mod tests {
         assert!(problems.is_empty(), "{problems:#?}");
         assert_eq!(
             set.names(),
-            ["douyin-live", "douyin-shop", "jd", "pinduoduo", "sample-duo", "sample-mall", "suning", "taobao", "tmall"]
+            [
+                "douyin-live",
+                "douyin-shop",
+                "jd",
+                "pinduoduo",
+                "sample-duo",
+                "sample-mall",
+                "sample-mall-js",
+                "suning",
+                "taobao",
+                "tmall"
+            ]
         );
     }
 }

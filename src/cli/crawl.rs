@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::cli::adapters::{adapter_set, find_adapter};
 use crate::config::{DataDir, Identity};
-use crate::crawl::{run_job, JobReport, RunOptions};
+use crate::crawl::{run_job_with_browser, JobReport, RunOptions};
 use crate::fetch::Politeness;
 use crate::store::{JobSpec, Store};
 
@@ -46,6 +46,9 @@ pub struct CrawlArgs {
     /// Pages in flight at once.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+    /// Tabs of the job's headless Chromium (adapters with `fetch = "browser"`).
+    #[arg(long, default_value_t = 2)]
+    pub browser_tabs: usize,
     /// Ignore robots.txt, giving the reason to record (e.g. a written authorisation).
     #[arg(long, value_name = "REASON")]
     pub ignore_robots: Option<String>,
@@ -131,7 +134,17 @@ pub async fn run(args: CrawlArgs, data: &DataDir, identity: &Identity) -> anyhow
     let adapter = find_adapter(&adapters, &spec.adapter)?;
     let store = Store::open(&data.db())?;
     let blobs = evidence::BlobStore::open(data.blobs())?;
-    let report = run_job(&store, blobs, adapter, spec, &options).await?;
+    let browser = match adapter.fetch {
+        crate::adapters::FetchMode::Browser => Some(
+            crate::browser::BrowserPool::launch(crate::browser::BrowserConfig {
+                tabs: args.browser_tabs,
+                ..Default::default()
+            })
+            .await?,
+        ),
+        crate::adapters::FetchMode::Http => None,
+    };
+    let report = run_job_with_browser(&store, blobs, adapter, spec, &options, browser).await?;
     // Seal what the job captured: a signed checkpoint over the ledger.
     let station = crate::sealing::Station::open(data, &store, identity)?;
     let checkpoint = station.checkpoint_timestamped(args.tsa_url.as_deref()).await?;

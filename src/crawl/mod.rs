@@ -31,7 +31,8 @@ pub use progress::Progress;
 /// Most results collected at once from the workers before a sync is started.
 pub const MAX_BATCH: usize = 256;
 
-use crate::adapters::Adapter;
+use crate::adapters::{Adapter, FetchMode};
+use crate::browser::{BrowserConfig, BrowserPool};
 use crate::fetch::{FetchConfig, FetchContext, FetchError, Fetcher, Politeness};
 use crate::store::{JobRecord, JobSpec, PageResult, Store, StoreError};
 
@@ -51,6 +52,8 @@ pub enum CrawlError {
     Fetch(#[from] FetchError),
     #[error("evidence store: {0}")]
     Blobs(#[from] evidence::BlobError),
+    #[error(transparent)]
+    Browser(#[from] crate::browser::BrowserError),
     #[error("the capture sync task stopped: {0}")]
     SyncTask(String),
 }
@@ -88,13 +91,27 @@ pub struct JobReport {
 }
 
 /// Runs (or resumes) the job for `spec` until its frontier is empty, its page
-/// limit is reached, or Ctrl-C.
+/// limit is reached, or Ctrl-C. An adapter with `fetch = "browser"` gets a
+/// browser pool of [`BrowserConfig::default`] for the job ([`run_job_with_browser`] to choose).
 pub async fn run_job(
     store: &Store,
     blobs: evidence::BlobStore,
     adapter: Arc<Adapter>,
     spec: JobSpec,
     options: &RunOptions,
+) -> Result<JobReport, CrawlError> {
+    run_job_with_browser(store, blobs, adapter, spec, options, None).await
+}
+
+/// [`run_job`] with the browser pool to render `fetch = "browser"` pages in
+/// (launched once per job when `None` and the adapter needs one; unused otherwise).
+pub async fn run_job_with_browser(
+    store: &Store,
+    blobs: evidence::BlobStore,
+    adapter: Arc<Adapter>,
+    spec: JobSpec,
+    options: &RunOptions,
+    browser: Option<BrowserPool>,
 ) -> Result<JobReport, CrawlError> {
     if !spec.keywords.is_empty() && !spec.search_url.as_deref().is_some_and(|t| t.contains("{keyword}")) {
         return Err(CrawlError::NoSearchUrl);
@@ -112,6 +129,11 @@ pub async fn run_job(
         })
         .collect::<Result<Vec<_>, _>>()?;
 
+    let browser = match (adapter.fetch, browser) {
+        (FetchMode::Browser, None) => Some(BrowserPool::launch(BrowserConfig::default()).await?),
+        (FetchMode::Browser, pool) => pool,
+        (FetchMode::Http, _) => None,
+    };
     let (mut job, resumed) = store.begin_job(&spec, rand::random())?;
     let frontier = store.frontier(&job.id)?;
     let blobs = blobs.with_fsync(false); // durable by group commit, see the module docs
@@ -126,6 +148,7 @@ pub async fn run_job(
         scope: scope::Scope::new(&spec, &seeds),
         adapter,
         fetcher,
+        browser,
         fetch: FetchContext {
             job_id: Some(job.id.clone()),
             plan_id: spec.plan_id.clone(),

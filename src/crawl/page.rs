@@ -5,7 +5,8 @@ use std::sync::Arc;
 use url::Url;
 
 use super::scope::{Admitted, Scope};
-use crate::adapters::Adapter;
+use crate::adapters::{Adapter, FetchMode};
+use crate::browser::BrowserPool;
 use crate::fetch::{FetchContext, FetchError, Fetcher};
 use crate::store::{FrontierEntry, PageOutcome, PageResult};
 
@@ -15,6 +16,8 @@ pub struct PageContext {
     pub fetcher: Fetcher,
     pub fetch: FetchContext,
     pub scope: Scope,
+    /// The job's browser, when its adapter says `fetch = "browser"`.
+    pub browser: Option<BrowserPool>,
 }
 
 /// Fetches and extracts one frontier entry. Never fails: a page that cannot be
@@ -40,19 +43,15 @@ async fn fetch_and_extract(
     capture: &mut Option<evidence::CaptureManifest>,
 ) -> Result<PageOutcome, PageError> {
     let url = Url::parse(&entry.url).map_err(|e| PageError::Other(format!("invalid url `{}`: {e}", entry.url)))?;
-    let fetched = ctx.fetcher.fetch(&url, &ctx.fetch).await.map_err(|e| match e {
-        FetchError::RobotsDisallowed { .. } | FetchError::RobotsUnreachable { .. } => PageError::Robots(e.to_string()),
-        e => PageError::Other(e.to_string()),
-    })?;
-    *capture = Some(evidence::CaptureManifest::of(fetched.capture_id, &fetched.capture));
-    if !fetched.is_success() {
-        return Err(PageError::Other(format!("`{}` answered http status {}", entry.url, fetched.status)));
-    }
-    let captured_at = fetched.capture.finished_at;
-    let capture_id = fetched.capture_id.to_hex();
+    let page = match (ctx.adapter.fetch, &ctx.browser) {
+        (FetchMode::Browser, Some(pool)) => render(ctx, pool, &url, capture).await?,
+        (FetchMode::Browser, None) => {
+            return Err(PageError::Other(format!("`{}` needs a browser and the job has none", entry.url)))
+        }
+        (FetchMode::Http, _) => fetch(ctx, &url, capture).await?,
+    };
+    let Page { final_url, body, captured_at, capture_id } = page;
     let ctx2 = Arc::clone(ctx);
-    let final_url = fetched.final_url.clone();
-    let body = fetched.body.clone();
     let extracted = tokio::task::spawn_blocking(move || ctx2.adapter.extract(&final_url, &body))
         .await
         .map_err(|e| PageError::Other(format!("extraction of `{}` stopped: {e}", entry.url)))?
@@ -77,4 +76,59 @@ async fn fetch_and_extract(
         }
     }
     Ok(PageOutcome::Fetched { listings, shops, links, candidates })
+}
+
+/// A page's bytes to extract from, and the capture they are sealed in.
+struct Page {
+    final_url: Url,
+    body: bytes::Bytes,
+    captured_at: chrono::DateTime<chrono::Utc>,
+    capture_id: String,
+}
+
+/// Plain HTTP: the served body, captured by the fetcher.
+async fn fetch(
+    ctx: &PageContext,
+    url: &Url,
+    capture: &mut Option<evidence::CaptureManifest>,
+) -> Result<Page, PageError> {
+    let fetched = ctx.fetcher.fetch(url, &ctx.fetch).await.map_err(|e| match e {
+        FetchError::RobotsDisallowed { .. } | FetchError::RobotsUnreachable { .. } => PageError::Robots(e.to_string()),
+        e => PageError::Other(e.to_string()),
+    })?;
+    *capture = Some(evidence::CaptureManifest::of(fetched.capture_id, &fetched.capture));
+    if !fetched.is_success() {
+        return Err(PageError::Other(format!("`{url}` answered http status {}", fetched.status)));
+    }
+    Ok(Page {
+        final_url: fetched.final_url,
+        body: fetched.body,
+        captured_at: fetched.capture.finished_at,
+        capture_id: fetched.capture_id.to_hex(),
+    })
+}
+
+/// Browser: the rendered DOM, sealed with its screenshot, MHTML and network
+/// log into the same blob store (synced by the crawl's group commit).
+async fn render(
+    ctx: &PageContext,
+    pool: &BrowserPool,
+    url: &Url,
+    capture: &mut Option<evidence::CaptureManifest>,
+) -> Result<Page, PageError> {
+    let rendered =
+        pool.render(url, ctx.adapter.wait_for.as_deref()).await.map_err(|e| PageError::Other(e.to_string()))?;
+    let (id, record) = crate::browser::seal(&rendered, ctx.fetcher.blobs(), ctx.fetcher.config(), &ctx.fetch)
+        .await
+        .map_err(|e| PageError::Other(e.to_string()))?;
+    *capture = Some(evidence::CaptureManifest::of(id, &record));
+    if let Some(status) = rendered.status.filter(|s| !(200..300).contains(s)) {
+        return Err(PageError::Other(format!("`{url}` answered http status {status} in the browser")));
+    }
+    Ok(Page {
+        final_url: rendered.final_url,
+        body: bytes::Bytes::from(rendered.dom.into_bytes()),
+        captured_at: record.finished_at,
+        capture_id: id.to_hex(),
+    })
 }

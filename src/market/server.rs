@@ -19,6 +19,9 @@ use super::{duo, hls, live, mall, Market};
 /// The robots.txt the marketplace serves: carts are off limits.
 pub const ROBOTS_TXT: &str = "User-agent: *\nDisallow: /mall/cart\nDisallow: /duo/cart\nAllow: /\n";
 
+#[path = "jsonly.rs"]
+mod jsonly;
+
 type Shared = State<Arc<Market>>;
 
 pub(crate) fn router(market: Arc<Market>) -> Router {
@@ -29,6 +32,7 @@ pub(crate) fn router(market: Arc<Market>) -> Router {
         .route("/mall/", get(mall_entry))
         .route("/mall/search", get(mall_list))
         .route("/mall/item/{file}", get(mall_item))
+        .route("/mall/js/item/{id}", get(mall_js_item))
         .route("/mall/shop/{id}", get(mall_shop))
         .route("/mall/live/{room}", get(|s: Shared, p: Path<String>| live_page(s, Platform::Mall, p)))
         .route(
@@ -147,6 +151,11 @@ async fn mall_item(State(market): Shared, Path(file): Path<String>) -> Response 
         .and_then(|id| market.layout.item_index(Platform::Mall, id))
         .map(|i| market.item(i));
     page_or_404(item.map(|item| mall::item(&item, &market.shop(item.shop))))
+}
+
+/// `/mall/js/item/<id>`: the item built by script only ([`jsonly`]).
+async fn mall_js_item(State(market): Shared, Path(id): Path<String>) -> Response {
+    page_or_404(id.parse().ok().and_then(|id| jsonly::item_page(&market, id)))
 }
 
 async fn duo_item(State(market): Shared, RawQuery(query): RawQuery) -> Response {
