@@ -4,13 +4,12 @@
 
 pub mod adapters;
 pub mod bench;
-pub mod bench_browser;
 pub mod bench_seal;
-pub mod capture;
 pub mod crawl;
 pub mod demo;
 pub mod evidence;
 pub mod listings;
+pub mod live;
 pub mod market;
 pub mod rules;
 pub mod score;
@@ -45,8 +44,6 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Crawl a site with an adapter, or resume the same crawl.
     Crawl(crawl::CrawlArgs),
-    /// Capture one page now (plain HTTP or --browser) and seal it in the ledger.
-    Capture(capture::CaptureArgs),
     /// Extract listings from one saved page or URL with an adapter.
     Extract(adapters::ExtractArgs),
     /// Site adapters.
@@ -67,6 +64,9 @@ pub enum Command {
     /// Sealed evidence: the station key, the ledger, bundles and their verification.
     #[command(subcommand)]
     Evidence(evidence::EvidenceCommand),
+    /// Livestream rooms: watch one and seal what it showed.
+    #[command(subcommand)]
+    Live(live::LiveCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,8 +109,6 @@ pub enum BenchCommand {
     Crawl(bench::BenchCrawlArgs),
     /// Measure sealing: SHA-256 against sha256sum, capture writes, bundles written and verified per second.
     Seal(bench_seal::BenchSealArgs),
-    /// Browser captures per minute and memory per tab with 1, 2, 4 … tabs.
-    Browser(bench_browser::BenchBrowserArgs),
 }
 
 /// Runs one command; `Ok(false)` means it ran but found what should fail the exit status.
@@ -120,11 +118,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
     Ok(match cli.command {
         Command::Demo(args) => demo::run(args, &data, &identity).await?.ok,
         Command::Evidence(command) => evidence::run(command, &data, &identity).await?,
+        Command::Live(command) => live::run(command, &data, &identity).await?,
         Command::Crawl(args) => {
             let report = crawl::run(args, &data, &identity).await?;
             !report.interrupted
         }
-        Command::Capture(args) => capture::run(args, &data, &identity).await?,
         Command::Extract(args) => {
             adapters::extract(&args, &data).await?;
             true
@@ -141,10 +139,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         }
         Command::Bench(BenchCommand::Seal(args)) => {
             bench_seal::run(args).await?;
-            true
-        }
-        Command::Bench(BenchCommand::Browser(args)) => {
-            bench_browser::run(args).await?;
             true
         }
         Command::Bench(BenchCommand::Crawl(args)) => {

@@ -1,0 +1,146 @@
+//! `spotcheck live watch URL --minutes M`: watch a livestream room, seal what
+//! it showed (see [`crate::live`]) and print the timeline, the stream's
+//! segments and gaps, the findings and the session's artifact hash.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use url::Url;
+
+use crate::config::{DataDir, Identity};
+use crate::live::{watch, Progress, WatchOptions, WatchReport};
+use crate::store::Store;
+
+#[derive(Debug, Subcommand)]
+pub enum LiveCommand {
+    /// Watch a live room for some minutes: cards, prices, stock and the stream, sealed as evidence.
+    Watch(WatchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The live room's page.
+    pub url: String,
+    /// How long to watch (fractions allowed: 0.5 is 30 seconds). Ctrl-C ends it early and still seals.
+    #[arg(long)]
+    pub minutes: f64,
+    /// Seconds between two readings of the room's cards (and two screenshots).
+    #[arg(long, default_value_t = 5.0)]
+    pub interval: f64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(command: LiveCommand, data: &DataDir, identity: &Identity) -> anyhow::Result<bool> {
+    match command {
+        LiveCommand::Watch(args) => watch_room(args, data, identity).await,
+    }
+}
+
+async fn watch_room(args: WatchArgs, data: &DataDir, identity: &Identity) -> anyhow::Result<bool> {
+    let url = Url::parse(&args.url).with_context(|| format!("invalid room url `{}`", args.url))?;
+    if !(args.minutes.is_finite() && args.minutes > 0.0) || !(args.interval.is_finite() && args.interval > 0.0) {
+        bail!("--minutes and --interval must be positive");
+    }
+    let store = Store::open(&data.db())?;
+    let blobs = evidence::BlobStore::open(data.blobs())?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = stop_tx.send(true);
+        }
+    });
+    let bar = (!args.json && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    });
+    let shown = bar.clone();
+    let progress = move |p: &Progress| {
+        if let Some(bar) = &shown {
+            bar.set_message(format!(
+                "{:.0}s: {} readings, {} changes, {} segments, {} gaps (Ctrl-C stops and seals)",
+                p.elapsed.as_secs_f64(),
+                p.polls,
+                p.changes,
+                p.segments,
+                p.gaps
+            ));
+        }
+    };
+    let mut fetch = crate::fetch::FetchConfig::default();
+    fetch.station = Some(identity.station.clone());
+    fetch.operators = identity.operators.clone();
+    let options = WatchOptions {
+        duration: Duration::from_secs_f64(args.minutes * 60.0),
+        interval: Duration::from_secs_f64(args.interval),
+        fetch,
+        // The seam for the browser pool: no screenshots until it is wired in.
+        screenshots: None,
+        stop: Some(stop_rx),
+        progress: Some(Arc::new(progress)),
+        actor: identity.station.clone(),
+        ..WatchOptions::default()
+    };
+    let report = watch(&store, blobs, &url, options).await?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let station = crate::sealing::Station::open(data, &store, identity)?;
+    let checkpoint = station.checkpoint()?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+        let size = evidence::checkpoint::Checkpoint::parse(&checkpoint.text).map(|c| c.size).unwrap_or(0);
+        println!("  sealed: ledger checkpoint of {size} entries signed by {}", station.key.public().fingerprint());
+    }
+    Ok(true)
+}
+
+fn print_report(r: &WatchReport) {
+    let s = &r.session;
+    let how = if s.interrupted { "stopped early (Ctrl-C)" } else { "watched" };
+    println!("live room {} — {} ({how})", s.room.room_id, s.room.title);
+    println!("  url {}", s.room.url);
+    println!("  host {} (shop {}) {}", s.host.name, s.host.shop_id, s.host.url);
+    println!("  {} to {}", s.started_at.to_rfc3339(), s.finished_at.to_rfc3339());
+    println!("  {} state readings, {} playlist readings, {} captures", s.polls, s.playlist_polls, s.captures.len());
+    println!("  timeline ({} changes):", s.timeline.len());
+    for c in &s.timeline {
+        let old = c.old.as_deref().unwrap_or("—");
+        let new = c.new.as_deref().unwrap_or("—");
+        let capture = c.capture.get(..12).unwrap_or(&c.capture);
+        println!(
+            "    {} item {} {}: {old} → {new}  [capture {capture}]",
+            c.at.format("%H:%M:%S%.3f"),
+            c.item_id,
+            c.field
+        );
+    }
+    let (first, last) = (s.segments.first().map(|x| x.seq), s.segments.last().map(|x| x.seq));
+    match (first, last) {
+        (Some(a), Some(b)) => println!("  stream: {} segments recorded, sequence {a}–{b}", s.segments.len()),
+        _ => println!("  stream: no segments recorded"),
+    }
+    if s.gaps.is_empty() {
+        println!("  gaps: none");
+    } else {
+        println!("  gaps ({}):", s.gaps.len());
+        for g in &s.gaps {
+            println!("    sequence {}: {:?}", g.seq, g.reason);
+        }
+    }
+    for p in &s.problems {
+        println!("  problem: {p}");
+    }
+    println!("  products: {} listings read, {} findings ({} new)", r.listings.len(), r.findings.len(), r.findings_new);
+    for f in &r.findings {
+        println!("    [{}] {} — listing {}", f.rule, f.title, f.listing);
+    }
+    println!("  session artifact sha256 {}", r.session_sha256);
+}
