@@ -4,7 +4,9 @@
 
 pub mod adapters;
 pub mod bench;
+pub mod bench_browser;
 pub mod bench_seal;
+pub mod capture;
 pub mod crawl;
 pub mod demo;
 pub mod evidence;
@@ -44,6 +46,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Crawl a site with an adapter, or resume the same crawl.
     Crawl(crawl::CrawlArgs),
+    /// Capture one page now (plain HTTP or --browser) and seal it in the ledger.
+    Capture(capture::CaptureArgs),
     /// Extract listings from one saved page or URL with an adapter.
     Extract(adapters::ExtractArgs),
     /// Site adapters.
@@ -109,6 +113,8 @@ pub enum BenchCommand {
     Crawl(bench::BenchCrawlArgs),
     /// Measure sealing: SHA-256 against sha256sum, capture writes, bundles written and verified per second.
     Seal(bench_seal::BenchSealArgs),
+    /// Browser captures per minute and memory per tab with 1, 2, 4 … tabs.
+    Browser(bench_browser::BenchBrowserArgs),
 }
 
 /// Runs one command; `Ok(false)` means it ran but found what should fail the exit status.
@@ -123,6 +129,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
             let report = crawl::run(args, &data, &identity).await?;
             !report.interrupted
         }
+        Command::Capture(args) => capture::run(args, &data, &identity).await?,
         Command::Extract(args) => {
             adapters::extract(&args, &data).await?;
             true
@@ -139,6 +146,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         }
         Command::Bench(BenchCommand::Seal(args)) => {
             bench_seal::run(args).await?;
+            true
+        }
+        Command::Bench(BenchCommand::Browser(args)) => {
+            bench_browser::run(args).await?;
             true
         }
         Command::Bench(BenchCommand::Crawl(args)) => {
