@@ -235,6 +235,49 @@ async fn the_room_serves_its_state_playlist_and_segments() {
     assert_eq!(get("/mall/live/99/live.m3u8").await.0, 404);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_watch_with_the_browser_pool_seals_screenshots_of_the_room() {
+    assert!(
+        evidence::report::find_chromium().is_some_and(|p| p.is_file()),
+        "this test needs Chromium: install it (apt-get install chromium) or set $SPOTCHECK_CHROMIUM"
+    );
+    let config = spotcheck::browser::BrowserConfig {
+        tabs: 1,
+        page_timeout: Duration::from_secs(20),
+        ..spotcheck::browser::BrowserConfig::default()
+    };
+    let pool = spotcheck::browser::BrowserPool::launch(config).await.unwrap();
+    let site = start(LiveConfig { speed: 20, ..LiveConfig::default() }).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let tx = Arc::new(Mutex::new(Some(tx)));
+    let mut options = options(120.0);
+    options.interval = Duration::from_millis(500);
+    options.screenshots = Some(pool);
+    options.stop = Some(rx);
+    // Stop once the stream and a few readings are in; the screenshot being
+    // rendered then is awaited and sealed too.
+    options.progress = Some(Arc::new(move |p: &spotcheck::live::Progress| {
+        if p.polls >= 3 && p.segments >= 1 {
+            if let Some(tx) = tx.lock().unwrap().take() {
+                tx.send(true).unwrap();
+            }
+        }
+    }));
+    let (store, report) = tokio::time::timeout(Duration::from_secs(90), run(&site, dir.path(), options)).await.unwrap();
+    let s = &report.session;
+    assert!(!s.screenshots.is_empty(), "{:#?}", s.problems);
+    let blobs = evidence::BlobStore::open(DataDir::new(dir.path()).blobs()).unwrap();
+    for shot in &s.screenshots {
+        assert!(s.captures.contains(shot));
+        let record: evidence::CaptureRecord =
+            serde_json::from_slice(&blobs.get(&evidence::Digest::from_hex(shot).unwrap()).unwrap()).unwrap();
+        let png = record.artifacts.iter().find(|a| a.role == "screenshot").expect("a screenshot artifact");
+        assert!(blobs.get(&png.sha256).unwrap().starts_with(b"\x89PNG"));
+    }
+    assert_sealed(&store, dir.path(), &report);
+}
+
 // ---- Douyin: the real room-info and cart documents ----
 
 fn douyin(file: &str) -> PathBuf {

@@ -30,6 +30,9 @@ pub struct WatchArgs {
     /// Seconds between two readings of the room's cards (and two screenshots).
     #[arg(long, default_value_t = 5.0)]
     pub interval: f64,
+    /// Also render the room in Chromium every interval and seal the screenshots.
+    #[arg(long)]
+    pub screenshots: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -43,7 +46,8 @@ pub async fn run(command: LiveCommand, data: &DataDir, identity: &Identity) -> a
 
 async fn watch_room(args: WatchArgs, data: &DataDir, identity: &Identity) -> anyhow::Result<bool> {
     let url = Url::parse(&args.url).with_context(|| format!("invalid room url `{}`", args.url))?;
-    if !(args.minutes.is_finite() && args.minutes > 0.0) || !(args.interval.is_finite() && args.interval > 0.0) {
+    let positive = |x: f64| x.is_finite() && x > 0.0;
+    if !positive(args.minutes) || !positive(args.interval) {
         bail!("--minutes and --interval must be positive");
     }
     let store = Store::open(&data.db())?;
@@ -72,15 +76,20 @@ async fn watch_room(args: WatchArgs, data: &DataDir, identity: &Identity) -> any
             ));
         }
     };
-    let mut fetch = crate::fetch::FetchConfig::default();
-    fetch.station = Some(identity.station.clone());
-    fetch.operators = identity.operators.clone();
+    let fetch = crate::fetch::FetchConfig {
+        station: Some(identity.station.clone()),
+        operators: identity.operators.clone(),
+        ..crate::fetch::FetchConfig::default()
+    };
+    let screenshots = match args.screenshots {
+        true => Some(crate::browser::BrowserPool::launch(crate::browser::BrowserConfig::default()).await?),
+        false => None,
+    };
     let options = WatchOptions {
         duration: Duration::from_secs_f64(args.minutes * 60.0),
         interval: Duration::from_secs_f64(args.interval),
         fetch,
-        // The seam for the browser pool: no screenshots until it is wired in.
-        screenshots: None,
+        screenshots,
         stop: Some(stop_rx),
         progress: Some(Arc::new(progress)),
         actor: identity.station.clone(),
@@ -109,7 +118,13 @@ fn print_report(r: &WatchReport) {
     println!("  url {}", s.room.url);
     println!("  host {} (shop {}) {}", s.host.name, s.host.shop_id, s.host.url);
     println!("  {} to {}", s.started_at.to_rfc3339(), s.finished_at.to_rfc3339());
-    println!("  {} state readings, {} playlist readings, {} captures", s.polls, s.playlist_polls, s.captures.len());
+    println!(
+        "  {} state readings, {} playlist readings, {} captures, {} screenshots",
+        s.polls,
+        s.playlist_polls,
+        s.captures.len(),
+        s.screenshots.len()
+    );
     println!("  timeline ({} changes):", s.timeline.len());
     for c in &s.timeline {
         let old = c.old.as_deref().unwrap_or("—");

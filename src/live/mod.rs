@@ -10,7 +10,8 @@
 //! - the HLS media playlist at least every target duration, and every new
 //!   segment ([`hls`]): its sequence number, size and SHA-256, and every gap
 //!   (a number skipped, marked `#EXT-X-GAP`, or a segment that did not download);
-//! - screenshots every `interval` through [`Screenshots`], when given.
+//! - screenshots every `interval` through the browser pool, when given
+//!   (rendered beside the watch, so a slow page never delays the stream).
 //!
 //! Every response goes through [`crate::fetch::Fetcher`], so each one is a
 //! capture in the blob store. At the end ([`seal`]) the session is stored as a
@@ -23,8 +24,6 @@ mod hls;
 mod seal;
 mod state;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,16 +61,11 @@ pub enum LiveError {
     Rules { url: String, source: crate::rules::RulesError },
 }
 
-/// Where screenshots of the room come from. The seam for
-/// `crate::browser::BrowserPool` (render the room, seal the screenshot as a
-/// capture): the watcher takes one every `interval` and lists its capture.
-pub trait Screenshots: Send + Sync {
-    /// Renders `url`, stores the screenshot capture; returns its capture id and record.
-    fn capture<'a>(
-        &'a self,
-        url: &'a Url,
-    ) -> Pin<Box<dyn Future<Output = Result<(evidence::Digest, evidence::CaptureRecord), String>> + Send + 'a>>;
-}
+/// A screenshot in progress: the browser renders while the watch goes on.
+type Shot = tokio::task::JoinHandle<Result<(evidence::Digest, evidence::CaptureRecord), crate::browser::BrowserError>>;
+
+/// Called after every step of the watch with the counts so far.
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 
 /// What the watcher reports while it runs.
 #[derive(Debug, Clone, Default)]
@@ -92,11 +86,12 @@ pub struct WatchOptions {
     pub fetch: FetchConfig,
     /// Politeness for the room's host; default [`LIVE_POLITENESS`].
     pub politeness: Option<Politeness>,
-    /// `None` until the browser pool is wired in: no screenshots are taken.
-    pub screenshots: Option<Arc<dyn Screenshots>>,
+    /// Renders the room every `interval` and seals the screenshot (with DOM,
+    /// MHTML and network log) as a capture; `None`: no screenshots.
+    pub screenshots: Option<crate::browser::BrowserPool>,
     /// Set to `true` (Ctrl-C) to end the watch early; what was recorded is sealed.
     pub stop: Option<tokio::sync::watch::Receiver<bool>>,
-    pub progress: Option<Arc<dyn Fn(&Progress) + Send + Sync>>,
+    pub progress: Option<ProgressFn>,
     /// Who seals the session (the station id), recorded in its custody entry.
     pub actor: String,
     /// The rules' evaluation date (default: today).
@@ -300,6 +295,9 @@ pub async fn watch(
     let mut state_tick = tokio::time::interval(options.interval.max(Duration::from_millis(50)));
     state_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut playlist_due = Instant::now();
+    let mut shot_tick = tokio::time::interval(options.interval.max(Duration::from_millis(50)));
+    shot_tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut shot: Option<Shot> = None;
     let mut stop = options.stop.take();
     loop {
         tokio::select! {
@@ -309,16 +307,17 @@ pub async fn watch(
                 break;
             }
             _ = sleep_until(deadline) => break,
-            _ = state_tick.tick() => {
-                w.poll_state(&mut rec, &state_url).await;
-                if let Some(shots) = &options.screenshots {
-                    match shots.capture(url).await {
-                        Ok((id, record)) => {
-                            rec.keep(id, &record);
-                            w.session.screenshots.push(id.to_hex());
-                        }
-                        Err(e) => w.session.problems.push(format!("screenshot of `{url}`: {e}")),
-                    }
+            _ = state_tick.tick() => w.poll_state(&mut rec, &state_url).await,
+            _ = shot_tick.tick(), if options.screenshots.is_some() => {
+                if shot.as_ref().is_some_and(|s| s.is_finished()) {
+                    w.shot_done(&mut rec, shot.take(), url).await;
+                }
+                if let (None, Some(pool)) = (&shot, &options.screenshots) {
+                    let (pool, blobs, fetch, url) = (pool.clone(), blobs.clone(), options.fetch.clone(), url.clone());
+                    shot = Some(tokio::spawn(async move {
+                        let rendered = pool.render(&url, None).await?;
+                        crate::browser::seal(&rendered, &blobs, &fetch, &FetchContext::default()).await
+                    }));
                 }
             }
             _ = sleep_until(playlist_due), if !w.stream_ended => {
@@ -336,6 +335,7 @@ pub async fn watch(
             });
         }
     }
+    w.shot_done(&mut rec, shot, url).await;
     seal::finish(store, &blobs, &mut rec, w.session, &options).await
 }
 
@@ -350,6 +350,19 @@ struct Watch {
 }
 
 impl Watch {
+    /// Waits for the screenshot in progress, if any, and keeps its capture.
+    async fn shot_done(&mut self, rec: &mut Recorder, shot: Option<Shot>, url: &Url) {
+        let Some(shot) = shot else { return };
+        match shot.await {
+            Ok(Ok((id, record))) => {
+                rec.keep(id, &record);
+                self.session.screenshots.push(id.to_hex());
+            }
+            Ok(Err(e)) => self.session.problems.push(format!("screenshot of `{url}`: {e}")),
+            Err(e) => self.session.problems.push(format!("screenshot of `{url}` stopped: {e}")),
+        }
+    }
+
     async fn poll_state(&mut self, rec: &mut Recorder, state_url: &Url) {
         self.session.polls += 1;
         let fetched = match rec.fetch(state_url).await {
