@@ -20,7 +20,7 @@ pub fn process_tree(root: u32) -> Vec<u32> {
             parents.entry(ppid).or_default().push(pid);
         }
     }
-    if !fs::metadata(format!("/proc/{root}")).is_ok() {
+    if fs::metadata(format!("/proc/{root}")).is_err() {
         return Vec::new();
     }
     let mut out = vec![root];
