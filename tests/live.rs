@@ -318,3 +318,55 @@ fn douyin_cart_of_the_same_room_maps_product_id_title_price_and_shop() {
     assert_eq!(card.price, Some("59.90".parse().unwrap())); // min_price 5990 fen
     assert_eq!(card.shop.as_ref().unwrap().shop_id, "3494225");
 }
+
+// ---- the real binary ----
+
+/// `spotcheck live watch` against the sped-up room: the report, then Ctrl-C
+/// (SIGINT) on a long watch still seals, and `evidence ledger verify` passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_watch_command_reports_and_ctrl_c_still_seals() {
+    use tokio::io::AsyncBufReadExt;
+    let site = start(LiveConfig { speed: 20, ..LiveConfig::default() }).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = site.base.join("/mall/live/1").unwrap().to_string();
+    let bin = env!("CARGO_BIN_EXE_spotcheck");
+    let data = dir.path().to_str().unwrap();
+    let out = tokio::process::Command::new(bin)
+        .args(["--data-dir", data, "live", "watch", &url, "--minutes", "0.03", "--interval", "0.2"])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for expected in
+        ["live room 1", "state readings", "price:", "segments recorded", "gaps: none", "session artifact sha256"]
+    {
+        assert!(stdout.contains(expected), "`{expected}` in:\n{stdout}");
+    }
+
+    let mut child = tokio::process::Command::new(bin)
+        .args(["--data-dir", data, "live", "watch", &url, "--minutes", "10", "--interval", "0.2"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // The watch announces itself once its Ctrl-C handler is set.
+    let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let announced = tokio::time::timeout(Duration::from_secs(30), stderr.next_line()).await.unwrap().unwrap();
+    assert!(announced.is_some_and(|l| l.starts_with("watching")));
+    let pid = child.id().unwrap().to_string();
+    let kill = std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(kill.success());
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await.unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("stopped early (Ctrl-C)") && stdout.contains("session artifact sha256"), "{stdout}");
+
+    let verify = tokio::process::Command::new(bin)
+        .args(["--data-dir", data, "evidence", "ledger", "verify"])
+        .output()
+        .await
+        .unwrap();
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+}

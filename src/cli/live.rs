@@ -53,8 +53,12 @@ async fn watch_room(args: WatchArgs, data: &DataDir, identity: &Identity) -> any
     let store = Store::open(&data.db())?;
     let blobs = evidence::BlobStore::open(data.blobs())?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // Registered now (not at the task's first poll), so a Ctrl-C right after
+    // the "watching" line stops the watch instead of killing the process.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("cannot listen for Ctrl-C")?;
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if interrupt.recv().await.is_some() {
             let _ = stop_tx.send(true);
         }
     });
@@ -63,17 +67,32 @@ async fn watch_room(args: WatchArgs, data: &DataDir, identity: &Identity) -> any
         bar.enable_steady_tick(Duration::from_millis(200));
         bar
     });
+    if !args.json {
+        eprintln!("watching {url} for {} minutes (Ctrl-C stops early and seals what was recorded)", args.minutes);
+    }
     let shown = bar.clone();
+    // Not a terminal: a log line every 10 seconds instead of a spinner.
+    let logged = std::sync::Mutex::new(Duration::ZERO);
+    let quiet = args.json;
     let progress = move |p: &Progress| {
-        if let Some(bar) = &shown {
-            bar.set_message(format!(
-                "{:.0}s: {} readings, {} changes, {} segments, {} gaps (Ctrl-C stops and seals)",
-                p.elapsed.as_secs_f64(),
-                p.polls,
-                p.changes,
-                p.segments,
-                p.gaps
-            ));
+        let line = format!(
+            "{:.0}s: {} readings, {} changes, {} segments, {} gaps",
+            p.elapsed.as_secs_f64(),
+            p.polls,
+            p.changes,
+            p.segments,
+            p.gaps
+        );
+        match &shown {
+            Some(bar) => bar.set_message(format!("{line} (Ctrl-C stops and seals)")),
+            None if !quiet => {
+                let mut last = logged.lock().unwrap_or_else(|e| e.into_inner());
+                if p.elapsed >= *last + Duration::from_secs(10) {
+                    *last = p.elapsed;
+                    eprintln!("{line}");
+                }
+            }
+            None => {}
         }
     };
     let fetch = crate::fetch::FetchConfig {
