@@ -150,6 +150,8 @@ async fn a_watch_catches_the_planted_price_change_records_every_segment_and_seal
         assert!(report.listings.iter().any(|l| f.capture_id == l.capture_id), "{f:?}");
     }
     assert_sealed(&store, dir.path(), &report);
+    let verdict = assert_bundle_verifies(&store, dir.path(), &report).await;
+    assert_eq!(verdict.findings, report.findings.len(), "the room's findings are in the bundle");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -276,6 +278,27 @@ async fn a_watch_with_the_browser_pool_seals_screenshots_of_the_room() {
         assert!(blobs.get(&png.sha256).unwrap().starts_with(b"\x89PNG"));
     }
     assert_sealed(&store, dir.path(), &report);
+    let verdict = assert_bundle_verifies(&store, dir.path(), &report).await;
+    assert!(verdict.captures >= s.screenshots.len() + s.segments.len(), "{verdict:#?}");
+}
+
+/// Seals the session into a bundle and verifies the file offline.
+async fn assert_bundle_verifies(store: &Store, dir: &Path, report: &WatchReport) -> evidence::bundle::VerifyReport {
+    let station = spotcheck::sealing::Station::open(&DataDir::new(dir), store, &Identity::default()).unwrap();
+    let out = dir.join("live.wacz");
+    let options = spotcheck::sealing::BundleOptions {
+        out: out.clone(),
+        title: "live".into(),
+        purpose: None,
+        tsa_url: None,
+        chromium: None,
+    };
+    let summary = station.seal_bundles(store, vec![report.bundle_work(options)]).await.unwrap().pop().unwrap();
+    assert_eq!(summary.captures, report.session.captures.len());
+    let verdict = evidence::bundle::verify_bundle(&std::fs::read(&out).unwrap(), &Default::default());
+    assert!(verdict.ok(), "{:#?}", verdict.failures().collect::<Vec<_>>());
+    assert!(verdict.checks.iter().any(|c| c.check == "attachment" && c.ok), "the session timeline travels with it");
+    verdict
 }
 
 // ---- Douyin: the real room-info and cart documents ----

@@ -100,6 +100,7 @@ fn request(id: Digest) -> BundleRequest {
         findings: Vec::new(),
         context: Default::default(),
         chromium: None,
+        attachments: Vec::new(),
     }
 }
 

@@ -33,7 +33,7 @@ use serde::Serialize;
 use url::Url;
 
 pub use pool::BrowserPool;
-pub use procs::{process_tree, rss_bytes};
+pub use procs::{process_tree, pss_bytes, rss_bytes};
 pub use seal::seal;
 
 /// The flags Chromium is started with, and no others of our choosing

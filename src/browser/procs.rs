@@ -42,10 +42,21 @@ fn parent_of(pid: u32) -> Option<u32> {
     rest.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Resident set size of `pid` in bytes (`VmRSS` in `/proc/<pid>/status`).
+/// Resident set size of `pid` in bytes (`VmRSS`). Summed over a tree it
+/// counts shared pages (Chromium's libraries) once per process.
 pub fn rss_bytes(pid: u32) -> Option<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    proc_kb(pid, "status", "VmRSS:")
+}
+
+/// Proportional set size of `pid` in bytes (`Pss` in `smaps_rollup`): shared
+/// pages split among their sharers, so a tree's sum is what it really costs.
+pub fn pss_bytes(pid: u32) -> Option<u64> {
+    proc_kb(pid, "smaps_rollup", "Pss:")
+}
+
+fn proc_kb(pid: u32, file: &str, name: &str) -> Option<u64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
+    let line = text.lines().find(|l| l.starts_with(name))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }

@@ -1,10 +1,12 @@
 //! One page in one tab, blocking (`headless_chrome` is synchronous): run only
 //! on tokio's blocking pool ([`super::BrowserPool`] does).
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use headless_chrome::protocol::cdp::types::Event;
 use headless_chrome::protocol::cdp::{Emulation, Network, Page};
 use headless_chrome::{Browser, Tab};
 use url::Url;
@@ -118,14 +120,17 @@ fn render_inner(tab: &Tab, job: &RenderJob<'_>, seen: &Arc<Mutex<Seen>>) -> Resu
     let url = job.url.as_str();
     let fail = |e: anyhow::Error| BrowserError::Render { url: url.to_string(), reason: format!("{e:#}") };
     let started_at = Utc::now();
-    tab.navigate_to(url).map_err(fail)?.wait_until_navigated().map_err(fail)?;
+    let clock = Instant::now();
+    navigate(tab, job).map_err(fail)?;
+    tracing::debug!("{url}: navigated in {:?}", clock.elapsed());
     if let Some(selector) = job.wait_for {
-        tab.wait_for_element_with_custom_timeout(selector, job.timeout).map_err(|_| BrowserError::WaitFor {
+        wait_for(tab, selector, job.timeout).map_err(|_| BrowserError::WaitFor {
             url: url.to_string(),
             selector: selector.to_string(),
             secs: job.timeout.as_secs(),
         })?;
     }
+    tracing::debug!("{url}: ready in {:?}", clock.elapsed());
     let final_url = Url::parse(&tab.get_url()).unwrap_or_else(|_| job.url.clone());
     let dom = evaluate_string(
         tab,
@@ -140,6 +145,7 @@ fn render_inner(tab: &Tab, job: &RenderJob<'_>, seen: &Arc<Mutex<Seen>>) -> Resu
         .data
         .into_bytes();
 
+    tracing::debug!("{url}: dom, screenshot and mhtml taken in {:?}", clock.elapsed());
     // The main document's loadingFinished may still be on its way.
     let deadline = Instant::now() + DOCUMENT_GRACE;
     let document = loop {
@@ -155,6 +161,11 @@ fn render_inner(tab: &Tab, job: &RenderJob<'_>, seen: &Arc<Mutex<Seen>>) -> Resu
         }
         std::thread::sleep(Duration::from_millis(10));
     };
+    tracing::debug!(
+        "{url}: main document {} after {:?}",
+        if document.is_some() { "seen" } else { "not seen" },
+        clock.elapsed()
+    );
     let network = seen.lock().map(|s| s.network.clone()).unwrap_or_default();
     let (status, response_headers, body, remote_addr) = match document {
         Some(d) => (Some(d.status), d.headers, d.body, d.remote),
@@ -176,6 +187,65 @@ fn render_inner(tab: &Tab, job: &RenderJob<'_>, seen: &Arc<Mutex<Seen>>) -> Resu
         finished_at: Utc::now(),
         browser_version: job.browser_version.to_string(),
     })
+}
+
+/// Navigates and waits for this navigation's `load` event (matched by loader
+/// id, so an earlier page's events cannot end the wait). Not the network-idle
+/// wait of `Tab::wait_until_navigated`: that idles 500 ms on every page, and
+/// what scripts add after `load` is what `wait_for` is for.
+fn navigate(tab: &Tab, job: &RenderJob<'_>) -> anyhow::Result<()> {
+    let loaded: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let sink = Arc::clone(&loaded);
+    let listener = tab.add_event_listener(Arc::new(move |event: &Event| {
+        if let Event::PageLifecycleEvent(e) = event {
+            if e.params.name == "load" {
+                if let Ok(mut set) = sink.lock() {
+                    set.insert(e.params.loader_id.clone());
+                }
+            }
+        }
+    }))?;
+    let result = (|| {
+        let nav = tab.call_method(Page::Navigate {
+            url: job.url.to_string(),
+            referrer: None,
+            transition_Type: None,
+            frame_id: None,
+            referrer_policy: None,
+        })?;
+        if let Some(error) = nav.error_text {
+            anyhow::bail!("navigation failed: {error}");
+        }
+        // No loader id: a same-document navigation, nothing to load.
+        let Some(loader) = nav.loader_id else { return Ok(()) };
+        let deadline = Instant::now() + job.timeout;
+        while !loaded.lock().map(|set| set.contains(&loader)).unwrap_or(false) {
+            if Instant::now() >= deadline {
+                anyhow::bail!("no load event within {} s", job.timeout.as_secs());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
+    })();
+    let _ = tab.remove_event_listener(&listener);
+    result
+}
+
+/// Polls `document.querySelector(selector)` in the page until it matches
+/// (a cheap script call; the DOM-domain lookups of `Tab::wait_for_element`
+/// cost a document fetch per try).
+fn wait_for(tab: &Tab, selector: &str, timeout: Duration) -> anyhow::Result<()> {
+    let expression = format!("document.querySelector({}) !== null", serde_json::Value::from(selector));
+    let deadline = Instant::now() + timeout;
+    loop {
+        if tab.evaluate(&expression, false)?.value == Some(serde_json::Value::Bool(true)) {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            anyhow::bail!("`{selector}` did not match within {} s", timeout.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn evaluate_string(tab: &Tab, expression: &str) -> anyhow::Result<String> {

@@ -4,9 +4,11 @@
 //! Each capture is the full evidence path: render a script-only item page of
 //! the sample marketplace (served in-process on loopback), wait for its
 //! title, take the DOM, full-page PNG, MHTML and network log, and seal them
-//! into a scratch blob store. Memory is the summed RSS of Chromium's whole
-//! process tree (browser, renderers, GPU/utility), sampled while the pages
-//! run; its peak divided by the tabs is the figure per tab.
+//! into a scratch blob store. Memory is summed over Chromium's whole process
+//! tree (browser, renderers, GPU/utility), sampled while the pages run, as
+//! RSS (shared libraries counted once per process: an upper bound) and as
+//! PSS (shared pages split among their sharers: what the tree really costs);
+//! the peaks divided by the tabs are the figures per tab.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -16,7 +18,7 @@ use anyhow::Context;
 use serde::Serialize;
 use url::Url;
 
-use crate::browser::{process_tree, rss_bytes, BrowserConfig, BrowserPool};
+use crate::browser::{process_tree, pss_bytes, rss_bytes, BrowserConfig, BrowserPool};
 use crate::fetch::{FetchConfig, FetchContext};
 use crate::market::{Market, MarketConfig};
 
@@ -42,6 +44,8 @@ pub struct BrowserBenchRun {
     pub captures_per_min: f64,
     pub peak_rss_mib: f64,
     pub rss_mib_per_tab: f64,
+    pub peak_pss_mib: f64,
+    pub pss_mib_per_tab: f64,
     pub chromium_processes: usize,
     pub bytes_sealed_per_page: u64,
 }
@@ -70,12 +74,22 @@ pub async fn run(args: BenchBrowserArgs) -> anyhow::Result<()> {
     } else {
         println!("browser captures (render + seal) of {} script-only pages, release build", urls.len());
         println!(
-            "{:>5} {:>7} {:>7} {:>8} {:>13} {:>10} {:>10} {:>6} {:>11}",
-            "tabs", "pages", "errors", "secs", "captures/min", "peak MiB", "MiB/tab", "procs", "KiB/page"
+            "{:>5} {:>6} {:>6} {:>7} {:>12} {:>9} {:>8} {:>9} {:>8} {:>6} {:>9}",
+            "tabs",
+            "pages",
+            "errors",
+            "secs",
+            "captures/min",
+            "RSS MiB",
+            "RSS/tab",
+            "PSS MiB",
+            "PSS/tab",
+            "procs",
+            "KiB/page"
         );
         for r in &runs {
             println!(
-                "{:>5} {:>7} {:>7} {:>8.1} {:>13.0} {:>10.0} {:>10.0} {:>6} {:>11.0}",
+                "{:>5} {:>6} {:>6} {:>7.1} {:>12.0} {:>9.0} {:>8.0} {:>9.0} {:>8.0} {:>6} {:>9.0}",
                 r.tabs,
                 r.pages,
                 r.errors,
@@ -83,6 +97,8 @@ pub async fn run(args: BenchBrowserArgs) -> anyhow::Result<()> {
                 r.captures_per_min,
                 r.peak_rss_mib,
                 r.rss_mib_per_tab,
+                r.peak_pss_mib,
+                r.pss_mib_per_tab,
                 r.chromium_processes,
                 r.bytes_sealed_per_page as f64 / 1024.0
             );
@@ -102,19 +118,23 @@ async fn measure(tabs: usize, urls: &[Url]) -> anyhow::Result<BrowserBenchRun> {
     }
 
     let peak = Arc::new(AtomicU64::new(0));
+    let peak_pss = Arc::new(AtomicU64::new(0));
     let procs = Arc::new(AtomicU64::new(0));
     let sampler = {
-        let (peak, procs, pid) = (Arc::clone(&peak), Arc::clone(&procs), pool.browser_pid());
+        let (peak, peak_pss, procs, pid) =
+            (Arc::clone(&peak), Arc::clone(&peak_pss), Arc::clone(&procs), pool.browser_pid());
         tokio::spawn(async move {
             let Some(pid) = pid else { return };
             loop {
                 let tree = tokio::task::spawn_blocking(move || {
                     let tree = process_tree(pid);
-                    (tree.len(), tree.iter().filter_map(|p| rss_bytes(*p)).sum::<u64>())
+                    let rss = tree.iter().filter_map(|p| rss_bytes(*p)).sum::<u64>();
+                    (tree.len(), rss, tree.iter().filter_map(|p| pss_bytes(*p)).sum::<u64>())
                 })
                 .await
-                .unwrap_or((0, 0));
+                .unwrap_or((0, 0, 0));
                 peak.fetch_max(tree.1, Ordering::Relaxed);
+                peak_pss.fetch_max(tree.2, Ordering::Relaxed);
                 procs.fetch_max(tree.0 as u64, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -156,6 +176,7 @@ async fn measure(tabs: usize, urls: &[Url]) -> anyhow::Result<BrowserBenchRun> {
     sampler.abort();
     blobs.sync()?;
     let peak_mib = peak.load(Ordering::Relaxed) as f64 / (1024.0 * 1024.0);
+    let pss_mib = peak_pss.load(Ordering::Relaxed) as f64 / (1024.0 * 1024.0);
     let errors = errors.load(Ordering::Relaxed);
     let ok = (urls.len() as u64).saturating_sub(errors).max(1);
     Ok(BrowserBenchRun {
@@ -166,6 +187,8 @@ async fn measure(tabs: usize, urls: &[Url]) -> anyhow::Result<BrowserBenchRun> {
         captures_per_min: (urls.len() as u64 - errors) as f64 * 60.0 / secs.max(1e-9),
         peak_rss_mib: peak_mib,
         rss_mib_per_tab: peak_mib / tabs as f64,
+        peak_pss_mib: pss_mib,
+        pss_mib_per_tab: pss_mib / tabs as f64,
         chromium_processes: procs.load(Ordering::Relaxed) as usize,
         bytes_sealed_per_page: sealed.load(Ordering::Relaxed) / ok,
     })

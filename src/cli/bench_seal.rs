@@ -106,6 +106,7 @@ pub async fn run(args: BenchSealArgs) -> anyhow::Result<SealBench> {
         .map(|(n, chunk)| BundleWork {
             findings: chunk.to_vec(),
             captures: Vec::new(),
+            attachments: Vec::new(),
             options: BundleOptions {
                 out: bundles_dir.join(format!("b{n}.wacz")),
                 title: format!("bench bundle {n}"),

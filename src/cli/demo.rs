@@ -143,6 +143,7 @@ fn shop_bundles(
             crate::sealing::BundleWork {
                 findings,
                 captures: Vec::new(),
+                attachments: Vec::new(),
                 options: crate::sealing::BundleOptions {
                     out: dir.bundles().join(format!("{safe}.wacz")),
                     title: format!("网络抽查电子证据 {name} ({platform} 店铺 {shop})"),

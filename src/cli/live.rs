@@ -33,6 +33,9 @@ pub struct WatchArgs {
     /// Also render the room in Chromium every interval and seal the screenshots.
     #[arg(long)]
     pub screenshots: bool,
+    /// Also seal the session (timeline, every capture, screenshots, segments, findings) into this bundle.
+    #[arg(long, value_name = "FILE.wacz")]
+    pub bundle: Option<std::path::PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -120,12 +123,29 @@ async fn watch_room(args: WatchArgs, data: &DataDir, identity: &Identity) -> any
     }
     let station = crate::sealing::Station::open(data, &store, identity)?;
     let checkpoint = station.checkpoint()?;
+    let bundle = match &args.bundle {
+        Some(out) => {
+            let options = crate::sealing::BundleOptions {
+                out: out.clone(),
+                title: format!("直播间电子证据 {}", report.session.room.url),
+                purpose: Some("livestream room watch (直播带货 定向监测)".into()),
+                tsa_url: None,
+                chromium: None,
+            };
+            let mut done = station.seal_bundles(&store, vec![report.bundle_work(options)]).await?;
+            done.pop()
+        }
+        None => None,
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_report(&report);
         let size = evidence::checkpoint::Checkpoint::parse(&checkpoint.text).map(|c| c.size).unwrap_or(0);
         println!("  sealed: ledger checkpoint of {size} entries signed by {}", station.key.public().fingerprint());
+        if let Some(b) = &bundle {
+            println!("  bundle {} written to {} ({} captures, {} bytes)", b.id, b.path.display(), b.captures, b.bytes);
+        }
     }
     Ok(true)
 }

@@ -174,3 +174,19 @@ pub(super) async fn finish(
         ledger_entries,
     })
 }
+
+impl WatchReport {
+    /// What sealing this session into a bundle takes: its findings, every
+    /// capture it made (state, playlist, segments, pages, screenshots) and the
+    /// session's timeline as an attachment named by its custody entry.
+    pub fn bundle_work(&self, options: crate::sealing::BundleOptions) -> crate::sealing::BundleWork {
+        crate::sealing::BundleWork {
+            findings: self.findings.iter().map(crate::findings::to_record).collect(),
+            captures: self.session.captures.iter().filter_map(|c| evidence::Digest::from_hex(c).ok()).collect(),
+            attachments: evidence::Digest::from_hex(&self.session_sha256)
+                .map(|d| vec![(d, "json".to_string())])
+                .unwrap_or_default(),
+            options,
+        }
+    }
+}

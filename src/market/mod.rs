@@ -47,8 +47,8 @@ use url::Url;
 
 pub use html::PAGE_SIZE;
 pub use layout::Platform;
-pub use server::ROBOTS_TXT;
 pub use live::{LiveCard, LiveConfig, LiveHost, LiveState, PriceChange};
+pub use server::ROBOTS_TXT;
 pub use truth::{HistoryEntry, RegistryEntry, TruthRecord};
 pub use violations::{PLANTED_RULES, REFERENCE_DATE};
 

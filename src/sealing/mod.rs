@@ -6,6 +6,7 @@
 //! verification) lives in the `evidence` crate; this module only gathers
 //! what spotcheck knows (stored findings, the configured identity and TSA).
 
+pub mod pictures;
 pub mod tsa;
 
 use std::collections::BTreeMap;
@@ -51,6 +52,9 @@ pub enum SealError {
 pub struct BundleWork {
     pub findings: Vec<FindingRecord>,
     pub captures: Vec<Digest>,
+    /// Sealed blobs to carry as files (with their extension), each named by a
+    /// custody entry: e.g. a live session's timeline.
+    pub attachments: Vec<(Digest, String)>,
     pub options: BundleOptions,
 }
 
@@ -171,8 +175,8 @@ impl Station {
         captures: Vec<Digest>,
         options: &BundleOptions,
     ) -> Result<BundleSummary, SealError> {
-        let mut done =
-            self.seal_bundles(store, vec![BundleWork { findings, captures, options: options.clone() }]).await?;
+        let work = BundleWork { findings, captures, attachments: Vec::new(), options: options.clone() };
+        let mut done = self.seal_bundles(store, vec![work]).await?;
         done.pop().ok_or_else(|| SealError::Io {
             path: options.out.clone(),
             source: std::io::Error::other("no bundle written"),
@@ -189,7 +193,17 @@ impl Station {
         let mut requests = Vec::with_capacity(work.len());
         let mut sealed = Vec::with_capacity(work.len());
         for w in work {
-            let mut subjects: Vec<String> = w.captures.iter().map(Digest::to_hex).collect();
+            // The pictures taken of the findings come with them.
+            let mut captures = w.captures;
+            for f in &w.findings {
+                for picture in self.pictures_of(&f.id)? {
+                    if !captures.contains(&picture) {
+                        captures.push(picture);
+                    }
+                }
+            }
+            let mut subjects: Vec<String> = captures.iter().map(Digest::to_hex).collect();
+            subjects.extend(w.attachments.iter().map(|(d, _)| d.to_hex()));
             subjects.extend(w.findings.iter().flat_map(|f| f.capture.iter().cloned().chain([f.id.clone()])));
             subjects.sort();
             subjects.dedup();
@@ -228,9 +242,10 @@ impl Station {
                 operators: self.identity.operators.clone(),
                 tool: crate::TOOL.to_string(),
                 created,
-                captures: w.captures,
+                captures,
                 findings: w.findings,
                 context,
+                attachments: w.attachments,
                 chromium: w.options.chromium.clone(),
             };
             requests.push((request, w.options));

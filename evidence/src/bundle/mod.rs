@@ -37,6 +37,9 @@ pub mod paths {
     pub const TOKEN_PREFIX: &str = "spotcheck/checkpoint-";
     pub const TOKEN_SUFFIX: &str = ".tst";
     pub const PUBLIC_KEY: &str = "spotcheck/station.pub.pem";
+    /// `spotcheck/attachment-<sha256>.<ext>`: a sealed file named by the first
+    /// subject of a custody entry (a live session's timeline, …).
+    pub const ATTACHMENT_PREFIX: &str = "spotcheck/attachment-";
     pub const CUSTODY: &str = "spotcheck/custody.jsonl";
     pub const REPORT_HTML: &str = "spotcheck/report.html";
     pub const REPORT_PDF: &str = "spotcheck/report.pdf";
@@ -66,6 +69,9 @@ pub struct Manifest {
     pub findings: Vec<String>,
     /// Sequence numbers of the ledger entries included.
     pub ledger_entries: Vec<u64>,
+    /// Further sealed files (e.g. a live session's timeline), by path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +123,11 @@ pub struct SignedData {
 /// Path of capture record `id`.
 pub fn capture_path(id: &str) -> String {
     format!("{}{id}.json", paths::CAPTURE_PREFIX)
+}
+
+/// Path of an attachment: `spotcheck/attachment-<sha256>.<ext>`.
+pub fn attachment_path(sha256: &str, ext: &str) -> String {
+    format!("{}{sha256}.{ext}", paths::ATTACHMENT_PREFIX)
 }
 
 /// Path of the `n`th timestamp token (from 1).

@@ -90,6 +90,7 @@ pub fn verify_bundle(bytes: &[u8], options: &VerifyOptions) -> VerifyReport {
     let manifest = read_manifest(&package, &cp, &key, &mut r);
     check_captures(&package, manifest.as_ref(), &entries, &mut r);
     check_findings(&package, manifest.as_ref(), &entries, &mut r);
+    check_attachments(&package, manifest.as_ref(), &entries, &mut r);
     check_tokens(&package, &cp, options, &mut r);
     r.checkpoint = Some(cp);
     r
@@ -536,6 +537,50 @@ fn check_findings(
         r.pass("findings", file, format!("{good} findings match their ledger entries"));
     }
     r.findings = findings.len();
+}
+
+/// Each attachment hashes to its name and is the first subject of a proven
+/// custody entry; every `attachment-*` file is listed in the manifest.
+fn check_attachments(
+    package: &Package,
+    manifest: Option<&Manifest>,
+    entries: &BTreeMap<u64, Entry>,
+    r: &mut VerifyReport,
+) {
+    let listed: BTreeSet<&str> =
+        manifest.map(|m| m.attachments.iter().map(String::as_str).collect()).unwrap_or_default();
+    let present: Vec<&str> = package.paths().filter(|p| p.starts_with(paths::ATTACHMENT_PREFIX)).collect();
+    if present.is_empty() && listed.is_empty() {
+        return;
+    }
+    let mut good = 0;
+    for path in present.iter().copied().chain(listed.iter().copied().filter(|p| !present.contains(p))) {
+        let named = path.strip_prefix(paths::ATTACHMENT_PREFIX).and_then(|rest| rest.split('.').next()).unwrap_or("");
+        let Some(bytes) = package.get(path) else {
+            r.fail("attachment", path, "listed in bundle.json but missing");
+            continue;
+        };
+        if !listed.contains(path) {
+            r.fail("attachment", path, "not listed in bundle.json");
+            continue;
+        }
+        if Digest::of(bytes).to_hex() != named {
+            r.fail("attachment", path, "does not hash to its name");
+            continue;
+        }
+        if !entries.values().any(|e| e.kind == EntryKind::Custody && e.subject == named) {
+            r.fail("attachment", path, "is not named by a proven custody entry");
+            continue;
+        }
+        good += 1;
+    }
+    if good == present.len() && good == listed.len() {
+        r.pass(
+            "attachment",
+            paths::ATTACHMENT_PREFIX,
+            format!("{good} attachments match their sealed custody entries"),
+        );
+    }
 }
 
 /// Each RFC 3161 token is over the checkpoint text and signed by a TSA

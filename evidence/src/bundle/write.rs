@@ -32,6 +32,10 @@ pub enum BundleError {
     FindingNotInLedger(String),
     #[error("a bundle needs at least one capture or finding")]
     Empty,
+    #[error("attachment `{0}` is not named by a custody entry in the ledger's signed checkpoint")]
+    AttachmentNotInLedger(String),
+    #[error("attachment `{hash}`: extension `{ext}` must be 1-8 letters or digits")]
+    BadAttachmentExtension { hash: String, ext: String },
     #[error("the checkpoint's stored signature is not 64 bytes of base64")]
     BadCheckpointSignature,
     #[error(transparent)]
@@ -71,6 +75,9 @@ pub struct BundleRequest {
     pub findings: Vec<FindingRecord>,
     /// Keyed by capture id (hex).
     pub context: BTreeMap<String, CaptureContext>,
+    /// Sealed blobs to carry as files, with their file extension; each must be
+    /// the first subject of a custody entry in the ledger (e.g. a live session).
+    pub attachments: Vec<(Digest, String)>,
     /// Chromium to print the report to PDF with, when available.
     pub chromium: Option<PathBuf>,
 }
@@ -131,19 +138,25 @@ pub fn write_bundle(
     // findings or bundles that share a capture.
     let finding_ids: BTreeSet<&str> = req.findings.iter().map(|f| f.id.as_str()).collect();
     let capture_hex: BTreeSet<String> = ids.iter().map(Digest::to_hex).collect();
+    let attachment_hex: BTreeSet<String> = req.attachments.iter().map(|(d, _)| d.to_hex()).collect();
     let belongs = |e: &Entry| match e.kind {
         EntryKind::Capture => capture_hex.contains(&e.subject),
         EntryKind::Finding => finding_ids.contains(e.subject.as_str()),
         // This bundle's own sealing event, and the pictures taken of its findings.
         EntryKind::Custody => {
             e.body.get("detail").and_then(|d| d.as_str()) == Some(req.id.as_str())
+                || e.body.pointer("/subjects/0").and_then(|s| s.as_str()).is_some_and(|a| attachment_hex.contains(a))
                 || (e.body.get("action").and_then(|a| a.as_str()) == Some("pictured")
                     && e.body.pointer("/subjects/0").and_then(|s| s.as_str()).is_some_and(|f| finding_ids.contains(f)))
         }
         EntryKind::Export => false,
     };
     let mut seqs = BTreeSet::new();
-    let subjects = capture_hex.iter().map(String::as_str).chain(finding_ids.iter().copied());
+    let subjects = capture_hex
+        .iter()
+        .map(String::as_str)
+        .chain(finding_ids.iter().copied())
+        .chain(attachment_hex.iter().map(String::as_str));
     for subject in subjects {
         for seq in ledger.entries_about(subject)?.into_iter().filter(|s| *s < cp.size) {
             if belongs(&ledger.entry(seq)?) {
@@ -161,6 +174,17 @@ pub fn write_bundle(
         if !sealed.iter().any(|e| e.kind == EntryKind::Finding && e.subject == *f) {
             return Err(BundleError::FindingNotInLedger(f.to_string()));
         }
+    }
+    let mut attachments = Vec::new();
+    for (hash, ext) in &req.attachments {
+        if ext.is_empty() || ext.len() > 8 || !ext.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(BundleError::BadAttachmentExtension { hash: hash.to_hex(), ext: ext.clone() });
+        }
+        if !sealed.iter().any(|e| e.kind == EntryKind::Custody && e.subject == hash.to_hex()) {
+            return Err(BundleError::AttachmentNotInLedger(hash.to_hex()));
+        }
+        let bytes = blobs.get(hash).map_err(|source| BundleError::Capture { id: hash.to_hex(), source })?;
+        attachments.push((super::attachment_path(&hash.to_hex(), ext), bytes));
     }
     let entries = sealed;
     let mut entry_lines = Vec::new();
@@ -229,6 +253,7 @@ pub fn write_bundle(
         captures: manifest_captures,
         findings: req.findings.iter().map(|f| f.id.clone()).collect(),
         ledger_entries: seqs.iter().copied().collect(),
+        attachments: attachments.iter().map(|(p, _)| p.clone()).collect(),
     };
     let custody = custody_log(&entries, &captures);
     let mut custody_lines = Vec::new();
@@ -258,6 +283,7 @@ pub fn write_bundle(
     }
     files.push((paths::PUBLIC_KEY.to_string(), key.public().to_pem().into_bytes()));
     files.push((paths::CUSTODY.to_string(), custody_lines));
+    files.extend(attachments);
 
     // The human-readable record lists every file above with its hash.
     let input = report_input(req, &cp, key, &tokens, &ids, &captures, &files, &custody);
@@ -544,6 +570,7 @@ fn role_of(path: &str) -> &'static str {
         paths::CUSTODY => "custody log",
         p if p.starts_with(paths::CAPTURE_PREFIX) => "capture record",
         p if p.starts_with(paths::TOKEN_PREFIX) => "RFC 3161 timestamp token",
+        p if p.starts_with(paths::ATTACHMENT_PREFIX) => "sealed attachment (e.g. live session timeline)",
         _ => "file",
     }
 }
