@@ -32,6 +32,12 @@ pub struct DemoArgs {
     /// Pages in flight at once.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
+    /// Flagged listings to capture in Chromium (screenshots), when it is installed.
+    #[arg(long, default_value_t = 8)]
+    pub pictures: usize,
+    /// Seconds to watch a sample live room (at 20× session speed), when Chromium is installed.
+    #[arg(long, default_value_t = 3.0)]
+    pub live_seconds: f64,
     /// Print a machine-readable summary instead of the report.
     #[arg(long)]
     pub json: bool,
@@ -88,6 +94,7 @@ pub struct DemoSummary {
     /// Precision and recall of each rule against the planted violations.
     pub rules: Vec<crate::rules::score::RuleScore>,
     pub sealed: SealSummary,
+    pub browser: super::demo_live::BrowserStage,
     pub elapsed_secs: f64,
     pub ok: bool,
 }
@@ -187,7 +194,10 @@ pub async fn run(args: DemoArgs, data: &DataDir, identity: &Identity) -> anyhow:
     };
     say(format!("spotcheck demo: sample marketplace of {} listings (seed {})", args.listings, args.seed));
 
-    let market = Arc::new(Market::new(MarketConfig { seed: args.seed, listings: args.listings, count_hits: false }));
+    let market = Arc::new(
+        Market::new(MarketConfig { seed: args.seed, listings: args.listings, count_hits: false })
+            .with_live(crate::market::LiveConfig { speed: super::demo_live::DEMO_LIVE_SPEED, ..Default::default() }),
+    );
     let store = Store::open(&dir.db())?;
     let blobs = evidence::BlobStore::open(dir.blobs())?;
     let (base, _server, reports) =
@@ -301,7 +311,43 @@ pub async fn run(args: DemoArgs, data: &DataDir, identity: &Identity) -> anyhow:
     // Bundle: one per shop (the unit a bureau acts on), then verify each
     // as enforcement would, offline, from the file alone.
     let bundling = Instant::now();
-    let work = shop_bundles(&listings, findings_store.all().collect::<Result<Vec<_>, _>>()?, &dir);
+    // Browser: a short live-room watch and pictures of flagged listings.
+    let (browser, live) =
+        super::demo_live::run(&base, &store, &station, &identity, args.pictures, args.live_seconds).await?;
+    match &browser.live {
+        Some(l) => say(format!(
+            "  live     {}: {} readings, {} price changes, {} HLS segments ({} gaps), {} screenshots, {} findings",
+            l.room, l.polls, l.price_changes, l.segments, l.gaps, l.screenshots, l.findings
+        )),
+        None => {
+            say("  live     skipped: no Chromium (install the `chromium` package for screenshots and the live watch)"
+                .into())
+        }
+    }
+    if browser.chromium {
+        say(format!(
+            "  picture  {} flagged listings captured in Chromium (DOM, screenshot, MHTML, network log){}",
+            browser.pictures_taken,
+            if browser.picture_failures.is_empty() {
+                String::new()
+            } else {
+                format!("; {} failed", browser.picture_failures.len())
+            }
+        ));
+        for f in browser.picture_failures.iter().take(3) {
+            say(format!("           {f}"));
+        }
+    }
+    let mut work = shop_bundles(&listings, findings_store.all().collect::<Result<Vec<_>, _>>()?, &dir);
+    if let Some(report) = &live {
+        work.push(report.bundle_work(crate::sealing::BundleOptions {
+            out: dir.bundles().join("live-room-1.wacz"),
+            title: "直播间电子证据 样品商城 直播间 1".into(),
+            purpose: Some("spotcheck demo: livestream room watch".into()),
+            tsa_url: None,
+            chromium: None,
+        }));
+    }
     let summaries = station.seal_bundles(&store, work).await?;
     let bundle_secs = bundling.elapsed().as_secs_f64();
     let verifying = Instant::now();
@@ -351,7 +397,8 @@ pub async fn run(args: DemoArgs, data: &DataDir, identity: &Identity) -> anyhow:
         && rules_ok
         && sealed.ledger_ok
         && sealed.bundles_written > 0
-        && sealed.bundles_verified == sealed.bundles_written;
+        && sealed.bundles_verified == sealed.bundles_written
+        && browser.ok();
     let summary = DemoSummary {
         market_url: base.to_string(),
         data_dir: dir.root().display().to_string(),
@@ -366,6 +413,7 @@ pub async fn run(args: DemoArgs, data: &DataDir, identity: &Identity) -> anyhow:
         findings: scored.findings,
         rules: scored.rules,
         sealed,
+        browser,
         elapsed_secs: started.elapsed().as_secs_f64(),
         ok,
     };

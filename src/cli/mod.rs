@@ -9,6 +9,7 @@ pub mod bench_seal;
 pub mod capture;
 pub mod crawl;
 pub mod demo;
+pub mod demo_live;
 pub mod evidence;
 pub mod listings;
 pub mod live;
