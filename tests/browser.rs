@@ -330,3 +330,55 @@ async fn spotcheck_capture_browser_seals_the_page_end_to_end() {
     assert_eq!(store.ledger().entries_about(capture).unwrap().len(), 1);
     assert!(store.ledger().latest_checkpoint().unwrap().is_some(), "a signed checkpoint covers it");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_browser_is_detected_by_the_page_deadline_and_replaced() {
+    require_chromium();
+    let mut site = start_site().await;
+    let truth = site.mall_truth(4);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    let blobs = evidence::BlobStore::open(dir.path().join("blobs")).unwrap();
+    let adapter = AdapterSet::builtin().get("sample-mall-js").unwrap();
+    // A short deadline: a stopped browser answers nothing, so only the
+    // deadline (page timeout + grace) can tell it from a slow page.
+    let pool = BrowserPool::launch(BrowserConfig {
+        tabs: 2,
+        page_timeout: Duration::from_secs(4),
+        ..BrowserConfig::default()
+    })
+    .await
+    .unwrap();
+    let first_pid = pool.browser_pid().unwrap();
+    let seeds = truth.iter().map(|t| site.js_url(t).to_string()).collect();
+    let job = {
+        let (store, pool) = (store.clone(), pool.clone());
+        tokio::spawn(
+            async move { run_job_with_browser(&store, blobs, adapter, spec(seeds), &options(), Some(pool)).await },
+        )
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while *site.js_served.borrow_and_update() < 1 {
+        assert!(Instant::now() < deadline, "the crawl never reached the script-only pages");
+        tokio::time::timeout(Duration::from_secs(5), site.js_served.changed()).await.ok();
+    }
+    // SIGSTOP the whole tree: alive, holding its sockets, answering nothing.
+    let tree: Vec<String> = spotcheck::browser::process_tree(first_pid).iter().map(u32::to_string).collect();
+    let stopped = std::process::Command::new("kill").arg("-STOP").args(&tree).status().unwrap();
+    assert!(stopped.success(), "kill -STOP {tree:?}");
+
+    let report = tokio::time::timeout(Duration::from_secs(180), job).await.expect("the job finished").unwrap().unwrap();
+    let errors: Vec<_> = store.frontier(&report.job.id).unwrap().errors().collect();
+    assert_eq!(report.job.counters.errors, 0, "{errors:?}");
+    assert!(pool.relaunches() >= 1, "the pool relaunched chromium");
+    assert_ne!(pool.browser_pid(), Some(first_pid));
+    assert_matches_truth(&store, &truth);
+    // The stopped browser was killed, not left behind.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while spotcheck::browser::process_tree(first_pid).first() == Some(&first_pid)
+        && std::fs::read_to_string(format!("/proc/{first_pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+    {
+        assert!(Instant::now() < deadline, "the hung chromium {first_pid} is still running");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
