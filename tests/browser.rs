@@ -382,3 +382,39 @@ async fn a_hung_browser_is_detected_by_the_page_deadline_and_replaced() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// robots.txt binds the browser as it binds plain fetches: a disallowed page
+/// is refused unless a reason is recorded, and then it is sealed with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_honours_robots_txt_unless_a_reason_is_recorded() {
+    require_chromium();
+    let site = start_site().await;
+    let cart = site.base.join("/mall/cart").unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |extra: &[&str]| {
+        let mut args: Vec<String> = ["--data-dir", data.to_str().unwrap(), "capture", &cart, "--browser", "--json"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        std::process::Command::new(env!("CARGO_BIN_EXE_spotcheck")).args(args).output().unwrap()
+    };
+    let refused = tokio::task::block_in_place(|| run(&[]));
+    assert!(!refused.status.success(), "a disallowed page must not be captured");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("robots.txt"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let allowed = tokio::task::block_in_place(|| run(&["--ignore-robots", "书面授权 2026-11-22 测试"]));
+    assert!(allowed.status.success(), "{}", String::from_utf8_lossy(&allowed.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&allowed.stdout).unwrap();
+    let blobs = evidence::BlobStore::open(data.join("blobs")).unwrap();
+    let (record, _) = check_capture(&blobs, report["capture"].as_str().unwrap());
+    assert_eq!(
+        record.robots_override.as_deref(),
+        Some("书面授权 2026-11-22 测试"),
+        "the reason is sealed with the capture"
+    );
+}

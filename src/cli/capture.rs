@@ -81,6 +81,8 @@ pub async fn run(args: CaptureArgs, data: &DataDir, identity: &Identity) -> anyh
             ..BrowserConfig::default()
         };
         let pool = BrowserPool::launch(config).await?;
+        // robots.txt applies to the browser too (unless --ignore-robots gives a reason).
+        let _permit = Fetcher::new(fetch.clone(), blobs.clone())?.admit(&url, &ctx).await?;
         let rendered = pool.render(&url, args.wait_for.as_deref()).await?;
         let (id, record) = crate::browser::seal(&rendered, &blobs, &fetch, &ctx).await?;
         (id, record, Some(rendered.screenshot_png))

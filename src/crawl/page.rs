@@ -116,6 +116,11 @@ async fn render(
     url: &Url,
     capture: &mut Option<evidence::CaptureManifest>,
 ) -> Result<Page, PageError> {
+    // robots.txt and the host's politeness apply to browser pages too.
+    let _permit = ctx.fetcher.admit(url, &ctx.fetch).await.map_err(|e| match e {
+        FetchError::RobotsDisallowed { .. } | FetchError::RobotsUnreachable { .. } => PageError::Robots(e.to_string()),
+        e => PageError::Other(e.to_string()),
+    })?;
     let rendered =
         pool.render(url, ctx.adapter.wait_for.as_deref()).await.map_err(|e| PageError::Other(e.to_string()))?;
     let (id, record) = crate::browser::seal(&rendered, ctx.fetcher.blobs(), ctx.fetcher.config(), &ctx.fetch)

@@ -283,6 +283,15 @@ impl Fetcher {
         })
     }
 
+    /// Admits a page that another client (the browser) will load: refuses it
+    /// if robots.txt disallows it (unless the job recorded an override), then
+    /// waits at the host's politeness gate. Hold the permit while the page
+    /// loads, so browser pages count against the host's limits like ours.
+    pub(crate) async fn admit(&self, url: &Url, ctx: &FetchContext) -> Result<politeness::HostPermit, FetchError> {
+        self.check_robots(url, ctx).await?;
+        Ok(self.inner.transport.gates.get(url.host_str().unwrap_or_default()).enter().await)
+    }
+
     /// Refuses `url` if its origin's robots.txt disallows it for us.
     async fn check_robots(&self, url: &Url, ctx: &FetchContext) -> Result<(), FetchError> {
         if !self.inner.config.respect_robots || ctx.robots_override.is_some() || url.path() == "/robots.txt" {
