@@ -418,3 +418,84 @@ async fn the_browser_honours_robots_txt_unless_a_reason_is_recorded() {
         "the reason is sealed with the capture"
     );
 }
+
+/// A listing flagged from a plain HTTP capture gets a browser picture when its
+/// finding is bundled, so the bundle carries a screenshot of the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundled_finding_drawn_over_http_gets_a_picture() {
+    require_chromium();
+    let site = start_site().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = spotcheck::config::DataDir::new(dir.path());
+    let finding_id = {
+        // Crawl a few item pages over plain HTTP and flag them.
+        let store = Store::open(&data.db()).unwrap();
+        let adapters = AdapterSet::builtin();
+        let adapter = adapters.get("sample-mall").unwrap();
+        let seeds = site
+            .mall_truth(40)
+            .iter()
+            .map(|t| site.base.join(&format!("/mall/item/{}.html", t.listing.item_id)).unwrap().to_string())
+            .collect();
+        let spec = JobSpec { adapter: "sample-mall".into(), seeds, max_depth: Some(0), ..JobSpec::default() };
+        let blobs = evidence::BlobStore::open(data.blobs()).unwrap();
+        spotcheck::crawl::run_job(&store, blobs, adapter, spec, &options()).await.unwrap();
+        let rules = spotcheck::rules::RuleSet::builtin().unwrap();
+        let listings: Vec<Listing> = stored_listings(&store).into_values().collect();
+        let shops: Vec<spotcheck::model::Shop> = store.latest_shops().collect::<Result<_, _>>().unwrap();
+        let mut tables = spotcheck::rules::Tables::default();
+        let today = spotcheck::rules::score::market_today(&rules);
+        let found = rules.evaluate_all(&listings, &shops, &Default::default(), &mut tables, today);
+        assert!(!found.is_empty(), "40 sample listings carry planted violations");
+        spotcheck::findings::FindingStore::open(&store).unwrap().record(&found).unwrap();
+        spotcheck::findings::to_record(&found[0]).id
+    };
+    let out = dir.path().join("case.wacz");
+    let args = [
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "evidence",
+        "bundle",
+        "--finding",
+        &finding_id,
+        "--pdf",
+        "never",
+        "--pictures",
+        "always",
+        "--out",
+        out.to_str().unwrap(),
+    ]
+    .map(str::to_string);
+    let run = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_spotcheck")).args(args).output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        String::from_utf8_lossy(&run.stdout).contains("pictured 1 finding page"),
+        "{}",
+        String::from_utf8_lossy(&run.stdout)
+    );
+    let bytes = std::fs::read(&out).unwrap();
+    let verdict = evidence::bundle::verify_bundle(&bytes, &Default::default());
+    assert!(verdict.ok(), "{:#?}", verdict.failures().collect::<Vec<_>>());
+    assert_eq!(verdict.captures, 2, "the HTTP capture the finding came from, and its picture");
+    // The screenshot is in the WARC as a resource and in the report.
+    let mut zip = zip_entries(&bytes);
+    let warc = zip.remove("archive/data.warc").unwrap();
+    assert!(
+        {
+            let needle = b"WARC-Target-URI: urn:spotcheck:screenshot:http";
+            warc.windows(needle.len()).any(|w| w == needle)
+        },
+        "a screenshot resource record"
+    );
+    assert!(String::from_utf8_lossy(&zip["spotcheck/report.html"]).contains("data:image/png;base64,"));
+}
+
+/// The entries of a zip file (stored entries only, as our bundles are).
+fn zip_entries(bytes: &[u8]) -> HashMap<String, Vec<u8>> {
+    let package = evidence::wacz::read_package_bytes(bytes, &Default::default()).unwrap();
+    package.files.into_iter().collect()
+}

@@ -60,6 +60,10 @@ pub struct BundleArgs {
     /// Print the report to PDF with Chromium: auto (when found), always, never.
     #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
     pub pdf: String,
+    /// Capture each finding's page in Chromium first when it has no screenshot yet,
+    /// so every finding in the bundle has a picture: auto (when found), always, never.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
+    pub pictures: String,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -175,13 +179,35 @@ pub async fn run(command: EvidenceCommand, data: &DataDir, identity: &Identity) 
             let findings = crate::findings::FindingStore::open(&store)?;
             let records = Station::findings(&findings, &args.finding)?;
             let captures = Station::capture_ids(&args.capture)?;
-            let chromium = match args.pdf.as_str() {
-                "never" => None,
-                "always" => Some(evidence::report::find_chromium().context(
-                    "--pdf always: no Chromium found (install the `chromium` package or set SPOTCHECK_CHROMIUM)",
-                )?),
-                _ => evidence::report::find_chromium(),
+            let chromium_for = |mode: &str, flag: &str| -> anyhow::Result<Option<PathBuf>> {
+                match mode {
+                    "never" => Ok(None),
+                    "always" => evidence::report::find_chromium().map(Some).with_context(|| {
+                        format!("{flag} always: no Chromium found (install the `chromium` package or set SPOTCHECK_CHROMIUM)")
+                    }),
+                    _ => Ok(evidence::report::find_chromium()),
+                }
             };
+            let chromium = chromium_for(&args.pdf, "--pdf")?;
+            if let Some(path) = chromium_for(&args.pictures, "--pictures")? {
+                let pool = crate::browser::BrowserPool::launch(crate::browser::BrowserConfig {
+                    chromium: Some(path),
+                    ..crate::browser::BrowserConfig::default()
+                })
+                .await?;
+                let fetch = crate::fetch::FetchConfig {
+                    station: Some(identity.station.clone()),
+                    operators: identity.operators.clone(),
+                    ..crate::fetch::FetchConfig::default()
+                };
+                let taken = station.picture_findings(&pool, &records, &fetch).await?;
+                if !args.json && taken.captured > 0 {
+                    println!("pictured {} finding page(s) in Chromium", taken.captured);
+                }
+                for failure in &taken.failed {
+                    eprintln!("warning: no picture of {failure}");
+                }
+            }
             let options = crate::sealing::BundleOptions {
                 out: args.out.clone(),
                 title: args.title.clone(),
