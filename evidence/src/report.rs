@@ -24,7 +24,7 @@ mod html;
 mod pdf;
 
 pub use html::{escape_html, render_html};
-pub use pdf::{find_chromium, find_chromium_in, render_pdf, ReportError};
+pub use pdf::{find_chromium, find_chromium_in, render_pdf, ReportError, CHROMIUM_FLAGS};
 
 /// Everything the report shows, filled by the bundle writer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

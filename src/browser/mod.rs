@@ -38,18 +38,10 @@ pub use seal::seal;
 
 /// The flags Chromium is started with, and no others of our choosing
 /// (`headless_chrome` adds its debugging port, `--user-data-dir` and logging
-/// flags). Background networking, updates, sync and QUIC are off so the
-/// browser makes no request the page did not ask for.
-pub const CHROMIUM_FLAGS: &[&str] = &[
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-];
+/// flags): the same set the evidence report is printed with. Background
+/// networking, updates, sync and QUIC are off so the browser makes no request
+/// the page did not ask for.
+pub use evidence::report::CHROMIUM_FLAGS;
 
 /// How a [`BrowserPool`] runs.
 #[derive(Debug, Clone)]

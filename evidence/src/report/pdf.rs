@@ -43,7 +43,7 @@ pub enum ReportError {
 /// The fixed switches: headless, no sandbox (stations run it as a service
 /// user, often root in containers), and nothing that phones home or fetches
 /// updates while evidence is being printed.
-const FLAGS: &[&str] = &[
+pub const CHROMIUM_FLAGS: &[&str] = &[
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -76,7 +76,7 @@ pub fn render_pdf(html_path: &Path, pdf_out: &Path, chromium: &Path, timeout: Du
     let mut user_data = OsString::from("--user-data-dir=");
     user_data.push(&profile);
     let mut cmd = Command::new(chromium);
-    cmd.args(FLAGS)
+    cmd.args(CHROMIUM_FLAGS)
         .arg(user_data)
         .arg("--no-pdf-header-footer")
         .arg(print_to)
