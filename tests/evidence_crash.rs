@@ -135,7 +135,7 @@ fn all_listings_sealed(store: &Store) -> usize {
 /// A demo station (crawled, flagged, sealed) in a temporary directory.
 fn demo_station(root: &Path) -> std::path::PathBuf {
     // A small demo may miss its score bar; only its station matters here.
-    let out = spotcheck(root).args(["demo", "--listings", "200", "--json"]).output().unwrap();
+    let out = spotcheck(root).args(["demo", "--listings", "200", "--pictures", "0", "--json"]).output().unwrap();
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(summary["sealed"]["findings_sealed"].as_u64().unwrap() > 0, "{summary}");
     root.join("demo")
@@ -157,7 +157,7 @@ fn a_bundle_killed_while_sealing_leaves_no_bundle_and_a_verifiable_ledger() {
     let out = root.path().join("case.wacz");
     let bundle = || {
         let mut c = spotcheck(&data);
-        c.args(["evidence", "bundle", "--pdf", "never", "--out"]).arg(&out);
+        c.args(["evidence", "bundle", "--pdf", "never", "--pictures", "never", "--out"]).arg(&out);
         for f in &findings {
             c.args(["--finding", f]);
         }

@@ -214,7 +214,8 @@ impl Demo {
         let out = Command::new(spotcheck_bin())
             .arg("--data-dir")
             .arg(&root)
-            .args(["demo", "--listings", "200"])
+            // No browser pictures: the bundles under test hold exactly their findings' captures.
+            .args(["demo", "--listings", "200", "--pictures", "0"])
             .output()
             .expect("run spotcheck demo");
         exit_code(&out.status, "spotcheck demo");
@@ -280,7 +281,7 @@ impl Demo {
             args.extend(["--finding", f]);
         }
         let out_str = out.to_str().expect("UTF-8 path");
-        args.extend(["--out", out_str, "--pdf", "never"]);
+        args.extend(["--out", out_str, "--pdf", "never", "--pictures", "never"]);
         if let Some(url) = tsa_url {
             args.extend(["--tsa-url", url]);
         }
