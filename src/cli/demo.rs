@@ -310,7 +310,6 @@ pub async fn run(args: DemoArgs, data: &DataDir, identity: &Identity) -> anyhow:
     }
     // Bundle: one per shop (the unit a bureau acts on), then verify each
     // as enforcement would, offline, from the file alone.
-    let bundling = Instant::now();
     // Browser: a short live-room watch and pictures of flagged listings.
     let (browser, live) =
         super::demo_live::run(&base, &store, &station, &identity, args.pictures, args.live_seconds).await?;
@@ -338,6 +337,7 @@ pub async fn run(args: DemoArgs, data: &DataDir, identity: &Identity) -> anyhow:
             say(format!("           {f}"));
         }
     }
+    let bundling = Instant::now();
     let mut work = shop_bundles(&listings, findings_store.all().collect::<Result<Vec<_>, _>>()?, &dir);
     if let Some(report) = &live {
         work.push(report.bundle_work(crate::sealing::BundleOptions {

@@ -250,11 +250,13 @@ impl Station {
             };
             requests.push((request, w.options));
         }
+        tracing::info!(bundles = requests.len(), "sealing: bundles gathered");
         self.ledger.append(sealed)?;
         self.ledger.flush()?;
         evidence::failpoint("seal-after-custody");
         let tsa = requests.iter().find_map(|(_, o)| o.tsa_url.clone());
         let checkpoint = self.checkpoint_timestamped(tsa.as_deref()).await?;
+        tracing::info!("sealing: checkpoint signed");
 
         let (blobs, ledger, key) = (self.blobs.clone(), self.ledger.clone(), self.key.clone());
         let summaries =
@@ -263,6 +265,7 @@ impl Station {
                 for (request, options) in requests {
                     let summary =
                         evidence::bundle::write_bundle(&options.out, &request, &blobs, &ledger, &key, &checkpoint)?;
+                    tracing::info!(bundle = %options.out.display(), "sealing: bundle written");
                     out.push((summary, options));
                 }
                 Ok(out)
