@@ -21,6 +21,7 @@ pub mod findings;
 pub mod live;
 pub mod market;
 pub mod model;
+pub mod notices;
 pub mod rules;
 pub mod sealing;
 pub mod store;
