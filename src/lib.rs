@@ -12,6 +12,7 @@
 
 pub mod adapters;
 pub mod browser;
+pub mod cases;
 pub mod cli;
 pub mod config;
 pub mod crawl;

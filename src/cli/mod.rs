@@ -7,10 +7,12 @@ pub mod bench;
 pub mod bench_browser;
 pub mod bench_seal;
 pub mod capture;
+pub mod cases;
 pub mod crawl;
 pub mod demo;
 pub mod demo_live;
 pub mod evidence;
+pub mod findings;
 pub mod listings;
 pub mod live;
 pub mod market;
@@ -72,6 +74,38 @@ pub enum Command {
     /// Livestream rooms: watch one and seal what it showed.
     #[command(subcommand)]
     Live(live::LiveCommand),
+    /// Run the shipped rules over every stored listing and record the findings.
+    Flag(findings::FlagArgs),
+    /// Triage findings: list, show, confirm (routes and opens or joins a case), dismiss.
+    #[command(subcommand)]
+    Findings(FindingsCommand),
+    /// Cases: list, show (routing, merges, audit), record outcomes.
+    #[command(subcommand)]
+    Cases(CasesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FindingsCommand {
+    /// List findings with their triage status, and the false-positive rate per rule.
+    List(findings::ListArgs),
+    /// One finding, its triage history and its case, as JSON.
+    Show(findings::ShowArgs),
+    /// Confirm findings: each is routed and opens or joins a case (idempotent).
+    Confirm(findings::ConfirmArgs),
+    /// Dismiss findings as false positives (a reason is required).
+    Dismiss(findings::DismissArgs),
+    /// Triage counts and false-positive rate per rule.
+    Stats(findings::StatsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CasesCommand {
+    /// List cases (optionally of one bureau).
+    List(cases::ListArgs),
+    /// One case: findings, shops, routing reason, merge log, audit log.
+    Show(cases::ShowArgs),
+    /// Record an enforcement step: filed, penalised, no_penalty, transferred_to_police, closed.
+    Outcome(cases::OutcomeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,6 +160,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Demo(args) => demo::run(args, &data, &identity).await?.ok,
         Command::Evidence(command) => evidence::run(command, &data, &identity).await?,
         Command::Live(command) => live::run(command, &data, &identity).await?,
+        Command::Flag(args) => findings::flag(&args, &data)?,
+        Command::Findings(command) => match command {
+            FindingsCommand::List(args) => findings::list(&args, &data)?,
+            FindingsCommand::Show(args) => findings::show(&args, &data)?,
+            FindingsCommand::Confirm(args) => findings::confirm(&args, &data, &identity)?,
+            FindingsCommand::Dismiss(args) => findings::dismiss(&args, &data, &identity)?,
+            FindingsCommand::Stats(args) => findings::stats(&args, &data)?,
+        },
+        Command::Cases(command) => match command {
+            CasesCommand::List(args) => cases::list(&args, &data)?,
+            CasesCommand::Show(args) => cases::show(&args, &data)?,
+            CasesCommand::Outcome(args) => cases::outcome(&args, &data, &identity)?,
+        },
         Command::Crawl(args) => {
             let report = crawl::run(args, &data, &identity).await?;
             !report.interrupted
