@@ -234,6 +234,27 @@ fn the_cli_flags_triages_and_records_case_outcomes() {
     let again = ok(&data, &["flag", "--rule", "ccc.missing"]);
     assert!(again.contains(", 0 new,"), "recording is idempotent: {again}");
     assert!(!run(&data, &["flag", "--rule", "no.such"]).status.success());
+    // With the registry and history the demo used (its market: seed 1, 300
+    // listings) and its date, `flag` finds exactly what the demo sealed.
+    let market =
+        spotcheck::market::Market::new(spotcheck::market::MarketConfig { seed: 1, listings: 300, count_hits: false });
+    let (registry, history) = (data.join("registry.csv"), data.join("history.csv"));
+    market.write_registry(&mut std::fs::File::create(&registry).unwrap()).unwrap();
+    market.write_history(&mut std::fs::File::create(&history).unwrap()).unwrap();
+    let stored = spotcheck::findings::FindingStore::open(&Store::open(&data.join("db")).unwrap()).unwrap().len();
+    let full = ok(
+        &data,
+        &[
+            "flag",
+            "--registry",
+            registry.to_str().unwrap(),
+            "--history",
+            history.to_str().unwrap(),
+            "--today",
+            "2025-11-20",
+        ],
+    );
+    assert!(full.contains(&format!(": {stored} findings, 0 new, {stored} already recorded")), "{full}");
 
     let open: Vec<serde_json::Value> = ok(&data, &["findings", "list", "--status", "open", "--json"])
         .lines()

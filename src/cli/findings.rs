@@ -12,7 +12,7 @@ use crate::cases::{self, merge, RoutingTable, Triage};
 use crate::config::{DataDir, Identity};
 use crate::findings::{FindingStore, Status};
 use crate::model::{Listing, Shop};
-use crate::rules::{RuleSet, Tables};
+use crate::rules::{CheckHistory, Registry, RuleSet, Tables};
 use crate::store::Store;
 
 /// `spotcheck flag`
@@ -24,6 +24,12 @@ pub struct FlagArgs {
     /// Evaluation date `YYYY-MM-DD` for dates and deadlines (default: today, UTC).
     #[arg(long)]
     pub today: Option<chrono::NaiveDate>,
+    /// Certificate registry CSV (`number,holder,product,models,status,expiry`), for `ccc.invalid`.
+    #[arg(long, value_name = "CSV")]
+    pub registry: Option<std::path::PathBuf>,
+    /// Past spot-check results CSV (`uscc,company,date,product,result`), for `shop.repeat_offender`.
+    #[arg(long, value_name = "CSV")]
+    pub history: Option<std::path::PathBuf>,
 }
 
 /// `spotcheck findings list`
@@ -85,7 +91,15 @@ pub fn flag(args: &FlagArgs, data: &DataDir) -> anyhow::Result<bool> {
     let listings: Vec<Listing> = store.latest_listings().collect::<Result<_, _>>()?;
     let shops: Vec<Shop> = store.latest_shops().collect::<Result<_, _>>()?;
     let today = args.today.unwrap_or_else(|| Utc::now().date_naive());
-    let mut found = set.evaluate_all(&listings, &shops, &HashMap::new(), &mut Tables::default(), today);
+    let open = |p: &std::path::Path| std::fs::File::open(p).with_context(|| format!("cannot open `{}`", p.display()));
+    let mut tables = Tables::default();
+    if let Some(p) = &args.registry {
+        tables.registry = Some(Registry::from_csv(open(p)?)?);
+    }
+    if let Some(p) = &args.history {
+        tables.history = Some(CheckHistory::from_csv(open(p)?)?);
+    }
+    let mut found = set.evaluate_all(&listings, &shops, &HashMap::new(), &mut tables, today);
     if let Some(rule) = &args.rule {
         found.retain(|f| &f.rule == rule);
     }
