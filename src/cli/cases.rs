@@ -9,6 +9,20 @@ use crate::cases::{self, Case, CaseStatus, CaseStore};
 use crate::config::{DataDir, Identity};
 use crate::store::Store;
 
+/// Prints one line; a closed pipe (`spotcheck … | head`) ends the listing
+/// quietly instead of panicking in `println!`.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($t)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                return Ok(true);
+            }
+            return Err(e.into());
+        }
+    }};
+}
+
 /// `spotcheck cases list`
 #[derive(Debug, Clone, clap::Args)]
 pub struct ListArgs {
@@ -62,9 +76,9 @@ pub fn list(args: &ListArgs, data: &DataDir) -> anyhow::Result<bool> {
         }
         shown += 1;
         if args.json {
-            println!("{}", serde_json::to_string(&case)?);
+            out!("{}", serde_json::to_string(&case)?);
         } else {
-            println!(
+            out!(
                 "{}  {:<22}  {:>3} findings  {:>2} shops  {:<8}  {} ({})",
                 case.id,
                 case.status.to_string(),
@@ -77,7 +91,7 @@ pub fn list(args: &ListArgs, data: &DataDir) -> anyhow::Result<bool> {
         }
     }
     if !args.json {
-        println!("{shown} cases");
+        out!("{shown} cases");
     }
     Ok(true)
 }
@@ -86,17 +100,17 @@ pub fn show(args: &ShowArgs, data: &DataDir) -> anyhow::Result<bool> {
     let cases = open(data)?;
     let case = cases.get(&args.id)?.with_context(|| format!("case `{}` not found", args.id))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&case)?);
+        out!("{}", serde_json::to_string_pretty(&case)?);
         return Ok(true);
     }
-    println!("case     {}  ({} {})", case.id, case.status, case.status.label());
-    println!("opened   {}", case.opened_at.to_rfc3339());
-    println!("bureau   {} ({})", case.bureau.name, case.bureau.code);
-    println!("routing  by {}: {}", case.routing.basis, case.routing.reason);
-    println!("shops");
+    out!("case     {}  ({} {})", case.id, case.status, case.status.label());
+    out!("opened   {}", case.opened_at.to_rfc3339());
+    out!("bureau   {} ({})", case.bureau.name, case.bureau.code);
+    out!("routing  by {}: {}", case.routing.basis, case.routing.reason);
+    out!("shops");
     for s in &case.shops {
         let shop = s.shop.as_ref();
-        println!(
+        out!(
             "  {}  {}  USCC {}  {}  area {}  → {} ({})",
             s.key,
             shop.and_then(|x| x.name.as_deref()).unwrap_or("-"),
@@ -107,24 +121,17 @@ pub fn show(args: &ShowArgs, data: &DataDir) -> anyhow::Result<bool> {
             s.routing.basis
         );
     }
-    println!("findings");
+    out!("findings");
     for f in &case.findings {
-        println!("  {}  {:<28}  {}  {}", f.id, f.rule, f.listing, f.product.as_deref().unwrap_or("-"));
+        out!("  {}  {:<28}  {}  {}", f.id, f.rule, f.listing, f.product.as_deref().unwrap_or("-"));
     }
-    println!("merged");
+    out!("merged");
     for m in &case.merges {
-        println!(
-            "  {}  {}  (own routing: {}) by {} at {}",
-            m.finding,
-            m.reason,
-            m.routed_to.name,
-            m.by,
-            m.at.to_rfc3339()
-        );
+        out!("  {}  {}  (own routing: {}) by {} at {}", m.finding, m.reason, m.routed_to.name, m.by, m.at.to_rfc3339());
     }
-    println!("audit");
+    out!("audit");
     for a in &case.audit {
-        println!("  {}  {}  {}  {}", a.at.to_rfc3339(), a.by, a.action, a.detail);
+        out!("  {}  {}  {}  {}", a.at.to_rfc3339(), a.by, a.action, a.detail);
     }
     Ok(true)
 }

@@ -15,6 +15,20 @@ use crate::model::{Listing, Shop};
 use crate::rules::{CheckHistory, Registry, RuleSet, Tables};
 use crate::store::Store;
 
+/// Prints one line; a closed pipe (`spotcheck … | head`) ends the listing
+/// quietly instead of panicking in `println!`.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($t)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                return Ok(true);
+            }
+            return Err(e.into());
+        }
+    }};
+}
+
 /// `spotcheck flag`
 #[derive(Debug, Clone, clap::Args)]
 pub struct FlagArgs {
@@ -136,10 +150,10 @@ pub fn list(args: &ListArgs, data: &DataDir) -> anyhow::Result<bool> {
         if args.json {
             let line =
                 serde_json::json!({ "finding": record, "status": state.status, "triage": state.history, "case": case });
-            println!("{line}");
+            out!("{line}");
         } else {
             let by = state.last().map(|c| format!("{} {}", c.by, c.at.format("%Y-%m-%dT%H:%MZ"))).unwrap_or_default();
-            println!(
+            out!(
                 "{}  {:<9}  {:<28}  {:<24}  {:<18}  {}",
                 record.id,
                 state.status.to_string(),
@@ -151,28 +165,28 @@ pub fn list(args: &ListArgs, data: &DataDir) -> anyhow::Result<bool> {
         }
     }
     if !args.json {
-        println!("{shown} findings");
-        print_stats(&t.findings)?;
+        out!("{shown} findings");
+        return print_stats(&t.findings);
     }
     Ok(true)
 }
 
-fn print_stats(findings: &FindingStore) -> anyhow::Result<()> {
-    println!("rule                          open  confirmed  dismissed  false-positive rate");
+fn print_stats(findings: &FindingStore) -> anyhow::Result<bool> {
+    out!("rule                          open  confirmed  dismissed  false-positive rate");
     for r in findings.rule_stats()? {
         let rate = r.false_positive_rate.map_or("-".to_string(), |x| format!("{:.1}%", x * 100.0));
-        println!("{:<28}  {:>5}  {:>9}  {:>9}  {rate}", r.rule, r.open, r.confirmed, r.dismissed);
+        out!("{:<28}  {:>5}  {:>9}  {:>9}  {rate}", r.rule, r.open, r.confirmed, r.dismissed);
     }
-    Ok(())
+    Ok(true)
 }
 
 pub fn stats(args: &StatsArgs, data: &DataDir) -> anyhow::Result<bool> {
     let store = Store::open(&data.db())?;
     let findings = FindingStore::open(&store)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&findings.rule_stats()?)?);
+        out!("{}", serde_json::to_string_pretty(&findings.rule_stats()?)?);
     } else {
-        print_stats(&findings)?;
+        return print_stats(&findings);
     }
     Ok(true)
 }
@@ -183,7 +197,7 @@ pub fn show(args: &ShowArgs, data: &DataDir) -> anyhow::Result<bool> {
     let state = t.findings.triage(&args.id)?;
     let case = t.cases.case_of(&args.id)?;
     let out = serde_json::json!({ "finding": record, "status": state.status, "triage": state.history, "case": case });
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    out!("{}", serde_json::to_string_pretty(&out)?);
     Ok(true)
 }
 
