@@ -205,3 +205,86 @@ impl CaseStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::cases::{CaseFinding, MergeKeys, MergeReason, RoutingTable};
+    use crate::model::Shop;
+
+    fn subject(id: &str, shop: &str, uscc: &str, product: &str, address: &str, at: DateTime<Utc>) -> Subject {
+        let s = Shop {
+            platform: "p".into(),
+            shop_id: shop.into(),
+            uscc: Some(uscc.into()),
+            address: Some(address.into()),
+            ..Shop::default()
+        };
+        let routing = RoutingTable::builtin().unwrap().route(&s);
+        let key = format!("p/{shop}");
+        Subject {
+            finding: CaseFinding {
+                id: id.into(),
+                rule: "r".into(),
+                listing: format!("p/{id}"),
+                shop: Some(key.clone()),
+                product: Some(product.into()),
+                at,
+            },
+            keys: MergeKeys { uscc: Some(uscc.into()), shop: Some(key.clone()), product: Some(product.into()) },
+            shop_key: Some(key),
+            shop: Some(s),
+            routing,
+        }
+    }
+
+    #[test]
+    fn findings_merge_inside_the_window_and_outcomes_follow_the_workflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let cases = CaseStore::open(&store).unwrap();
+        let t0 = Utc::now();
+        let w = Duration::days(90);
+        let a =
+            cases.assign(&subject("f1", "s1", "U1", "b|m1", "广东省深圳市南山区科技园路1号", t0), "x", t0, w).unwrap();
+        assert!(a.opened);
+        // Same product from another operator, 89 days after the case's last finding: joins.
+        let t1 = t0 + Duration::days(89);
+        let b = cases.assign(&subject("f2", "s2", "U2", "b|m1", "浙江省杭州市西湖区1号", t1), "x", t1, w).unwrap();
+        assert_eq!(
+            (b.case.as_str(), b.reason.clone()),
+            (a.case.as_str(), Some(MergeReason::SameProduct("b|m1".into())))
+        );
+        // The window counts from the last finding (t1), so t0 + 170 days still joins ...
+        let t2 = t0 + Duration::days(170);
+        let c = cases.assign(&subject("f3", "s3", "U1", "b|m9", "北京市朝阳区1号", t2), "x", t2, w).unwrap();
+        assert_eq!(c.case, a.case);
+        // ... and 91 days after that opens a new case.
+        let t3 = t2 + Duration::days(91);
+        let d = cases.assign(&subject("f4", "s1", "U1", "b|m1", "广东省深圳市南山区1号", t3), "x", t3, w).unwrap();
+        assert!(d.opened && d.case != a.case);
+        // Assigning again changes nothing.
+        let again = cases.assign(&subject("f4", "s1", "U1", "b|m1", "广东省深圳市南山区1号", t3), "x", t3, w).unwrap();
+        assert!(again.already && again.case == d.case);
+
+        let case = cases.get(&a.case).unwrap().unwrap();
+        assert_eq!(case.bureau.code, "440305", "the opening shop's bureau");
+        assert_eq!(case.shops.len(), 3);
+        assert_eq!(case.merges.len(), 2);
+        assert!(matches!(cases.set_outcome(&a.case, CaseStatus::Filed, " ", "x", t3), Err(CaseError::NoNote(_))));
+        assert!(matches!(cases.set_outcome(&a.case, CaseStatus::Closed, "no grounds", "x", t3), Ok(_)));
+        // A closed case takes no more findings.
+        let t4 = t3 + Duration::days(1);
+        let e = cases.assign(&subject("f5", "s1", "U1", "b|m1", "广东省深圳市南山区1号", t4), "x", t4, w).unwrap();
+        assert_eq!(e.case, d.case, "joins the open case, not the closed one");
+        let err = cases.set_outcome(&a.case, CaseStatus::Filed, "again", "x", t4).unwrap_err().to_string();
+        assert!(err.contains(&a.case) && err.contains("closed"), "{err}");
+        assert!(cases
+            .set_outcome("Cnope", CaseStatus::Filed, "n", "x", t4)
+            .unwrap_err()
+            .to_string()
+            .contains("`Cnope`"));
+    }
+}
