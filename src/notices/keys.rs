@@ -28,6 +28,10 @@ pub struct Platform {
     /// `whsec_<base64>`; required with `webhook_url`.
     #[serde(default)]
     pub webhook_secret: Option<WebhookSecret>,
+    /// Overrides the worker's per-request timeout for this platform's webhook
+    /// (a slow receiver should not need every platform to wait as long).
+    #[serde(default)]
+    pub webhook_timeout_secs: Option<u64>,
 }
 
 #[derive(Deserialize)]

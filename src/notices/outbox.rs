@@ -301,6 +301,9 @@ async fn deliver(
     event.attempts += 1;
     let timestamp = Utc::now().timestamp();
     let mut request = client.post(url).header("content-type", "application/json");
+    if let Some(secs) = platform.webhook_timeout_secs {
+        request = request.timeout(Duration::from_secs(secs));
+    }
     for (name, value) in webhook::signed_headers(secret, &event.id, timestamp, event.payload.as_bytes()) {
         request = request.header(name, value);
     }
