@@ -39,14 +39,16 @@ pub enum CaseError {
     NoNote(String),
     #[error("finding `{finding}` is in case `{case}`: record the outcome on the case instead of dismissing it")]
     InCase { finding: String, case: String },
-    #[error("finding `{0}` is not confirmed")]
-    NotConfirmed(String),
+    #[error("case `{0}` changed while this change was being made: run it again")]
+    Conflict(String),
     #[error(transparent)]
     Triage(#[from] TriageError),
     #[error(transparent)]
     Routing(#[from] RoutingError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("database error in the case trees: {0}")]
+    Db(#[from] sled::Error),
     #[error(transparent)]
     Ledger(#[from] evidence::ledger::LedgerError),
 }

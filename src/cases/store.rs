@@ -83,8 +83,10 @@ impl CaseStore {
             return Ok(Assigned { case, opened: false, reason: None, already: true });
         }
         let cases: Vec<Case> = self.all().collect::<Result<_, _>>()?;
+        let mut before = None;
         let (mut case, reason, event) = match merge::choose(&cases, &subject.keys, at, window) {
             Some((case, reason)) => {
+                before = self.cases.get(&case.id)?;
                 let mut case = case.clone();
                 case.merges.push(MergeNote {
                     finding: id.clone(),
@@ -148,7 +150,7 @@ impl CaseStore {
             subjects: vec![case.id.clone(), id.clone()],
             detail: format!("bureau {} ({})", case.bureau.name, case.bureau.code),
         };
-        self.commit(&case, Some(id), custody)?;
+        self.commit(&case, before, Some(id), custody)?;
         Ok(Assigned { case: case.id, opened, reason, already: false })
     }
 
@@ -161,7 +163,11 @@ impl CaseStore {
         by: &str,
         at: DateTime<Utc>,
     ) -> Result<Case, CaseError> {
-        let mut case = self.get(id)?.ok_or_else(|| CaseError::NotFound(id.to_string()))?;
+        let before = self.cases.get(id)?;
+        let mut case: Case = match &before {
+            Some(v) => serde_json::from_slice(v).map_err(|e| corrupt("cases", id, e))?,
+            None => return Err(CaseError::NotFound(id.to_string())),
+        };
         let note = note.trim();
         if note.is_empty() {
             return Err(CaseError::NoNote(id.to_string()));
@@ -184,24 +190,53 @@ impl CaseStore {
             subjects: [case.id.clone()].into_iter().chain(case.findings.iter().map(|f| f.id.clone())).collect(),
             detail: format!("{from} → {to} ({}): {note}", to.label()),
         };
-        self.commit(&case, None, custody)?;
+        self.commit(&case, before, None, custody)?;
         Ok(case)
     }
 
-    /// The ledger event, then the case (and the finding's index entry) in one transaction.
-    fn commit(&self, case: &Case, finding: Option<&str>, custody: CustodyEvent) -> Result<(), CaseError> {
+    /// The ledger event, then the case (and the finding's index entry) in one
+    /// transaction that applies only if the case is still as it was read
+    /// (`before`) and the finding is in no case: a concurrent change in the
+    /// same process is refused ([`CaseError::Conflict`]) instead of lost. The
+    /// same check runs before the ledger append, so only a change that raced
+    /// in between can leave its custody event without the change.
+    fn commit(
+        &self,
+        case: &Case,
+        before: Option<sled::IVec>,
+        finding: Option<&str>,
+        custody: CustodyEvent,
+    ) -> Result<(), CaseError> {
         let json = serde_json::to_vec(case).map_err(|e| corrupt("cases", &case.id, e))?;
+        let unchanged = |now: Option<sled::IVec>, taken: bool| now == before && !taken;
+        let taken = match finding {
+            Some(f) => self.by_finding.contains_key(f)?,
+            None => false,
+        };
+        if !unchanged(self.cases.get(&case.id)?, taken) {
+            return Err(CaseError::Conflict(case.id.clone()));
+        }
         self.ledger.append(vec![custody.to_entry()])?;
-        (&self.cases, &self.by_finding)
+        let applied = (&self.cases, &self.by_finding)
             .transaction(|(cases, by_finding)| {
+                let taken = match finding {
+                    Some(f) => by_finding.get(f.as_bytes())?.is_some(),
+                    None => false,
+                };
+                if !unchanged(cases.get(case.id.as_bytes())?, taken) {
+                    return Ok(false);
+                }
                 cases.insert(case.id.as_bytes(), json.as_slice())?;
                 if let Some(f) = finding {
                     by_finding.insert(f.as_bytes(), case.id.as_bytes())?;
                 }
-                Ok::<(), ConflictableTransactionError<StoreError>>(())
+                Ok::<bool, ConflictableTransactionError<StoreError>>(true)
             })
             .map_err(|e: TransactionError<StoreError>| CaseError::Store(e.into()))?;
         self.ledger.flush()?;
+        if !applied {
+            return Err(CaseError::Conflict(case.id.clone()));
+        }
         Ok(())
     }
 }
@@ -286,5 +321,32 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("`Cnope`"));
+    }
+
+    #[test]
+    fn a_change_based_on_a_stale_read_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let cases = CaseStore::open(&store).unwrap();
+        let t0 = Utc::now();
+        let a = cases
+            .assign(&subject("f1", "s1", "U1", "b|m1", "北京市朝阳区1号", t0), "x", t0, Duration::days(90))
+            .unwrap();
+        let stale_bytes = cases.cases.get(&a.case).unwrap();
+        let stale = cases.get(&a.case).unwrap().unwrap();
+        cases.set_outcome(&a.case, CaseStatus::Filed, "filed", "x", t0).unwrap();
+        let event = CustodyEvent {
+            at: t0,
+            actor: "x".into(),
+            action: "test".into(),
+            subjects: vec![a.case.clone()],
+            detail: String::new(),
+        };
+        let e = cases.commit(&stale, stale_bytes, None, event.clone()).unwrap_err();
+        assert!(matches!(e, CaseError::Conflict(ref id) if id == &a.case), "{e}");
+        let fresh = cases.cases.get(&a.case).unwrap();
+        let e = cases.commit(&stale, fresh, Some("f1"), event).unwrap_err();
+        assert!(matches!(e, CaseError::Conflict(_)), "f1 is already in a case: {e}");
+        assert_eq!(cases.get(&a.case).unwrap().unwrap().status, CaseStatus::Filed, "nothing lost");
     }
 }
