@@ -266,6 +266,10 @@ fn the_cli_flags_triages_and_records_case_outcomes() {
 
     let confirmed = ok(&data, &["findings", "confirm", &a, "--note", "价格明显偏低，已核实"]);
     assert!(confirmed.contains(&format!("{a} confirmed; opened case C")), "{confirmed}");
+    let bad_table = data.join("bad-routing.toml");
+    std::fs::write(&bad_table, "source = \"x\"\n").unwrap();
+    let refused = run(&data, &["findings", "confirm", &id(2), "--routing", bad_table.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("bad-routing.toml"), "{refused:?}");
     let twice = ok(&data, &["findings", "confirm", &a]);
     assert!(twice.contains("was confirmed; already in case"), "{twice}");
 

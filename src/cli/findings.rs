@@ -74,6 +74,9 @@ pub struct ConfirmArgs {
     /// Findings within this many days of a case's last finding join it (并案).
     #[arg(long, default_value_t = merge::DEFAULT_WINDOW_DAYS)]
     pub window_days: i64,
+    /// Routing table (the format of `rules/data/routing.toml`); default: the built-in one.
+    #[arg(long, value_name = "TOML")]
+    pub routing: Option<std::path::PathBuf>,
 }
 
 /// `spotcheck findings dismiss ID… --reason T`
@@ -128,13 +131,20 @@ pub fn flag(args: &FlagArgs, data: &DataDir) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-fn triage(data: &DataDir, window_days: i64) -> anyhow::Result<Triage> {
+fn triage(data: &DataDir, window_days: i64, routing: Option<&std::path::Path>) -> anyhow::Result<Triage> {
+    let table = match routing {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+            RoutingTable::parse(path, &text)?
+        }
+        None => RoutingTable::builtin()?,
+    };
     let store = Store::open(&data.db())?;
-    Ok(Triage::open(&store, RoutingTable::builtin()?, merge::window_days(window_days))?)
+    Ok(Triage::open(&store, table, merge::window_days(window_days))?)
 }
 
 pub fn list(args: &ListArgs, data: &DataDir) -> anyhow::Result<bool> {
-    let t = triage(data, merge::DEFAULT_WINDOW_DAYS)?;
+    let t = triage(data, merge::DEFAULT_WINDOW_DAYS, None)?;
     let mut shown = 0u64;
     for record in t.findings.all() {
         let record = record?;
@@ -192,7 +202,7 @@ pub fn stats(args: &StatsArgs, data: &DataDir) -> anyhow::Result<bool> {
 }
 
 pub fn show(args: &ShowArgs, data: &DataDir) -> anyhow::Result<bool> {
-    let t = triage(data, merge::DEFAULT_WINDOW_DAYS)?;
+    let t = triage(data, merge::DEFAULT_WINDOW_DAYS, None)?;
     let record = t.findings.get(&args.id)?.with_context(|| format!("finding `{}` not found", args.id))?;
     let state = t.findings.triage(&args.id)?;
     let case = t.cases.case_of(&args.id)?;
@@ -202,7 +212,7 @@ pub fn show(args: &ShowArgs, data: &DataDir) -> anyhow::Result<bool> {
 }
 
 pub fn confirm(args: &ConfirmArgs, data: &DataDir, identity: &Identity) -> anyhow::Result<bool> {
-    let t = triage(data, args.window_days)?;
+    let t = triage(data, args.window_days, args.routing.as_deref())?;
     let by = cases::actor(identity);
     for id in &args.ids {
         let done = t.confirm(id, &by, &args.note, Utc::now())?;
@@ -222,7 +232,7 @@ pub fn confirm(args: &ConfirmArgs, data: &DataDir, identity: &Identity) -> anyho
 }
 
 pub fn dismiss(args: &DismissArgs, data: &DataDir, identity: &Identity) -> anyhow::Result<bool> {
-    let t = triage(data, merge::DEFAULT_WINDOW_DAYS)?;
+    let t = triage(data, merge::DEFAULT_WINDOW_DAYS, None)?;
     let by = cases::actor(identity);
     for id in &args.ids {
         let change = t.dismiss(id, &by, &args.reason, Utc::now())?;
