@@ -461,3 +461,45 @@ async fn a_receiver_that_never_answers_hits_the_platform_timeout_and_is_dead_let
     assert_eq!(outbox.dead_letters().unwrap()[0].attempts, 2);
     assert!(held.lock().unwrap().len() >= 2, "both attempts connected");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_answers_are_failed_attempts_not_crashes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, notices) = open(dir.path());
+    // Answers every request with garbage, then a lying 200 on the third try
+    // (a huge announced body that never comes): accepted on its status alone.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let served = Arc::new(AtomicUsize::new(0));
+    {
+        let served = served.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let n = served.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 65536];
+                    let _ = socket.read(&mut buf).await;
+                    let answer: &[u8] = if n < 2 {
+                        b"\x00\xffnot http at all\r\n\r\n"
+                    } else {
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 9999999999\r\n\r\npartial"
+                    };
+                    let _ = socket.write_all(answer).await;
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                });
+            }
+        });
+    }
+    let notice = notices.issue(draft("mall", 1), now()).unwrap();
+    let worker =
+        OutboxWorker::spawn(notices.outbox().clone(), Arc::new(registry(&format!("http://{addr}/hook"))), fast())
+            .unwrap();
+    let outbox = notices.outbox().clone();
+    let id = format!("msg_{}", notice.id);
+    wait_until("the delivery", || outbox.delivered(&id).unwrap().is_some()).await;
+    assert!(!worker.is_finished(), "the worker survived");
+    worker.abort();
+    let record = outbox.delivered(&id).unwrap().unwrap();
+    assert_eq!((record.attempts, record.status), (3, Some(200)));
+}

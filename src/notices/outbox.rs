@@ -343,3 +343,26 @@ fn fail(outbox: &Outbox, config: &DeliveryConfig, mut event: OutboxEvent, why: S
     }
     outbox.mark_failed(&event, dead)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_jitter_stays_under_the_doubling_ceiling_and_the_cap() {
+        let config = DeliveryConfig {
+            base_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(1000),
+            ..DeliveryConfig::default()
+        };
+        for attempt in [1u32, 2, 3, 4, 5, 40, u32::MAX] {
+            let ceiling = (100u64 << attempt.saturating_sub(1).min(20)).min(1000);
+            for _ in 0..200 {
+                assert!(config.backoff(attempt) <= Duration::from_millis(ceiling), "attempt {attempt}");
+            }
+        }
+        // Jitter really spreads the delays.
+        let spread: HashSet<Duration> = (0..50).map(|_| config.backoff(4)).collect();
+        assert!(spread.len() > 5);
+    }
+}
