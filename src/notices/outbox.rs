@@ -127,6 +127,16 @@ impl Outbox {
         decode_all(&self.pending, "outbox_pending")
     }
 
+    /// One pending event.
+    pub fn get_pending(&self, id: &str) -> Result<Option<OutboxEvent>, NoticeError> {
+        match self.pending.get(id.as_bytes())? {
+            Some(raw) => {
+                serde_json::from_slice(&raw).map(Some).map_err(|e| corrupt("outbox_pending", id.as_bytes(), e))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// Events given up on after the last attempt.
     pub fn dead_letters(&self) -> Result<Vec<OutboxEvent>, NoticeError> {
         decode_all(&self.dead, "outbox_dead")
@@ -253,6 +263,19 @@ async fn run(outbox: Outbox, registry: Arc<PlatformRegistry>, config: DeliveryCo
                     if !fresh {
                         continue;
                     }
+                    // Read again now that the id is claimed: the list may predate a
+                    // delivery that finished meanwhile (which records its outcome
+                    // before releasing the id), and sending it again would
+                    // duplicate it, or put a delivered event back in pending.
+                    let event = match outbox.get_pending(&event.id) {
+                        Ok(Some(current)) if current.next_attempt_at_ms <= now_ms => current,
+                        _ => {
+                            if let Ok(mut s) = in_flight.lock() {
+                                s.remove(&event.id);
+                            }
+                            continue;
+                        }
+                    };
                     let Ok(permit) = permits.clone().acquire_owned().await else { return };
                     let (outbox, registry, config, client, in_flight) =
                         (outbox.clone(), registry.clone(), config.clone(), client.clone(), in_flight.clone());
