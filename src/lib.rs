@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod adapters;
+pub mod api;
 pub mod browser;
 pub mod cases;
 pub mod cli;
