@@ -18,6 +18,7 @@ pub mod live;
 pub mod market;
 pub mod rules;
 pub mod score;
+pub mod serve;
 
 use std::path::PathBuf;
 
@@ -82,6 +83,8 @@ pub enum Command {
     /// Cases: list, show (routing, merges, audit), record outcomes.
     #[command(subcommand)]
     Cases(CasesCommand),
+    /// Serve the platform-facing API (notices, acknowledgements, dispositions).
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -186,6 +189,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Adapters(AdaptersCommand::Score(args)) => score::run(args).await?,
         Command::Listings(ListingsCommand::Export(args)) => {
             listings::export(args, &data)?;
+            true
+        }
+        Command::Serve(args) => {
+            serve::run(args, &data).await?;
             true
         }
         Command::Market(MarketCommand::Serve(args)) => {

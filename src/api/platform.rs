@@ -1,0 +1,171 @@
+//! The handlers under `/api/platform/v1`: list and read notices, acknowledge
+//! them, report dispositions.
+//!
+//! Every extractor's rejection is taken as a `Result` and turned into an
+//! [`ApiError`], so a bad path, query or body gets the one error shape and a
+//! 4xx, never axum's plain-text rejections.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::auth::authenticate;
+use super::errors::ApiError;
+use super::{ApiState, BODY_LIMIT};
+use crate::notices::store::{DispositionReport, NoticeStatus};
+use crate::notices::{Cursor, Disposition, Notice};
+
+/// The page size when the platform names none.
+pub const DEFAULT_LIMIT: usize = 100;
+
+/// The longest idempotency key we keep (it is stored with the answer).
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// One page of notices.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NoticePage {
+    pub notices: Vec<Notice>,
+    /// Pass back as `cursor` to continue; on an empty page it is the cursor sent.
+    pub next_cursor: String,
+}
+
+/// A notice with where it stands.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NoticeView {
+    #[serde(flatten)]
+    pub notice: Notice,
+    pub status: NoticeStatus,
+}
+
+/// What a platform may answer, as the wire names it.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DispositionKind {
+    Delisted,
+    PartiallyDelisted,
+    Rejected,
+    Disputed,
+}
+
+/// The body of `POST …/disposition`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DispositionBody {
+    pub disposition: DispositionKind,
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl DispositionBody {
+    /// The store's report. A dispute must say why; the store keeps a reason
+    /// only for disputes, so a reason on anything else is refused rather than
+    /// silently dropped.
+    fn into_report(self) -> Result<DispositionReport, ApiError> {
+        let reason = self.reason.filter(|r| !r.trim().is_empty());
+        let disposition = match (self.disposition, reason) {
+            (DispositionKind::Disputed, Some(reason)) => Disposition::Disputed { reason },
+            (DispositionKind::Disputed, None) => {
+                return Err(ApiError::BadBody("a `disputed` disposition needs a `reason`".into()))
+            }
+            (_, Some(_)) => return Err(ApiError::BadBody("`reason` is only recorded with `disputed`".into())),
+            (DispositionKind::Delisted, None) => Disposition::Delisted,
+            (DispositionKind::PartiallyDelisted, None) => Disposition::PartiallyDelisted,
+            (DispositionKind::Rejected, None) => Disposition::Rejected,
+        };
+        Ok(DispositionReport { disposition, at: self.at })
+    }
+}
+
+fn path_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    path.map(|Path(id)| id).map_err(|e| ApiError::BadBody(format!("bad path: {}", e.body_text())))
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+    let value = headers.get("idempotency-key").ok_or(ApiError::MissingIdempotencyKey)?;
+    let key = value.to_str().map_err(|_| ApiError::BadIdempotencyKey)?.trim();
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::BadIdempotencyKey);
+    }
+    Ok(key.to_string())
+}
+
+fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::BodyTooLarge(BODY_LIMIT)
+        } else {
+            ApiError::BadBody(e.body_text())
+        }
+    })
+}
+
+/// `GET /api/platform/v1/notices?cursor=…&limit=…`
+pub async fn list(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<NoticePage>, ApiError> {
+    let who = authenticate(&state.keys, &state.limiter, &headers)?;
+    let Query(params) = query.map_err(|e| ApiError::BadBody(format!("bad query: {}", e.body_text())))?;
+    let cursor = params.get("cursor").filter(|c| !c.is_empty()).map(|c| Cursor::parse(c)).transpose()?;
+    let limit = match params.get("limit") {
+        None => DEFAULT_LIMIT,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=crate::notices::store::MAX_PAGE).contains(&n) => n,
+            _ => return Err(ApiError::BadLimit(text.clone())),
+        },
+    };
+    let (notices, next) = state.notices.list(&who, cursor, limit)?;
+    Ok(Json(NoticePage { notices, next_cursor: next.to_string() }))
+}
+
+/// `GET /api/platform/v1/notices/{id}`
+pub async fn get(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<NoticeView>, ApiError> {
+    let who = authenticate(&state.keys, &state.limiter, &headers)?;
+    let id = path_id(path)?;
+    let notice = state.notices.get(&who, &id)?;
+    let status = state.notices.status(&who, &id)?;
+    Ok(Json(NoticeView { notice, status }))
+}
+
+/// `POST /api/platform/v1/notices/{id}/ack`
+pub async fn ack(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<NoticeStatus>, ApiError> {
+    let who = authenticate(&state.keys, &state.limiter, &headers)?;
+    let id = path_id(path)?;
+    let key = idempotency_key(&headers)?;
+    // The body is ignored, but its size limit still applies.
+    body_bytes(body)?;
+    Ok(Json(state.notices.acknowledge(&who, &id, Some(&key), Utc::now())?))
+}
+
+/// `POST /api/platform/v1/notices/{id}/disposition`
+pub async fn disposition(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<NoticeStatus>, ApiError> {
+    let who = authenticate(&state.keys, &state.limiter, &headers)?;
+    let id = path_id(path)?;
+    let key = idempotency_key(&headers)?;
+    let bytes = body_bytes(body)?;
+    let parsed: DispositionBody = serde_json::from_slice(&bytes).map_err(|e| ApiError::BadBody(e.to_string()))?;
+    let report = parsed.into_report()?;
+    Ok(Json(state.notices.report(&who, &id, &report, Some(&key), Utc::now())?))
+}

@@ -1,0 +1,393 @@
+//! The platform-facing HTTP API over a real socket: cursor paging while
+//! notices are issued, platform scoping, revoked keys, idempotent writes,
+//! rate limits, hostile bodies, the OpenAPI document against the router, and
+//! `spotcheck serve` as a real process.
+//!
+//! `tower` is not a direct dependency, so the app is served with
+//! `axum::serve` on 127.0.0.1:0 and spoken to with reqwest.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic on setup failure by design
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::num::NonZeroU32;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use spotcheck::api::{self, ApiState, RateLimit};
+use spotcheck::notices::{
+    ApiKeys, NoticeDraft, NoticeFinding, NoticeListing, NoticeShop, NoticeStore, PlatformRegistry,
+};
+use spotcheck::store::Store;
+
+const REGISTRY: &str = r#"
+[[platform]]
+id = "mall"
+name = "Sample Mall"
+
+[[platform]]
+id = "duo"
+name = "Sample Duo"
+"#;
+
+fn draft(platform: &str, i: usize) -> NoticeDraft {
+    NoticeDraft {
+        case_id: format!("C{i:05}"),
+        platform: platform.into(),
+        listings: vec![NoticeListing { url: format!("https://{platform}.example/item/{i}"), item_id: i.to_string() }],
+        shop: NoticeShop { name: "某某电器专营店".into(), uscc: Some("91330000MA27XXXX1X".into()) },
+        findings: vec![NoticeFinding { rule_id: "ccc-missing".into(), message: "未标注CCC认证".into() }],
+        legal_basis: "《产品质量法》第二十七条".into(),
+        authority: "某市市场监督管理局".into(),
+        deadline: Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap(),
+        contest: "自收到通知之日起十五日内向本局书面提出异议".into(),
+        evidence_sha256: "ab".repeat(32),
+    }
+}
+
+/// A served app over a temp store, with one key per platform.
+struct Api {
+    _dir: tempfile::TempDir,
+    _store: Store,
+    notices: NoticeStore,
+    keys: ApiKeys,
+    base: String,
+    mall: String,
+    duo: String,
+    http: reqwest::Client,
+}
+
+async fn serve(rate_limit: RateLimit) -> Api {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let notices = NoticeStore::open(store.db()).unwrap();
+    let keys = ApiKeys::open(store.db(), PlatformRegistry::from_toml(REGISTRY, "test").unwrap()).unwrap();
+    let (_, mall) = keys.issue_key("mall", Utc::now()).unwrap();
+    let (_, duo) = keys.issue_key("duo", Utc::now()).unwrap();
+    let app = api::app(ApiState::new(notices.clone(), keys.clone(), rate_limit));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Api { _dir: dir, _store: store, notices, keys, base, mall, duo, http: reqwest::Client::new() }
+}
+
+async fn open() -> Api {
+    serve(RateLimit::default()).await
+}
+
+/// Status, headers and JSON body of a response.
+async fn answer(r: reqwest::RequestBuilder) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let response = r.send().await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.unwrap();
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+    (status, headers, body)
+}
+
+/// Asserts the one error shape and returns its code.
+fn error_code(body: &Value) -> &str {
+    let error = body["error"].as_object().unwrap_or_else(|| panic!("not the error shape: {body}"));
+    assert_eq!(error.len(), 2, "{body}");
+    assert!(!error["message"].as_str().unwrap().is_empty(), "{body}");
+    error["code"].as_str().unwrap()
+}
+
+impl Api {
+    fn get(&self, path: &str, key: &str) -> reqwest::RequestBuilder {
+        self.http.get(format!("{}{path}", self.base)).bearer_auth(key)
+    }
+
+    fn post(&self, path: &str, key: &str, idem: Option<&str>, body: &str) -> reqwest::RequestBuilder {
+        let mut r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(k) = idem {
+            r = r.header("Idempotency-Key", k);
+        }
+        r
+    }
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["notices"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn paging_with_the_cursor_sees_every_notice_once_in_order_while_notices_are_added() {
+    let api = open().await;
+    let mut expected: Vec<String> =
+        (0..5).map(|i| api.notices.issue(draft("mall", i), Utc::now()).unwrap().id).collect();
+    for i in 0..3 {
+        api.notices.issue(draft("duo", i), Utc::now()).unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut added = 5;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/platform/v1/notices?limit=2&cursor={c}"),
+            None => "/api/platform/v1/notices?limit=2".to_string(),
+        };
+        let (status, _, page) = answer(api.get(&path, &api.mall)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let got = ids(&page);
+        assert!(got.len() <= 2);
+        let next = page["next_cursor"].as_str().unwrap().to_string();
+        if got.is_empty() {
+            assert_eq!(Some(&next), cursor.as_ref(), "an empty page keeps the cursor");
+            break;
+        }
+        seen.extend(got);
+        cursor = Some(next);
+        // Issue more between pages, for both platforms, until 12 mall notices exist.
+        if added < 12 {
+            expected.push(api.notices.issue(draft("mall", added), Utc::now()).unwrap().id);
+            api.notices.issue(draft("duo", added), Utc::now()).unwrap();
+            added += 1;
+        }
+    }
+    assert_eq!(seen, expected, "every mall notice once, in issue order, none of duo's");
+
+    let (status, _, body) = answer(api.get("/api/platform/v1/notices?cursor=not-a-cursor!", &api.mall)).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "bad_cursor"));
+    for limit in ["0", "501", "x", "-1"] {
+        let (status, _, body) = answer(api.get(&format!("/api/platform/v1/notices?limit={limit}"), &api.mall)).await;
+        assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "bad_limit"), "limit {limit}");
+    }
+}
+
+#[tokio::test]
+async fn a_platform_cannot_see_or_answer_another_platforms_notice() {
+    let api = open().await;
+    let theirs = api.notices.issue(draft("duo", 1), Utc::now()).unwrap().id;
+    let ours = api.notices.issue(draft("mall", 1), Utc::now()).unwrap().id;
+
+    let (status, _, body) = answer(api.get(&format!("/api/platform/v1/notices/{ours}"), &api.mall)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["id"], ours.as_str());
+    assert_eq!(body["status"]["acknowledged_at"], Value::Null);
+
+    let (status, _, body) = answer(api.get(&format!("/api/platform/v1/notices/{theirs}"), &api.mall)).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+    let (status, _, body) =
+        answer(api.post(&format!("/api/platform/v1/notices/{theirs}/ack"), &api.mall, Some("k1"), "")).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+    let report = r#"{"disposition":"rejected","at":"2026-11-22T12:00:00Z"}"#;
+    let (status, _, body) =
+        answer(api.post(&format!("/api/platform/v1/notices/{theirs}/disposition"), &api.mall, Some("k2"), report))
+            .await;
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+    // Nothing changed for its owner, and an unknown id looks the same.
+    let (status, _, body) = answer(api.get(&format!("/api/platform/v1/notices/{theirs}"), &api.duo)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"]["acknowledged_at"], Value::Null);
+    assert_eq!(body["status"]["disposition"], Value::Null);
+    let (status, _, body) = answer(api.get("/api/platform/v1/notices/N20260101000000000000", &api.mall)).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+#[tokio::test]
+async fn a_revoked_missing_or_unknown_key_gets_401() {
+    let api = open().await;
+    let (key_id, secret) = api.keys.issue_key("mall", Utc::now()).unwrap();
+    let (status, _, _) = answer(api.get("/api/platform/v1/notices", &secret)).await;
+    assert_eq!(status, StatusCode::OK);
+    api.keys.revoke(&key_id, Utc::now()).unwrap();
+    let (status, headers, body) = answer(api.get("/api/platform/v1/notices", &secret)).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "invalid_api_key"));
+    assert_eq!(headers["www-authenticate"], "Bearer");
+    let (status, _, body) = answer(api.get("/api/platform/v1/notices", "sk_mall_guess")).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "invalid_api_key"));
+    let (status, _, body) = answer(api.http.get(format!("{}/api/platform/v1/notices", api.base))).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "missing_api_key"));
+    let (status, _, body) = answer(
+        api.http
+            .get(format!("{}/api/platform/v1/notices", api.base))
+            .header("authorization", format!("Basic {}", api.mall)),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "missing_api_key"));
+    // The other key of the platform still works.
+    let (status, _, _) = answer(api.get("/api/platform/v1/notices", &api.mall)).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn writes_need_an_idempotency_key_and_a_repeat_returns_the_first_answer() {
+    let api = open().await;
+    let id = api.notices.issue(draft("mall", 1), Utc::now()).unwrap().id;
+    let ack = format!("/api/platform/v1/notices/{id}/ack");
+    let disp = format!("/api/platform/v1/notices/{id}/disposition");
+    let report = r#"{"disposition":"delisted","at":"2026-11-22T12:00:00Z"}"#;
+
+    for path in [&ack, &disp] {
+        let (status, _, body) = answer(api.post(path, &api.mall, None, report)).await;
+        assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "missing_idempotency_key"), "{path}");
+        let (status, _, body) = answer(api.post(path, &api.mall, Some(""), report)).await;
+        assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "bad_idempotency_key"), "{path}");
+    }
+
+    let (status, _, acked) = answer(api.post(&ack, &api.mall, Some("ack-1"), "")).await;
+    assert_eq!(status, StatusCode::OK, "{acked}");
+    assert!(acked["acknowledged_at"].is_string());
+
+    let (status, _, first) = answer(api.post(&disp, &api.mall, Some("disp-1"), report)).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["disposition"]["disposition"], "delisted");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let (status, _, again) = answer(api.post(&disp, &api.mall, Some("disp-1"), report)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again, first, "the first answer, reported_at included");
+
+    let other = r#"{"disposition":"disputed","reason":"已整改","at":"2026-11-22T13:00:00Z"}"#;
+    let (status, _, body) = answer(api.post(&disp, &api.mall, Some("disp-1"), other)).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::CONFLICT, "idempotency_conflict"));
+    // A new key for the new report is fine, and replaces the disposition.
+    let (status, _, body) = answer(api.post(&disp, &api.mall, Some("disp-2"), other)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["disposition"], json!({"disposition": "disputed", "reason": "已整改"}));
+}
+
+#[tokio::test]
+async fn a_key_over_its_rate_limit_gets_429_with_retry_after_and_other_keys_do_not() {
+    let api = serve(RateLimit { period: Duration::from_secs(60), burst: NonZeroU32::new(3).unwrap() }).await;
+    for _ in 0..3 {
+        let (status, _, _) = answer(api.get("/api/platform/v1/notices", &api.mall)).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, headers, body) = answer(api.get("/api/platform/v1/notices", &api.mall)).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+    let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "retry-after {retry}");
+    let (status, _, _) = answer(api.get("/api/platform/v1/notices", &api.duo)).await;
+    assert_eq!(status, StatusCode::OK, "buckets are per key");
+    // An unknown key is told 401, not 429: authentication comes before the bucket.
+    let (status, _, _) = answer(api.get("/api/platform/v1/notices", "sk_nobody")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn malformed_oversized_and_wrong_bodies_get_400_or_413_in_the_error_shape() {
+    let api = open().await;
+    let id = api.notices.issue(draft("mall", 1), Utc::now()).unwrap().id;
+    let disp = format!("/api/platform/v1/notices/{id}/disposition");
+    let bad = [
+        "{",
+        "",
+        "null",
+        "[1,2]",
+        r#"{"disposition":"vanished","at":"2026-11-22T12:00:00Z"}"#,
+        r#"{"disposition":"delisted","at":"yesterday"}"#,
+        r#"{"disposition":"delisted"}"#,
+        r#"{"disposition":"delisted","at":"2026-11-22T12:00:00Z","extra":1}"#,
+        r#"{"disposition":"disputed","at":"2026-11-22T12:00:00Z"}"#,
+        r#"{"disposition":"delisted","reason":"x","at":"2026-11-22T12:00:00Z"}"#,
+        "\u{0}\u{ff}garbage",
+    ];
+    for (i, body) in bad.iter().enumerate() {
+        let (status, _, answer) = answer(api.post(&disp, &api.mall, Some(&format!("bad-{i}")), body)).await;
+        assert_eq!((status, error_code(&answer)), (StatusCode::BAD_REQUEST, "bad_body"), "{body:?}");
+    }
+    let huge =
+        format!(r#"{{"disposition":"disputed","reason":"{}","at":"2026-11-22T12:00:00Z"}}"#, "x".repeat(100_000));
+    let (status, _, body) = answer(api.post(&disp, &api.mall, Some("huge"), &huge)).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"));
+    // Nothing was recorded by any of them.
+    let (_, _, view) = answer(api.get(&format!("/api/platform/v1/notices/{id}"), &api.mall)).await;
+    assert_eq!(view["status"]["disposition"], Value::Null);
+    // Unknown routes and methods answer in the shape too.
+    let (status, _, body) = answer(api.get("/api/platform/v2/nothing", &api.mall)).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "no_route"));
+    let (status, _, body) = answer(api.http.delete(format!("{}/api/platform/v1/notices", api.base))).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_exactly_the_routes_the_router_serves() {
+    let api = open().await;
+    let (status, _, doc) = answer(api.http.get(format!("{}/api/openapi.json", api.base))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    let routes: BTreeSet<(String, String)> = api::ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    assert_eq!(documented, routes, "the document and the route table differ");
+
+    // Every route in the table is really served (not the 404/405 fallbacks).
+    for (method, path) in api::ROUTES {
+        let url = format!("{}{}", api.base, path.replace("{id}", "N20260101000000000000"));
+        let request = match *method {
+            "GET" => api.http.get(url),
+            "POST" => api.http.post(url),
+            other => panic!("unexpected method {other}"),
+        };
+        let (_, _, body) = answer(request.bearer_auth(&api.mall)).await;
+        let code = body["error"]["code"].as_str().unwrap_or("");
+        assert!(code != "no_route" && code != "method_not_allowed", "{method} {path} is not served: {body}");
+    }
+
+    // Every $ref resolves, and the error shape's codes are documented.
+    let text = doc.to_string();
+    for piece in text.split("\"#/components/schemas/").skip(1) {
+        let name = &piece[..piece.find('"').unwrap()];
+        assert!(doc["components"]["schemas"][name].is_object(), "dangling $ref {name}");
+    }
+    let codes = &doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"];
+    for code in ["bad_cursor", "invalid_api_key", "rate_limited", "idempotency_conflict", "not_found", "bad_body"] {
+        assert!(codes.as_array().unwrap().iter().any(|c| c == code), "{code} undocumented");
+    }
+}
+
+#[tokio::test]
+async fn spotcheck_serve_prints_its_address_and_answers_healthz() {
+    let dir = tempfile::tempdir().unwrap();
+    let platforms = dir.path().join("platforms.toml");
+    std::fs::write(&platforms, REGISTRY).unwrap();
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_spotcheck"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--platforms"])
+            .arg(&platforms)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    });
+    let line = tokio::time::timeout(Duration::from_secs(60), line).await.expect("no address within 60 s").unwrap();
+    let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {line:?}")).to_string();
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    let (status, _, body) = answer(reqwest::Client::new().get(format!("{base}/healthz"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"status": "ok"}));
+    let (status, _, body) = answer(reqwest::Client::new().get(format!("{base}/api/platform/v1/notices"))).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "missing_api_key"));
+}
+
+/// Kills the server however the test ends, so a failed assertion leaves no process behind.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
