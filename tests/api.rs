@@ -63,11 +63,12 @@ struct Api {
 async fn serve(rate_limit: RateLimit) -> Api {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let notices = NoticeStore::open(store.db()).unwrap();
-    let keys = ApiKeys::open(store.db(), PlatformRegistry::from_toml(REGISTRY, "test").unwrap()).unwrap();
+    let registry = PlatformRegistry::from_toml(REGISTRY, "test").unwrap();
+    let state = ApiState::open(store.db(), registry, rate_limit).unwrap();
+    let (notices, keys) = (state.notices.clone(), state.keys.clone());
     let (_, mall) = keys.issue_key("mall", Utc::now()).unwrap();
     let (_, duo) = keys.issue_key("duo", Utc::now()).unwrap();
-    let app = api::app(ApiState::new(notices.clone(), keys.clone(), rate_limit));
+    let app = api::app(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

@@ -19,7 +19,7 @@ use axum::http::{Method, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use crate::notices::{ApiKeys, NoticeStore};
+use crate::notices::{ApiKeys, NoticeError, NoticeStore, PlatformRegistry};
 pub use auth::{Limiter, RateLimit};
 pub use errors::ApiError;
 
@@ -38,17 +38,32 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/platform/v1/notices/{id}/disposition"),
 ];
 
-/// What the handlers share; cheap to clone (sled trees and an `Arc`).
+/// What the handlers share; cheap to clone (sled handles and an `Arc`).
 #[derive(Clone)]
 pub struct ApiState {
     pub notices: NoticeStore,
     pub keys: ApiKeys,
     pub limiter: Limiter,
+    /// The database the notices live in, flushed before a write is answered:
+    /// a platform that was told "recorded" does not send it again, so sled's
+    /// 200 ms flush window must not be able to lose it.
+    db: sled::Db,
 }
 
 impl ApiState {
-    pub fn new(notices: NoticeStore, keys: ApiKeys, rate_limit: RateLimit) -> ApiState {
-        ApiState { notices, keys, limiter: Limiter::new(rate_limit) }
+    /// Opens the notice store and the API keys in `db` (the store's database).
+    pub fn open(db: &sled::Db, registry: PlatformRegistry, rate_limit: RateLimit) -> Result<ApiState, NoticeError> {
+        Ok(ApiState {
+            notices: NoticeStore::open(db)?,
+            keys: ApiKeys::open(db, registry)?,
+            limiter: Limiter::new(rate_limit),
+            db: db.clone(),
+        })
+    }
+
+    /// Makes the writes answered so far durable.
+    pub(crate) async fn flush(&self) -> Result<(), ApiError> {
+        self.db.flush_async().await.map(|_| ()).map_err(|e| ApiError::Internal(NoticeError::Db(e)))
     }
 }
 

@@ -151,7 +151,9 @@ pub async fn ack(
     let key = idempotency_key(&headers)?;
     // The body is ignored, but its size limit still applies.
     body_bytes(body)?;
-    Ok(Json(state.notices.acknowledge(&who, &id, Some(&key), Utc::now())?))
+    let status = state.notices.acknowledge(&who, &id, Some(&key), Utc::now())?;
+    state.flush().await?;
+    Ok(Json(status))
 }
 
 /// `POST /api/platform/v1/notices/{id}/disposition`
@@ -167,5 +169,7 @@ pub async fn disposition(
     let bytes = body_bytes(body)?;
     let parsed: DispositionBody = serde_json::from_slice(&bytes).map_err(|e| ApiError::BadBody(e.to_string()))?;
     let report = parsed.into_report()?;
-    Ok(Json(state.notices.report(&who, &id, &report, Some(&key), Utc::now())?))
+    let status = state.notices.report(&who, &id, &report, Some(&key), Utc::now())?;
+    state.flush().await?;
+    Ok(Json(status))
 }

@@ -12,7 +12,7 @@ use anyhow::Context;
 
 use crate::api::{self, ApiState, RateLimit};
 use crate::config::DataDir;
-use crate::notices::{ApiKeys, NoticeStore, PlatformRegistry};
+use crate::notices::PlatformRegistry;
 use crate::store::Store;
 
 /// Flags of `spotcheck serve`.
@@ -33,9 +33,7 @@ pub async fn run(args: ServeArgs, data: &DataDir) -> anyhow::Result<()> {
         None => PlatformRegistry::default(),
     };
     let store = Store::open(&data.db())?;
-    let notices = NoticeStore::open(store.db())?;
-    let keys = ApiKeys::open(store.db(), registry)?;
-    let app = api::app(ApiState::new(notices, keys, RateLimit::default()));
+    let app = api::app(ApiState::open(store.db(), registry, RateLimit::default())?);
 
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on `{}`", args.addr))?;
