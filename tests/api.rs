@@ -392,3 +392,54 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_over_http_while_another_thread_issues_misses_nothing() {
+    // A poller this eager would hit the default limit; this test is about paging.
+    let api = serve(RateLimit { period: Duration::from_micros(10), burst: NonZeroU32::new(10_000).unwrap() }).await;
+    let writer = {
+        let notices = api.notices.clone();
+        std::thread::spawn(move || {
+            let mut ids = Vec::new();
+            for i in 0..150 {
+                ids.push(notices.issue(draft("mall", i), Utc::now()).unwrap().id);
+                notices.issue(draft("duo", i), Utc::now()).unwrap();
+            }
+            ids
+        })
+    };
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        // Read the flag before the page: an empty page after the writer ended is the end.
+        let done_before = writer.is_finished();
+        let path = format!("/api/platform/v1/notices?limit=7&cursor={cursor}");
+        let (status, _, page) = answer(api.get(&path, &api.mall)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let got = ids(&page);
+        cursor = page["next_cursor"].as_str().unwrap().to_string();
+        if got.is_empty() && done_before {
+            break;
+        }
+        seen.extend(got);
+    }
+    assert_eq!(seen, writer.join().unwrap(), "every notice once, in issue order");
+}
+
+#[tokio::test]
+async fn a_repeated_ack_returns_the_first_answer() {
+    let api = open().await;
+    let id = api.notices.issue(draft("mall", 1), Utc::now()).unwrap().id;
+    let ack = format!("/api/platform/v1/notices/{id}/ack");
+    let (status, _, first) = answer(api.post(&ack, &api.mall, Some("ack-1"), "")).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let (status, _, again) = answer(api.post(&ack, &api.mall, Some("ack-1"), "")).await;
+    assert_eq!((status, &again), (StatusCode::OK, &first));
+    // Another platform's identical key is its own: keys are scoped per platform.
+    let theirs = api.notices.issue(draft("duo", 1), Utc::now()).unwrap().id;
+    let (status, _, body) =
+        answer(api.post(&format!("/api/platform/v1/notices/{theirs}/ack"), &api.duo, Some("ack-1"), "")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["notice_id"], theirs.as_str());
+}
