@@ -9,20 +9,6 @@ use crate::cases::{self, Case, CaseStatus, CaseStore};
 use crate::config::{DataDir, Identity};
 use crate::store::Store;
 
-/// Prints one line; a closed pipe (`spotcheck … | head`) ends the listing
-/// quietly instead of panicking in `println!`.
-macro_rules! out {
-    ($($t:tt)*) => {{
-        use std::io::Write as _;
-        if let Err(e) = writeln!(std::io::stdout().lock(), $($t)*) {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                return Ok(true);
-            }
-            return Err(e.into());
-        }
-    }};
-}
-
 /// `spotcheck cases list`
 #[derive(Debug, Clone, clap::Args)]
 pub struct ListArgs {

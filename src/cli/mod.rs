@@ -2,6 +2,20 @@
 //! calls into the pipeline modules. `anyhow` is used here and in main.rs only:
 //! the library modules return their own typed errors.
 
+/// `writeln!` to stdout for list commands: a reader that stops early (`| head`)
+/// ends the command quietly (`Ok(true)`); other write errors are returned.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($t)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                return Ok(true);
+            }
+            return Err(e.into());
+        }
+    }};
+}
+
 pub mod adapters;
 pub mod bench;
 pub mod bench_browser;
