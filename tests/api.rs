@@ -14,14 +14,16 @@ use std::num::NonZeroU32;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use chrono::{TimeZone, Utc};
+use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use spotcheck::api::{self, ApiState, RateLimit};
-use spotcheck::notices::{
-    ApiKeys, NoticeDraft, NoticeFinding, NoticeListing, NoticeShop, NoticeStore, PlatformRegistry,
-};
+use spotcheck::notices::{ApiKeys, NoticeStore, PlatformRegistry};
 use spotcheck::store::Store;
+
+#[path = "support/notice_draft.rs"]
+mod notice_draft;
+use notice_draft::draft;
 
 const REGISTRY: &str = r#"
 [[platform]]
@@ -32,21 +34,6 @@ name = "Sample Mall"
 id = "duo"
 name = "Sample Duo"
 "#;
-
-fn draft(platform: &str, i: usize) -> NoticeDraft {
-    NoticeDraft {
-        case_id: format!("C{i:05}"),
-        platform: platform.into(),
-        listings: vec![NoticeListing { url: format!("https://{platform}.example/item/{i}"), item_id: i.to_string() }],
-        shop: NoticeShop { name: "某某电器专营店".into(), uscc: Some("91330000MA27XXXX1X".into()) },
-        findings: vec![NoticeFinding { rule_id: "ccc-missing".into(), message: "未标注CCC认证".into() }],
-        legal_basis: "《产品质量法》第二十七条".into(),
-        authority: "某市市场监督管理局".into(),
-        deadline: Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap(),
-        contest: "自收到通知之日起十五日内向本局书面提出异议".into(),
-        evidence_sha256: "ab".repeat(32),
-    }
-}
 
 /// A served app over a temp store, with one key per platform.
 struct Api {

@@ -64,6 +64,31 @@ impl Site {
     fn js_url(&self, t: &TruthRecord) -> Url {
         self.base.join(&format!("/mall/js/item/{}", t.listing.item_id)).unwrap()
     }
+
+    /// Crawls the script-only pages of `truth` through `pool` in the background.
+    fn spawn_js_job(
+        &self,
+        truth: &[TruthRecord],
+        store: &Store,
+        blobs: evidence::BlobStore,
+        adapter: Arc<spotcheck::adapters::Adapter>,
+        pool: &BrowserPool,
+    ) -> tokio::task::JoinHandle<Result<spotcheck::crawl::JobReport, spotcheck::crawl::CrawlError>> {
+        let seeds = truth.iter().map(|t| self.js_url(t).to_string()).collect();
+        let (store, pool) = (store.clone(), pool.clone());
+        tokio::spawn(
+            async move { run_job_with_browser(&store, blobs, adapter, spec(seeds), &options(), Some(pool)).await },
+        )
+    }
+
+    /// Waits (up to a minute) until `n` script-only pages have been served.
+    async fn wait_js_served(&mut self, n: u64) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while *self.js_served.borrow_and_update() < n {
+            assert!(Instant::now() < deadline, "the crawl never reached the script-only pages");
+            tokio::time::timeout(Duration::from_secs(5), self.js_served.changed()).await.ok();
+        }
+    }
 }
 
 /// Fails with a clear message when there is no Chromium to test with.
@@ -257,19 +282,9 @@ async fn a_browser_killed_mid_job_is_relaunched_and_every_page_is_extracted() {
     let pool = pool(2).await;
     let first_pid = pool.browser_pid().expect("the pool knows its chromium's pid");
 
-    let seeds = truth.iter().map(|t| site.js_url(t).to_string()).collect();
-    let job = {
-        let (store, pool) = (store.clone(), pool.clone());
-        tokio::spawn(
-            async move { run_job_with_browser(&store, blobs, adapter, spec(seeds), &options(), Some(pool)).await },
-        )
-    };
+    let job = site.spawn_js_job(&truth, &store, blobs, adapter, &pool);
     // Once two pages have been served the job is mid-way: kill the browser.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while *site.js_served.borrow_and_update() < 2 {
-        assert!(Instant::now() < deadline, "the crawl never reached the script-only pages");
-        tokio::time::timeout(Duration::from_secs(5), site.js_served.changed()).await.ok();
-    }
+    site.wait_js_served(2).await;
     let killed = std::process::Command::new("kill").args(["-KILL", &first_pid.to_string()]).status().unwrap();
     assert!(killed.success(), "kill -KILL {first_pid}");
 
@@ -350,18 +365,8 @@ async fn a_hung_browser_is_detected_by_the_page_deadline_and_replaced() {
     .await
     .unwrap();
     let first_pid = pool.browser_pid().unwrap();
-    let seeds = truth.iter().map(|t| site.js_url(t).to_string()).collect();
-    let job = {
-        let (store, pool) = (store.clone(), pool.clone());
-        tokio::spawn(
-            async move { run_job_with_browser(&store, blobs, adapter, spec(seeds), &options(), Some(pool)).await },
-        )
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while *site.js_served.borrow_and_update() < 1 {
-        assert!(Instant::now() < deadline, "the crawl never reached the script-only pages");
-        tokio::time::timeout(Duration::from_secs(5), site.js_served.changed()).await.ok();
-    }
+    let job = site.spawn_js_job(&truth, &store, blobs, adapter, &pool);
+    site.wait_js_served(1).await;
     // SIGSTOP the whole tree: alive, holding its sockets, answering nothing.
     let tree: Vec<String> = spotcheck::browser::process_tree(first_pid).iter().map(u32::to_string).collect();
     let stopped = std::process::Command::new("kill").arg("-STOP").args(&tree).status().unwrap();

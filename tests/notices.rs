@@ -19,10 +19,13 @@ use chrono::{TimeZone, Utc};
 use spotcheck::notices::store::DispositionReport;
 use spotcheck::notices::webhook::{self, WebhookSecret};
 use spotcheck::notices::{
-    ApiKeys, DeliveryConfig, Disposition, NoticeDraft, NoticeError, NoticeFinding, NoticeListing, NoticeShop,
-    NoticeStore, OutboxWorker, PlatformRegistry,
+    ApiKeys, DeliveryConfig, Disposition, NoticeError, NoticeStore, OutboxWorker, PlatformRegistry,
 };
 use spotcheck::store::Store;
+
+#[path = "support/notice_draft.rs"]
+mod notice_draft;
+use notice_draft::draft;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -47,21 +50,6 @@ webhook_secret = "{SECRET}"
 "#
     );
     PlatformRegistry::from_toml(&text, "test").unwrap()
-}
-
-fn draft(platform: &str, i: usize) -> NoticeDraft {
-    NoticeDraft {
-        case_id: format!("C{i:05}"),
-        platform: platform.into(),
-        listings: vec![NoticeListing { url: format!("https://{platform}.example/item/{i}"), item_id: i.to_string() }],
-        shop: NoticeShop { name: "某某电器专营店".into(), uscc: Some("91330000MA27XXXX1X".into()) },
-        findings: vec![NoticeFinding { rule_id: "ccc-missing".into(), message: "未标注CCC认证".into() }],
-        legal_basis: "《产品质量法》第二十七条".into(),
-        authority: "某市市场监督管理局".into(),
-        deadline: Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap(),
-        contest: "自收到通知之日起十五日内向本局书面提出异议".into(),
-        evidence_sha256: "ab".repeat(32),
-    }
 }
 
 fn now() -> chrono::DateTime<Utc> {

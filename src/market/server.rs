@@ -34,17 +34,7 @@ pub(crate) fn router(market: Arc<Market>) -> Router {
         .route("/mall/item/{file}", get(mall_item))
         .route("/mall/js/item/{id}", get(mall_js_item))
         .route("/mall/shop/{id}", get(mall_shop))
-        .route("/mall/live/{room}", get(|s: Shared, p: Path<String>| live_page(s, Platform::Mall, p)))
-        .route(
-            "/mall/live/{room}/cards.json",
-            get(|s: Shared, p: Path<String>, q: RawQuery| live_cards(s, Platform::Mall, p, q)),
-        )
-        .route("/mall/live/{room}/state.json", get(|s: Shared, p: Path<String>| live_state(s, Platform::Mall, p)))
-        .route("/mall/live/{room}/live.m3u8", get(|s: Shared, p: Path<String>| live_playlist(s, Platform::Mall, p)))
-        .route(
-            "/mall/live/{room}/seg/{file}",
-            get(|s: Shared, p: Path<(String, String)>| live_segment(s, Platform::Mall, p)),
-        )
+        .nest("/mall/live", live_routes(Platform::Mall))
         .route("/mall/cart", get(cart))
         .route("/mall/cart/{*rest}", get(cart))
         .route("/duo", get(duo_entry))
@@ -52,23 +42,23 @@ pub(crate) fn router(market: Arc<Market>) -> Router {
         .route("/duo/catgoods.html", get(duo_list))
         .route("/duo/goods.html", get(duo_item))
         .route("/duo/mall_page.html", get(duo_shop))
-        .route("/duo/live/{room}", get(|s: Shared, p: Path<String>| live_page(s, Platform::Duo, p)))
-        .route(
-            "/duo/live/{room}/cards.json",
-            get(|s: Shared, p: Path<String>, q: RawQuery| live_cards(s, Platform::Duo, p, q)),
-        )
-        .route("/duo/live/{room}/state.json", get(|s: Shared, p: Path<String>| live_state(s, Platform::Duo, p)))
-        .route("/duo/live/{room}/live.m3u8", get(|s: Shared, p: Path<String>| live_playlist(s, Platform::Duo, p)))
-        .route(
-            "/duo/live/{room}/seg/{file}",
-            get(|s: Shared, p: Path<(String, String)>| live_segment(s, Platform::Duo, p)),
-        )
+        .nest("/duo/live", live_routes(Platform::Duo))
         .route("/duo/cart", get(cart))
         .route("/duo/cart/{*rest}", get(cart))
         .route("/img/{platform}/{file}", get(image))
         .fallback(|| async { not_found() })
         .layer(middleware::from_fn_with_state(market.clone(), count))
         .with_state(market)
+}
+
+/// A platform's live rooms: the page, its cards and state, and the HLS stream.
+fn live_routes(platform: Platform) -> Router<Arc<Market>> {
+    Router::new()
+        .route("/{room}", get(move |s: Shared, p: Path<String>| live_page(s, platform, p)))
+        .route("/{room}/cards.json", get(move |s: Shared, p: Path<String>, q: RawQuery| live_cards(s, platform, p, q)))
+        .route("/{room}/state.json", get(move |s: Shared, p: Path<String>| live_state(s, platform, p)))
+        .route("/{room}/live.m3u8", get(move |s: Shared, p: Path<String>| live_playlist(s, platform, p)))
+        .route("/{room}/seg/{file}", get(move |s: Shared, p: Path<(String, String)>| live_segment(s, platform, p)))
 }
 
 async fn count(State(market): Shared, request: Request, next: Next) -> Response {
