@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod adapters;
 pub mod api;
 pub mod browser;
@@ -27,6 +28,7 @@ pub mod notices;
 pub mod rules;
 pub mod sealing;
 pub mod store;
+pub mod verification;
 
 /// `spotcheck/<version>`, recorded in every capture.
 pub const TOOL: &str = concat!("spotcheck/", env!("CARGO_PKG_VERSION"));

@@ -30,9 +30,11 @@ pub mod findings;
 pub mod listings;
 pub mod live;
 pub mod market;
+pub mod notices;
 pub mod rules;
 pub mod score;
 pub mod serve;
+pub mod tokens;
 
 use std::path::PathBuf;
 
@@ -97,7 +99,13 @@ pub enum Command {
     /// Cases: list, show (routing, merges, audit), record outcomes.
     #[command(subcommand)]
     Cases(CasesCommand),
-    /// Serve the platform-facing API (notices, acknowledgements, dispositions).
+    /// Notices to platforms: issue them from cases, follow them, verify delistings by re-crawl.
+    #[command(subcommand)]
+    Notices(notices::NoticesCommand),
+    /// API tokens of staff and enforcement users (roles), and platforms' API keys.
+    #[command(subcommand)]
+    Tokens(tokens::TokensCommand),
+    /// Serve the API: staff, enforcement and platforms (notices, acknowledgements, dispositions).
     Serve(serve::ServeArgs),
 }
 
@@ -205,6 +213,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
             listings::export(args, &data)?;
             true
         }
+        Command::Notices(command) => notices::run(command, &data, &identity).await?,
+        Command::Tokens(command) => tokens::run(command, &data, &identity).await?,
         Command::Serve(args) => {
             serve::run(args, &data).await?;
             true
