@@ -13,6 +13,7 @@
 //! case; a finding already in a case keeps its place (confirm is idempotent).
 
 pub mod merge;
+pub mod notify;
 pub mod routing;
 pub mod store;
 

@@ -194,6 +194,47 @@ impl CaseStore {
         Ok(case)
     }
 
+    /// Records something done about a case that leaves its status as it is
+    /// (an evidence bundle sealed, a notice issued, a delisting checked): an
+    /// audit entry, preceded by a custody event naming the case and `subjects`.
+    /// A concurrent change is retried on the fresh case a few times.
+    pub fn record(
+        &self,
+        id: &str,
+        action: &str,
+        detail: &str,
+        subjects: &[String],
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Case, CaseError> {
+        let mut attempt = 0;
+        loop {
+            let before = self.cases.get(id)?;
+            let mut case: Case = match &before {
+                Some(v) => serde_json::from_slice(v).map_err(|e| corrupt("cases", id, e))?,
+                None => return Err(CaseError::NotFound(id.to_string())),
+            };
+            case.audit.push(AuditEntry {
+                at,
+                by: by.to_string(),
+                action: action.to_string(),
+                detail: detail.to_string(),
+            });
+            let custody = CustodyEvent {
+                at,
+                actor: by.to_string(),
+                action: format!("case: {action}"),
+                subjects: [case.id.clone()].into_iter().chain(subjects.iter().cloned()).collect(),
+                detail: detail.to_string(),
+            };
+            match self.commit(&case, before, None, custody) {
+                Err(CaseError::Conflict(_)) if attempt < 3 => attempt += 1,
+                Err(e) => return Err(e),
+                Ok(()) => return Ok(case),
+            }
+        }
+    }
+
     /// The ledger event, then the case (and the finding's index entry) in one
     /// transaction that applies only if the case is still as it was read
     /// (`before`) and the finding is in no case: a concurrent change in the

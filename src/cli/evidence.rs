@@ -37,7 +37,7 @@ pub struct FindingsArgs {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["finding", "capture"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["finding", "capture", "case"])))]
 pub struct BundleArgs {
     /// A finding to seal (repeat for several); its capture comes with it.
     #[arg(long)]
@@ -45,6 +45,9 @@ pub struct BundleArgs {
     /// A capture id to seal (repeat for several).
     #[arg(long)]
     pub capture: Vec<String>,
+    /// A case: every finding in it (with captures and pictures), recorded on the case.
+    #[arg(long, conflicts_with_all = ["finding", "capture"])]
+    pub case: Option<String>,
     /// Where to write the bundle (`.wacz`).
     #[arg(long)]
     pub out: PathBuf,
@@ -177,7 +180,17 @@ pub async fn run(command: EvidenceCommand, data: &DataDir, identity: &Identity) 
         }
         EvidenceCommand::Bundle(args) => {
             let findings = crate::findings::FindingStore::open(&store)?;
-            let records = Station::findings(&findings, &args.finding)?;
+            let ids = match &args.case {
+                Some(case) => crate::cases::CaseStore::open(&store)?
+                    .get(case)?
+                    .with_context(|| format!("case `{case}` not found"))?
+                    .findings
+                    .into_iter()
+                    .map(|f| f.id)
+                    .collect(),
+                None => args.finding.clone(),
+            };
+            let records = Station::findings(&findings, &ids)?;
             let captures = Station::capture_ids(&args.capture)?;
             let chromium_for = |mode: &str, flag: &str| -> anyhow::Result<Option<PathBuf>> {
                 match mode {
@@ -215,7 +228,20 @@ pub async fn run(command: EvidenceCommand, data: &DataDir, identity: &Identity) 
                 tsa_url: args.tsa_url.clone(),
                 chromium,
             };
-            let summary = station.seal_bundle(&store, records, captures, &options).await?;
+            let summary = match &args.case {
+                Some(case) => {
+                    let notifier = crate::cases::notify::Notifier {
+                        store: &store,
+                        station: &station,
+                        cases: &crate::cases::CaseStore::open(&store)?,
+                        findings: &findings,
+                        notices: &crate::notices::NoticeStore::open(store.db())?,
+                        actor: crate::cases::actor(identity),
+                    };
+                    notifier.seal_bundle(case, options).await?
+                }
+                None => station.seal_bundle(&store, records, captures, &options).await?,
+            };
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {

@@ -244,6 +244,24 @@ impl NoticeStore {
         self.status_any(id)
     }
 
+    /// Every notice in issue order, for the bureau's own use (not platform-facing).
+    pub fn all(&self) -> impl Iterator<Item = Result<Notice, NoticeError>> + '_ {
+        self.notices.iter().map(|item| {
+            let (k, v) = item?;
+            serde_json::from_slice(&v).map_err(|e| corrupt("notices", &k, e))
+        })
+    }
+
+    /// The notices issued for case `case_id`, in issue order.
+    pub fn for_case(&self, case_id: &str) -> Result<Vec<Notice>, NoticeError> {
+        self.all().filter(|n| n.as_ref().map_or(true, |n| n.draft.case_id == case_id)).collect()
+    }
+
+    /// Where notice `id` stands, for the bureau's own use (not platform-facing).
+    pub fn status_of(&self, id: &str) -> Result<NoticeStatus, NoticeError> {
+        self.status_any(id)
+    }
+
     fn status_any(&self, id: &str) -> Result<NoticeStatus, NoticeError> {
         match self.status.get(id.as_bytes())? {
             Some(raw) => serde_json::from_slice(&raw).map_err(|e| corrupt("notice_status", id.as_bytes(), e)),
