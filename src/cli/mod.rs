@@ -18,6 +18,7 @@ macro_rules! out {
 
 pub mod adapters;
 pub mod bench;
+pub mod bench_api;
 pub mod bench_browser;
 pub mod bench_seal;
 pub mod capture;
@@ -175,6 +176,8 @@ pub enum BenchCommand {
     Seal(bench_seal::BenchSealArgs),
     /// Browser captures per minute and memory per tab with 1, 2, 4 … tabs.
     Browser(bench_browser::BenchBrowserArgs),
+    /// Notices pulled per second and latency percentiles of the platform API, with wrk.
+    Api(bench_api::BenchApiArgs),
 }
 
 /// Runs one command; `Ok(false)` means it ran but found what should fail the exit status.
@@ -229,6 +232,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         }
         Command::Bench(BenchCommand::Browser(args)) => {
             bench_browser::run(args).await?;
+            true
+        }
+        Command::Bench(BenchCommand::Api(args)) => {
+            bench_api::run(args).await?;
             true
         }
         Command::Bench(BenchCommand::Crawl(args)) => {
