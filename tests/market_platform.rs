@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::Request;
 use axum::middleware::Next;
-use chrono::{TimeZone, Utc};
+use chrono::Utc;
 use reqwest::StatusCode;
 use scraper::{Html, Selector};
 use serde_json::{json, Value};
@@ -21,11 +21,13 @@ use spotcheck::market::platform::{DISPUTE_REASON, WEBHOOK_BODY_LIMIT};
 use spotcheck::market::{serve, Decision, Market, MarketConfig, Platform, PlatformActor, Policy, Retry, TruthRecord};
 use spotcheck::notices::webhook::{self, WebhookSecret};
 use spotcheck::notices::{
-    DeliveryConfig, Notice, NoticeDraft, NoticeFinding, NoticeListing, NoticeShop, NoticeStore, OutboxWorker,
-    PlatformRegistry,
+    DeliveryConfig, Notice, NoticeDraft, NoticeListing, NoticeStore, OutboxWorker, PlatformRegistry,
 };
 use spotcheck::store::Store;
 use url::Url;
+
+#[path = "support/notice_draft.rs"]
+mod notice_draft;
 
 const MALL_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const DUO_SECRET: &str = "whsec_c2FtcGxlLWR1by13ZWJob29rLXNlY3JldA==";
@@ -95,12 +97,10 @@ async fn world(mall_policy: Policy) -> World {
             .with_policy(Policy::always(Decision::Delist)),
     );
     let delivery = DeliveryConfig {
-        max_attempts: 10,
         base_backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(80),
-        concurrency: 4,
-        timeout: Duration::from_secs(5),
         poll_interval: Duration::from_millis(5),
+        ..DeliveryConfig::default()
     };
     let worker = OutboxWorker::spawn(notices.outbox().clone(), Arc::new(registry), delivery).unwrap();
     World {
@@ -118,23 +118,13 @@ async fn world(mall_policy: Policy) -> World {
     }
 }
 
-/// A notice to `platform` (a registry id) about `items`.
+/// A notice to `platform` (a registry id) about `items`, for case `case`.
 fn draft(platform: &str, case: &str, items: &[&TruthRecord]) -> NoticeDraft {
-    NoticeDraft {
-        case_id: case.into(),
-        platform: platform.into(),
-        listings: items
-            .iter()
-            .map(|t| NoticeListing { url: t.listing.url.clone(), item_id: t.listing.item_id.clone() })
-            .collect(),
-        shop: NoticeShop { name: "某某电器专营店".into(), uscc: None },
-        findings: vec![NoticeFinding { rule_id: "ccc-missing".into(), message: "未标注CCC认证".into() }],
-        legal_basis: "《产品质量法》第二十七条".into(),
-        authority: "某市市场监督管理局".into(),
-        deadline: Utc.with_ymd_and_hms(2099, 1, 1, 0, 0, 0).unwrap(),
-        contest: "自收到通知之日起十五日内向本局书面提出异议".into(),
-        evidence_sha256: "ab".repeat(32),
-    }
+    let listings = items
+        .iter()
+        .map(|t| NoticeListing { url: t.listing.url.clone(), item_id: t.listing.item_id.clone() })
+        .collect();
+    NoticeDraft { case_id: case.into(), listings, ..notice_draft::draft(platform, 0) }
 }
 
 impl World {
@@ -166,20 +156,28 @@ impl World {
         serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
     }
 
-    /// Every item link on a shop's pages (following 下一页).
-    async fn shop_links(&self, shop_url: &str) -> BTreeSet<String> {
-        let (item, next) =
-            (Selector::parse("a.item-link, a.goods-item").unwrap(), Selector::parse("a.next-page").unwrap());
+    /// Every item linked from `platform`'s category list pages and `shop_url`'s
+    /// pages (following 下一页 on each).
+    async fn linked_items(&self, platform: Platform, shop_url: &str) -> BTreeSet<String> {
+        let sel = |css: &str| Selector::parse(css).unwrap();
+        let (category, item, next) = (sel("a.cat-link"), sel("a.item-link, a.goods-item"), sel("a.next-page"));
+        let hrefs = |doc: &Html, url: &Url, which: &Selector| -> Vec<Url> {
+            doc.select(which).filter_map(|a| a.value().attr("href")).map(|h| url.join(h).unwrap()).collect()
+        };
+        let entry = self.market_base.join(&format!("{}/", platform.prefix().trim_start_matches('/'))).unwrap();
+        let (_, body) = self.get(entry.as_str()).await;
+        let mut starts = hrefs(&Html::parse_document(&body), &entry, &category);
+        starts.push(Url::parse(shop_url).unwrap());
         let mut links = BTreeSet::new();
-        let mut page = Some(Url::parse(shop_url).unwrap());
-        while let Some(url) = page.take() {
-            let (status, body) = self.get(url.as_str()).await;
-            assert_eq!(status, StatusCode::OK, "{url}");
-            let doc = Html::parse_document(&body);
-            links.extend(
-                doc.select(&item).filter_map(|a| a.value().attr("href")).map(|h| url.join(h).unwrap().to_string()),
-            );
-            page = doc.select(&next).next().and_then(|a| a.value().attr("href")).map(|h| url.join(h).unwrap());
+        for start in starts {
+            let mut page = Some(start);
+            while let Some(url) = page.take() {
+                let (status, body) = self.get(url.as_str()).await;
+                assert_eq!(status, StatusCode::OK, "{url}");
+                let doc = Html::parse_document(&body);
+                links.extend(hrefs(&doc, &url, &item).into_iter().map(String::from));
+                page = hrefs(&doc, &url, &next).into_iter().next();
+            }
         }
         links
     }
@@ -228,7 +226,8 @@ async fn the_market_delists_disputes_and_ignores_signed_notices_and_reports_to_t
     let w = world(Policy::default()).await;
     let items = w.items(Platform::Mall, 6);
     let shop_url = items[0].listing.shop.as_ref().unwrap().url.clone().unwrap();
-    assert!(w.shop_links(&shop_url).await.contains(&items[0].listing.url), "linked before the delisting");
+    let before = w.linked_items(Platform::Mall, &shop_url).await;
+    assert!(items.iter().all(|t| before.contains(&t.listing.url)), "all linked before the delisting");
 
     // Issued one at a time, so the n-th notice issued is the n-th received.
     let delisted = w.issue_and_wait(draft("mall", "C1", &[&items[0], &items[1]]), 1).await;
@@ -251,7 +250,9 @@ async fn the_market_delists_disputes_and_ignores_signed_notices_and_reports_to_t
     for kept in [&items[2], &items[3], &items[5]] {
         assert_eq!(w.get(&kept.listing.url).await.0, StatusCode::OK, "{}", kept.listing.url);
     }
-    assert!(!w.shop_links(&shop_url).await.contains(&items[0].listing.url), "the shop stops linking it");
+    let after = w.linked_items(Platform::Mall, &shop_url).await;
+    let linked: Vec<bool> = items.iter().map(|t| after.contains(&t.listing.url)).collect();
+    assert_eq!(linked, [false, false, true, true, false, true], "lists and the shop stop linking the delisted");
 
     // The API's view of each notice.
     let status = |view: &Value| view["status"].clone();
@@ -355,6 +356,9 @@ async fn a_repeated_delivery_is_acted_on_once() {
     let (status, page) = w.get(&items[0].listing.url).await;
     assert_delisted_page(status, &page, &items[0].listing.url);
     assert_eq!(w.get(&items[1].listing.url).await.0, StatusCode::OK);
+    let shop_url = items[0].listing.shop.as_ref().unwrap().url.clone().unwrap();
+    let linked = w.linked_items(Platform::Duo, &shop_url).await;
+    assert!(!linked.contains(&items[0].listing.url) && linked.contains(&items[1].listing.url));
 }
 
 /// A stand-in API that answers each request from a script, then 200.
