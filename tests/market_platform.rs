@@ -287,6 +287,14 @@ async fn the_market_delists_disputes_and_ignores_signed_notices_and_reports_to_t
     assert_eq!(log[3].skipped, ["1 https://elsewhere.example/item/1"]);
     assert_eq!(log[1].calls[1].status, Some(200));
     assert_eq!(w.api_calls_for(&ignored.id).len(), 1, "ignore: ack only");
+
+    let mut gone: Vec<(Platform, u64)> = [0, 1, 4].iter().map(|&k| (Platform::Mall, ids(&items[k]))).collect();
+    let mut listed = w.market.delisted_items();
+    gone.sort();
+    listed.sort();
+    assert_eq!(listed, gone);
+    assert!(w.market.relist(Platform::Mall, ids(&items[0])) && !w.market.relist(Platform::Mall, ids(&items[0])));
+    assert_eq!(w.get(&items[0].listing.url).await.0, StatusCode::OK, "relisted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -314,7 +322,15 @@ async fn tampered_unsigned_stale_and_oversized_webhooks_are_refused_and_change_n
     let huge_headers = webhook::signed_headers(&secret, "msg_huge", Utc::now().timestamp(), &huge);
     assert_eq!(w.deliver(Platform::Mall, &huge_headers, huge).await, StatusCode::PAYLOAD_TOO_LARGE);
 
-    assert_eq!(w.market.webhook_counts().rejected, 6);
+    // Signed, but no event the desk acts on.
+    for (body, expected) in
+        [(&b"not json"[..], StatusCode::BAD_REQUEST), (br#"{"type":"notice.withdrawn"}"#, StatusCode::NO_CONTENT)]
+    {
+        let headers = webhook::signed_headers(&secret, "msg_other", Utc::now().timestamp(), body);
+        assert_eq!(w.deliver(Platform::Mall, &headers, body.to_vec()).await, expected);
+    }
+
+    assert_eq!(w.market.webhook_counts().rejected, 7);
     assert_eq!(w.market.webhook_counts().accepted, 0);
     // Refusals are decided before anything is spawned: there is nothing to wait for.
     assert!(w.market.platform_log().is_empty(), "nothing was acted on");

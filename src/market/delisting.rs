@@ -37,6 +37,13 @@ impl Delisted {
         self.listings.read().unwrap_or_else(|e| e.into_inner()).contains(&i)
     }
 
+    /// Every delisted listing number, ascending.
+    pub(crate) fn all(&self) -> Vec<u32> {
+        let mut all: Vec<u32> = self.listings.read().unwrap_or_else(|e| e.into_inner()).iter().copied().collect();
+        all.sort_unstable();
+        all
+    }
+
     /// The entries of `ids` still listed, in order.
     pub(crate) fn listed(&self, ids: &[u32]) -> Vec<u32> {
         let set = self.listings.read().unwrap_or_else(|e| e.into_inner());

@@ -341,6 +341,11 @@ impl Market {
         self.layout.item_index(platform, item_id).is_some_and(|i| self.delisted.contains(i))
     }
 
+    /// Every delisted item as `(platform, item id)`, in listing order.
+    pub fn delisted_items(&self) -> Vec<(Platform, u64)> {
+        self.delisted.all().into_iter().filter_map(|i| self.listing_id(i)).collect()
+    }
+
     pub(crate) fn item(&self, i: u32) -> Item {
         Item::generate(&self.layout, i)
     }

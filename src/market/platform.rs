@@ -15,9 +15,12 @@
 //! 1. checked with the market's own signature code ([`signature`], not
 //!    `crate::notices::webhook`): a bad or stale signature is 401 and nothing
 //!    is recorded; a body over [`WEBHOOK_BODY_LIMIT`] is 413;
-//! 2. de-duplicated by `webhook-id` (and by notice id): a repeat is answered
+//! 2. read as an event: a signed body that is no JSON event, or a notice id
+//!    that is empty, over 128 bytes or not printable ASCII, is 400; event
+//!    types other than `notice.issued` are answered 204 and left alone;
+//! 3. de-duplicated by `webhook-id` (and by notice id): a repeat is answered
 //!    200 and not acted on again;
-//! 3. answered 202 at once, then acted on in a spawned task. The *n*-th
+//! 4. answered 202 at once, then acted on in a spawned task. The *n*-th
 //!    distinct notice the platform receives gets [`Policy::decide`]`(n)`:
 //!    [`Decision::Delist`] takes down every listing of the notice that is one
 //!    of the platform's items ([`Market::delist`]; unknown ones are logged and
