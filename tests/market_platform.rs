@@ -298,6 +298,30 @@ async fn the_market_delists_disputes_and_ignores_signed_notices_and_reports_to_t
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_issued_together_get_the_decisions_pinned_to_their_cases() {
+    let policy = Policy::always(Decision::Delist).with_case("K2", Decision::Dispute).with_case("K3", Decision::Ignore);
+    let w = world(policy).await;
+    let items = w.items(Platform::Mall, 4);
+    let issued: Vec<Notice> = ["K1", "K2", "K3", "K4"]
+        .iter()
+        .zip(&items)
+        .map(|(case, item)| w.notices.issue(draft("mall", case, &[item]), Utc::now()).unwrap())
+        .collect();
+    assert!(w.market.wait_handled(4, WAIT).await, "all four handled");
+    let mut dispositions = Vec::new();
+    for notice in &issued {
+        dispositions.push(w.view(&notice.id, &w.mall_key).await["status"]["disposition"]["disposition"].clone());
+    }
+    assert_eq!(dispositions, [json!("delisted"), json!("disputed"), Value::Null, json!("delisted")]);
+    let gone: Vec<bool> =
+        items.iter().map(|t| w.market.is_delisted(Platform::Mall, t.listing.item_id.parse().unwrap())).collect();
+    assert_eq!(gone, [true, false, false, true]);
+    let mut ordinals: Vec<u64> = w.market.platform_log().iter().map(|a| a.ordinal).collect();
+    ordinals.sort();
+    assert_eq!(ordinals, [1, 2, 3, 4], "each notice once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_unsigned_stale_and_oversized_webhooks_are_refused_and_change_nothing() {
     let w = world(Policy::default()).await;
     let items = w.items(Platform::Mall, 1);

@@ -21,7 +21,7 @@
 //! 3. de-duplicated by `webhook-id` (and by notice id): a repeat is answered
 //!    200 and not acted on again;
 //! 4. answered 202 at once, then acted on in a spawned task. The *n*-th
-//!    distinct notice the platform receives gets [`Policy::decide`]`(n)`:
+//!    distinct notice the platform receives gets [`Policy::decide`]`(n, case)`:
 //!    [`Decision::Delist`] takes down every listing of the notice that is one
 //!    of the platform's items ([`Market::delist`]; unknown ones are logged and
 //!    skipped), then acknowledges and reports `delisted` (or
@@ -40,7 +40,8 @@
 //! [`Market::platform_log`]; [`Market::wait_handled`] waits for the log to
 //! reach a length, so callers never sleep to synchronise. Ordinals follow the
 //! order deliveries arrive in: with concurrent deliveries that order is the
-//! sender's, so which notice is disputed is read from the log.
+//! sender's, so a caller that needs to know in advance which notice is
+//! disputed pins it by case id ([`Policy::with_case`]) or issues one at a time.
 
 mod api;
 mod desk;
@@ -100,9 +101,12 @@ impl fmt::Display for Decision {
 }
 
 /// Which decision the *n*-th distinct notice (1-based, per platform, in order
-/// of arrival) gets: a decision per ordinal, and one for all the others.
+/// of arrival) gets: a decision per ordinal, and one for all the others. A
+/// decision pinned to a notice's case id comes first: arrival order is the
+/// sender's when it delivers several notices at once, the case id is not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
+    by_case: BTreeMap<String, Decision>,
     by_ordinal: BTreeMap<u64, Decision>,
     otherwise: Decision,
 }
@@ -110,7 +114,7 @@ pub struct Policy {
 impl Policy {
     /// The same decision for every notice.
     pub fn always(decision: Decision) -> Policy {
-        Policy { by_ordinal: BTreeMap::new(), otherwise: decision }
+        Policy { by_case: BTreeMap::new(), by_ordinal: BTreeMap::new(), otherwise: decision }
     }
 
     /// The same policy with notice number `ordinal` (1-based) getting `decision`.
@@ -119,8 +123,16 @@ impl Policy {
         self
     }
 
-    pub fn decide(&self, ordinal: u64) -> Decision {
-        self.by_ordinal.get(&ordinal).copied().unwrap_or(self.otherwise)
+    /// The same policy with the notice of case `case_id` getting `decision`, whatever its ordinal.
+    pub fn with_case(mut self, case_id: impl Into<String>, decision: Decision) -> Policy {
+        self.by_case.insert(case_id.into(), decision);
+        self
+    }
+
+    /// The decision for the `ordinal`-th notice, of case `case_id`.
+    pub fn decide(&self, ordinal: u64, case_id: &str) -> Decision {
+        let pinned = self.by_case.get(case_id).or_else(|| self.by_ordinal.get(&ordinal));
+        pinned.copied().unwrap_or(self.otherwise)
     }
 }
 
@@ -359,11 +371,13 @@ mod tests {
     #[test]
     fn the_default_policy_disputes_the_second_and_ignores_the_third() {
         let policy = Policy::default();
-        let decisions: Vec<Decision> = (1..=5).map(|n| policy.decide(n)).collect();
+        let decisions: Vec<Decision> = (1..=5).map(|n| policy.decide(n, "C1")).collect();
         use Decision::*;
         assert_eq!(decisions, [Delist, Dispute, Ignore, Delist, Delist]);
-        assert_eq!(Policy::always(Ignore).with(1, Delist).decide(1), Delist);
-        assert_eq!(Policy::always(Ignore).decide(9), Ignore);
+        assert_eq!(Policy::always(Ignore).with(1, Delist).decide(1, "C1"), Delist);
+        assert_eq!(Policy::always(Ignore).decide(9, "C1"), Ignore);
+        let pinned = Policy::default().with_case("C7", Ignore);
+        assert_eq!((pinned.decide(1, "C7"), pinned.decide(2, "C7"), pinned.decide(2, "C8")), (Ignore, Ignore, Dispute));
     }
 
     #[test]

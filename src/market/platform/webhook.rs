@@ -59,6 +59,8 @@ enum Event {
 struct NoticeData {
     id: String,
     #[serde(default)]
+    case_id: String,
+    #[serde(default)]
     listings: Vec<NoticeListing>,
 }
 
@@ -126,7 +128,7 @@ async fn act(
     received_at: DateTime<Utc>,
 ) {
     let platform = actor.platform;
-    let decision = actor.policy.decide(ordinal);
+    let decision = actor.policy.decide(ordinal, &notice.case_id);
     let (mut delisted, mut skipped) = (Vec::new(), Vec::new());
     if decision == Decision::Delist {
         for listing in &notice.listings {
