@@ -73,7 +73,7 @@ pub(crate) fn list(market: &Market, class: usize, page: usize) -> Option<String>
     let ids = market.index.category(P, class);
     let slice = page_slice(ids, page)?;
     let class = &CLASSES[class];
-    let items: Vec<Item> = slice.iter().map(|&i| market.item(i)).collect();
+    let items: Vec<Item> = market.delisted.listed(slice).into_iter().map(|i| market.item(i)).collect();
     let mut out = String::with_capacity(24 * 1024);
     page_start(&mut out, P, class.name, None);
     out.push_str("<div id=\"app\"></div>\n");
@@ -83,7 +83,7 @@ pub(crate) fn list(market: &Market, class: usize, page: usize) -> Option<String>
         "catName": class.category,
         "page": page,
         "totalPages": page_count(ids.len()),
-        "total": ids.len(),
+        "total": market.delisted.listed_len(ids),
         "list": items.iter().map(goods_brief).collect::<Vec<_>>(),
     });
     state_script(&mut out, &state);
@@ -143,11 +143,11 @@ pub(crate) fn item(item: &Item, shop: &ShopInfo) -> String {
 pub(crate) fn shop(market: &Market, shop: &ShopInfo, page: usize) -> Option<String> {
     let ids = market.index.shop_items(shop.index);
     let slice = page_slice(ids, page)?;
-    let items: Vec<Item> = slice.iter().map(|&i| market.item(i)).collect();
+    let items: Vec<Item> = market.delisted.listed(slice).into_iter().map(|i| market.item(i)).collect();
     let mut mall = Map::new();
     mall.insert("mallId".into(), shop.shop_id.to_string().into());
     mall.insert("mallName".into(), shop.name.clone().into());
-    mall.insert("goodsNum".into(), ids.len().into());
+    mall.insert("goodsNum".into(), market.delisted.listed_len(ids).into());
     if !shop.flaws.licence_missing {
         let op = &shop.operator;
         mall.insert(

@@ -59,12 +59,13 @@ pub(crate) fn list(market: &Market, class: usize, page: usize) -> Option<String>
         out,
         "<h1 class=\"list-title\">{}</h1><p class=\"result-count\">共{}件商品</p>\n<ul class=\"item-list\">\n",
         class.name,
-        ids.len()
+        market.delisted.listed_len(ids)
     );
-    if slice.is_empty() {
+    let shown = market.delisted.listed(slice);
+    if shown.is_empty() {
         out.push_str("<li class=\"empty\">暂无商品</li>\n");
     }
-    for &i in slice {
+    for i in shown {
         card(&mut out, &market.item(i), true);
     }
     out.push_str("</ul>\n");
@@ -145,8 +146,8 @@ pub(crate) fn shop(market: &Market, shop: &ShopInfo, page: usize) -> Option<Stri
         esc(&mut out, &shop.scope);
         out.push_str("</dd>\n</dl></section>\n");
     }
-    let _ = write!(out, "<h2>全部宝贝（{}）</h2>\n<ul class=\"item-list\">\n", ids.len());
-    for &i in slice {
+    let _ = write!(out, "<h2>全部宝贝（{}）</h2>\n<ul class=\"item-list\">\n", market.delisted.listed_len(ids));
+    for i in market.delisted.listed(slice) {
         card(&mut out, &market.item(i), false);
     }
     out.push_str("</ul>\n");

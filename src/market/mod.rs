@@ -21,9 +21,13 @@
 //! sold), [`ids`] (USCC, CCC, XK, SC formats), [`layout`] (who sells what,
 //! where, ids), [`violations`] (what is planted), [`gen`] (building one
 //! listing/shop), [`html`], [`mall`], [`duo`], [`live`] (pages), [`truth`]
-//! (exports), [`server`] (routes).
+//! (exports), [`server`] (routes), [`delisting`] (items taken down: their
+//! pages answer 404 该商品已下架), [`platform`] (the market as its platforms'
+//! trust-and-safety desk: signed notice webhooks in, delistings, and
+//! acknowledgements and dispositions out to spotcheck's platform API).
 
 pub mod catalogue;
+mod delisting;
 mod duo;
 mod gen;
 pub mod hls;
@@ -32,6 +36,7 @@ pub mod ids;
 mod layout;
 mod live;
 mod mall;
+pub mod platform;
 mod rng;
 mod server;
 pub mod truth;
@@ -48,6 +53,9 @@ use url::Url;
 pub use html::PAGE_SIZE;
 pub use layout::Platform;
 pub use live::{LiveCard, LiveConfig, LiveHost, LiveState, PriceChange};
+pub use platform::{
+    ApiCall, Decision, PlatformAction, PlatformActor, PlatformActorError, Policy, Retry, WebhookCounts,
+};
 pub use server::ROBOTS_TXT;
 pub use truth::{HistoryEntry, RegistryEntry, TruthRecord};
 pub use violations::{PLANTED_RULES, REFERENCE_DATE};
@@ -119,6 +127,10 @@ pub struct Market {
     live: LiveConfig,
     /// When every live room went live (the session clock's zero).
     live_epoch: std::time::Instant,
+    /// Items taken down ([`Market::delist`]).
+    pub(crate) delisted: delisting::Delisted,
+    /// The platforms' trust-and-safety desks ([`Market::act_as_platform`]).
+    desks: platform::Desks,
 }
 
 /// Live rooms per platform: one per 2,500 of its listings, 1 to 20.
@@ -147,6 +159,8 @@ impl Market {
             total_hits: AtomicU64::new(0),
             live: LiveConfig::default(),
             live_epoch: std::time::Instant::now(),
+            delisted: delisting::Delisted::default(),
+            desks: platform::Desks::default(),
         }
     }
 
@@ -309,6 +323,27 @@ impl Market {
             let platform = self.layout.platform_of_shop(self.layout.shop_of(i));
             (platform, self.layout.item_id(platform, i))
         })
+    }
+
+    /// Takes the item with this platform item id down: its page answers 404
+    /// (该商品已下架) and list and shop pages stop linking it. `false` when there
+    /// is no such item or it was already delisted.
+    pub fn delist(&self, platform: Platform, item_id: u64) -> bool {
+        self.layout.item_index(platform, item_id).is_some_and(|i| self.delisted.insert(i))
+    }
+
+    /// Puts a delisted item back; `false` when it was not delisted.
+    pub fn relist(&self, platform: Platform, item_id: u64) -> bool {
+        self.layout.item_index(platform, item_id).is_some_and(|i| self.delisted.remove(i))
+    }
+
+    pub fn is_delisted(&self, platform: Platform, item_id: u64) -> bool {
+        self.layout.item_index(platform, item_id).is_some_and(|i| self.delisted.contains(i))
+    }
+
+    /// Every delisted item as `(platform, item id)`, in listing order.
+    pub fn delisted_items(&self) -> Vec<(Platform, u64)> {
+        self.delisted.all().into_iter().filter_map(|i| self.listing_id(i)).collect()
     }
 
     pub(crate) fn item(&self, i: u32) -> Item {

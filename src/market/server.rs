@@ -1,6 +1,6 @@
 //! The axum router: one route per page kind per platform, plus `/`,
-//! `/robots.txt`, images, carts (disallowed by robots.txt) and a counter of
-//! requests served.
+//! `/robots.txt`, images, carts (disallowed by robots.txt), the platforms'
+//! notice webhooks ([`super::platform`]) and a counter of requests served.
 
 use std::sync::Arc;
 
@@ -12,6 +12,7 @@ use axum::routing::get;
 use axum::Router;
 
 use super::catalogue::CLASSES;
+use super::delisting::delisted_page;
 use super::html::{not_found_page, PIXEL_GIF};
 use super::layout::Platform;
 use super::{duo, hls, live, mall, Market};
@@ -46,6 +47,7 @@ pub(crate) fn router(market: Arc<Market>) -> Router {
         .route("/duo/cart", get(cart))
         .route("/duo/cart/{*rest}", get(cart))
         .route("/img/{platform}/{file}", get(image))
+        .merge(super::platform::routes())
         .fallback(|| async { not_found() })
         .layer(middleware::from_fn_with_state(market.clone(), count))
         .with_state(market)
@@ -73,7 +75,11 @@ fn html(body: String) -> Response {
 }
 
 fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], not_found_page()).into_response()
+    html_404(not_found_page())
+}
+
+fn html_404(body: String) -> Response {
+    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
 }
 
 fn page_or_404(page: Option<String>) -> Response {
@@ -135,25 +141,40 @@ async fn duo_list(State(market): Shared, RawQuery(query): RawQuery) -> Response 
 }
 
 async fn mall_item(State(market): Shared, Path(file): Path<String>) -> Response {
-    let item = file
-        .strip_suffix(".html")
-        .and_then(|id| id.parse().ok())
-        .and_then(|id| market.layout.item_index(Platform::Mall, id))
-        .map(|i| market.item(i));
-    page_or_404(item.map(|item| mall::item(&item, &market.shop(item.shop))))
+    let id = file.strip_suffix(".html").and_then(|id| id.parse().ok());
+    item_response(&market, Platform::Mall, id, |i| {
+        let item = market.item(i);
+        Some(mall::item(&item, &market.shop(item.shop)))
+    })
 }
 
 /// `/mall/js/item/<id>`: the item built by script only ([`jsonly`]).
 async fn mall_js_item(State(market): Shared, Path(id): Path<String>) -> Response {
-    page_or_404(id.parse().ok().and_then(|id| jsonly::item_page(&market, id)))
+    let id = id.parse().ok();
+    item_response(&market, Platform::Mall, id, |_| id.and_then(|id| jsonly::item_page(&market, id)))
 }
 
 async fn duo_item(State(market): Shared, RawQuery(query): RawQuery) -> Response {
-    let item = param(&query, "goods_id")
-        .and_then(|id| id.parse().ok())
-        .and_then(|id| market.layout.item_index(Platform::Duo, id))
-        .map(|i| market.item(i));
-    page_or_404(item.map(|item| duo::item(&item, &market.shop(item.shop))))
+    let id = param(&query, "goods_id").and_then(|id| id.parse().ok());
+    item_response(&market, Platform::Duo, id, |i| {
+        let item = market.item(i);
+        Some(duo::item(&item, &market.shop(item.shop)))
+    })
+}
+
+/// An item page: `render(listing)` for a listed item, 404 with the 该商品已下架
+/// page for a delisted one, the plain 404 for an id that is no item.
+fn item_response(
+    market: &Market,
+    platform: Platform,
+    id: Option<u64>,
+    render: impl FnOnce(u32) -> Option<String>,
+) -> Response {
+    match id.and_then(|id| market.layout.item_index(platform, id)) {
+        Some(i) if market.delisted.contains(i) => html_404(delisted_page(platform)),
+        Some(i) => page_or_404(render(i)),
+        None => not_found(),
+    }
 }
 
 async fn mall_shop(State(market): Shared, Path(id): Path<String>, RawQuery(query): RawQuery) -> Response {
