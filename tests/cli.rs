@@ -151,4 +151,29 @@ fn demo_runs_the_whole_loop_and_reports_success() {
     for r in rules {
         assert!(r["precision"].as_f64().unwrap() >= 0.95 && r["recall"].as_f64().unwrap() >= 0.95, "{r}");
     }
+    // Issue 7's loop: the marketplace, playing the platforms, delisted most notices,
+    // disputed one and ignored one; verification saw each outcome for itself.
+    let e = &summary["enforcement"];
+    let n = |k: &str| e[k].as_u64().unwrap_or_else(|| panic!("{k} in {e}"));
+    assert!(n("cases") >= 3 && n("notices") >= n("cases"), "{e}");
+    assert_eq!(n("webhooks_delivered"), n("notices"), "{e}");
+    assert_eq!((n("disputes_recorded"), n("overdue"), n("not_effective"), n("relisted")), (1, 1, 1, 1), "{e}");
+    assert_eq!(n("verified"), n("notices") - 2, "{e}");
+    assert_eq!(e["ledger_ok"], true);
+    // What the demo left behind reads back through the CLI.
+    let data = dir.path().join("demo");
+    let overdue = spotcheck(&["--data-dir", data.to_str().unwrap(), "notices", "list", "--overdue", "--json"]);
+    assert!(overdue.status.success(), "{}", text(&overdue.stderr));
+    let rows: Vec<serde_json::Value> =
+        text(&overdue.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["follow_up"]["verdict"], "not_effective");
+    assert!(rows[0]["status"]["disposition"].is_null() && !rows[0]["status"]["acknowledged_at"].is_null());
+    let case = rows[0]["notice"]["case_id"].as_str().unwrap();
+    let shown = spotcheck(&["--data-dir", data.to_str().unwrap(), "cases", "show", case, "--json"]);
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let actions: Vec<&str> = shown["audit"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
+    for want in ["evidence bundle sealed", "notice issued", "notice overdue", "delisting not effective — escalated"] {
+        assert!(actions.contains(&want), "{want} missing from {actions:?}");
+    }
 }

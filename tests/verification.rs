@@ -207,3 +207,46 @@ async fn a_listing_still_on_sale_is_not_effective_and_an_unanswered_notice_is_ov
     assert!(station.verify_ledger().unwrap().ok());
     drop(l.market.clone());
 }
+
+/// The marketplace's own platform for a listing key's platform name.
+fn platform_of(name: &str) -> spotcheck::market::Platform {
+    spotcheck::market::Platform::ALL.into_iter().find(|p| p.name() == name).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removal_is_verified_by_its_404_and_a_relisted_item_is_caught_by_the_relisting_check() {
+    let l = confirmed_cases(1).await;
+    let notice = l.issue(&l.cases[0], Duration::hours(72)).await.notices[0].clone();
+    let platform = platform_of(&notice.draft.platform);
+    for listing in &notice.draft.listings {
+        assert!(l.market.delist(platform, listing.item_id.parse().unwrap()), "{listing:?}");
+    }
+    l.report(&notice, Disposition::Delisted);
+    let mut verifier = l.verifier();
+    let round = verifier.round(Utc::now()).await.unwrap();
+    assert_eq!(round.checks.len(), 1);
+    assert_eq!(round.checks[0].verdict, Verdict::Verified, "{:?}", round.checks[0]);
+    for listing in &round.checks[0].listings {
+        assert_eq!(listing.state, ListingState::Gone { how: "HTTP 404".into() });
+        assert!(listing.capture.is_some(), "the 404 page is kept as evidence too");
+    }
+    assert!(l.case_actions(&l.cases[0]).iter().any(|a| a == "delisting verified"));
+
+    // Within the relisting interval nothing is due; after it, the check runs
+    // again and finds the one item the merchant put back.
+    assert!(verifier.round(Utc::now() + Duration::days(6)).await.unwrap().checks.is_empty());
+    let back = &notice.draft.listings[0];
+    assert!(l.market.relist(platform, back.item_id.parse().unwrap()));
+    verifier.relist_after = Duration::days(7);
+    let round = verifier.round(Utc::now() + Duration::days(8)).await.unwrap();
+    assert_eq!(round.checks.len(), 1);
+    let check = &round.checks[0];
+    assert_eq!((check.reason, check.verdict), (Reason::Relisting, Verdict::Relisted));
+    let states: Vec<bool> = check.listings.iter().map(|x| x.state.is_on_sale()).collect();
+    assert_eq!(states.iter().filter(|s| **s).count(), 1, "{check:?}");
+    assert!(check.listings.iter().find(|x| x.item_id == back.item_id).unwrap().state.is_on_sale());
+    assert!(l.case_actions(&l.cases[0]).iter().any(|a| a == "listing relisted — escalated"));
+    let follow = FollowUps::open(l.store.db()).unwrap().get(&notice).unwrap();
+    assert_eq!((follow.verdict, follow.checks), (Some(Verdict::Relisted), 2));
+    assert_eq!(FollowUps::open(l.store.db()).unwrap().checks(&notice.id).unwrap().len(), 2);
+}

@@ -95,6 +95,7 @@ pub struct DemoSummary {
     pub rules: Vec<crate::rules::score::RuleScore>,
     pub sealed: SealSummary,
     pub browser: super::demo_live::BrowserStage,
+    pub enforcement: super::demo_notices::EnforcementStage,
     pub elapsed_secs: f64,
     pub ok: bool,
 }
@@ -388,6 +389,9 @@ pub async fn run(args: DemoArgs, data: &DataDir, identity: &Identity) -> anyhow:
         bundle_dir: dir.bundles().display().to_string(),
     };
 
+    // Enforce: triage, cases, notices to the platforms the marketplace plays, verification.
+    let enforcement = super::demo_notices::run(&market, &base, &store, &dir, &station, &identity, &say).await?;
+
     let errors: u64 = jobs.iter().map(|j| j.errors).sum();
     let rules_ok = scored.worst() >= MIN_RULE_SCORE;
     let ok = errors == 0
@@ -398,7 +402,8 @@ pub async fn run(args: DemoArgs, data: &DataDir, identity: &Identity) -> anyhow:
         && sealed.ledger_ok
         && sealed.bundles_written > 0
         && sealed.bundles_verified == sealed.bundles_written
-        && browser.ok();
+        && browser.ok()
+        && enforcement.ok;
     let summary = DemoSummary {
         market_url: base.to_string(),
         data_dir: dir.root().display().to_string(),
@@ -414,6 +419,7 @@ pub async fn run(args: DemoArgs, data: &DataDir, identity: &Identity) -> anyhow:
         rules: scored.rules,
         sealed,
         browser,
+        enforcement,
         elapsed_secs: started.elapsed().as_secs_f64(),
         ok,
     };

@@ -26,6 +26,7 @@ pub mod cases;
 pub mod crawl;
 pub mod demo;
 pub mod demo_live;
+pub mod demo_notices;
 pub mod evidence;
 pub mod findings;
 pub mod listings;

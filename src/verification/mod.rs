@@ -361,7 +361,13 @@ impl Verifier {
     fn seal(&self, notice: &Notice, check: &NoticeCheck, mut entries: Vec<NewEntry>) -> Result<(), VerifyError> {
         self.fetcher.blobs().sync()?;
         let captures: Vec<String> = check.listings.iter().filter_map(|l| l.capture.clone()).collect();
-        let action = format!("delisting {}", check.verdict.as_str().replace('_', " "));
+        let action = match check.verdict {
+            Verdict::Verified => "delisting verified",
+            Verdict::NotEffective => "delisting not effective",
+            Verdict::Relisted => "listing relisted",
+            Verdict::Inconclusive => "delisting check inconclusive",
+        }
+        .to_string();
         let detail = check
             .listings
             .iter()
