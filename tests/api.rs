@@ -18,6 +18,7 @@ use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use spotcheck::api::{self, ApiState, RateLimit};
+use spotcheck::cases::{merge, Triage};
 use spotcheck::notices::{ApiKeys, NoticeStore, PlatformRegistry};
 use spotcheck::store::Store;
 
@@ -51,7 +52,8 @@ async fn serve(rate_limit: RateLimit) -> Api {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let registry = PlatformRegistry::from_toml(REGISTRY, "test").unwrap();
-    let state = ApiState::open(store.db(), registry, rate_limit).unwrap();
+    let triage = Triage::configured(&store, None, merge::DEFAULT_WINDOW_DAYS).unwrap();
+    let state = ApiState::open(&store, registry, triage, rate_limit).unwrap();
     let (notices, keys) = (state.notices.clone(), state.keys.clone());
     let (_, mall) = keys.issue_key("mall", Utc::now()).unwrap();
     let (_, duo) = keys.issue_key("duo", Utc::now()).unwrap();
@@ -310,15 +312,17 @@ async fn the_openapi_document_lists_exactly_the_routes_the_router_serves() {
             documented.insert((method.to_uppercase(), path.clone()));
         }
     }
-    let routes: BTreeSet<(String, String)> = api::ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    let routes: BTreeSet<(String, String)> =
+        api::ROUTES.iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
     assert_eq!(documented, routes, "the document and the route table differ");
 
     // Every route in the table is really served (not the 404/405 fallbacks).
-    for (method, path) in api::ROUTES {
+    for (method, path, _) in api::ROUTES {
         let url = format!("{}{}", api.base, path.replace("{id}", "N20260101000000000000"));
         let request = match *method {
             "GET" => api.http.get(url),
             "POST" => api.http.post(url),
+            "DELETE" => api.http.delete(url),
             other => panic!("unexpected method {other}"),
         };
         let (_, _, body) = answer(request.bearer_auth(&api.mall)).await;

@@ -1,0 +1,112 @@
+//! What the handlers of every audience read from a request: path ids, query
+//! parameters, bounded JSON bodies and the `Idempotency-Key` header.
+//!
+//! Every extractor's rejection is taken as a `Result` and turned into an
+//! [`ApiError`], so a bad path, query or body gets the one error shape and a
+//! 4xx, never axum's plain-text rejections.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query};
+use axum::http::{HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+
+use super::errors::ApiError;
+use super::BODY_LIMIT;
+
+/// The page size when the client names none.
+pub const DEFAULT_LIMIT: usize = 100;
+
+/// The largest page a client may ask for.
+pub const MAX_LIMIT: usize = crate::notices::store::MAX_PAGE;
+
+/// The longest idempotency key we keep (it is stored with the answer).
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+pub type PathParam = Result<Path<String>, PathRejection>;
+pub type QueryParams = Result<Query<HashMap<String, String>>, QueryRejection>;
+pub type Body = Result<Bytes, BytesRejection>;
+
+pub fn path_id(path: PathParam) -> Result<String, ApiError> {
+    path.map(|Path(id)| id).map_err(|e| ApiError::BadBody(format!("bad path: {}", e.body_text())))
+}
+
+pub fn query(params: QueryParams) -> Result<HashMap<String, String>, ApiError> {
+    params.map(|Query(p)| p).map_err(|e| ApiError::BadQuery(e.body_text()))
+}
+
+/// `limit` from the query: 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent.
+pub fn limit(params: &HashMap<String, String>) -> Result<usize, ApiError> {
+    match params.get("limit") {
+        None => Ok(DEFAULT_LIMIT),
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            _ => Err(ApiError::BadLimit(text.clone())),
+        },
+    }
+}
+
+/// A query parameter parsed with `FromStr`, if present and not empty.
+pub fn parsed<T: std::str::FromStr>(params: &HashMap<String, String>, name: &str) -> Result<Option<T>, ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    match params.get(name).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(text) => text.parse().map(Some).map_err(|e| ApiError::BadQuery(format!("`{name}`: {e}"))),
+    }
+}
+
+pub fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+    let value = headers.get("idempotency-key").ok_or(ApiError::MissingIdempotencyKey)?;
+    let key = value.to_str().map_err(|_| ApiError::BadIdempotencyKey)?.trim();
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::BadIdempotencyKey);
+    }
+    Ok(key.to_string())
+}
+
+pub fn body_bytes(body: Body) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::BodyTooLarge(BODY_LIMIT)
+        } else {
+            ApiError::BadBody(e.body_text())
+        }
+    })
+}
+
+/// A JSON body of type `T` (whose `deny_unknown_fields` refuses extra members).
+pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::BadBody(e.to_string()))
+}
+
+/// One page of `items` (in id order) after `cursor` (an id, exclusive) that
+/// pass `keep`, at most `limit`, and the cursor of the next page: the last id
+/// when the page is full, `None` when the end was reached.
+pub fn page<T, E>(
+    items: impl Iterator<Item = Result<T, E>>,
+    id: impl Fn(&T) -> &str,
+    cursor: Option<&str>,
+    limit: usize,
+    mut keep: impl FnMut(&T) -> Result<bool, ApiError>,
+) -> Result<(Vec<T>, Option<String>), ApiError>
+where
+    ApiError: From<E>,
+{
+    let mut out = Vec::new();
+    for item in items {
+        let item = item?;
+        if cursor.is_some_and(|c| id(&item) <= c) || !keep(&item)? {
+            continue;
+        }
+        if out.len() == limit {
+            let next = out.last().map(|last: &T| id(last).to_string());
+            return Ok((out, next));
+        }
+        out.push(item);
+    }
+    Ok((out, None))
+}
