@@ -94,6 +94,7 @@ pub async fn outcome(
     let write = WriteRequest::read(&method, &uri, &headers, body)?;
     replay::once(&state, &who, &write, || {
         let parsed: OutcomeBody = request::json(&write.body)?;
+        request::text("note", &parsed.note, true)?;
         if parsed.status == CaseStatus::Opened {
             return Err(ApiError::BadBody("`opened` is where a case starts, not an outcome".into()));
         }

@@ -79,8 +79,16 @@ fn query_param(name: &str, schema: Value, description: &str) -> Value {
     json!({ "name": name, "in": "query", "required": false, "schema": schema, "description": description })
 }
 
+/// The cursor of id-ordered pages (findings, cases): the last id of the previous page.
 fn cursor_param() -> Value {
     query_param("cursor", json!({ "type": "string" }), "`next_cursor` of the previous page; omit to start")
+}
+
+/// The cursor of notice pages: base64url of a sequence number (8 bytes, so 11
+/// characters whose last one carries no spare bits), padding optional.
+fn notice_cursor_param() -> Value {
+    let schema = json!({ "type": "string", "pattern": "^([A-Za-z0-9_-]{10}[AEIMQUYcgkosw048]=?)?$" });
+    query_param("cursor", schema, "`next_cursor` of the previous page; omit (or leave empty) to start")
 }
 
 fn limit_param() -> Value {
@@ -151,7 +159,7 @@ fn platform_ops() -> Vec<Op> {
             path: "/api/platform/v1/notices",
             id: "listNotices",
             summary: "the platform's notices after a cursor, oldest first",
-            params: vec![cursor_param(), limit_param()],
+            params: vec![notice_cursor_param(), limit_param()],
             body: None,
             responses: list_responses("a page of notices", "NoticePage"),
         },
@@ -279,7 +287,7 @@ fn staff_ops() -> Vec<Op> {
             path: "/api/staff/v1/notices",
             id: "staffListNotices",
             summary: "every platform's notices in issue order, with status and overdue flag",
-            params: vec![cursor_param(), limit_param()],
+            params: vec![notice_cursor_param(), limit_param()],
             body: None,
             responses: list_responses("a page of notices", "StaffNoticePage"),
         },

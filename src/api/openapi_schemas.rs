@@ -6,13 +6,28 @@
 use serde_json::{json, Value};
 
 use super::errors::ApiError;
+use super::request::MAX_TEXT;
 use crate::cases::CaseStatus;
 
 const DISPOSITIONS: [&str; 4] = ["delisted", "partially_delisted", "rejected", "disputed"];
 
+/// White space as Rust's `str::trim` sees it (Unicode `White_Space`), as a
+/// regex class body: the server and the document must agree on "blank".
+const WHITE_SPACE: &str = "\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+
 /// A string with at least one character that is not white space.
+fn non_blank() -> String {
+    format!("[^{WHITE_SPACE}]")
+}
+
+/// A string of white space only (or empty).
+fn blank() -> String {
+    format!("^[{WHITE_SPACE}]*$")
+}
+
+/// A required free text: not blank, at most [`MAX_TEXT`] characters.
 fn text() -> Value {
-    json!({ "type": "string", "minLength": 1, "maxLength": 4000, "pattern": "\\S" })
+    json!({ "type": "string", "minLength": 1, "maxLength": MAX_TEXT, "pattern": non_blank() })
 }
 
 fn schema_ref(name: &str) -> Value {
@@ -90,9 +105,12 @@ fn platform_schemas(ts: &Value, ts_or_null: &Value) -> Value {
             "type": "object", "required": ["disposition", "at"], "additionalProperties": false,
             "properties": {
                 "disposition": { "type": "string", "enum": DISPOSITIONS },
-                "reason": { "type": "string", "description": "required with `disputed`, refused otherwise" },
+                "reason": { "type": "string", "description": "required with `disputed`, refused otherwise (blank counts as absent)" },
                 "at": { "type": "string", "format": "date-time", "description": "when the platform acted (RFC 3339)" }
-            }
+            },
+            "if": { "required": ["disposition"], "properties": { "disposition": { "const": "disputed" } } },
+            "then": { "required": ["reason"], "properties": { "reason": { "pattern": non_blank() } } },
+            "else": { "properties": { "reason": { "pattern": blank() } } }
         }
     })
 }
@@ -135,7 +153,7 @@ fn finding_schemas(ts: &Value) -> Value {
             "next_cursor": { "type": ["string", "null"], "description": "pass back as `cursor`; null at the end" }
         })),
         "ConfirmRequest": closed(&[], json!({
-            "note": { "type": "string", "maxLength": 4000, "description": "recorded with the confirmation" }
+            "note": { "type": "string", "maxLength": MAX_TEXT, "description": "recorded with the confirmation" }
         })),
         "DismissRequest": closed(&["reason"], json!({
             "reason": { "allOf": [ text() ], "description": "why it is a false positive (feeds the rule's false-positive rate)" }

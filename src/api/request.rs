@@ -22,6 +22,9 @@ pub const DEFAULT_LIMIT: usize = 100;
 /// The largest page a client may ask for.
 pub const MAX_LIMIT: usize = crate::notices::store::MAX_PAGE;
 
+/// The longest note or reason accepted, in characters.
+pub const MAX_TEXT: usize = 4000;
+
 /// The longest idempotency key we keep (it is stored with the answer).
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
@@ -48,12 +51,12 @@ pub fn limit(params: &HashMap<String, String>) -> Result<usize, ApiError> {
     }
 }
 
-/// A query parameter parsed with `FromStr`, if present and not empty.
+/// A query parameter parsed with `FromStr`, if present (an empty value is refused like any other bad one).
 pub fn parsed<T: std::str::FromStr>(params: &HashMap<String, String>, name: &str) -> Result<Option<T>, ApiError>
 where
     T::Err: std::fmt::Display,
 {
-    match params.get(name).filter(|v| !v.is_empty()) {
+    match params.get(name) {
         None => Ok(None),
         Some(text) => text.parse().map(Some).map_err(|e| ApiError::BadQuery(format!("`{name}`: {e}"))),
     }
@@ -81,6 +84,18 @@ pub fn body_bytes(body: Body) -> Result<Bytes, ApiError> {
 /// A JSON body of type `T` (whose `deny_unknown_fields` refuses extra members).
 pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::BadBody(e.to_string()))
+}
+
+/// Checks a free-text member of a body: at most [`MAX_TEXT`] characters and,
+/// when `required`, not blank (white space only counts as blank).
+pub fn text(field: &str, value: &str, required: bool) -> Result<(), ApiError> {
+    if value.chars().count() > MAX_TEXT {
+        return Err(ApiError::BadBody(format!("`{field}` is longer than {MAX_TEXT} characters")));
+    }
+    if required && value.trim().is_empty() {
+        return Err(ApiError::BadBody(format!("`{field}` must not be blank")));
+    }
+    Ok(())
 }
 
 /// One page of `items` (in id order) after `cursor` (an id, exclusive) that

@@ -160,6 +160,7 @@ pub async fn confirm(
     let write = WriteRequest::read(&method, &uri, &headers, body)?;
     replay::once(&state, &who, &write, || {
         let parsed: ConfirmBody = request::json(&write.body)?;
+        request::text("note", &parsed.note, false)?;
         let done: Confirmed = state.triage.confirm(&id, &who.actor(), &parsed.note, Utc::now())?;
         Written::ok(done)
     })
@@ -180,6 +181,7 @@ pub async fn dismiss(
     let write = WriteRequest::read(&method, &uri, &headers, body)?;
     replay::once(&state, &who, &write, || {
         let parsed: DismissBody = request::json(&write.body)?;
+        request::text("reason", &parsed.reason, true)?;
         let change = state.triage.dismiss(&id, &who.actor(), &parsed.reason, Utc::now())?;
         Written::ok(Dismissed { finding: id.clone(), change, status: Status::Dismissed })
     })
