@@ -80,9 +80,10 @@ failed=0
 run() {
     local audience=$1 secret=$2 paths=$3
     echo "== schemathesis: $audience ($paths)"
-    if ! schemathesis run "$base/api/openapi.json" --checks all --max-examples "$examples" --seed "${SCHEMATHESIS_SEED:-7}" \
+    # Run from the scratch directory: schemathesis keeps a cache (.schemathesis/) where it runs.
+    if ! (cd "$work" && schemathesis run "$base/api/openapi.json" --checks all --max-examples "$examples" --seed "${SCHEMATHESIS_SEED:-7}" \
         --workers 2 --request-timeout 10 --suppress-health-check all --include-path-regex "$paths" \
-        -H "Authorization: Bearer $secret"; then
+        -H "Authorization: Bearer $secret"); then
         failed=1
     fi
 }

@@ -713,3 +713,74 @@ async fn spotcheck_serve_delivers_a_webhook_exactly_once_across_a_sigkill() {
         (Some("notice.issued"), Some(notice.id.as_str()))
     );
 }
+
+// ---- `spotcheck tokens` ----
+
+/// Runs the real binary on `data`: (success, stdout, stderr).
+fn cli(data: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN).arg("--data-dir").arg(data).args(args).output().unwrap();
+    (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+#[test]
+fn the_tokens_command_shows_secrets_once_lists_revokes_and_names_what_is_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let platforms = dir.path().join("platforms.toml");
+    std::fs::write(&platforms, REGISTRY).unwrap();
+    let platforms = platforms.to_str().unwrap();
+
+    let (ok, out, err) =
+        cli(&data, &["tokens", "issue", "--role", "enforcement", "--name", "赵敏", "--bureau", "330100"]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    let token_id = lines[0].split_whitespace().next().unwrap().to_string();
+    assert!(token_id.starts_with("tok_") && lines[0].contains("赵敏") && lines[0].contains("330100"), "{out}");
+    let secret = lines[1].to_string();
+    assert!(secret.starts_with("sct_"), "{out}");
+    assert!(err.contains("shown once") && err.contains("not stored"), "{err}");
+
+    let (ok, out, _) = cli(&data, &["tokens", "list"]);
+    assert!(ok && out.contains(&token_id) && out.contains("enforcement") && out.contains("1 tokens"), "{out}");
+    assert!(!out.contains(&secret[4..]), "list never shows a secret: {out}");
+
+    for (args, expected) in [
+        (vec!["tokens", "issue", "--role", "root", "--name", "x"], "unknown role `root`"),
+        (vec!["tokens", "issue", "--role", "enforcement", "--name", "x"], "needs `--bureau CODE`"),
+        (vec!["tokens", "issue", "--role", "staff", "--name", "x", "--bureau", "3301"], "bound to a bureau"),
+        (vec!["tokens", "revoke", "tok_nope"], "token `tok_nope` not found"),
+        (vec!["tokens", "platform-key", "issue", "nowhere", "--platforms", platforms], "unknown platform `nowhere`"),
+        (vec!["tokens", "platform-key", "list", "nowhere", "--platforms", platforms], "unknown platform `nowhere`"),
+        (vec!["tokens", "platform-key", "revoke", "key_nope"], "api key `key_nope` not found"),
+    ] {
+        let (ok, _, err) = cli(&data, &args);
+        assert!(!ok && err.contains(expected), "{args:?}: {err}");
+    }
+
+    let (ok, out, err) = cli(&data, &["tokens", "platform-key", "issue", "mall", "--platforms", platforms]);
+    assert!(ok, "{err}");
+    let key_id = out.split_whitespace().next().unwrap().to_string();
+    let key_secret = out.lines().nth(1).unwrap().to_string();
+    assert!(key_id.starts_with("key_") && key_secret.starts_with("sk_mall_"), "{out}");
+    let (ok, out, _) = cli(&data, &["tokens", "platform-key", "list", "mall", "--platforms", platforms]);
+    assert!(ok && out.contains(&key_id) && out.contains("1 keys") && !out.contains(&key_secret), "{out}");
+
+    // Both secrets work until revoked through the CLI.
+    let check = |expect: bool| {
+        let store = Store::open(&data.join("db")).unwrap();
+        let tokens = AccessTokens::open(store.db()).unwrap();
+        let keys =
+            spotcheck::notices::ApiKeys::open(store.db(), PlatformRegistry::from_toml(REGISTRY, "t").unwrap()).unwrap();
+        assert_eq!(tokens.authenticate(&secret).unwrap().is_some(), expect);
+        assert_eq!(keys.authenticate(&key_secret).unwrap().is_some(), expect);
+    };
+    check(true);
+    let (ok, out, err) = cli(&data, &["tokens", "revoke", &token_id]);
+    assert!(ok && out.contains("revoked"), "{err}");
+    let (ok, out, err) = cli(&data, &["tokens", "platform-key", "revoke", &key_id]);
+    assert!(ok && out.contains("revoked"), "{err}");
+    check(false);
+    let (_, out, _) = cli(&data, &["tokens", "list"]);
+    assert!(!out.contains("revoked -"), "the revocation time is listed: {out}");
+}
