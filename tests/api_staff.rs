@@ -12,10 +12,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic on setup failure by design
 
-use std::io::{BufRead, BufReader};
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -35,21 +34,14 @@ use spotcheck::cases::{merge, Triage};
 use spotcheck::notices::{NoticeStore, PlatformRegistry};
 use spotcheck::store::Store;
 
+#[path = "support/api_client.rs"]
+mod api_client;
 #[path = "support/notice_draft.rs"]
 mod notice_draft;
+use api_client::{answer, error_code, spotcheck_serve, REGISTRY};
 use notice_draft::draft;
 
 const BIN: &str = env!("CARGO_BIN_EXE_spotcheck");
-
-const REGISTRY: &str = r#"
-[[platform]]
-id = "mall"
-name = "Sample Mall"
-
-[[platform]]
-id = "duo"
-name = "Sample Duo"
-"#;
 
 /// The database of one `spotcheck demo` run (300 listings, no browser), made once per test process.
 fn demo_db() -> &'static Path {
@@ -114,25 +106,6 @@ async fn serve(rate_limit: RateLimit) -> Api {
 
 async fn open() -> Api {
     serve(RateLimit::default()).await
-}
-
-/// Status, headers and JSON body of a response.
-async fn answer(r: reqwest::RequestBuilder) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-    let response = r.send().await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.bytes().await.unwrap();
-    let body = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
-    (status, headers, body)
-}
-
-/// Asserts the one error shape and returns its code.
-fn error_code(body: &Value) -> &str {
-    let error = body["error"].as_object().unwrap_or_else(|| panic!("not the error shape: {body}"));
-    assert_eq!(error.len(), 2, "{body}");
-    assert!(!error["message"].as_str().unwrap().is_empty(), "{body}");
-    error["code"].as_str().unwrap()
 }
 
 impl Api {
@@ -575,6 +548,9 @@ async fn the_openapi_document_secures_each_route_as_the_matrix_says() {
 
 // ---- `spotcheck serve` and its outbox worker across a SIGKILL ----
 
+/// Retries at most 20 ms apart at first, looking for due events every 5 ms.
+const FAST_OUTBOX: &[&str] = &["--webhook-backoff-ms", "20", "--outbox-poll-ms", "5"];
+
 const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// A webhook receiver that answers 503 until `accept` is set, then 204; it keeps every request.
@@ -597,41 +573,6 @@ fn expected_signature(id: &str, timestamp: &str, body: &[u8]) -> String {
     mac.update(format!("{id}.{timestamp}.").as_bytes());
     mac.update(body);
     format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
-}
-
-/// Kills the process however the test ends.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `spotcheck serve` and returns it with its base URL (from the first stdout line).
-async fn spotcheck_serve(data: &Path, platforms: &Path) -> (Server, String) {
-    let mut child = Server(
-        Command::new(BIN)
-            .arg("--data-dir")
-            .arg(data)
-            .args(["serve", "--addr", "127.0.0.1:0", "--webhook-backoff-ms", "20", "--outbox-poll-ms", "5"])
-            .arg("--platforms")
-            .arg(platforms)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let stdout = child.0.stdout.take().unwrap();
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        line
-    });
-    let line = tokio::time::timeout(Duration::from_secs(60), line).await.expect("no address within 60 s").unwrap();
-    let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {line:?}")).to_string();
-    (child, base)
 }
 
 /// Waits for a condition, failing the test at the deadline.
@@ -667,7 +608,7 @@ async fn spotcheck_serve_delivers_a_webhook_exactly_once_across_a_sigkill() {
     };
 
     // The first server gets only 503s, and is killed with SIGKILL mid-retry.
-    let (mut first, base) = spotcheck_serve(&data, &platforms).await;
+    let (mut first, base) = spotcheck_serve(&data, &platforms, FAST_OUTBOX).await;
     let (status, _, _) = answer(reqwest::Client::new().get(format!("{base}/healthz"))).await;
     assert_eq!(status, StatusCode::OK);
     wait_until("two refused attempts", || receiver.requests.lock().unwrap().len() >= 2).await;
@@ -677,7 +618,7 @@ async fn spotcheck_serve_delivers_a_webhook_exactly_once_across_a_sigkill() {
 
     // The receiver recovers; a new server on the same data delivers.
     receiver.accept.store(true, Ordering::SeqCst);
-    let (second, _) = spotcheck_serve(&data, &platforms).await;
+    let (second, _) = spotcheck_serve(&data, &platforms, FAST_OUTBOX).await;
     wait_until("the accepted delivery", || receiver.requests.lock().unwrap().iter().any(|r| r.2 == 204)).await;
     // Stop it gracefully (Ctrl-C) so the delivery is recorded, then look at the outbox.
     let pid = second.0.id().to_string();

@@ -3,7 +3,7 @@
 //! digests) and revoked. A platform must be in the registry.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::auth::principal;
 use super::errors::ApiError;
-use super::replay::{self, WriteRequest, Written};
-use super::request::{path_id, Body, PathParam};
+use super::replay::{self, WriteInput, Written};
+use super::request::{path_id, PathParam};
 use super::ApiState;
 use crate::access::{Principal, Role};
 use crate::notices::keys::KeyRecord;
@@ -76,23 +76,13 @@ pub async fn keys(
 /// `POST /api/admin/v1/platforms/{platform}/keys`: 201 with the secret, once.
 /// A repeat with the same Idempotency-Key returns the same key without its
 /// secret (it was never stored).
-pub async fn issue(
-    State(state): State<ApiState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    path: PathParam,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let who = admin(&state, &headers)?;
-    let platform = path_id(path)?;
-    let write = WriteRequest::read(&method, &uri, &headers, body)?;
-    replay::once(&state, &who, &write, || {
-        registered(&state, &platform)?;
+pub async fn issue(State(state): State<ApiState>, input: WriteInput) -> Result<Response, ApiError> {
+    replay::run(&state, input, Role::Admin, |who, platform, _| {
+        registered(&state, platform)?;
         let now = Utc::now();
-        let (key_id, secret) = state.keys.issue_key(&platform, now)?;
+        let (key_id, secret) = state.keys.issue_key(platform, now)?;
         tracing::info!(key_id, platform, by = who.actor(), "platform api key issued");
-        let mut issued = IssuedKey { key_id, platform: platform.clone(), created_at: now, secret: Some(secret) };
+        let mut issued = IssuedKey { key_id, platform: platform.to_string(), created_at: now, secret: Some(secret) };
         let body = serde_json::to_value(&issued).map_err(ApiError::internal)?;
         issued.secret = None;
         let replay = serde_json::to_value(&issued).map_err(ApiError::internal)?;
@@ -102,20 +92,10 @@ pub async fn issue(
 }
 
 /// `DELETE /api/admin/v1/keys/{key_id}`: the key stops working at once.
-pub async fn revoke(
-    State(state): State<ApiState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    path: PathParam,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let who = admin(&state, &headers)?;
-    let key_id = path_id(path)?;
-    let write = WriteRequest::read(&method, &uri, &headers, body)?;
-    replay::once(&state, &who, &write, || {
-        state.keys.revoke(&key_id, Utc::now())?;
-        let record = state.keys.get(&key_id)?.ok_or_else(|| ApiError::not_found("api key", &key_id))?;
+pub async fn revoke(State(state): State<ApiState>, input: WriteInput) -> Result<Response, ApiError> {
+    replay::run(&state, input, Role::Admin, |who, key_id, _| {
+        state.keys.revoke(key_id, Utc::now())?;
+        let record = state.keys.get(key_id)?.ok_or_else(|| ApiError::not_found("api key", key_id))?;
         tracing::info!(key_id, by = who.actor(), "platform api key revoked");
         Written::ok(KeyView::from(record))
     })

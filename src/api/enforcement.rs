@@ -6,7 +6,7 @@
 //! like a case that does not exist (404), so case ids do not leak.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Json;
 use chrono::Utc;
@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::principal;
 use super::errors::ApiError;
-use super::replay::{self, WriteRequest, Written};
-use super::request::{self, path_id, Body, PathParam, QueryParams};
+use super::replay::{self, WriteInput, Written};
+use super::request::{self, path_id, PathParam, QueryParams};
 use super::staff::{case_page, notice_view, CasePage, NoticeView};
 use super::ApiState;
 use crate::access::{Principal, Role};
@@ -81,25 +81,15 @@ pub async fn notices(
 }
 
 /// `POST /api/enforcement/v1/cases/{id}/outcome`: the next step of the case's workflow.
-pub async fn outcome(
-    State(state): State<ApiState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    path: PathParam,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let who = enforcement(&state, &headers)?;
-    let id = path_id(path)?;
-    let write = WriteRequest::read(&method, &uri, &headers, body)?;
-    replay::once(&state, &who, &write, || {
-        let parsed: OutcomeBody = request::json(&write.body)?;
+pub async fn outcome(State(state): State<ApiState>, input: WriteInput) -> Result<Response, ApiError> {
+    replay::run(&state, input, Role::Enforcement, |who, id, body| {
+        let parsed: OutcomeBody = request::json(body)?;
         request::text("note", &parsed.note, true)?;
         if parsed.status == CaseStatus::Opened {
             return Err(ApiError::BadBody("`opened` is where a case starts, not an outcome".into()));
         }
-        own_case(&state, &who, &id)?;
-        let case = state.triage.cases.set_outcome(&id, parsed.status, &parsed.note, &who.actor(), Utc::now())?;
+        own_case(&state, who, id)?;
+        let case = state.triage.cases.set_outcome(id, parsed.status, &parsed.note, &who.actor(), Utc::now())?;
         Written::ok(case)
     })
     .await

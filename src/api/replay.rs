@@ -11,6 +11,8 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -18,10 +20,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::auth::principal;
 use super::errors::ApiError;
-use super::request::{body_bytes, idempotency_key, Body};
+use super::request::{body_bytes, idempotency_key, path_id, Body, PathParam};
 use super::ApiState;
-use crate::access::Principal;
+use crate::access::{Principal, Role};
 
 /// The stored answers and the write lock.
 #[derive(Clone)]
@@ -52,16 +55,38 @@ impl Written {
     }
 }
 
-/// The request a write handler received, as idempotency sees it.
-pub struct WriteRequest {
-    pub key: String,
-    pub body: axum::body::Bytes,
+/// Everything a write handler reads from its request, taken whole so that
+/// [`run`] can check it in a fixed order (who, path, Idempotency-Key, body)
+/// and answer every failure in the one error shape.
+pub struct WriteInput {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    path: PathParam,
+    body: Body,
+}
+
+impl FromRequest<ApiState> for WriteInput {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(request: Request, state: &ApiState) -> Result<WriteInput, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let path = Path::<String>::from_request_parts(&mut parts, state).await;
+        let (method, uri, headers) = (parts.method.clone(), parts.uri.clone(), parts.headers.clone());
+        let body = Bytes::from_request(Request::from_parts(parts, body), state).await;
+        Ok(WriteInput { method, uri, headers, path, body })
+    }
+}
+
+/// The Idempotency-Key, the (bounded) body and the digest of the request.
+struct WriteRequest {
+    key: String,
+    body: Bytes,
     digest: String,
 }
 
 impl WriteRequest {
-    /// Reads the Idempotency-Key and the (bounded) body.
-    pub fn read(method: &Method, uri: &Uri, headers: &HeaderMap, body: Body) -> Result<WriteRequest, ApiError> {
+    fn read(method: &Method, uri: &Uri, headers: &HeaderMap, body: Body) -> Result<WriteRequest, ApiError> {
         let key = idempotency_key(headers)?;
         let body = body_bytes(body)?;
         let mut h = Sha256::new();
@@ -83,10 +108,26 @@ fn reply(status: StatusCode, body: Value) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// Runs `write` once per (token, Idempotency-Key): the first time it acts and
-/// its answer is kept (then the database is flushed, so an answered write is
-/// durable); a repeat gets the kept answer. Failed writes are not kept.
-pub async fn once(
+/// A write of a `role` token: authenticates, reads the path's id, the
+/// Idempotency-Key and the body, and runs `write(who, id, body)` once per
+/// (token, Idempotency-Key).
+pub async fn run(
+    state: &ApiState,
+    input: WriteInput,
+    role: Role,
+    write: impl FnOnce(&Principal, &str, &[u8]) -> Result<Written, ApiError>,
+) -> Result<Response, ApiError> {
+    let WriteInput { method, uri, headers, path, body } = input;
+    let who = principal(&state.tokens, &state.limiter, &headers, role)?;
+    let id = path_id(path)?;
+    let request = WriteRequest::read(&method, &uri, &headers, body)?;
+    once(state, &who, &request, || write(&who, &id, &request.body)).await
+}
+
+/// The first time it acts and its answer is kept (then the database is
+/// flushed, so an answered write is durable); a repeat gets the kept answer.
+/// Failed writes are not kept.
+async fn once(
     state: &ApiState,
     who: &Principal,
     request: &WriteRequest,

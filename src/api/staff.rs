@@ -6,7 +6,7 @@
 //! token's person and id ([`Principal::actor`]), never a name from the body.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Json;
 use chrono::Utc;
@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::principal;
 use super::errors::ApiError;
-use super::replay::{self, WriteRequest, Written};
-use super::request::{self, path_id, Body, PathParam, QueryParams};
+use super::replay::{self, WriteInput, Written};
+use super::request::{self, path_id, PathParam, QueryParams};
 use super::ApiState;
 use crate::access::{Principal, Role};
 use crate::cases::{Case, CaseStatus, Confirmed};
@@ -147,43 +147,23 @@ pub async fn finding(
 }
 
 /// `POST /api/staff/v1/findings/{id}/confirm`: routes the finding and opens or joins a case.
-pub async fn confirm(
-    State(state): State<ApiState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    path: PathParam,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let who = staff(&state, &headers)?;
-    let id = path_id(path)?;
-    let write = WriteRequest::read(&method, &uri, &headers, body)?;
-    replay::once(&state, &who, &write, || {
-        let parsed: ConfirmBody = request::json(&write.body)?;
+pub async fn confirm(State(state): State<ApiState>, input: WriteInput) -> Result<Response, ApiError> {
+    replay::run(&state, input, Role::Staff, |who, id, body| {
+        let parsed: ConfirmBody = request::json(body)?;
         request::text("note", &parsed.note, false)?;
-        let done: Confirmed = state.triage.confirm(&id, &who.actor(), &parsed.note, Utc::now())?;
+        let done: Confirmed = state.triage.confirm(id, &who.actor(), &parsed.note, Utc::now())?;
         Written::ok(done)
     })
     .await
 }
 
 /// `POST /api/staff/v1/findings/{id}/dismiss`: a false positive, with the reason.
-pub async fn dismiss(
-    State(state): State<ApiState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    path: PathParam,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let who = staff(&state, &headers)?;
-    let id = path_id(path)?;
-    let write = WriteRequest::read(&method, &uri, &headers, body)?;
-    replay::once(&state, &who, &write, || {
-        let parsed: DismissBody = request::json(&write.body)?;
+pub async fn dismiss(State(state): State<ApiState>, input: WriteInput) -> Result<Response, ApiError> {
+    replay::run(&state, input, Role::Staff, |who, id, body| {
+        let parsed: DismissBody = request::json(body)?;
         request::text("reason", &parsed.reason, true)?;
-        let change = state.triage.dismiss(&id, &who.actor(), &parsed.reason, Utc::now())?;
-        Written::ok(Dismissed { finding: id.clone(), change, status: Status::Dismissed })
+        let change = state.triage.dismiss(id, &who.actor(), &parsed.reason, Utc::now())?;
+        Written::ok(Dismissed { finding: id.to_string(), change, status: Status::Dismissed })
     })
     .await
 }
