@@ -125,3 +125,52 @@ where
     }
     Ok((out, None))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn ids(n: usize) -> impl Iterator<Item = Result<String, ApiError>> {
+        (0..n).map(|i| Ok(format!("f{i:02}")))
+    }
+
+    #[test]
+    fn pages_follow_the_cursor_keep_the_filter_and_end_with_no_cursor() {
+        let even = |s: &String| Ok(s[1..].parse::<u32>().unwrap() % 2 == 0);
+        let (first, next) = page(ids(10), |s| s, None, 2, even).unwrap();
+        assert_eq!((first, next.as_deref()), (vec!["f00".to_string(), "f02".into()], Some("f02")));
+        let (second, next) = page(ids(10), |s| s, Some("f02"), 2, even).unwrap();
+        assert_eq!((second, next.as_deref()), (vec!["f04".to_string(), "f06".into()], Some("f06")));
+        // The last page: full, but nothing kept after it, so no cursor.
+        let (last, next) = page(ids(10), |s| s, Some("f06"), 1, even).unwrap();
+        assert_eq!((last, next), (vec!["f08".to_string()], None));
+        let (none, next) = page(ids(10), |s| s, Some("f99"), 5, even).unwrap();
+        assert!(none.is_empty() && next.is_none());
+        let failing = |_: &String| Err(ApiError::BadQuery("x".into()));
+        assert!(page(ids(3), |s| s, None, 5, failing).is_err(), "a filter's error is not swallowed");
+    }
+
+    #[test]
+    fn free_text_is_bounded_and_a_required_one_is_not_blank() {
+        assert!(text("note", "", false).is_ok());
+        assert!(matches!(text("reason", " \u{3000}\t", true), Err(ApiError::BadBody(m)) if m.contains("`reason`")));
+        assert!(text("reason", &"长".repeat(MAX_TEXT), true).is_ok());
+        assert!(text("reason", &"长".repeat(MAX_TEXT + 1), false).is_err());
+    }
+
+    #[test]
+    fn limits_and_filters_refuse_what_they_cannot_read() {
+        let params = |k: &str, v: &str| HashMap::from([(k.to_string(), v.to_string())]);
+        assert_eq!(limit(&HashMap::new()).unwrap(), DEFAULT_LIMIT);
+        assert_eq!(limit(&params("limit", "500")).unwrap(), 500);
+        for bad in ["0", "501", "", "ten", "-1"] {
+            assert!(matches!(limit(&params("limit", bad)), Err(ApiError::BadLimit(_))), "{bad:?}");
+        }
+        let status = |v: &str| parsed::<crate::findings::Status>(&params("status", v), "status");
+        assert_eq!(status("open").unwrap(), Some(crate::findings::Status::Open));
+        assert!(matches!(status(""), Err(ApiError::BadQuery(_))));
+        assert!(parsed::<crate::findings::Status>(&HashMap::new(), "status").unwrap().is_none());
+    }
+}
