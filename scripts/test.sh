@@ -32,3 +32,9 @@ fi
 # The verifier enforcement runs must keep building without the station parts.
 cargo build --locked -p evidence --no-default-features --bin evidence-verify
 cargo test --workspace --locked "$@"
+
+# The API against its own OpenAPI document (schemathesis from PyPI); set
+# SPOTCHECK_SKIP_SCHEMATHESIS=1 to leave it out.
+if [ -z "${SPOTCHECK_SKIP_SCHEMATHESIS:-}" ]; then
+    ./scripts/schemathesis.sh
+fi

@@ -9,31 +9,24 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic on setup failure by design
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::num::NonZeroU32;
-use std::process::{Command, Stdio};
+
 use std::time::Duration;
 
 use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use spotcheck::api::{self, ApiState, RateLimit};
+use spotcheck::cases::{merge, Triage};
 use spotcheck::notices::{ApiKeys, NoticeStore, PlatformRegistry};
 use spotcheck::store::Store;
 
+#[path = "support/api_client.rs"]
+mod api_client;
 #[path = "support/notice_draft.rs"]
 mod notice_draft;
+use api_client::{answer, error_code, spotcheck_serve, REGISTRY};
 use notice_draft::draft;
-
-const REGISTRY: &str = r#"
-[[platform]]
-id = "mall"
-name = "Sample Mall"
-
-[[platform]]
-id = "duo"
-name = "Sample Duo"
-"#;
 
 /// A served app over a temp store, with one key per platform.
 struct Api {
@@ -51,7 +44,8 @@ async fn serve(rate_limit: RateLimit) -> Api {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let registry = PlatformRegistry::from_toml(REGISTRY, "test").unwrap();
-    let state = ApiState::open(store.db(), registry, rate_limit).unwrap();
+    let triage = Triage::configured(&store, None, merge::DEFAULT_WINDOW_DAYS).unwrap();
+    let state = ApiState::open(&store, registry, triage, rate_limit).unwrap();
     let (notices, keys) = (state.notices.clone(), state.keys.clone());
     let (_, mall) = keys.issue_key("mall", Utc::now()).unwrap();
     let (_, duo) = keys.issue_key("duo", Utc::now()).unwrap();
@@ -64,25 +58,6 @@ async fn serve(rate_limit: RateLimit) -> Api {
 
 async fn open() -> Api {
     serve(RateLimit::default()).await
-}
-
-/// Status, headers and JSON body of a response.
-async fn answer(r: reqwest::RequestBuilder) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-    let response = r.send().await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.bytes().await.unwrap();
-    let body = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
-    (status, headers, body)
-}
-
-/// Asserts the one error shape and returns its code.
-fn error_code(body: &Value) -> &str {
-    let error = body["error"].as_object().unwrap_or_else(|| panic!("not the error shape: {body}"));
-    assert_eq!(error.len(), 2, "{body}");
-    assert!(!error["message"].as_str().unwrap().is_empty(), "{body}");
-    error["code"].as_str().unwrap()
 }
 
 impl Api {
@@ -310,15 +285,17 @@ async fn the_openapi_document_lists_exactly_the_routes_the_router_serves() {
             documented.insert((method.to_uppercase(), path.clone()));
         }
     }
-    let routes: BTreeSet<(String, String)> = api::ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    let routes: BTreeSet<(String, String)> =
+        api::ROUTES.iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
     assert_eq!(documented, routes, "the document and the route table differ");
 
     // Every route in the table is really served (not the 404/405 fallbacks).
-    for (method, path) in api::ROUTES {
+    for (method, path, _) in api::ROUTES {
         let url = format!("{}{}", api.base, path.replace("{id}", "N20260101000000000000"));
         let request = match *method {
             "GET" => api.http.get(url),
             "POST" => api.http.post(url),
+            "DELETE" => api.http.delete(url),
             other => panic!("unexpected method {other}"),
         };
         let (_, _, body) = answer(request.bearer_auth(&api.mall)).await;
@@ -343,41 +320,13 @@ async fn spotcheck_serve_prints_its_address_and_answers_healthz() {
     let dir = tempfile::tempdir().unwrap();
     let platforms = dir.path().join("platforms.toml");
     std::fs::write(&platforms, REGISTRY).unwrap();
-    let mut child = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_spotcheck"))
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .args(["serve", "--addr", "127.0.0.1:0", "--platforms"])
-            .arg(&platforms)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let stdout = child.0.stdout.take().unwrap();
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        line
-    });
-    let line = tokio::time::timeout(Duration::from_secs(60), line).await.expect("no address within 60 s").unwrap();
-    let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {line:?}")).to_string();
+    let (_server, base) = spotcheck_serve(&dir.path().join("data"), &platforms, &[]).await;
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
     let (status, _, body) = answer(reqwest::Client::new().get(format!("{base}/healthz"))).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({"status": "ok"}));
     let (status, _, body) = answer(reqwest::Client::new().get(format!("{base}/api/platform/v1/notices"))).await;
     assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "missing_api_key"));
-}
-
-/// Kills the server however the test ends, so a failed assertion leaves no process behind.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

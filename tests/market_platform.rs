@@ -75,7 +75,8 @@ async fn world(mall_policy: Policy) -> World {
 
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let state = ApiState::open(store.db(), registry.clone(), RateLimit::default()).unwrap();
+    let triage = spotcheck::cases::Triage::configured(&store, None, 90).unwrap();
+    let state = ApiState::open(&store, registry.clone(), triage, RateLimit::default()).unwrap();
     let (_, mall_key) = state.keys.issue_key("mall", Utc::now()).unwrap();
     let (_, duo_key) = state.keys.issue_key("duo", Utc::now()).unwrap();
     let notices = state.notices.clone();

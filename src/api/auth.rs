@@ -1,10 +1,14 @@
 //! Who is asking, and whether they may ask again so soon.
 //!
-//! A platform proves itself with `Authorization: Bearer <secret>`; the secret
-//! goes straight to [`ApiKeys::authenticate`], whose answer is the only way to
-//! reach a platform's notices. The rate limit is a token bucket per API key
-//! (not per platform), checked only after authentication, so an attacker
-//! guessing keys cannot drain a real platform's bucket.
+//! Every audience proves itself with `Authorization: Bearer <secret>`. A
+//! platform's secret goes straight to [`ApiKeys::authenticate`], whose answer
+//! is the only way to reach a platform's notices; a person's token goes to
+//! [`AccessTokens::authenticate`], and its [`Role`] must be the one the route
+//! is for (else 403). A platform key is unknown to the token routes and a
+//! token unknown to the platform routes (401 either way). The rate limit is a
+//! token bucket per key or token (not per platform or person), checked only
+//! after authentication, so an attacker guessing secrets cannot drain a real
+//! client's bucket.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -15,6 +19,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::errors::ApiError;
+use crate::access::{AccessTokens, Principal, Role};
 use crate::notices::{ApiKeys, AuthenticatedPlatform};
 
 /// How many requests a key may make: `burst` at once, then one every `period`.
@@ -71,7 +76,23 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// Authenticates the request and spends one token of its key's bucket.
 pub fn authenticate(keys: &ApiKeys, limiter: &Limiter, headers: &HeaderMap) -> Result<AuthenticatedPlatform, ApiError> {
     let secret = bearer(headers).ok_or(ApiError::MissingKey)?;
-    let who = keys.authenticate(secret).map_err(ApiError::Internal)?.ok_or(ApiError::InvalidKey)?;
+    let who = keys.authenticate(secret)?.ok_or(ApiError::InvalidKey)?;
     limiter.check(who.key_id())?;
+    Ok(who)
+}
+
+/// Authenticates a person's token for a route of `role`, spending one token of its bucket.
+pub fn principal(
+    tokens: &AccessTokens,
+    limiter: &Limiter,
+    headers: &HeaderMap,
+    role: Role,
+) -> Result<Principal, ApiError> {
+    let secret = bearer(headers).ok_or(ApiError::MissingKey)?;
+    let who = tokens.authenticate(secret)?.ok_or(ApiError::InvalidKey)?;
+    limiter.check(&who.token_id)?;
+    if who.role != role {
+        return Err(ApiError::Forbidden { role: who.role });
+    }
     Ok(who)
 }

@@ -1,69 +1,142 @@
-//! The platform-facing HTTP API (issue 7): platforms poll their notices and
-//! report what they did about them.
+//! The HTTP API (issue 7), one axum app with three audiences:
 //!
-//! - [`platform`]: the handlers under `/api/platform/v1`;
-//! - [`auth`]: bearer keys ([`crate::notices::ApiKeys`]) and a token bucket per key;
-//! - [`errors`]: the one error shape, `{"error": {"code", "message"}}`;
-//! - [`openapi`]: the OpenAPI 3.1 document, checked against [`ROUTES`] by the tests.
+//! - [`platform`]: platforms poll their notices and report what they did
+//!   (`/api/platform/v1`, API keys of [`crate::notices::ApiKeys`]);
+//! - [`staff`]: supervision staff triage findings and read cases and notices
+//!   (`/api/staff/v1`, `staff` tokens of [`crate::access::AccessTokens`]);
+//! - [`enforcement`]: a bureau's enforcement staff read its cases and record
+//!   outcomes (`/api/enforcement/v1`, `enforcement` tokens bound to a bureau);
+//! - [`admin`]: platforms' API keys issued, listed and revoked
+//!   (`/api/admin/v1`, `admin` tokens).
 //!
-//! The API owns no data: it is a thin layer over [`NoticeStore`], whose
-//! platform-facing methods only accept a platform proven by a key.
+//! Shared: [`auth`] (bearer secrets, a token bucket per key or token),
+//! [`errors`] (the one error shape, `{"error": {"code", "message"}}`),
+//! [`request`] (bounded bodies, queries, paging), [`replay`] (Idempotency-Key
+//! on the people's writes) and [`openapi`] (the OpenAPI 3.1 document, checked
+//! against [`ROUTES`] by the tests). The API owns no data: it is a thin layer
+//! over the stores, and who may call what is the table [`ROUTES`].
 
+pub mod admin;
 pub mod auth;
+pub mod enforcement;
 pub mod errors;
 pub mod openapi;
+mod openapi_schemas;
 pub mod platform;
+pub mod replay;
+pub mod request;
+pub mod staff;
+
+use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 
+use crate::access::{AccessError, AccessTokens, Role};
+use crate::cases::Triage;
 use crate::notices::{ApiKeys, NoticeError, NoticeStore, PlatformRegistry};
+use crate::store::Store;
 pub use auth::{Limiter, RateLimit};
 pub use errors::ApiError;
 
-/// The largest request body accepted: a disposition is a few hundred bytes.
+/// The largest request body accepted: a disposition or a note is a few hundred bytes.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// Every route the router serves, as `(method, path)`; the OpenAPI document
-/// must describe exactly these (tests/api.rs checks both ways, and that each
-/// one answers on the router).
-pub const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/healthz"),
-    ("GET", "/api/openapi.json"),
-    ("GET", "/api/platform/v1/notices"),
-    ("GET", "/api/platform/v1/notices/{id}"),
-    ("POST", "/api/platform/v1/notices/{id}/ack"),
-    ("POST", "/api/platform/v1/notices/{id}/disposition"),
+/// Who a route is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Audience {
+    /// No authentication (health, the OpenAPI document).
+    Public,
+    /// A platform's API key.
+    Platform,
+    /// A person's token of this role.
+    Token(Role),
+}
+
+/// Every route the router serves, as `(method, path, audience)`: the
+/// authorization matrix as data. The OpenAPI document must describe exactly
+/// these (tests/api.rs checks both ways, and that each one answers on the
+/// router); tests/api_staff.rs calls every route with every kind of
+/// credential and checks the answer against the audience.
+pub const ROUTES: &[(&str, &str, Audience)] = &[
+    ("GET", "/healthz", Audience::Public),
+    ("GET", "/api/openapi.json", Audience::Public),
+    ("GET", "/api/platform/v1/notices", Audience::Platform),
+    ("GET", "/api/platform/v1/notices/{id}", Audience::Platform),
+    ("POST", "/api/platform/v1/notices/{id}/ack", Audience::Platform),
+    ("POST", "/api/platform/v1/notices/{id}/disposition", Audience::Platform),
+    ("GET", "/api/staff/v1/findings", Audience::Token(Role::Staff)),
+    ("GET", "/api/staff/v1/findings/{id}", Audience::Token(Role::Staff)),
+    ("POST", "/api/staff/v1/findings/{id}/confirm", Audience::Token(Role::Staff)),
+    ("POST", "/api/staff/v1/findings/{id}/dismiss", Audience::Token(Role::Staff)),
+    ("GET", "/api/staff/v1/rules/stats", Audience::Token(Role::Staff)),
+    ("GET", "/api/staff/v1/cases", Audience::Token(Role::Staff)),
+    ("GET", "/api/staff/v1/cases/{id}", Audience::Token(Role::Staff)),
+    ("GET", "/api/staff/v1/notices", Audience::Token(Role::Staff)),
+    ("GET", "/api/staff/v1/notices/{id}", Audience::Token(Role::Staff)),
+    ("GET", "/api/enforcement/v1/cases", Audience::Token(Role::Enforcement)),
+    ("GET", "/api/enforcement/v1/cases/{id}", Audience::Token(Role::Enforcement)),
+    ("GET", "/api/enforcement/v1/cases/{id}/notices", Audience::Token(Role::Enforcement)),
+    ("POST", "/api/enforcement/v1/cases/{id}/outcome", Audience::Token(Role::Enforcement)),
+    ("GET", "/api/admin/v1/platforms/{platform}/keys", Audience::Token(Role::Admin)),
+    ("POST", "/api/admin/v1/platforms/{platform}/keys", Audience::Token(Role::Admin)),
+    ("DELETE", "/api/admin/v1/keys/{key_id}", Audience::Token(Role::Admin)),
 ];
 
-/// What the handlers share; cheap to clone (sled handles and an `Arc`).
+/// What can stop the API from opening its stores.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Notices(#[from] NoticeError),
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    #[error("cannot open the idempotency tree: {0}")]
+    Db(#[from] sled::Error),
+}
+
+/// What the handlers share; cheap to clone (sled handles and `Arc`s).
 #[derive(Clone)]
 pub struct ApiState {
     pub notices: NoticeStore,
     pub keys: ApiKeys,
+    pub tokens: AccessTokens,
+    /// Findings and cases, and the routing and merge window confirmations use.
+    pub triage: Arc<Triage>,
     pub limiter: Limiter,
-    /// The database the notices live in, flushed before a write is answered:
-    /// a platform that was told "recorded" does not send it again, so sled's
+    replays: replay::Replays,
+    /// The database everything lives in, flushed before a write is answered:
+    /// a client that was told "recorded" does not send it again, so sled's
     /// 200 ms flush window must not be able to lose it.
     db: sled::Db,
 }
 
 impl ApiState {
-    /// Opens the notice store and the API keys in `db` (the store's database).
-    pub fn open(db: &sled::Db, registry: PlatformRegistry, rate_limit: RateLimit) -> Result<ApiState, NoticeError> {
+    /// Opens the notices, keys, tokens and idempotency records in the store's
+    /// database; `triage` (see [`Triage::configured`]) holds the findings and
+    /// cases of the same store.
+    pub fn open(
+        store: &Store,
+        registry: PlatformRegistry,
+        triage: Triage,
+        rate_limit: RateLimit,
+    ) -> Result<ApiState, OpenError> {
+        let db = store.db();
         Ok(ApiState {
             notices: NoticeStore::open(db)?,
             keys: ApiKeys::open(db, registry)?,
+            tokens: AccessTokens::open(db)?,
+            triage: Arc::new(triage),
             limiter: Limiter::new(rate_limit),
+            replays: replay::Replays::open(db)?,
             db: db.clone(),
         })
     }
 
     /// Makes the writes answered so far durable.
     pub(crate) async fn flush(&self) -> Result<(), ApiError> {
-        self.db.flush_async().await.map(|_| ()).map_err(|e| ApiError::Internal(NoticeError::Db(e)))
+        self.db.flush_async().await.map(|_| ()).map_err(ApiError::internal)
     }
 }
 
@@ -76,6 +149,21 @@ pub fn app(state: ApiState) -> Router {
         .route("/api/platform/v1/notices/{id}", get(platform::get))
         .route("/api/platform/v1/notices/{id}/ack", post(platform::ack))
         .route("/api/platform/v1/notices/{id}/disposition", post(platform::disposition))
+        .route("/api/staff/v1/findings", get(staff::findings))
+        .route("/api/staff/v1/findings/{id}", get(staff::finding))
+        .route("/api/staff/v1/findings/{id}/confirm", post(staff::confirm))
+        .route("/api/staff/v1/findings/{id}/dismiss", post(staff::dismiss))
+        .route("/api/staff/v1/rules/stats", get(staff::rule_stats))
+        .route("/api/staff/v1/cases", get(staff::cases))
+        .route("/api/staff/v1/cases/{id}", get(staff::case))
+        .route("/api/staff/v1/notices", get(staff::notices))
+        .route("/api/staff/v1/notices/{id}", get(staff::notice))
+        .route("/api/enforcement/v1/cases", get(enforcement::cases))
+        .route("/api/enforcement/v1/cases/{id}", get(enforcement::case))
+        .route("/api/enforcement/v1/cases/{id}/notices", get(enforcement::notices))
+        .route("/api/enforcement/v1/cases/{id}/outcome", post(enforcement::outcome))
+        .route("/api/admin/v1/platforms/{platform}/keys", get(admin::keys).post(admin::issue))
+        .route("/api/admin/v1/keys/{key_id}", delete(admin::revoke))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -3,12 +3,15 @@
 //! Hand-written because the API is small and the document is a contract we
 //! want to read in review; drift is caught by tests/api.rs, which checks that
 //! the document's operations are exactly [`super::ROUTES`] and that every one
-//! of them answers on the router.
+//! of them answers on the router. Each operation's security scheme and its
+//! 401/403/429 answers come from its audience in [`super::ROUTES`], so the
+//! document cannot say a route is open when the table says it is not.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-use super::errors::ApiError;
-use super::BODY_LIMIT;
+use super::openapi_schemas::schemas;
+use super::{Audience, BODY_LIMIT, ROUTES};
+use crate::access::Role;
 
 fn error_response(description: &str) -> Value {
     json!({
@@ -24,195 +27,419 @@ fn ok_response(description: &str, schema: &str) -> Value {
     })
 }
 
-/// The responses every authenticated operation can give besides its own.
-fn auth_responses() -> serde_json::Map<String, Value> {
-    let mut m = serde_json::Map::new();
-    m.insert("401".into(), error_response("missing, unknown or revoked API key"));
-    m.insert(
-        "429".into(),
-        json!({
-            "description": "the key's rate limit is exceeded",
-            "headers": { "Retry-After": { "description": "seconds to wait", "schema": { "type": "integer", "minimum": 1 } } },
-            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
-        }),
-    );
+/// The security scheme of an audience (`None` for public routes).
+fn scheme(audience: Audience) -> Option<&'static str> {
+    match audience {
+        Audience::Public => None,
+        Audience::Platform => Some("platformKey"),
+        Audience::Token(Role::Staff) => Some("staffToken"),
+        Audience::Token(Role::Enforcement) => Some("enforcementToken"),
+        Audience::Token(Role::Admin) => Some("adminToken"),
+    }
+}
+
+fn audience(method: &str, path: &str) -> Audience {
+    ROUTES.iter().find(|(m, p, _)| *m == method && *p == path).map_or(Audience::Public, |(_, _, a)| *a)
+}
+
+/// The answers every operation of `audience` can give besides its own.
+fn audience_responses(audience: Audience) -> Map<String, Value> {
+    let mut m = Map::new();
+    if audience != Audience::Public {
+        m.insert("401".into(), error_response("missing, unknown or revoked key or token, or one of another audience"));
+        m.insert(
+            "429".into(),
+            json!({
+                "description": "the key's or token's rate limit is exceeded",
+                "headers": { "Retry-After": { "description": "seconds to wait", "schema": { "type": "integer", "minimum": 1 } } },
+                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
+            }),
+        );
+    }
+    if let Audience::Token(role) = audience {
+        m.insert("403".into(), error_response(&format!("a token of another role than `{role}`")));
+    }
     m.insert("500".into(), error_response("internal error (never caused by the request)"));
     m
 }
 
-fn responses(own: &[(&str, Value)]) -> Value {
-    let mut m = auth_responses();
-    for (status, value) in own {
-        m.insert((*status).into(), value.clone());
-    }
-    Value::Object(m)
-}
-
-fn id_param() -> Value {
-    json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" }, "description": "the notice id" })
+fn path_param(name: &str, description: &str) -> Value {
+    json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" }, "description": description })
 }
 
 fn idempotency_param() -> Value {
     json!({
         "name": "Idempotency-Key", "in": "header", "required": true,
-        "schema": { "type": "string", "minLength": 1, "maxLength": 255 },
+        "schema": { "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$" },
         "description": "a repeat with the same key and request returns the first answer; the same key with a different request is 409"
     })
 }
 
-fn write_responses(what: &str) -> Value {
-    responses(&[
-        ("200", ok_response(what, "NoticeStatus")),
-        ("400", error_response("missing or bad Idempotency-Key, malformed body")),
-        ("404", error_response("no such notice for this platform")),
-        ("409", error_response("the Idempotency-Key was used with a different request")),
-        ("413", error_response(&format!("body larger than {BODY_LIMIT} bytes"))),
-    ])
+fn query_param(name: &str, schema: Value, description: &str) -> Value {
+    json!({ "name": name, "in": "query", "required": false, "schema": schema, "description": description })
 }
 
-fn schemas() -> Value {
-    let ts = json!({ "type": "string", "format": "date-time" });
-    let ts_or_null = json!({ "type": ["string", "null"], "format": "date-time" });
-    json!({
-        "Error": {
-            "type": "object", "required": ["error"], "additionalProperties": false,
-            "properties": { "error": {
-                "type": "object", "required": ["code", "message"], "additionalProperties": false,
-                "properties": {
-                    "code": { "type": "string", "enum": ApiError::CODES },
-                    "message": { "type": "string" }
-                }
-            } }
-        },
-        "Notice": {
-            "type": "object",
-            "required": ["id", "case_id", "platform", "listings", "shop", "findings", "legal_basis", "authority",
-                         "deadline", "contest", "evidence_sha256", "created_at"],
-            "properties": {
-                "id": { "type": "string", "description": "N + YYYYMMDD + 12 hex" },
-                "case_id": { "type": "string" },
-                "platform": { "type": "string" },
-                "listings": { "type": "array", "items": {
-                    "type": "object", "required": ["url", "item_id"],
-                    "properties": { "url": { "type": "string" }, "item_id": { "type": "string" } } } },
-                "shop": { "type": "object", "required": ["name"], "properties": {
-                    "name": { "type": "string" },
-                    "uscc": { "type": ["string", "null"], "description": "unified social credit code" } } },
-                "findings": { "type": "array", "items": {
-                    "type": "object", "required": ["rule_id", "message"],
-                    "properties": { "rule_id": { "type": "string" }, "message": { "type": "string" } } } },
-                "legal_basis": { "type": "string" },
-                "authority": { "type": "string" },
-                "deadline": ts,
-                "contest": { "type": "string" },
-                "evidence_sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$" },
-                "created_at": ts
-            }
-        },
-        "NoticeWithStatus": {
-            "allOf": [
-                { "$ref": "#/components/schemas/Notice" },
-                { "type": "object", "required": ["status"],
-                  "properties": { "status": { "$ref": "#/components/schemas/NoticeStatus" } } }
-            ]
-        },
-        "NoticePage": {
-            "type": "object", "required": ["notices", "next_cursor"],
-            "properties": {
-                "notices": { "type": "array", "items": { "$ref": "#/components/schemas/Notice" } },
-                "next_cursor": { "type": "string", "description": "opaque; on an empty page, the cursor sent" }
-            }
-        },
-        "Disposition": {
-            "type": "object", "required": ["disposition"],
-            "properties": {
-                "disposition": { "type": "string", "enum": ["delisted", "partially_delisted", "rejected", "disputed"] },
-                "reason": { "type": "string", "description": "present with `disputed` only" }
-            }
-        },
-        "NoticeStatus": {
-            "type": "object", "required": ["notice_id"],
-            "properties": {
-                "notice_id": { "type": "string" },
-                "acknowledged_at": ts_or_null,
-                "disposition": { "oneOf": [ { "$ref": "#/components/schemas/Disposition" }, { "type": "null" } ] },
-                "disposition_at": ts_or_null,
-                "reported_at": ts_or_null
-            }
-        },
-        "DispositionRequest": {
-            "type": "object", "required": ["disposition", "at"], "additionalProperties": false,
-            "properties": {
-                "disposition": { "type": "string", "enum": ["delisted", "partially_delisted", "rejected", "disputed"] },
-                "reason": { "type": "string", "description": "required with `disputed`, refused otherwise" },
-                "at": { "type": "string", "format": "date-time", "description": "when the platform acted (RFC 3339)" }
-            }
+/// The cursor of id-ordered pages (findings, cases): the last id of the previous page.
+fn cursor_param() -> Value {
+    query_param("cursor", json!({ "type": "string" }), "`next_cursor` of the previous page; omit to start")
+}
+
+/// The cursor of notice pages: base64url of a sequence number (8 bytes, so 11
+/// characters whose last one carries no spare bits), padding optional.
+fn notice_cursor_param() -> Value {
+    let schema = json!({ "type": "string", "pattern": "^([A-Za-z0-9_-]{10}[AEIMQUYcgkosw048]=?)?$" });
+    query_param("cursor", schema, "`next_cursor` of the previous page; omit (or leave empty) to start")
+}
+
+fn limit_param() -> Value {
+    query_param("limit", json!({ "type": "integer", "minimum": 1, "maximum": 500, "default": 100 }), "page size")
+}
+
+fn list_responses(what: &str, schema: &str) -> Vec<(&'static str, Value)> {
+    vec![("200", ok_response(what, schema)), ("400", error_response("bad cursor, limit or filter"))]
+}
+
+/// The answers of a write besides its own success and conflicts.
+fn write_responses(
+    ok: (&'static str, Value),
+    not_found: &str,
+    extra: &[(&'static str, &str)],
+) -> Vec<(&'static str, Value)> {
+    let mut out = vec![
+        ok,
+        ("400", error_response("missing or bad Idempotency-Key, malformed body")),
+        ("404", error_response(not_found)),
+        ("413", error_response(&format!("body larger than {BODY_LIMIT} bytes"))),
+    ];
+    let mut conflicts = vec!["the Idempotency-Key was used with a different request"];
+    conflicts.extend(extra.iter().filter(|(s, _)| *s == "409").map(|(_, d)| *d));
+    out.push(("409", error_response(&conflicts.join("; "))));
+    out
+}
+
+/// One operation: `(method, path, operationId, summary, parameters, request body schema, responses)`.
+struct Op {
+    method: &'static str,
+    path: &'static str,
+    id: &'static str,
+    summary: &'static str,
+    params: Vec<Value>,
+    body: Option<&'static str>,
+    responses: Vec<(&'static str, Value)>,
+}
+
+impl Op {
+    fn to_json(&self) -> Value {
+        let audience = audience(self.method, self.path);
+        let mut responses = audience_responses(audience);
+        for (status, value) in &self.responses {
+            responses.insert((*status).into(), value.clone());
         }
-    })
+        let mut op = json!({ "operationId": self.id, "summary": self.summary, "responses": responses });
+        if let Some(s) = scheme(audience) {
+            op["security"] = json!([{ s: [] }]);
+        }
+        if !self.params.is_empty() {
+            op["parameters"] = Value::Array(self.params.clone());
+        }
+        if let Some(schema) = self.body {
+            op["requestBody"] = json!({ "required": true, "content": { "application/json": {
+                "schema": { "$ref": format!("#/components/schemas/{schema}") } } } });
+        }
+        op
+    }
+}
+
+fn platform_ops() -> Vec<Op> {
+    let id = || path_param("id", "the notice id");
+    let notice_404 = "no such notice for this platform";
+    vec![
+        Op {
+            method: "GET",
+            path: "/api/platform/v1/notices",
+            id: "listNotices",
+            summary: "the platform's notices after a cursor, oldest first",
+            params: vec![notice_cursor_param(), limit_param()],
+            body: None,
+            responses: list_responses("a page of notices", "NoticePage"),
+        },
+        Op {
+            method: "GET",
+            path: "/api/platform/v1/notices/{id}",
+            id: "getNotice",
+            summary: "one notice with its status",
+            params: vec![id()],
+            body: None,
+            responses: vec![
+                ("200", ok_response("the notice", "NoticeWithStatus")),
+                ("404", error_response(notice_404)),
+            ],
+        },
+        Op {
+            method: "POST",
+            path: "/api/platform/v1/notices/{id}/ack",
+            id: "acknowledgeNotice",
+            summary: "the platform has received the notice",
+            params: vec![id(), idempotency_param()],
+            body: None,
+            responses: write_responses(("200", ok_response("the notice's status", "NoticeStatus")), notice_404, &[]),
+        },
+        Op {
+            method: "POST",
+            path: "/api/platform/v1/notices/{id}/disposition",
+            id: "reportDisposition",
+            summary: "what the platform did about the notice",
+            params: vec![id(), idempotency_param()],
+            body: Some("DispositionRequest"),
+            responses: write_responses(("200", ok_response("the notice's status", "NoticeStatus")), notice_404, &[]),
+        },
+    ]
+}
+
+fn staff_ops() -> Vec<Op> {
+    let finding = || path_param("id", "the finding id");
+    let status = json!({ "type": "string", "enum": ["open", "confirmed", "dismissed"] });
+    let case_status = json!({ "type": "string", "enum": crate::cases::CaseStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>() });
+    vec![
+        Op {
+            method: "GET",
+            path: "/api/staff/v1/findings",
+            id: "staffListFindings",
+            summary: "findings in id order with their triage status and case",
+            params: vec![
+                query_param("status", status, "only findings with this triage status"),
+                query_param("rule", json!({ "type": "string" }), "only findings of this rule id"),
+                cursor_param(),
+                limit_param(),
+            ],
+            body: None,
+            responses: list_responses("a page of findings", "FindingPage"),
+        },
+        Op {
+            method: "GET",
+            path: "/api/staff/v1/findings/{id}",
+            id: "staffGetFinding",
+            summary: "one finding with its triage history and case",
+            params: vec![finding()],
+            body: None,
+            responses: vec![("200", ok_response("the finding", "Finding")), ("404", error_response("no such finding"))],
+        },
+        Op {
+            method: "POST",
+            path: "/api/staff/v1/findings/{id}/confirm",
+            id: "staffConfirmFinding",
+            summary: "confirm a finding: it is routed and opens or joins a case (idempotent)",
+            params: vec![finding(), idempotency_param()],
+            body: Some("ConfirmRequest"),
+            responses: write_responses(
+                ("200", ok_response("what confirming did, and the case", "Confirmed")),
+                "no such finding",
+                &[("409", "the case changed meanwhile: send it again with a new Idempotency-Key")],
+            ),
+        },
+        Op {
+            method: "POST",
+            path: "/api/staff/v1/findings/{id}/dismiss",
+            id: "staffDismissFinding",
+            summary: "dismiss a finding as a false positive, with the reason",
+            params: vec![finding(), idempotency_param()],
+            body: Some("DismissRequest"),
+            responses: write_responses(
+                ("200", ok_response("the finding is dismissed", "Dismissed")),
+                "no such finding",
+                &[("409", "the finding is in a case: record the outcome on the case instead")],
+            ),
+        },
+        Op {
+            method: "GET",
+            path: "/api/staff/v1/rules/stats",
+            id: "staffRuleStats",
+            summary: "triage counts and the false-positive rate per rule",
+            params: vec![],
+            body: None,
+            responses: vec![("200", ok_response("one row per rule with findings", "RuleStats"))],
+        },
+        Op {
+            method: "GET",
+            path: "/api/staff/v1/cases",
+            id: "staffListCases",
+            summary: "cases in id order (opening date first)",
+            params: vec![
+                query_param("status", case_status, "only cases in this state"),
+                query_param("bureau", json!({ "type": "string" }), "only cases of bureaus whose code starts so"),
+                cursor_param(),
+                limit_param(),
+            ],
+            body: None,
+            responses: list_responses("a page of cases", "CasePage"),
+        },
+        Op {
+            method: "GET",
+            path: "/api/staff/v1/cases/{id}",
+            id: "staffGetCase",
+            summary: "one case: findings, shops, routing, merges, audit log",
+            params: vec![path_param("id", "the case id")],
+            body: None,
+            responses: vec![("200", ok_response("the case", "Case")), ("404", error_response("no such case"))],
+        },
+        Op {
+            method: "GET",
+            path: "/api/staff/v1/notices",
+            id: "staffListNotices",
+            summary: "every platform's notices in issue order, with status and overdue flag",
+            params: vec![notice_cursor_param(), limit_param()],
+            body: None,
+            responses: list_responses("a page of notices", "StaffNoticePage"),
+        },
+        Op {
+            method: "GET",
+            path: "/api/staff/v1/notices/{id}",
+            id: "staffGetNotice",
+            summary: "one notice with its status and overdue flag",
+            params: vec![path_param("id", "the notice id")],
+            body: None,
+            responses: vec![
+                ("200", ok_response("the notice", "StaffNotice")),
+                ("404", error_response("no such notice")),
+            ],
+        },
+    ]
+}
+
+fn enforcement_ops() -> Vec<Op> {
+    let case = || path_param("id", "the case id");
+    let not_ours = "no such case in the token's bureau";
+    let case_status = json!({ "type": "string", "enum": crate::cases::CaseStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>() });
+    vec![
+        Op {
+            method: "GET",
+            path: "/api/enforcement/v1/cases",
+            id: "enforcementListCases",
+            summary: "the token's bureau's cases in id order",
+            params: vec![query_param("status", case_status, "only cases in this state"), cursor_param(), limit_param()],
+            body: None,
+            responses: list_responses("a page of cases", "CasePage"),
+        },
+        Op {
+            method: "GET",
+            path: "/api/enforcement/v1/cases/{id}",
+            id: "enforcementGetCase",
+            summary: "one of the bureau's cases",
+            params: vec![case()],
+            body: None,
+            responses: vec![("200", ok_response("the case", "Case")), ("404", error_response(not_ours))],
+        },
+        Op {
+            method: "GET",
+            path: "/api/enforcement/v1/cases/{id}/notices",
+            id: "enforcementCaseNotices",
+            summary: "the notices issued for one of the bureau's cases",
+            params: vec![case()],
+            body: None,
+            responses: vec![("200", ok_response("the notices", "CaseNotices")), ("404", error_response(not_ours))],
+        },
+        Op {
+            method: "POST",
+            path: "/api/enforcement/v1/cases/{id}/outcome",
+            id: "enforcementRecordOutcome",
+            summary: "the next step of the case: filed, penalised, no_penalty, transferred_to_police, closed",
+            params: vec![case(), idempotency_param()],
+            body: Some("OutcomeRequest"),
+            responses: write_responses(
+                ("200", ok_response("the case as it now is", "Case")),
+                not_ours,
+                &[(
+                    "409",
+                    "the workflow does not allow that step from the case's state, or the case changed meanwhile",
+                )],
+            ),
+        },
+    ]
+}
+
+fn admin_ops() -> Vec<Op> {
+    let platform = || path_param("platform", "the platform id (from the registry)");
+    vec![
+        Op {
+            method: "GET",
+            path: "/api/admin/v1/platforms/{platform}/keys",
+            id: "adminListKeys",
+            summary: "a platform's API keys, revoked ones included (never secrets)",
+            params: vec![platform()],
+            body: None,
+            responses: vec![
+                ("200", ok_response("the keys, oldest first", "ApiKeyList")),
+                ("404", error_response("no such platform in the registry")),
+            ],
+        },
+        Op {
+            method: "POST",
+            path: "/api/admin/v1/platforms/{platform}/keys",
+            id: "adminIssueKey",
+            summary: "a new API key for a platform; the secret is in this answer only",
+            params: vec![platform(), idempotency_param()],
+            body: None,
+            responses: write_responses(
+                ("201", ok_response("the key; a repeat of the request returns it without the secret", "IssuedApiKey")),
+                "no such platform in the registry",
+                &[],
+            ),
+        },
+        Op {
+            method: "DELETE",
+            path: "/api/admin/v1/keys/{key_id}",
+            id: "adminRevokeKey",
+            summary: "revoke a platform's API key: it stops working at once",
+            params: vec![path_param("key_id", "the key id"), idempotency_param()],
+            body: None,
+            responses: write_responses(("200", ok_response("the revoked key", "ApiKey")), "no such key", &[]),
+        },
+    ]
 }
 
 /// The document served at `GET /api/openapi.json`.
 pub fn document() -> Value {
+    let mut paths = Map::new();
+    paths.insert(
+        "/healthz".into(),
+        json!({ "get": {
+            "operationId": "healthz", "summary": "liveness",
+            "responses": { "200": { "description": "the server is up",
+                "content": { "application/json": { "schema": { "type": "object", "required": ["status"],
+                    "additionalProperties": false, "properties": { "status": { "const": "ok" } } } } } } }
+        } }),
+    );
+    paths.insert(
+        "/api/openapi.json".into(),
+        json!({ "get": {
+            "operationId": "openapi", "summary": "this document",
+            "responses": { "200": { "description": "the OpenAPI document",
+                "content": { "application/json": { "schema": { "type": "object" } } } } }
+        } }),
+    );
+    for op in [platform_ops(), staff_ops(), enforcement_ops(), admin_ops()].into_iter().flatten() {
+        let item = paths.entry(op.path).or_insert_with(|| json!({}));
+        item[op.method.to_lowercase()] = op.to_json();
+    }
+    let bearer = |description: &str| json!({ "type": "http", "scheme": "bearer", "description": description });
     json!({
         "openapi": "3.1.0",
         "info": {
-            "title": "spotcheck platform API",
-            "version": "1.0.0",
-            "description": "Delisting notices for e-commerce platforms: poll them, acknowledge them, report what was done."
+            "title": "spotcheck API",
+            "version": "1.1.0",
+            "description": "The online spot-check system's API. Platforms poll delisting notices and report what they did; \
+                supervision staff triage findings and follow cases and notices; enforcement staff read their bureau's cases \
+                and record outcomes; admins manage platforms' API keys. Every error is {\"error\": {\"code\", \"message\"}}."
         },
         "components": {
-            "securitySchemes": { "platformKey": { "type": "http", "scheme": "bearer" } },
+            "securitySchemes": {
+                "platformKey": bearer("a platform's API key (`sk_…`)"),
+                "staffToken": bearer("a `staff` token (`sct_…`, `spotcheck tokens issue --role staff`)"),
+                "enforcementToken": bearer("an `enforcement` token bound to one bureau"),
+                "adminToken": bearer("an `admin` token")
+            },
             "schemas": schemas()
         },
-        "paths": {
-            "/healthz": { "get": {
-                "operationId": "healthz", "summary": "liveness",
-                "responses": { "200": { "description": "the server is up",
-                    "content": { "application/json": { "schema": { "type": "object",
-                        "properties": { "status": { "const": "ok" } } } } } } }
-            } },
-            "/api/openapi.json": { "get": {
-                "operationId": "openapi", "summary": "this document",
-                "responses": { "200": { "description": "the OpenAPI document",
-                    "content": { "application/json": { "schema": { "type": "object" } } } } }
-            } },
-            "/api/platform/v1/notices": { "get": {
-                "operationId": "listNotices", "summary": "the platform's notices after a cursor, oldest first",
-                "security": [ { "platformKey": [] } ],
-                "parameters": [
-                    { "name": "cursor", "in": "query", "required": false, "schema": { "type": "string" },
-                      "description": "`next_cursor` of the previous page; omit to start" },
-                    { "name": "limit", "in": "query", "required": false,
-                      "schema": { "type": "integer", "minimum": 1, "maximum": 500, "default": 100 } }
-                ],
-                "responses": responses(&[
-                    ("200", ok_response("a page of notices", "NoticePage")),
-                    ("400", error_response("bad cursor or limit")),
-                ])
-            } },
-            "/api/platform/v1/notices/{id}": { "get": {
-                "operationId": "getNotice", "summary": "one notice with its status",
-                "security": [ { "platformKey": [] } ],
-                "parameters": [ id_param() ],
-                "responses": responses(&[
-                    ("200", ok_response("the notice", "NoticeWithStatus")),
-                    ("404", error_response("no such notice for this platform")),
-                ])
-            } },
-            "/api/platform/v1/notices/{id}/ack": { "post": {
-                "operationId": "acknowledgeNotice", "summary": "the platform has received the notice",
-                "security": [ { "platformKey": [] } ],
-                "parameters": [ id_param(), idempotency_param() ],
-                "responses": write_responses("the notice's status")
-            } },
-            "/api/platform/v1/notices/{id}/disposition": { "post": {
-                "operationId": "reportDisposition", "summary": "what the platform did about the notice",
-                "security": [ { "platformKey": [] } ],
-                "parameters": [ id_param(), idempotency_param() ],
-                "requestBody": { "required": true, "content": { "application/json": {
-                    "schema": { "$ref": "#/components/schemas/DispositionRequest" } } } },
-                "responses": write_responses("the notice's status")
-            } }
-        }
+        "paths": paths
     })
 }

@@ -5,27 +5,18 @@
 //! [`ApiError`], so a bad path, query or body gets the one error shape and a
 //! 4xx, never axum's plain-text rejections.
 
-use std::collections::HashMap;
-
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::auth::authenticate;
 use super::errors::ApiError;
-use super::{ApiState, BODY_LIMIT};
+use super::request::{self, body_bytes, idempotency_key, path_id, Body, PathParam, QueryParams};
+use super::ApiState;
 use crate::notices::store::{DispositionReport, NoticeStatus};
 use crate::notices::{Cursor, Disposition, Notice};
-
-/// The page size when the platform names none.
-pub const DEFAULT_LIMIT: usize = 100;
-
-/// The longest idempotency key we keep (it is stored with the answer).
-const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 /// One page of notices.
 #[derive(Debug, Serialize, Deserialize)]
@@ -83,45 +74,16 @@ impl DispositionBody {
     }
 }
 
-fn path_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
-    path.map(|Path(id)| id).map_err(|e| ApiError::BadBody(format!("bad path: {}", e.body_text())))
-}
-
-fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
-    let value = headers.get("idempotency-key").ok_or(ApiError::MissingIdempotencyKey)?;
-    let key = value.to_str().map_err(|_| ApiError::BadIdempotencyKey)?.trim();
-    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ApiError::BadIdempotencyKey);
-    }
-    Ok(key.to_string())
-}
-
-fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::BodyTooLarge(BODY_LIMIT)
-        } else {
-            ApiError::BadBody(e.body_text())
-        }
-    })
-}
-
 /// `GET /api/platform/v1/notices?cursor=…&limit=…`
 pub async fn list(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    query: QueryParams,
 ) -> Result<Json<NoticePage>, ApiError> {
     let who = authenticate(&state.keys, &state.limiter, &headers)?;
     let Query(params) = query.map_err(|e| ApiError::BadBody(format!("bad query: {}", e.body_text())))?;
     let cursor = params.get("cursor").filter(|c| !c.is_empty()).map(|c| Cursor::parse(c)).transpose()?;
-    let limit = match params.get("limit") {
-        None => DEFAULT_LIMIT,
-        Some(text) => match text.parse::<usize>() {
-            Ok(n) if (1..=crate::notices::store::MAX_PAGE).contains(&n) => n,
-            _ => return Err(ApiError::BadLimit(text.clone())),
-        },
-    };
+    let limit = request::limit(&params)?;
     let (notices, next) = state.notices.list(&who, cursor, limit)?;
     Ok(Json(NoticePage { notices, next_cursor: next.to_string() }))
 }
@@ -130,7 +92,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    path: Result<Path<String>, PathRejection>,
+    path: PathParam,
 ) -> Result<Json<NoticeView>, ApiError> {
     let who = authenticate(&state.keys, &state.limiter, &headers)?;
     let id = path_id(path)?;
@@ -143,8 +105,8 @@ pub async fn get(
 pub async fn ack(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    path: Result<Path<String>, PathRejection>,
-    body: Result<Bytes, BytesRejection>,
+    path: PathParam,
+    body: Body,
 ) -> Result<Json<NoticeStatus>, ApiError> {
     let who = authenticate(&state.keys, &state.limiter, &headers)?;
     let id = path_id(path)?;
@@ -160,14 +122,14 @@ pub async fn ack(
 pub async fn disposition(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    path: Result<Path<String>, PathRejection>,
-    body: Result<Bytes, BytesRejection>,
+    path: PathParam,
+    body: Body,
 ) -> Result<Json<NoticeStatus>, ApiError> {
     let who = authenticate(&state.keys, &state.limiter, &headers)?;
     let id = path_id(path)?;
     let key = idempotency_key(&headers)?;
     let bytes = body_bytes(body)?;
-    let parsed: DispositionBody = serde_json::from_slice(&bytes).map_err(|e| ApiError::BadBody(e.to_string()))?;
+    let parsed: DispositionBody = request::json(&bytes)?;
     let report = parsed.into_report()?;
     let status = state.notices.report(&who, &id, &report, Some(&key), Utc::now())?;
     state.flush().await?;

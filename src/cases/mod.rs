@@ -263,6 +263,20 @@ impl Triage {
         })
     }
 
+    /// Triage as the CLI and the API run it: the routing table from `routing`
+    /// (the built-in one when `None`) and a merge window of `window_days`.
+    pub fn configured(store: &Store, routing: Option<&std::path::Path>, window_days: i64) -> Result<Triage, CaseError> {
+        let table = match routing {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| RoutingError::Read { path: path.to_path_buf(), source })?;
+                RoutingTable::parse(path, &text)?
+            }
+            None => RoutingTable::builtin()?,
+        };
+        Triage::open(store, table, merge::window_days(window_days))
+    }
+
     /// Confirms `id` (idempotent) and puts it into a case unless it is in one.
     pub fn confirm(&self, id: &str, by: &str, note: &str, at: DateTime<Utc>) -> Result<Confirmed, CaseError> {
         let change = self.findings.set_status(id, Status::Confirmed, by, note, at)?;

@@ -142,7 +142,7 @@ impl Notifier<'_> {
         if !case.status.is_open() {
             return Err(NotifyError::Closed { case: case.id, status: case.status });
         }
-        let existing = self.notices.for_case(&case.id)?;
+        let existing = self.notices.of_case(&case.id)?;
         let (bundle, evidence_sha256) = match existing.first() {
             Some(n) => (None, n.draft.evidence_sha256.clone()),
             None => {

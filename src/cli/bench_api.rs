@@ -85,7 +85,8 @@ pub async fn run(args: BenchApiArgs) -> anyhow::Result<Vec<Load>> {
         period: Duration::from_nanos(1),
         burst: std::num::NonZeroU32::new(u32::MAX).unwrap_or(std::num::NonZeroU32::MIN),
     };
-    let state = crate::api::ApiState::open(store.db(), registry, limit)?;
+    let triage = crate::cases::Triage::configured(&store, None, crate::cases::merge::DEFAULT_WINDOW_DAYS)?;
+    let state = crate::api::ApiState::open(&store, registry, triage, limit)?;
     let (_, secret) = state.keys.issue_key("bench", now)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("cannot bind 127.0.0.1:0")?;
     let addr = listener.local_addr()?;

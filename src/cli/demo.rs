@@ -38,6 +38,9 @@ pub struct DemoArgs {
     /// Seconds to watch a sample live room (at 20× session speed), when Chromium is installed.
     #[arg(long, default_value_t = 3.0)]
     pub live_seconds: f64,
+    /// Stop after sealing: no triage, cases, notices or verification (for work that starts from open findings).
+    #[arg(long)]
+    pub no_enforcement: bool,
     /// Print a machine-readable summary instead of the report.
     #[arg(long)]
     pub json: bool,
@@ -95,7 +98,8 @@ pub struct DemoSummary {
     pub rules: Vec<crate::rules::score::RuleScore>,
     pub sealed: SealSummary,
     pub browser: super::demo_live::BrowserStage,
-    pub enforcement: super::demo_notices::EnforcementStage,
+    /// `None` with `--no-enforcement`.
+    pub enforcement: Option<super::demo_notices::EnforcementStage>,
     pub elapsed_secs: f64,
     pub ok: bool,
 }
@@ -390,7 +394,12 @@ pub async fn run(args: DemoArgs, data: &DataDir, identity: &Identity) -> anyhow:
     };
 
     // Enforce: triage, cases, notices to the platforms the marketplace plays, verification.
-    let enforcement = super::demo_notices::run(&market, &base, &store, &dir, &station, &identity, &say).await?;
+    let enforcement = if args.no_enforcement {
+        say("  enforce  skipped (--no-enforcement)".into());
+        None
+    } else {
+        Some(super::demo_notices::run(&market, &base, &store, &dir, &station, &identity, &say).await?)
+    };
 
     let errors: u64 = jobs.iter().map(|j| j.errors).sum();
     let rules_ok = scored.worst() >= MIN_RULE_SCORE;
@@ -403,7 +412,7 @@ pub async fn run(args: DemoArgs, data: &DataDir, identity: &Identity) -> anyhow:
         && sealed.bundles_written > 0
         && sealed.bundles_verified == sealed.bundles_written
         && browser.ok()
-        && enforcement.ok;
+        && enforcement.as_ref().is_none_or(|e| e.ok);
     let summary = DemoSummary {
         market_url: base.to_string(),
         data_dir: dir.root().display().to_string(),

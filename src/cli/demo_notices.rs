@@ -28,7 +28,7 @@ use url::Url;
 
 use crate::api::{self, ApiState, RateLimit};
 use crate::cases::notify::{NoticeTerms, Notifier};
-use crate::cases::{self, merge, CaseStore, RoutingTable, Triage};
+use crate::cases::{self, merge, CaseStore, Triage};
 use crate::config::{DataDir, Identity};
 use crate::fetch::{FetchConfig, Politeness};
 use crate::findings::FindingStore;
@@ -130,8 +130,7 @@ pub async fn run(
 ) -> anyhow::Result<EnforcementStage> {
     let mut stage = EnforcementStage::default();
     let by = cases::actor(identity);
-    let window = merge::window_days(merge::DEFAULT_WINDOW_DAYS);
-    let t = Triage::open(store, RoutingTable::builtin()?, window)?;
+    let t = Triage::configured(store, None, merge::DEFAULT_WINDOW_DAYS)?;
     (stage.confirmed, stage.dismissed) = triage(&t, market, base, &by)?;
     let case_ids: Vec<String> = {
         let cases = CaseStore::open(store)?;
@@ -153,7 +152,8 @@ pub async fn run(
 
     // The platform API and the webhook outbox, as `spotcheck serve` runs them.
     let (registry, secrets) = registry(market, base)?;
-    let state = ApiState::open(store.db(), registry.clone(), RateLimit::default())?;
+    let triage_api = Triage::configured(store, None, merge::DEFAULT_WINDOW_DAYS)?;
+    let state = ApiState::open(store, registry.clone(), triage_api, RateLimit::default())?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("cannot bind the api")?;
     let api_base = format!("http://{}", listener.local_addr()?);
     let mut keys = BTreeMap::new();

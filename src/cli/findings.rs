@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use anyhow::{bail, Context};
 use chrono::Utc;
 
-use crate::cases::{self, merge, RoutingTable, Triage};
+use crate::cases::{self, merge, Triage};
 use crate::config::{DataDir, Identity};
 use crate::findings::{FindingStore, Status};
 use crate::model::{Listing, Shop};
@@ -118,15 +118,8 @@ pub fn flag(args: &FlagArgs, data: &DataDir) -> anyhow::Result<bool> {
 }
 
 fn triage(data: &DataDir, window_days: i64, routing: Option<&std::path::Path>) -> anyhow::Result<Triage> {
-    let table = match routing {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-            RoutingTable::parse(path, &text)?
-        }
-        None => RoutingTable::builtin()?,
-    };
     let store = Store::open(&data.db())?;
-    Ok(Triage::open(&store, table, merge::window_days(window_days))?)
+    Ok(Triage::configured(&store, routing, window_days)?)
 }
 
 pub fn list(args: &ListArgs, data: &DataDir) -> anyhow::Result<bool> {

@@ -164,7 +164,7 @@ async fn issue(
 
 /// A notice with where it stands, as listed.
 fn row(notice: &Notice, notices: &NoticeStore, followups: &FollowUps) -> anyhow::Result<serde_json::Value> {
-    let status = notices.status_of(&notice.id)?;
+    let status = notices.status_any(&notice.id)?;
     let follow = followups.get(notice)?;
     Ok(serde_json::json!({ "notice": notice, "status": status, "follow_up": follow }))
 }
@@ -188,7 +188,7 @@ fn list(args: &ListArgs, store: &Store, notices: &NoticeStore) -> anyhow::Result
             out!("{}", row(&notice, notices, &followups)?);
             continue;
         }
-        let status = notices.status_of(&notice.id)?;
+        let status = notices.status_any(&notice.id)?;
         let answer = match (&status.disposition, status.acknowledged_at) {
             (Some(d), _) => {
                 serde_json::to_value(d)?.get("disposition").and_then(|v| v.as_str()).unwrap_or("?").to_string()

@@ -1,18 +1,25 @@
-//! `spotcheck serve`: the platform-facing API over the station's database.
+//! `spotcheck serve`: the API (platforms, staff, enforcement, admin) over the
+//! station's database, and the notices outbox worker that delivers webhooks
+//! while the server runs.
 //!
 //! Like `spotcheck market serve`, it binds first and prints
 //! `listening on http://HOST:PORT` as the first stdout line, so scripts and
-//! tests can start it on port 0 and read where it went.
+//! tests can start it on port 0 and read where it went. Ctrl-C stops taking
+//! requests, stops the worker (an attempt cut short is retried by the next
+//! run: deliveries are at least once) and flushes the database.
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 
 use crate::api::{self, ApiState, RateLimit};
+use crate::cases::{merge, Triage};
 use crate::config::DataDir;
-use crate::notices::PlatformRegistry;
+use crate::notices::{DeliveryConfig, OutboxWorker, PlatformRegistry};
 use crate::store::Store;
 
 /// Flags of `spotcheck serve`.
@@ -21,9 +28,45 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8090")]
     pub addr: SocketAddr,
-    /// The platform registry (`[[platform]]` tables); without it no key authenticates.
+    /// The platform registry (`[[platform]]` tables); without it no key authenticates and no webhook is sent.
     #[arg(long, value_name = "FILE")]
     pub platforms: Option<PathBuf>,
+    /// Routing table for confirmations (the format of `rules/data/routing.toml`); default: the built-in one.
+    #[arg(long, value_name = "TOML")]
+    pub routing: Option<PathBuf>,
+    /// Findings confirmed within this many days of a case's last finding join it (并案).
+    #[arg(long, default_value_t = merge::DEFAULT_WINDOW_DAYS)]
+    pub window_days: i64,
+    /// Requests a key or token may make per second, sustained.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate: u32,
+    /// Requests a key or token may make at once before the rate applies.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub burst: u32,
+    /// Do not run the webhook outbox worker (another process delivers).
+    #[arg(long)]
+    pub no_outbox: bool,
+    /// The first webhook retry waits up to this many milliseconds (doubling per attempt, full jitter).
+    #[arg(long, default_value_t = 2000)]
+    pub webhook_backoff_ms: u64,
+    /// How often the outbox worker looks for due events, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    pub outbox_poll_ms: u64,
+}
+
+impl ServeArgs {
+    fn rate_limit(&self) -> RateLimit {
+        let burst = std::num::NonZeroU32::new(self.burst).unwrap_or(std::num::NonZeroU32::MIN);
+        RateLimit { period: Duration::from_secs(1) / self.rate.max(1), burst }
+    }
+
+    fn delivery(&self) -> DeliveryConfig {
+        DeliveryConfig {
+            base_backoff: Duration::from_millis(self.webhook_backoff_ms),
+            poll_interval: Duration::from_millis(self.outbox_poll_ms.max(1)),
+            ..DeliveryConfig::default()
+        }
+    }
 }
 
 /// Opens the store, binds, prints the address and serves until Ctrl-C.
@@ -33,7 +76,14 @@ pub async fn run(args: ServeArgs, data: &DataDir) -> anyhow::Result<()> {
         None => PlatformRegistry::default(),
     };
     let store = Store::open(&data.db())?;
-    let app = api::app(ApiState::open(store.db(), registry, RateLimit::default())?);
+    let triage = Triage::configured(&store, args.routing.as_deref(), args.window_days)?;
+    let state = ApiState::open(&store, registry.clone(), triage, args.rate_limit())?;
+    let worker = if args.no_outbox {
+        None
+    } else {
+        Some(OutboxWorker::spawn(state.notices.outbox().clone(), Arc::new(registry), args.delivery())?)
+    };
+    let app = api::app(state);
 
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on `{}`", args.addr))?;
@@ -47,7 +97,16 @@ pub async fn run(args: ServeArgs, data: &DataDir) -> anyhow::Result<()> {
         // An error here means no signal handler; then only a kill stops us, which is fine.
         let _ = tokio::signal::ctrl_c().await;
     });
-    server.await.context("the api server stopped")?;
+    let served = server.await.context("the api server stopped");
+    if let Some(worker) = worker {
+        worker.abort();
+        // The worker ends at its next await point; a panic in it would show here.
+        if let Err(e) = worker.await {
+            if !e.is_cancelled() {
+                tracing::warn!("outbox worker ended badly: {e}");
+            }
+        }
+    }
     store.db().flush().context("cannot flush the database")?;
-    Ok(())
+    served
 }

@@ -180,6 +180,18 @@ impl ApiKeys {
         Ok(())
     }
 
+    /// A key's record by its id, revoked or not.
+    pub fn get(&self, key_id: &str) -> Result<Option<KeyRecord>, NoticeError> {
+        let Some(d) = self.by_id.get(key_id.as_bytes())? else { return Ok(None) };
+        let Some(raw) = self.by_digest.get(&d)? else { return Ok(None) };
+        serde_json::from_slice(&raw).map(Some).map_err(|e| corrupt("api_keys", key_id.as_bytes(), e))
+    }
+
+    /// The registry the keys are checked against.
+    pub fn registry(&self) -> &PlatformRegistry {
+        &self.registry
+    }
+
     /// The keys of a platform, revoked ones included.
     pub fn keys(&self, platform: &str) -> Result<Vec<KeyRecord>, NoticeError> {
         let mut out = Vec::new();

@@ -238,6 +238,25 @@ impl NoticeStore {
         Ok((out, next))
     }
 
+    /// Every platform's notices after `cursor`, oldest first, at most `limit`
+    /// (capped at [`MAX_PAGE`]): the bureau's view, not platform-facing.
+    pub fn list_any(&self, cursor: Option<Cursor>, limit: usize) -> Result<(Vec<Notice>, Cursor), NoticeError> {
+        let after = cursor.unwrap_or_default();
+        let mut out = Vec::new();
+        let mut next = after;
+        for item in self.notices.range(after.0.saturating_add(1).to_be_bytes()..).take(limit.clamp(1, MAX_PAGE)) {
+            let (k, v) = item?;
+            out.push(serde_json::from_slice(&v).map_err(|e| corrupt("notices", &k, e))?);
+            next = Cursor(seq_of("notices", &k, &k)?);
+        }
+        Ok((out, next))
+    }
+
+    /// The notices issued for case `case_id`, oldest first (a scan of every notice).
+    pub fn of_case(&self, case_id: &str) -> Result<Vec<Notice>, NoticeError> {
+        self.all().filter(|n| n.as_ref().map_or(true, |n| n.draft.case_id == case_id)).collect()
+    }
+
     /// The status of a notice (of the authenticated platform).
     pub fn status(&self, who: &AuthenticatedPlatform, id: &str) -> Result<NoticeStatus, NoticeError> {
         self.get(who, id)?;
@@ -252,17 +271,8 @@ impl NoticeStore {
         })
     }
 
-    /// The notices issued for case `case_id`, in issue order.
-    pub fn for_case(&self, case_id: &str) -> Result<Vec<Notice>, NoticeError> {
-        self.all().filter(|n| n.as_ref().map_or(true, |n| n.draft.case_id == case_id)).collect()
-    }
-
-    /// Where notice `id` stands, for the bureau's own use (not platform-facing).
-    pub fn status_of(&self, id: &str) -> Result<NoticeStatus, NoticeError> {
-        self.status_any(id)
-    }
-
-    fn status_any(&self, id: &str) -> Result<NoticeStatus, NoticeError> {
+    /// The status of any notice, for the bureau's own use (not platform-facing).
+    pub fn status_any(&self, id: &str) -> Result<NoticeStatus, NoticeError> {
         match self.status.get(id.as_bytes())? {
             Some(raw) => serde_json::from_slice(&raw).map_err(|e| corrupt("notice_status", id.as_bytes(), e)),
             None => Ok(NoticeStatus::new(id)),

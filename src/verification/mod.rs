@@ -238,7 +238,7 @@ impl Verifier {
         let notices: Vec<Notice> = self.notices.all().collect::<Result<_, _>>()?;
         round.notices = notices.len();
         for notice in notices {
-            let status = self.notices.status_of(&notice.id)?;
+            let status = self.notices.status_any(&notice.id)?;
             let mut follow = self.followups.get(&notice)?;
             let todo = due(&notice, &status, &follow, now, self.relist_after);
             if todo.is_empty() {
