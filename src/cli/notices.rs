@@ -68,6 +68,9 @@ pub struct VerifyArgs {
     /// Days after a verified removal before the listing is looked at again for relisting.
     #[arg(long, default_value_t = 7)]
     pub relist_after_days: i64,
+    /// Keep running: a round every SECS seconds until Ctrl-C (rounds are logged, not printed).
+    #[arg(long, value_name = "SECS")]
+    pub every: Option<u64>,
     #[arg(long)]
     pub json: bool,
 }
@@ -87,6 +90,15 @@ pub async fn run(command: NoticesCommand, data: &DataDir, identity: &Identity) -
                 ..FetchConfig::default()
             };
             let verifier = verifier(&store, data, identity, fetch, Duration::days(args.relist_after_days))?;
+            if let Some(secs) = args.every {
+                eprintln!("verifying every {secs} s; Ctrl-C stops");
+                tokio::select! {
+                    () = verifier.run_every(std::time::Duration::from_secs(secs.max(1))) => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+                store.flush()?;
+                return Ok(true);
+            }
             let round = verifier.round(Utc::now()).await?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&round)?);

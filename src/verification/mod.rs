@@ -305,6 +305,30 @@ impl Verifier {
     }
 
     /// Re-crawls every listing of `notice`.
+    /// Runs a round every `every` until the task is aborted; a failed round
+    /// is logged and the next one runs on schedule (a platform that is down
+    /// leaves its notices due, not the loop dead).
+    pub async fn run_every(self, every: std::time::Duration) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match self.round(Utc::now()).await {
+                Ok(r) if r.checks.is_empty() && r.overdue.is_empty() && r.disputes.is_empty() => {}
+                Ok(r) => tracing::info!(
+                    checked = r.checks.len(),
+                    verified = r.count(Verdict::Verified),
+                    not_effective = r.count(Verdict::NotEffective),
+                    relisted = r.count(Verdict::Relisted),
+                    overdue = r.overdue.len(),
+                    disputes = r.disputes.len(),
+                    "verification round"
+                ),
+                Err(e) => tracing::warn!(error = %e, "verification round failed; the next one runs on schedule"),
+            }
+        }
+    }
+
     /// Re-crawls every listing of `notice`; returns the check and the
     /// ledger entries of its captures.
     async fn check(
