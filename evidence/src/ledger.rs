@@ -538,7 +538,15 @@ mod tests {
         ledger.checkpoint(&key, "sta-1").unwrap();
         drop(ledger);
         drop(db);
-        let db = sled::open(dir.path().join("db")).unwrap();
+        // sled's flusher can hold the directory lock a moment after the last handle is dropped.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let db = loop {
+            match sled::open(dir.path().join("db")) {
+                Ok(db) => break db,
+                Err(e) => assert!(std::time::Instant::now() < deadline, "cannot reopen: {e}"),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
         let ledger = Ledger::open(&db).unwrap();
         ledger.append((9..12).map(entry).collect()).unwrap();
         assert_eq!(ledger.len().unwrap(), 12);

@@ -66,16 +66,26 @@ pub struct Store {
     ledger: evidence::ledger::Ledger,
 }
 
+/// How long [`Store::open`] waits for a database lock held by a handle that is closing.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 impl Store {
     /// Opens (creating if needed) the database in `dir`. Fails clearly if
     /// another spotcheck process holds it.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(64 * 1024 * 1024)
-            .flush_every_ms(Some(200))
-            .open()
-            .map_err(|source| StoreError::Open { path: dir.to_path_buf(), source })?;
+        // sled locks the directory; a handle closed a moment ago in this
+        // process can keep the lock until its background flusher stops, so a
+        // busy lock is retried for a short while before it is an error.
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        let db = loop {
+            match sled::Config::new().path(dir).cache_capacity(64 * 1024 * 1024).flush_every_ms(Some(200)).open() {
+                Ok(db) => break db,
+                Err(e) if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(source) => return Err(StoreError::Open { path: dir.to_path_buf(), source }),
+            }
+        };
         Ok(Store {
             listing_versions: db.open_tree("listing_versions")?,
             listing_heads: db.open_tree("listing_heads")?,
