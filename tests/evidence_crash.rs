@@ -135,7 +135,10 @@ fn all_listings_sealed(store: &Store) -> usize {
 /// A demo station (crawled, flagged, sealed) in a temporary directory.
 fn demo_station(root: &Path) -> std::path::PathBuf {
     // A small demo may miss its score bar; only its station matters here.
-    let out = spotcheck(root).args(["demo", "--listings", "200", "--pictures", "0", "--json"]).output().unwrap();
+    let out = spotcheck(root)
+        .args(["demo", "--listings", "200", "--pictures", "0", "--no-enforcement", "--json"])
+        .output()
+        .unwrap();
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(summary["sealed"]["findings_sealed"].as_u64().unwrap() > 0, "{summary}");
     root.join("demo")
@@ -177,6 +180,50 @@ fn a_bundle_killed_while_sealing_leaves_no_bundle_and_a_verifiable_ledger() {
         ok(Command::new(env!("CARGO_BIN_EXE_spotcheck")).args(["evidence", "verify"]).arg(&out).output().unwrap());
     assert!(verdict.contains("VERIFIED"), "{verdict}");
     assert_eq!(exports(&data), exports_before + 1, "the finished bundle's export is recorded once");
+    ledger_verifies(&data);
+}
+
+#[test]
+fn notices_killed_after_the_bundle_are_issued_on_the_rerun_over_a_bundle_that_verifies() {
+    let root = tempfile::tempdir().unwrap();
+    let data = demo_station(root.path());
+    let finding = some_findings(&data, 1).remove(0);
+    ok(spotcheck(&data).args(["findings", "confirm", &finding]).output().unwrap());
+    let case = serde_json::from_str::<serde_json::Value>(&ok(spotcheck(&data)
+        .args(["findings", "show", &finding])
+        .output()
+        .unwrap()))
+    .unwrap()["case"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let issue = || {
+        let mut c = spotcheck(&data);
+        c.args(["notices", "issue", "--case", &case, "--pdf", "never", "--json"]);
+        c
+    };
+    let notices = || ok(spotcheck(&data).args(["notices", "list", "--json"]).output().unwrap());
+    kill_at(issue(), "notify-after-bundle");
+    assert_eq!(notices(), "", "killed before any notice: none exists");
+    ledger_verifies(&data);
+
+    // The rerun seals a fresh bundle and issues the notice over it.
+    let issued: serde_json::Value = serde_json::from_str(&ok(issue().stdin(Stdio::null()).output().unwrap())).unwrap();
+    let bundle = std::path::PathBuf::from(issued["bundle"]["path"].as_str().unwrap());
+    let sha = evidence::Digest::of(&std::fs::read(&bundle).unwrap()).to_hex();
+    let ids: Vec<&str> = issued["notices"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
+    assert!(!ids.is_empty());
+    for n in issued["notices"].as_array().unwrap() {
+        assert_eq!(n["evidence_sha256"], sha.as_str(), "the notice names the bundle that exists");
+    }
+    let verdict =
+        ok(Command::new(env!("CARGO_BIN_EXE_spotcheck")).args(["evidence", "verify"]).arg(&bundle).output().unwrap());
+    assert!(verdict.contains("VERIFIED"), "{verdict}");
+    // A third run issues nothing new and seals nothing.
+    let again: serde_json::Value = serde_json::from_str(&ok(issue().stdin(Stdio::null()).output().unwrap())).unwrap();
+    assert!(again["bundle"].is_null());
+    assert_eq!(again["already"], ids.len());
+    assert_eq!(notices().lines().count(), ids.len());
     ledger_verifies(&data);
 }
 

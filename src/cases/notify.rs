@@ -155,6 +155,7 @@ impl Notifier<'_> {
                     chromium,
                 };
                 let summary = self.seal_bundle(&case.id, options).await?;
+                evidence::failpoint("notify-after-bundle");
                 let hex = summary.sha256.trim_start_matches("sha256:").to_string();
                 (Some(summary), hex)
             }
