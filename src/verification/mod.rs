@@ -20,6 +20,7 @@ pub mod due;
 use chrono::{DateTime, Duration, Utc};
 use evidence::custody::CustodyEvent;
 use evidence::entry::NewEntry;
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -47,6 +48,9 @@ pub enum VerifyError {
     #[error("cannot sync the captures of the re-crawl: {0}")]
     Blobs(#[from] evidence::blobs::BlobError),
 }
+
+/// Listings of one notice fetched at once.
+const LISTINGS_AT_ONCE: usize = 4;
 
 /// The outcome of one check of a notice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -338,24 +342,15 @@ impl Verifier {
         now: DateTime<Utc>,
     ) -> Result<(NoticeCheck, Vec<NewEntry>), VerifyError> {
         let adapter = self.adapters.get(&notice.draft.platform);
-        let mut listings = Vec::with_capacity(notice.draft.listings.len());
-        let mut manifests = Vec::new();
-        for l in &notice.draft.listings {
-            let (capture, state) = match Url::parse(&l.url) {
-                Err(e) => (None, ListingState::Unclear { why: format!("bad url `{}`: {e}", l.url) }),
-                Ok(url) => match self.fetcher.fetch(&url, &FetchContext::default()).await {
-                    Err(e) => (None, ListingState::Unclear { why: e.to_string() }),
-                    Ok(page) => {
-                        let text = page.text();
-                        let state =
-                            classify(adapter.as_deref(), &page.final_url, page.status, &page.body, &text, &l.item_id);
-                        manifests.push(evidence::CaptureManifest::of(page.capture_id, &page.capture).to_entry());
-                        (Some(page.capture_id.to_hex()), state)
-                    }
-                },
-            };
-            listings.push(ListingCheck { url: l.url.clone(), item_id: l.item_id.clone(), capture, state });
-        }
+        // A notice's listings are fetched a few at a time (the host's politeness
+        // gate still applies), in order, so the check lists them as the notice does.
+        let checked: Vec<(ListingCheck, Option<NewEntry>)> = futures::stream::iter(&notice.draft.listings)
+            .map(|l| self.check_listing(adapter.as_deref(), l))
+            .buffered(LISTINGS_AT_ONCE)
+            .collect()
+            .await;
+        let (listings, manifests): (Vec<ListingCheck>, Vec<Option<NewEntry>>) = checked.into_iter().unzip();
+        let manifests: Vec<NewEntry> = manifests.into_iter().flatten().collect();
         let on_sale = listings.iter().any(|l| l.state.is_on_sale());
         let verdict = if on_sale {
             if reason == Reason::Relisting {
@@ -378,6 +373,28 @@ impl Verifier {
             listings,
         };
         Ok((check, manifests))
+    }
+
+    /// Fetches one listing and reads what the page shows; the capture's
+    /// ledger entry comes with it when there was a response.
+    async fn check_listing(
+        &self,
+        adapter: Option<&crate::adapters::Adapter>,
+        l: &crate::notices::NoticeListing,
+    ) -> (ListingCheck, Option<NewEntry>) {
+        let (capture, state, manifest) = match Url::parse(&l.url) {
+            Err(e) => (None, ListingState::Unclear { why: format!("bad url `{}`: {e}", l.url) }, None),
+            Ok(url) => match self.fetcher.fetch(&url, &FetchContext::default()).await {
+                Err(e) => (None, ListingState::Unclear { why: e.to_string() }, None),
+                Ok(page) => {
+                    let text = page.text();
+                    let state = classify(adapter, &page.final_url, page.status, &page.body, &text, &l.item_id);
+                    let manifest = evidence::CaptureManifest::of(page.capture_id, &page.capture).to_entry();
+                    (Some(page.capture_id.to_hex()), state, Some(manifest))
+                }
+            },
+        };
+        (ListingCheck { url: l.url.clone(), item_id: l.item_id.clone(), capture, state }, manifest)
     }
 
     /// The re-crawl's captures and a custody event into the ledger, then the
