@@ -464,7 +464,8 @@ async fn staff_issue_a_cases_notices_and_its_bureau_downloads_the_bundle_they_re
     let path = format!("/api/staff/v1/cases/{case_id}/notices");
 
     let before = Utc::now();
-    let (status, issued) = api.post(&path, &api.staff, "n1", json!({"deadline_hours": 48})).await;
+    // 48.0 is the integer 48 to JSON Schema, so to the API too.
+    let (status, issued) = api.post(&path, &api.staff, "n1", json!({"deadline_hours": 48.0})).await;
     assert_eq!(status, StatusCode::CREATED, "{issued}");
     assert_eq!((issued["case"].as_str(), issued["already"].as_u64()), (Some(case_id.as_str()), Some(0)));
     let bundle = issued["bundle"].clone();
@@ -487,7 +488,7 @@ async fn staff_issue_a_cases_notices_and_its_bureau_downloads_the_bundle_they_re
     assert_eq!(audited(&api, &case_id, "notice issued").await.len(), notices.len());
 
     // The same request again: the first answer, nothing new issued or sealed.
-    let (status, again) = api.post(&path, &api.staff, "n1", json!({"deadline_hours": 48})).await;
+    let (status, again) = api.post(&path, &api.staff, "n1", json!({"deadline_hours": 48.0})).await;
     assert_eq!((status, &again), (StatusCode::CREATED, &issued));
     assert_eq!(api.notices.of_case(&case_id).unwrap().len(), notices.len());
     // A new request: the notices exist, so no bundle and nothing new.

@@ -106,18 +106,33 @@ pub struct NoticeDetail {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IssueBody {
-    /// Hours the platforms have to act.
+    /// Hours the platforms have to act: a whole number (JSON Schema counts
+    /// `48.0` as the integer 48, so it is read as a number and checked).
     #[serde(default = "default_deadline_hours")]
-    pub deadline_hours: u32,
+    pub deadline_hours: f64,
 }
 
 /// The CLI's default: three days.
-fn default_deadline_hours() -> u32 {
-    72
+fn default_deadline_hours() -> f64 {
+    72.0
 }
 
 /// The longest deadline a notice may give: 30 days.
 pub const MAX_DEADLINE_HOURS: u32 = 720;
+
+impl IssueBody {
+    /// The deadline, if it is a whole number of hours from 1 to [`MAX_DEADLINE_HOURS`].
+    pub fn deadline(&self) -> Result<chrono::Duration, ApiError> {
+        let hours = self.deadline_hours;
+        if hours.fract() != 0.0 || !(1.0..=f64::from(MAX_DEADLINE_HOURS)).contains(&hours) {
+            return Err(ApiError::BadBody(format!(
+                "`deadline_hours` {hours}: a whole number from 1 to {MAX_DEADLINE_HOURS} expected"
+            )));
+        }
+        // Exact: a whole number no larger than 720.
+        Ok(chrono::Duration::hours(hours as i64))
+    }
+}
 
 /// What issuing a case's notices did.
 #[derive(Debug, Serialize)]
@@ -295,13 +310,8 @@ pub async fn issue_notices(State(state): State<ApiState>, input: WriteInput) -> 
     let acting = state.clone();
     replay::run_async(&state, input, Role::Staff, |who, id, body| async move {
         let parsed: IssueBody = request::json(&body)?;
-        if !(1..=MAX_DEADLINE_HOURS).contains(&parsed.deadline_hours) {
-            let hours = parsed.deadline_hours;
-            return Err(ApiError::BadBody(format!("`deadline_hours` {hours}: 1 to {MAX_DEADLINE_HOURS} expected")));
-        }
+        let terms = NoticeTerms { deadline: parsed.deadline()?, ..NoticeTerms::default() };
         let sealing = acting.sealing.as_ref().ok_or(ApiError::SealingUnavailable)?;
-        let terms =
-            NoticeTerms { deadline: chrono::Duration::hours(parsed.deadline_hours.into()), ..NoticeTerms::default() };
         let notifier = bundles::notifier(&acting, sealing, who.actor());
         let issued = notifier.issue_notices(&id, &terms, &sealing.bundle_dir(), None, Utc::now()).await?;
         Written::created(IssuedNotices {
