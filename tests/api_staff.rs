@@ -767,11 +767,28 @@ async fn the_openapi_document_secures_each_route_as_the_matrix_says() {
             assert!(params.iter().any(|p| p["name"] == "Idempotency-Key" && p["required"] == true), "{method} {path}");
         }
     }
-    for name in ["DismissRequest", "OutcomeRequest", "ConfirmRequest", "Case", "Finding", "IssuedApiKey"] {
+    for name in [
+        "DismissRequest",
+        "OutcomeRequest",
+        "ConfirmRequest",
+        "IssueNoticesRequest",
+        "Case",
+        "Finding",
+        "IssuedApiKey",
+        "IssuedNotices",
+        "SealedBundle",
+        "Bundle",
+        "FollowUp",
+    ] {
         let schema = &doc["components"]["schemas"][name];
         assert_eq!(schema["additionalProperties"], false, "{name}");
         assert!(schema["required"].is_array(), "{name}");
     }
+    // The answers that name a notice or a bundle link to where it is read.
+    let issue = &doc["paths"]["/api/staff/v1/cases/{id}/notices"]["post"]["responses"]["201"]["links"];
+    assert_eq!(issue["firstNotice"]["operationId"], "staffGetNotice", "{issue}");
+    let seal = &doc["paths"]["/api/enforcement/v1/cases/{id}/bundle"]["post"]["responses"]["201"]["links"];
+    assert_eq!(seal["download"]["parameters"]["bundle_id"], "$response.body#/bundle/id", "{seal}");
 }
 
 // ---- `spotcheck serve` and its outbox worker across a SIGKILL ----

@@ -27,6 +27,13 @@ fn ok_response(description: &str, schema: &str) -> Value {
     })
 }
 
+/// `response` with an OpenAPI link `name` to operation `to`, whose path parameter `param` is at `pointer` of the body.
+fn linked(mut response: Value, name: &str, to: &str, param: &str, pointer: &str) -> Value {
+    response["links"] =
+        json!({ name: { "operationId": to, "parameters": { param: format!("$response.body#{pointer}") } } });
+    response
+}
+
 /// The security scheme of an audience (`None` for public routes).
 fn scheme(audience: Audience) -> Option<&'static str> {
     match audience {
@@ -316,7 +323,16 @@ fn staff_ops() -> Vec<Op> {
             params: vec![path_param("id", "the case id"), idempotency_param()],
             body: Some("IssueNoticesRequest"),
             responses: write_responses(
-                ("201", ok_response("the notices, and the bundle they rest on", "IssuedNotices")),
+                (
+                    "201",
+                    linked(
+                        ok_response("the notices, and the bundle they rest on", "IssuedNotices"),
+                        "firstNotice",
+                        "staffGetNotice",
+                        "id",
+                        "/notices/0/id",
+                    ),
+                ),
                 "no such case",
                 &[
                     ("409", "the case is closed (`case_closed`) or has no findings (`no_findings`)"),
@@ -383,7 +399,16 @@ fn enforcement_ops() -> Vec<Op> {
             params: vec![case(), idempotency_param()],
             body: None,
             responses: write_responses(
-                ("201", ok_response("the bundle and where to download it", "SealedBundle")),
+                (
+                    "201",
+                    linked(
+                        ok_response("the bundle and where to download it", "SealedBundle"),
+                        "download",
+                        "enforcementDownloadBundle",
+                        "bundle_id",
+                        "/bundle/id",
+                    ),
+                ),
                 not_ours,
                 &[("409", "the case has no findings (`no_findings`)"), ("503", NO_SEALING)],
             ),
