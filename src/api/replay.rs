@@ -7,7 +7,8 @@
 //! another request is 409 `idempotency_conflict`. Keys are scoped per token.
 //! Writes are serialised by one lock, so two concurrent requests with the same
 //! key cannot both act; these writes are rare (people triaging), so the lock
-//! costs nothing that matters.
+//! costs nothing that matters. Sealing a bundle holds it for the seconds the
+//! seal takes, which also keeps seals to one at a time.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -127,15 +128,19 @@ pub async fn run(
 }
 
 /// [`run`] for a write that awaits (sealing a bundle): `write` gets its own
-/// copies of who, the id and the body.
+/// copies of who, the id and the body. It runs as a task of its own, so a
+/// client that hangs up does not cut a seal short: the write completes and
+/// its answer is kept for the retry with the same Idempotency-Key.
 pub async fn run_async<F, Fut>(state: &ApiState, input: WriteInput, role: Role, write: F) -> Result<Response, ApiError>
 where
     F: FnOnce(Principal, String, Bytes) -> Fut,
-    Fut: Future<Output = Result<Written, ApiError>>,
+    Fut: Future<Output = Result<Written, ApiError>> + Send + 'static,
 {
     let (who, id, request) = read(state, input, role)?;
     let acting = write(who.clone(), id, request.body.clone());
-    once(state, &who, &request, acting).await
+    let state = state.clone();
+    let task = tokio::spawn(async move { once(&state, &who, &request, acting).await });
+    task.await.map_err(|e| ApiError::internal(format!("the write task ended badly: {e}")))?
 }
 
 fn read(state: &ApiState, input: WriteInput, role: Role) -> Result<(Principal, String, WriteRequest), ApiError> {
