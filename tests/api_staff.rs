@@ -31,7 +31,9 @@ use sha2::Sha256;
 use spotcheck::access::{AccessTokens, Role};
 use spotcheck::api::{self, ApiState, Audience, RateLimit};
 use spotcheck::cases::{merge, Triage};
+use spotcheck::config::{DataDir, Identity};
 use spotcheck::notices::{NoticeStore, PlatformRegistry};
+use spotcheck::sealing::Station;
 use spotcheck::store::Store;
 
 #[path = "support/api_client.rs"]
@@ -87,13 +89,24 @@ struct Api {
     platform: String,
 }
 
-async fn serve(rate_limit: RateLimit) -> Api {
+/// Serves a copy of the demo's database; with `sealing`, of its whole data
+/// directory (blobs and station key too) and with the station, so bundles can be sealed.
+async fn serve_with(rate_limit: RateLimit, sealing: bool) -> Api {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(demo_db(), &dir.path().join("db"));
+    if sealing {
+        copy_dir(demo_db().parent().unwrap(), dir.path());
+    } else {
+        copy_dir(demo_db(), &dir.path().join("db"));
+    }
     let store = Store::open(&dir.path().join("db")).unwrap();
     let registry = PlatformRegistry::from_toml(REGISTRY, "test").unwrap();
     let triage = Triage::configured(&store, None, merge::DEFAULT_WINDOW_DAYS).unwrap();
-    let state = ApiState::open(&store, registry, triage, rate_limit).unwrap();
+    let mut state = ApiState::open(&store, registry, triage, rate_limit).unwrap();
+    if sealing {
+        let data = DataDir::new(dir.path());
+        let station = Station::open(&data, &store, &Identity::default()).unwrap();
+        state = state.with_station(data, station);
+    }
     let (_, staff) = state.tokens.issue(Role::Staff, "王芳", None, Utc::now()).unwrap();
     let (_, admin) = state.tokens.issue(Role::Admin, "管理员", None, Utc::now()).unwrap();
     let (_, platform) = state.keys.issue_key("mall", Utc::now()).unwrap();
@@ -103,6 +116,10 @@ async fn serve(rate_limit: RateLimit) -> Api {
     let app = api::app(state);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Api { _dir: dir, tokens, notices, base, http: reqwest::Client::new(), staff, admin, platform }
+}
+
+async fn serve(rate_limit: RateLimit) -> Api {
+    serve_with(rate_limit, false).await
 }
 
 async fn open() -> Api {
@@ -191,7 +208,11 @@ async fn every_route_answers_every_kind_of_credential_as_the_matrix_says() {
     ];
     let mut checked = 0;
     for (method, path, audience) in api::ROUTES {
-        let path = path.replace("{id}", "x1").replace("{platform}", "mall").replace("{key_id}", "key_nope");
+        let path = path
+            .replace("{id}", "x1")
+            .replace("{platform}", "mall")
+            .replace("{key_id}", "key_nope")
+            .replace("{bundle_id}", "B20260101000000-00000000");
         for (what, secret, belongs) in &credentials {
             let (status, _, body) = answer(api.request(method, &path, *secret)).await;
             let code = body.get("error").map(|_| error_code(&body).to_string()).unwrap_or_default();
@@ -395,6 +416,212 @@ async fn an_enforcement_token_sees_and_changes_only_its_bureaus_cases() {
     assert_eq!(notices[0]["overdue"], Utc::now() > notice.draft.deadline);
 }
 
+// ---- a case's notices and its evidence bundle ----
+
+/// Confirms the first open finding: its case, and an enforcement token of the case's bureau.
+async fn one_case(api: &Api) -> (String, String) {
+    let id = finding_id(&api.open_findings().await[0]);
+    let (status, done) = api.post(&format!("/api/staff/v1/findings/{id}/confirm"), &api.staff, "one", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    let case_id = done["case"]["case"].as_str().unwrap().to_string();
+    let (_, case) = api.get(&format!("/api/staff/v1/cases/{case_id}"), &api.staff).await;
+    (case_id, case["bureau"]["code"].as_str().unwrap().to_string())
+}
+
+/// A bureau code that is not `code`.
+fn other_bureau(code: &str) -> &'static str {
+    if code == "110000" {
+        "330100"
+    } else {
+        "110000"
+    }
+}
+
+/// Downloads a bundle: status, headers and the bytes (or the error body).
+async fn download(api: &Api, path: &str, secret: &str) -> (StatusCode, reqwest::header::HeaderMap, Bytes) {
+    let response = api.request("GET", path, Some(secret)).send().await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    (status, headers, response.bytes().await.unwrap())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The audit entries of a case with this action.
+async fn audited(api: &Api, case_id: &str, action: &str) -> Vec<Value> {
+    let (_, case) = api.get(&format!("/api/staff/v1/cases/{case_id}"), &api.staff).await;
+    case["audit"].as_array().unwrap().iter().filter(|a| a["action"] == action).cloned().collect()
+}
+
+#[tokio::test]
+async fn staff_issue_a_cases_notices_and_its_bureau_downloads_the_bundle_they_rest_on() {
+    let api = serve_with(RateLimit::default(), true).await;
+    let (case_id, bureau) = one_case(&api).await;
+    let enforcement = api.token(Role::Enforcement, "赵敏", Some(&bureau));
+    let stranger = api.token(Role::Enforcement, "外局", Some(other_bureau(&bureau)));
+    let path = format!("/api/staff/v1/cases/{case_id}/notices");
+
+    let before = Utc::now();
+    // 48.0 is the integer 48 to JSON Schema, so to the API too.
+    let (status, issued) = api.post(&path, &api.staff, "n1", json!({"deadline_hours": 48.0})).await;
+    assert_eq!(status, StatusCode::CREATED, "{issued}");
+    assert_eq!((issued["case"].as_str(), issued["already"].as_u64()), (Some(case_id.as_str()), Some(0)));
+    let bundle = issued["bundle"].clone();
+    let bundle_id = bundle["id"].as_str().unwrap().to_string();
+    assert!(bundle.get("path").is_none(), "no server path in the answer: {bundle}");
+    let hex = bundle["sha256"].as_str().unwrap().strip_prefix("sha256:").unwrap().to_string();
+    let notices = issued["notices"].as_array().unwrap().clone();
+    assert!(!notices.is_empty(), "{issued}");
+    for n in &notices {
+        assert_eq!(n["evidence_sha256"], hex.as_str(), "{n}");
+        let deadline = chrono::DateTime::parse_from_rfc3339(n["deadline"].as_str().unwrap()).unwrap();
+        assert!(
+            deadline >= before + chrono::Duration::hours(48) && deadline <= Utc::now() + chrono::Duration::hours(48)
+        );
+    }
+    // The token's person acted, not anyone named in a body.
+    let sealed = audited(&api, &case_id, "evidence bundle sealed").await;
+    assert_eq!(sealed.len(), 1);
+    assert!(sealed[0]["by"].as_str().unwrap().starts_with("王芳 (tok_"), "{sealed:?}");
+    assert_eq!(audited(&api, &case_id, "notice issued").await.len(), notices.len());
+
+    // The same request again: the first answer, nothing new issued or sealed.
+    let (status, again) = api.post(&path, &api.staff, "n1", json!({"deadline_hours": 48.0})).await;
+    assert_eq!((status, &again), (StatusCode::CREATED, &issued));
+    assert_eq!(api.notices.of_case(&case_id).unwrap().len(), notices.len());
+    // A new request: the notices exist, so no bundle and nothing new.
+    let (status, later) = api.post(&path, &api.staff, "n2", json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{later}");
+    assert_eq!((later["bundle"].clone(), later["already"].as_u64()), (Value::Null, Some(notices.len() as u64)));
+    assert_eq!(later["notices"], issued["notices"]);
+    assert_eq!(audited(&api, &case_id, "evidence bundle sealed").await.len(), 1);
+
+    // Staff follow a fresh notice up: no check yet.
+    let (status, one) =
+        api.get(&format!("/api/staff/v1/notices/{}", notices[0]["id"].as_str().unwrap()), &api.staff).await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!((one["id"].clone(), one["overdue"].clone()), (notices[0]["id"].clone(), json!(false)));
+    assert_eq!((one["follow_up"]["checks"].as_u64(), one["follow_up"]["verdict"].clone()), (Some(0), Value::Null));
+    assert_eq!(one["checks"], json!([]));
+
+    // The bureau downloads the very bundle the notices name, and it verifies offline.
+    let file = format!("/api/enforcement/v1/bundles/{bundle_id}");
+    let (status, headers, bytes) = download(&api, &file, &enforcement).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&bytes));
+    assert_eq!(sha256_hex(&bytes), hex, "the notice's evidence_sha256 is the file's SHA-256");
+    assert_eq!(headers["content-type"], "application/zip");
+    assert_eq!(headers["content-length"].to_str().unwrap(), bytes.len().to_string());
+    assert_eq!(bytes.len() as u64, bundle["bytes"].as_u64().unwrap());
+    assert_eq!(headers["x-content-sha256"].to_str().unwrap(), hex);
+    let raw = hex::decode(&hex).unwrap();
+    let digest = format!("sha-256=:{}:", base64::engine::general_purpose::STANDARD.encode(raw));
+    assert_eq!(headers["repr-digest"].to_str().unwrap(), digest);
+    assert!(headers["content-disposition"].to_str().unwrap().starts_with("attachment;"));
+    let report = evidence::bundle::verify_bundle(&bytes, &evidence::bundle::VerifyOptions::default());
+    assert!(report.ok(), "{:?}", report.failures().collect::<Vec<_>>());
+    assert_eq!(report.bundle_id.as_deref(), Some(bundle_id.as_str()));
+
+    // Another bureau sees neither the case nor its bundle; it cannot have one sealed.
+    let (status, _, body) = download(&api, &file, &stranger).await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+    let seal = format!("/api/enforcement/v1/cases/{case_id}/bundle");
+    let (status, body) = api.post(&seal, &stranger, "s0", json!(null)).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+    let (status, body) = api.get(&format!("/api/enforcement/v1/cases/{case_id}"), &stranger).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+    // Staff do not download: the file goes to the bureau.
+    let (status, _, _) = download(&api, &file, &api.staff).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn enforcement_has_a_fresh_bundle_sealed_once_per_request_and_bad_bundle_ids_touch_nothing() {
+    let api = serve_with(RateLimit::default(), true).await;
+    let (case_id, bureau) = one_case(&api).await;
+    let token = api.token(Role::Enforcement, "赵敏", Some(&bureau));
+    let seal = format!("/api/enforcement/v1/cases/{case_id}/bundle");
+
+    let (status, sealed) = api.post(&seal, &token, "b1", json!(null)).await;
+    assert_eq!(status, StatusCode::CREATED, "{sealed}");
+    let id = sealed["bundle"]["id"].as_str().unwrap();
+    assert_eq!(sealed["download"], format!("/api/enforcement/v1/bundles/{id}"));
+    let (status, again) = api.post(&seal, &token, "b1", json!(null)).await;
+    assert_eq!((status, &again), (StatusCode::CREATED, &sealed), "the first answer");
+    let (status, second) = api.post(&seal, &token, "b2", json!(null)).await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    assert_ne!(second["bundle"]["id"], sealed["bundle"]["id"], "a new request seals a new bundle");
+    let recorded = audited(&api, &case_id, "evidence bundle sealed").await;
+    assert_eq!(recorded.len(), 2, "{recorded:?}");
+    assert!(recorded.iter().all(|a| a["by"].as_str().unwrap().starts_with("赵敏 (tok_")), "{recorded:?}");
+    for answer in [&sealed, &second] {
+        let (status, headers, bytes) = download(&api, answer["download"].as_str().unwrap(), &token).await;
+        assert_eq!(status, StatusCode::OK);
+        let hex = answer["bundle"]["sha256"].as_str().unwrap().strip_prefix("sha256:").unwrap();
+        assert_eq!((sha256_hex(&bytes).as_str(), headers["x-content-sha256"].to_str().unwrap()), (hex, hex));
+    }
+
+    // Ids that are not bundle ids are refused before anything is looked up.
+    for bad in
+        ["B1", "..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd", "B20260101000000-0000000G", "b20260101000000-00000000"]
+    {
+        let (status, _, body) = download(&api, &format!("/api/enforcement/v1/bundles/{bad}"), &token).await;
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "bad_bundle_id"), "{bad}");
+    }
+    // `..` segments are resolved by the client: no route, not a file.
+    let (status, _, body) = download(&api, "/api/enforcement/v1/bundles/../../etc/passwd", &token).await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "no_route"));
+    let (status, _, body) = download(&api, "/api/enforcement/v1/bundles/B20260101000000-00000000", &token).await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+}
+
+#[tokio::test]
+async fn issuing_notices_refuses_bad_terms_unknown_and_closed_cases_and_a_server_that_cannot_seal() {
+    let api = serve_with(RateLimit::default(), true).await;
+    let (case_id, bureau) = one_case(&api).await;
+    let path = format!("/api/staff/v1/cases/{case_id}/notices");
+    for (i, body) in [
+        json!({"deadline_hours": 0}),
+        json!({"deadline_hours": 721}),
+        json!({"deadline_hours": -1}),
+        json!({"by": "x"}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (status, answer) = api.post(&path, &api.staff, &format!("bad{i}"), body.clone()).await;
+        assert_eq!((status, error_code(&answer)), (StatusCode::BAD_REQUEST, "bad_body"), "{body}");
+    }
+    let (status, body) = api.post("/api/staff/v1/cases/C20260101-00000000/notices", &api.staff, "u", json!({})).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+
+    let token = api.token(Role::Enforcement, "赵敏", Some(&bureau));
+    let outcome = format!("/api/enforcement/v1/cases/{case_id}/outcome");
+    for (key, step) in [("o1", "filed"), ("o2", "closed")] {
+        let (status, body) = api.post(&outcome, &token, key, json!({"status": step, "note": "决定书"})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, body) = api.post(&path, &api.staff, "closed", json!({})).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::CONFLICT, "case_closed"));
+    assert!(api.notices.of_case(&case_id).unwrap().is_empty());
+
+    // Without a station, the API says so instead of sealing somewhere else.
+    let plain = open().await;
+    let (case_id, bureau) = one_case(&plain).await;
+    let (status, body) =
+        plain.post(&format!("/api/staff/v1/cases/{case_id}/notices"), &plain.staff, "p", json!({})).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::SERVICE_UNAVAILABLE, "sealing_unavailable"));
+    let token = plain.token(Role::Enforcement, "赵敏", Some(&bureau));
+    let (status, body) =
+        plain.post(&format!("/api/enforcement/v1/cases/{case_id}/bundle"), &token, "p", json!(null)).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::SERVICE_UNAVAILABLE, "sealing_unavailable"));
+}
+
 #[tokio::test]
 async fn staff_read_every_platforms_notices_with_status_and_overdue_flag() {
     let api = open().await;
@@ -540,11 +767,28 @@ async fn the_openapi_document_secures_each_route_as_the_matrix_says() {
             assert!(params.iter().any(|p| p["name"] == "Idempotency-Key" && p["required"] == true), "{method} {path}");
         }
     }
-    for name in ["DismissRequest", "OutcomeRequest", "ConfirmRequest", "Case", "Finding", "IssuedApiKey"] {
+    for name in [
+        "DismissRequest",
+        "OutcomeRequest",
+        "ConfirmRequest",
+        "IssueNoticesRequest",
+        "Case",
+        "Finding",
+        "IssuedApiKey",
+        "IssuedNotices",
+        "SealedBundle",
+        "Bundle",
+        "FollowUp",
+    ] {
         let schema = &doc["components"]["schemas"][name];
         assert_eq!(schema["additionalProperties"], false, "{name}");
         assert!(schema["required"].is_array(), "{name}");
     }
+    // The answers that name a notice or a bundle link to where it is read.
+    let issue = &doc["paths"]["/api/staff/v1/cases/{id}/notices"]["post"]["responses"]["201"]["links"];
+    assert_eq!(issue["firstNotice"]["operationId"], "staffGetNotice", "{issue}");
+    let seal = &doc["paths"]["/api/enforcement/v1/cases/{id}/bundle"]["post"]["responses"]["201"]["links"];
+    assert_eq!(seal["download"]["parameters"]["bundle_id"], "$response.body#/bundle/id", "{seal}");
 }
 
 // ---- `spotcheck serve` and its outbox worker across a SIGKILL ----

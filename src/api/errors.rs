@@ -11,10 +11,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use crate::access::AccessError;
+use crate::cases::notify::NotifyError;
 use crate::cases::CaseError;
 use crate::findings::TriageError;
 use crate::notices::NoticeError;
 use crate::store::StoreError;
+use crate::verification::VerifyError;
 
 /// A failure the client cannot cause (database, ledger, encoding).
 pub type Internal = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -58,6 +60,16 @@ pub enum ApiError {
     FindingInCase(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    CaseClosed(String),
+    #[error("{0}")]
+    NoFindings(String),
+    #[error("bad bundle id `{0}`: `B` + 14 digits + `-` + 8 lowercase hex expected")]
+    BadBundleId(String),
+    #[error("bundle `{0}` is recorded but its file is no longer on this server; seal a fresh one")]
+    BundleGone(String),
+    #[error("this server cannot seal evidence (no station key configured)")]
+    SealingUnavailable,
     #[error("internal error")]
     Internal(#[source] Internal),
 }
@@ -92,6 +104,11 @@ impl ApiError {
             ApiError::InvalidTransition(_) => "invalid_transition",
             ApiError::FindingInCase(_) => "finding_in_case",
             ApiError::Conflict(_) => "conflict",
+            ApiError::CaseClosed(_) => "case_closed",
+            ApiError::NoFindings(_) => "no_findings",
+            ApiError::BadBundleId(_) => "bad_bundle_id",
+            ApiError::BundleGone(_) => "bundle_gone",
+            ApiError::SealingUnavailable => "sealing_unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -106,14 +123,19 @@ impl ApiError {
             | ApiError::BadQuery(_)
             | ApiError::BadBody(_)
             | ApiError::MissingIdempotencyKey
-            | ApiError::BadIdempotencyKey => StatusCode::BAD_REQUEST,
+            | ApiError::BadIdempotencyKey
+            | ApiError::BadBundleId(_) => StatusCode::BAD_REQUEST,
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotFound { .. } | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::IdempotencyConflict(_)
             | ApiError::InvalidTransition(_)
             | ApiError::FindingInCase(_)
-            | ApiError::Conflict(_) => StatusCode::CONFLICT,
+            | ApiError::Conflict(_)
+            | ApiError::CaseClosed(_)
+            | ApiError::NoFindings(_) => StatusCode::CONFLICT,
+            ApiError::BundleGone(_) => StatusCode::GONE,
+            ApiError::SealingUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -138,6 +160,11 @@ impl ApiError {
         "invalid_transition",
         "finding_in_case",
         "conflict",
+        "case_closed",
+        "no_findings",
+        "bad_bundle_id",
+        "bundle_gone",
+        "sealing_unavailable",
         "internal",
     ];
 }
@@ -178,6 +205,33 @@ impl From<CaseError> for ApiError {
             e @ CaseError::Conflict(_) => ApiError::Conflict(e.to_string()),
             other => ApiError::internal(other),
         }
+    }
+}
+
+/// Notifying: the case's state and contents are the client's business (404,
+/// 409); sealing, ledger and store failures are ours.
+impl From<NotifyError> for ApiError {
+    fn from(e: NotifyError) -> ApiError {
+        match e {
+            NotifyError::NoCase(id) => ApiError::NotFound { what: "case", id },
+            e @ NotifyError::Closed { .. } => ApiError::CaseClosed(e.to_string()),
+            e @ NotifyError::NoFindings(_) => ApiError::NoFindings(e.to_string()),
+            NotifyError::Case(e) => e.into(),
+            NotifyError::Notice(e) => e.into(),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<VerifyError> for ApiError {
+    fn from(e: VerifyError) -> ApiError {
+        ApiError::internal(e)
+    }
+}
+
+impl From<evidence::ledger::LedgerError> for ApiError {
+    fn from(e: evidence::ledger::LedgerError) -> ApiError {
+        ApiError::internal(e)
     }
 }
 

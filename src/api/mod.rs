@@ -2,22 +2,26 @@
 //!
 //! - [`platform`]: platforms poll their notices and report what they did
 //!   (`/api/platform/v1`, API keys of [`crate::notices::ApiKeys`]);
-//! - [`staff`]: supervision staff triage findings and read cases and notices
-//!   (`/api/staff/v1`, `staff` tokens of [`crate::access::AccessTokens`]);
-//! - [`enforcement`]: a bureau's enforcement staff read its cases and record
-//!   outcomes (`/api/enforcement/v1`, `enforcement` tokens bound to a bureau);
+//! - [`staff`]: supervision staff triage findings, read cases, issue a case's
+//!   notices and follow each notice up (`/api/staff/v1`, `staff` tokens of
+//!   [`crate::access::AccessTokens`]);
+//! - [`enforcement`]: a bureau's enforcement staff read its cases, record
+//!   outcomes, and have a case's evidence bundle sealed and download it
+//!   (`/api/enforcement/v1`, `enforcement` tokens bound to a bureau);
 //! - [`admin`]: platforms' API keys issued, listed and revoked
 //!   (`/api/admin/v1`, `admin` tokens).
 //!
 //! Shared: [`auth`] (bearer secrets, a token bucket per key or token),
 //! [`errors`] (the one error shape, `{"error": {"code", "message"}}`),
 //! [`request`] (bounded bodies, queries, paging), [`replay`] (Idempotency-Key
-//! on the people's writes) and [`openapi`] (the OpenAPI 3.1 document, checked
+//! on the people's writes), [`bundles`] (sealing with the station, finding a
+//! bundle's file from what was recorded) and [`openapi`] (the OpenAPI 3.1 document, checked
 //! against [`ROUTES`] by the tests). The API owns no data: it is a thin layer
 //! over the stores, and who may call what is the table [`ROUTES`].
 
 pub mod admin;
 pub mod auth;
+pub mod bundles;
 pub mod enforcement;
 pub mod errors;
 pub mod openapi;
@@ -36,9 +40,13 @@ use axum::{Json, Router};
 
 use crate::access::{AccessError, AccessTokens, Role};
 use crate::cases::Triage;
+use crate::config::DataDir;
 use crate::notices::{ApiKeys, NoticeError, NoticeStore, PlatformRegistry};
+use crate::sealing::Station;
 use crate::store::Store;
+use crate::verification::{FollowUps, VerifyError};
 pub use auth::{Limiter, RateLimit};
+pub use bundles::Sealing;
 pub use errors::ApiError;
 
 /// The largest request body accepted: a disposition or a note is a few hundred bytes.
@@ -76,10 +84,13 @@ pub const ROUTES: &[(&str, &str, Audience)] = &[
     ("GET", "/api/staff/v1/cases/{id}", Audience::Token(Role::Staff)),
     ("GET", "/api/staff/v1/notices", Audience::Token(Role::Staff)),
     ("GET", "/api/staff/v1/notices/{id}", Audience::Token(Role::Staff)),
+    ("POST", "/api/staff/v1/cases/{id}/notices", Audience::Token(Role::Staff)),
     ("GET", "/api/enforcement/v1/cases", Audience::Token(Role::Enforcement)),
     ("GET", "/api/enforcement/v1/cases/{id}", Audience::Token(Role::Enforcement)),
     ("GET", "/api/enforcement/v1/cases/{id}/notices", Audience::Token(Role::Enforcement)),
     ("POST", "/api/enforcement/v1/cases/{id}/outcome", Audience::Token(Role::Enforcement)),
+    ("POST", "/api/enforcement/v1/cases/{id}/bundle", Audience::Token(Role::Enforcement)),
+    ("GET", "/api/enforcement/v1/bundles/{bundle_id}", Audience::Token(Role::Enforcement)),
     ("GET", "/api/admin/v1/platforms/{platform}/keys", Audience::Token(Role::Admin)),
     ("POST", "/api/admin/v1/platforms/{platform}/keys", Audience::Token(Role::Admin)),
     ("DELETE", "/api/admin/v1/keys/{key_id}", Audience::Token(Role::Admin)),
@@ -92,6 +103,8 @@ pub enum OpenError {
     Notices(#[from] NoticeError),
     #[error(transparent)]
     Access(#[from] AccessError),
+    #[error(transparent)]
+    Verification(#[from] VerifyError),
     #[error("cannot open the idempotency tree: {0}")]
     Db(#[from] sled::Error),
 }
@@ -105,6 +118,12 @@ pub struct ApiState {
     /// Findings and cases, and the routing and merge window confirmations use.
     pub triage: Arc<Triage>,
     pub limiter: Limiter,
+    /// Our verification of each notice (re-crawls), read by staff.
+    pub followups: FollowUps,
+    /// The station's store: listings, the ledger.
+    pub store: Store,
+    /// Sealing bundles; `None` (sealing answers 503) until [`ApiState::with_station`].
+    pub sealing: Option<Sealing>,
     replays: replay::Replays,
     /// The database everything lives in, flushed before a write is answered:
     /// a client that was told "recorded" does not send it again, so sled's
@@ -129,9 +148,19 @@ impl ApiState {
             tokens: AccessTokens::open(db)?,
             triage: Arc::new(triage),
             limiter: Limiter::new(rate_limit),
+            followups: FollowUps::open(db)?,
+            store: store.clone(),
+            sealing: None,
             replays: replay::Replays::open(db)?,
             db: db.clone(),
         })
+    }
+
+    /// Lets the API seal case bundles with `station` (opened on the same
+    /// store) into `data`'s `bundles/cases/`, as the CLI does.
+    pub fn with_station(mut self, data: DataDir, station: Station) -> ApiState {
+        self.sealing = Some(Sealing { data, station: Arc::new(station) });
+        self
     }
 
     /// Makes the writes answered so far durable.
@@ -156,12 +185,15 @@ pub fn app(state: ApiState) -> Router {
         .route("/api/staff/v1/rules/stats", get(staff::rule_stats))
         .route("/api/staff/v1/cases", get(staff::cases))
         .route("/api/staff/v1/cases/{id}", get(staff::case))
+        .route("/api/staff/v1/cases/{id}/notices", post(staff::issue_notices))
         .route("/api/staff/v1/notices", get(staff::notices))
         .route("/api/staff/v1/notices/{id}", get(staff::notice))
         .route("/api/enforcement/v1/cases", get(enforcement::cases))
         .route("/api/enforcement/v1/cases/{id}", get(enforcement::case))
         .route("/api/enforcement/v1/cases/{id}/notices", get(enforcement::notices))
         .route("/api/enforcement/v1/cases/{id}/outcome", post(enforcement::outcome))
+        .route("/api/enforcement/v1/cases/{id}/bundle", post(enforcement::seal))
+        .route("/api/enforcement/v1/bundles/{bundle_id}", get(enforcement::download))
         .route("/api/admin/v1/platforms/{platform}/keys", get(admin::keys).post(admin::issue))
         .route("/api/admin/v1/keys/{key_id}", delete(admin::revoke))
         .fallback(no_route)

@@ -27,6 +27,13 @@ fn ok_response(description: &str, schema: &str) -> Value {
     })
 }
 
+/// `response` with an OpenAPI link `name` to operation `to`, whose path parameter `param` is at `pointer` of the body.
+fn linked(mut response: Value, name: &str, to: &str, param: &str, pointer: &str) -> Value {
+    response["links"] =
+        json!({ name: { "operationId": to, "parameters": { param: format!("$response.body#{pointer}") } } });
+    response
+}
+
 /// The security scheme of an audience (`None` for public routes).
 fn scheme(audience: Audience) -> Option<&'static str> {
     match audience {
@@ -114,8 +121,11 @@ fn write_responses(
     let mut conflicts = vec!["the Idempotency-Key was used with a different request"];
     conflicts.extend(extra.iter().filter(|(s, _)| *s == "409").map(|(_, d)| *d));
     out.push(("409", error_response(&conflicts.join("; "))));
+    out.extend(extra.iter().filter(|(s, _)| *s != "409").map(|(s, d)| (*s, error_response(d))));
     out
 }
+
+const NO_SEALING: &str = "this server has no station key to seal with (`sealing_unavailable`)";
 
 /// One operation: `(method, path, operationId, summary, parameters, request body schema, responses)`.
 struct Op {
@@ -295,13 +305,40 @@ fn staff_ops() -> Vec<Op> {
             method: "GET",
             path: "/api/staff/v1/notices/{id}",
             id: "staffGetNotice",
-            summary: "one notice with its status and overdue flag",
+            summary: "one notice with its status, overdue flag, our follow-up and every re-crawl check",
             params: vec![path_param("id", "the notice id")],
             body: None,
             responses: vec![
-                ("200", ok_response("the notice", "StaffNotice")),
+                ("200", ok_response("the notice", "StaffNoticeDetail")),
                 ("404", error_response("no such notice")),
             ],
+        },
+        Op {
+            method: "POST",
+            path: "/api/staff/v1/cases/{id}/notices",
+            id: "staffIssueCaseNotices",
+            summary:
+                "seal the case's evidence bundle and issue one notice per platform and shop (only the missing ones \
+                when some exist)",
+            params: vec![path_param("id", "the case id"), idempotency_param()],
+            body: Some("IssueNoticesRequest"),
+            responses: write_responses(
+                (
+                    "201",
+                    linked(
+                        ok_response("the notices, and the bundle they rest on", "IssuedNotices"),
+                        "firstNotice",
+                        "staffGetNotice",
+                        "id",
+                        "/notices/0/id",
+                    ),
+                ),
+                "no such case",
+                &[
+                    ("409", "the case is closed (`case_closed`) or has no findings (`no_findings`)"),
+                    ("503", NO_SEALING),
+                ],
+            ),
         },
     ]
 }
@@ -354,7 +391,63 @@ fn enforcement_ops() -> Vec<Op> {
                 )],
             ),
         },
+        Op {
+            method: "POST",
+            path: "/api/enforcement/v1/cases/{id}/bundle",
+            id: "enforcementSealCaseBundle",
+            summary: "seal a fresh evidence bundle of the case's findings (recorded on the case)",
+            params: vec![case(), idempotency_param()],
+            body: None,
+            responses: write_responses(
+                (
+                    "201",
+                    linked(
+                        ok_response("the bundle and where to download it", "SealedBundle"),
+                        "download",
+                        "enforcementDownloadBundle",
+                        "bundle_id",
+                        "/bundle/id",
+                    ),
+                ),
+                not_ours,
+                &[("409", "the case has no findings (`no_findings`)"), ("503", NO_SEALING)],
+            ),
+        },
+        Op {
+            method: "GET",
+            path: "/api/enforcement/v1/bundles/{bundle_id}",
+            id: "enforcementDownloadBundle",
+            summary: "the WACZ file of a bundle sealed for one of the bureau's cases",
+            params: vec![json!({
+                "name": "bundle_id", "in": "path", "required": true,
+                "schema": { "type": "string", "pattern": "^B[0-9]{14}-[0-9a-f]{8}$" },
+                "description": "the bundle id (`B` + UTC time + `-` + 8 hex)"
+            })],
+            body: None,
+            responses: vec![
+                ("200", bundle_file_response()),
+                ("400", error_response("not a bundle id")),
+                ("404", error_response("no such bundle of a case in the token's bureau")),
+                ("410", error_response("the bundle is recorded but its file is gone: seal a fresh one")),
+            ],
+        },
     ]
+}
+
+/// A bundle's file with its length and digests.
+fn bundle_file_response() -> Value {
+    let header =
+        |description: &str, schema: Value| json!({ "description": description, "required": true, "schema": schema });
+    json!({
+        "description": "the bundle (a WACZ file, verifiable offline with `evidence-verify`)",
+        "headers": {
+            "Content-Disposition": header("attachment; filename=\"<bundle id>.wacz\"", json!({ "type": "string" })),
+            "Content-Length": header("the file's size", json!({ "type": "integer", "minimum": 0 })),
+            "Repr-Digest": header("RFC 9530: `sha-256=:<base64>:` of the file", json!({ "type": "string", "pattern": "^sha-256=:[A-Za-z0-9+/]{43}=:$" })),
+            "X-Content-SHA256": header("the file's SHA-256 in hex, as in a notice's `evidence_sha256`", json!({ "type": "string", "pattern": "^[0-9a-f]{64}$" }))
+        },
+        "content": { "application/zip": { "schema": { "type": "string", "format": "binary" } } }
+    })
 }
 
 fn admin_ops() -> Vec<Op> {
@@ -426,10 +519,10 @@ pub fn document() -> Value {
         "openapi": "3.1.0",
         "info": {
             "title": "spotcheck API",
-            "version": "1.1.0",
+            "version": "1.2.0",
             "description": "The online spot-check system's API. Platforms poll delisting notices and report what they did; \
-                supervision staff triage findings and follow cases and notices; enforcement staff read their bureau's cases \
-                and record outcomes; admins manage platforms' API keys. Every error is {\"error\": {\"code\", \"message\"}}."
+                supervision staff triage findings, follow cases, issue a case's notices and follow them up; enforcement staff \
+                read their bureau's cases, record outcomes, and have a case's evidence bundle sealed and download it; admins manage platforms' API keys. Every error is {\"error\": {\"code\", \"message\"}}."
         },
         "components": {
             "securitySchemes": {

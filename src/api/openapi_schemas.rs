@@ -251,6 +251,73 @@ fn case_schemas(ts: &Value) -> Value {
     })
 }
 
+fn bundle_schemas() -> Value {
+    let count = json!({ "type": "integer", "minimum": 0 });
+    json!({
+        "Bundle": closed(
+            &["id", "sha256", "bytes", "files", "captures", "findings", "ledger_entries", "timestamp_tokens", "pdf"],
+            json!({
+                "id": { "type": "string", "pattern": "^B[0-9]{14}-[0-9a-f]{8}$" },
+                "sha256": { "type": "string", "pattern": "^sha256:[0-9a-f]{64}$", "description": "of the whole file" },
+                "bytes": count, "files": count, "captures": count, "findings": count,
+                "ledger_entries": count, "timestamp_tokens": count,
+                "pdf": { "type": "boolean", "description": "the report is in the bundle as PDF too" }
+            })),
+        "IssueNoticesRequest": closed(&[], json!({
+            "deadline_hours": { "type": "integer", "minimum": 1, "maximum": 720, "default": 72,
+                                "description": "hours the platforms have to act" }
+        })),
+        "IssuedNotices": closed(&["case", "bundle", "notices", "already"], json!({
+            "case": { "type": "string" },
+            "bundle": { "oneOf": [ schema_ref("Bundle"), { "type": "null" } ],
+                        "description": "sealed for these notices; null when the case had notices already" },
+            "notices": array_of("Notice"),
+            "already": { "type": "integer", "minimum": 0, "description": "notices of the case issued before" }
+        })),
+        "SealedBundle": closed(&["bundle", "download"], json!({
+            "bundle": schema_ref("Bundle"),
+            "download": { "type": "string", "description": "GET it with the same token" }
+        }))
+    })
+}
+
+fn follow_up_schemas(ts: &Value, ts_or_null: &Value) -> Value {
+    let string = json!({ "type": "string" });
+    let verdict = json!({ "type": "string", "enum": ["verified", "not_effective", "relisted", "inconclusive"] });
+    json!({
+        "FollowUp": closed(
+            &["notice_id", "case_id", "verdict", "last_check_at", "last_conclusive_at", "checks", "overdue_at",
+              "dispute_recorded_at", "escalated_at"],
+            json!({
+                "notice_id": string, "case_id": string,
+                "verdict": { "oneOf": [ verdict, { "type": "null" } ], "description": "the latest conclusive verdict" },
+                "last_check_at": ts_or_null, "last_conclusive_at": ts_or_null,
+                "checks": { "type": "integer", "minimum": 0 },
+                "overdue_at": ts_or_null, "dispute_recorded_at": ts_or_null, "escalated_at": ts_or_null
+            })),
+        "NoticeCheck": closed(&["notice_id", "case_id", "platform", "at", "reason", "verdict", "listings"], json!({
+            "notice_id": string, "case_id": string, "platform": string, "at": ts,
+            "reason": { "type": "string", "enum": ["reported", "rejected", "deadline", "relisting"] },
+            "verdict": verdict,
+            "listings": { "type": "array", "items": {
+                "type": "object", "required": ["url", "item_id", "capture", "state"],
+                "properties": {
+                    "url": string, "item_id": string,
+                    "capture": { "type": ["string", "null"], "description": "the re-crawl's capture" },
+                    "state": { "type": "string", "enum": ["gone", "on_sale", "unclear"] }
+                } } }
+        })),
+        "StaffNoticeDetail": {
+            "allOf": [
+                schema_ref("StaffNotice"),
+                { "type": "object", "required": ["follow_up", "checks"], "properties": {
+                    "follow_up": schema_ref("FollowUp"),
+                    "checks": array_of("NoticeCheck") } }
+            ]
+        }
+    })
+}
+
 fn key_schemas(ts: &Value, ts_or_null: &Value) -> Value {
     let string = json!({ "type": "string" });
     json!({
@@ -280,9 +347,14 @@ pub fn schemas() -> Value {
             })) }),
         ),
     );
-    for group in
-        [platform_schemas(&ts, &ts_or_null), finding_schemas(&ts), case_schemas(&ts), key_schemas(&ts, &ts_or_null)]
-    {
+    for group in [
+        platform_schemas(&ts, &ts_or_null),
+        finding_schemas(&ts),
+        case_schemas(&ts),
+        bundle_schemas(),
+        follow_up_schemas(&ts, &ts_or_null),
+        key_schemas(&ts, &ts_or_null),
+    ] {
         if let Value::Object(map) = group {
             all.extend(map);
         }

@@ -7,8 +7,10 @@
 //! another request is 409 `idempotency_conflict`. Keys are scoped per token.
 //! Writes are serialised by one lock, so two concurrent requests with the same
 //! key cannot both act; these writes are rare (people triaging), so the lock
-//! costs nothing that matters.
+//! costs nothing that matters. Sealing a bundle holds it for the seconds the
+//! seal takes, which also keeps seals to one at a time.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -52,6 +54,10 @@ impl Written {
     pub fn ok(body: impl Serialize) -> Result<Written, ApiError> {
         let body = serde_json::to_value(body).map_err(ApiError::internal)?;
         Ok(Written { status: StatusCode::OK, replay: body.clone(), body })
+    }
+
+    pub fn created(body: impl Serialize) -> Result<Written, ApiError> {
+        Ok(Written { status: StatusCode::CREATED, ..Written::ok(body)? })
     }
 }
 
@@ -117,11 +123,32 @@ pub async fn run(
     role: Role,
     write: impl FnOnce(&Principal, &str, &[u8]) -> Result<Written, ApiError>,
 ) -> Result<Response, ApiError> {
+    let (who, id, request) = read(state, input, role)?;
+    once(state, &who, &request, async { write(&who, &id, &request.body) }).await
+}
+
+/// [`run`] for a write that awaits (sealing a bundle): `write` gets its own
+/// copies of who, the id and the body. It runs as a task of its own, so a
+/// client that hangs up does not cut a seal short: the write completes and
+/// its answer is kept for the retry with the same Idempotency-Key.
+pub async fn run_async<F, Fut>(state: &ApiState, input: WriteInput, role: Role, write: F) -> Result<Response, ApiError>
+where
+    F: FnOnce(Principal, String, Bytes) -> Fut,
+    Fut: Future<Output = Result<Written, ApiError>> + Send + 'static,
+{
+    let (who, id, request) = read(state, input, role)?;
+    let acting = write(who.clone(), id, request.body.clone());
+    let state = state.clone();
+    let task = tokio::spawn(async move { once(&state, &who, &request, acting).await });
+    task.await.map_err(|e| ApiError::internal(format!("the write task ended badly: {e}")))?
+}
+
+fn read(state: &ApiState, input: WriteInput, role: Role) -> Result<(Principal, String, WriteRequest), ApiError> {
     let WriteInput { method, uri, headers, path, body } = input;
     let who = principal(&state.tokens, &state.limiter, &headers, role)?;
     let id = path_id(path)?;
     let request = WriteRequest::read(&method, &uri, &headers, body)?;
-    once(state, &who, &request, || write(&who, &id, &request.body)).await
+    Ok((who, id, request))
 }
 
 /// The first time it acts and its answer is kept (then the database is
@@ -131,7 +158,7 @@ async fn once(
     state: &ApiState,
     who: &Principal,
     request: &WriteRequest,
-    write: impl FnOnce() -> Result<Written, ApiError>,
+    write: impl Future<Output = Result<Written, ApiError>>,
 ) -> Result<Response, ApiError> {
     let replays = &state.replays;
     let _guard = replays.lock.lock().await;
@@ -146,7 +173,7 @@ async fn once(
         let status = StatusCode::from_u16(record.status).map_err(ApiError::internal)?;
         return Ok(reply(status, record.body));
     }
-    let written = write()?;
+    let written = write.await?;
     let record = Record { request: request.digest.clone(), status: written.status.as_u16(), body: written.replay };
     let json = serde_json::to_vec(&record).map_err(ApiError::internal)?;
     replays.tree.insert(key, json).map_err(ApiError::internal)?;

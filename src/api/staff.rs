@@ -1,6 +1,7 @@
 //! The handlers under `/api/staff/v1`: supervision staff (网监) triage
 //! findings (confirm opens or joins a case; a dismissal's reason feeds its
-//! rule's false-positive rate) and read cases and notices.
+//! rule's false-positive rate), read cases, issue a case's notices (over a
+//! freshly sealed bundle) and follow each notice up.
 //!
 //! The actor recorded in the triage history and the case audit log is the
 //! token's person and id ([`Principal::actor`]), never a name from the body.
@@ -14,15 +15,18 @@ use evidence::finding::FindingRecord;
 use serde::{Deserialize, Serialize};
 
 use super::auth::principal;
+use super::bundles::{self, BundleView};
 use super::errors::ApiError;
 use super::replay::{self, WriteInput, Written};
 use super::request::{self, path_id, PathParam, QueryParams};
 use super::ApiState;
 use crate::access::{Principal, Role};
+use crate::cases::notify::NoticeTerms;
 use crate::cases::{Case, CaseStatus, Confirmed};
 use crate::findings::{Change, RuleTriage, Status, StatusChange};
 use crate::notices::store::NoticeStatus;
 use crate::notices::{Cursor, Notice};
+use crate::verification::{FollowUp, NoticeCheck};
 
 /// A finding with where it stands in triage and the case it is in.
 #[derive(Debug, Serialize)]
@@ -86,6 +90,59 @@ pub struct NoticeView {
     pub status: NoticeStatus,
     /// Past its deadline with no disposition reported.
     pub overdue: bool,
+}
+
+/// One notice with our follow-up: the latest verdict and every re-crawl.
+#[derive(Debug, Serialize)]
+pub struct NoticeDetail {
+    #[serde(flatten)]
+    pub view: NoticeView,
+    pub follow_up: FollowUp,
+    /// Oldest first; empty until a verification round looked at the notice.
+    pub checks: Vec<NoticeCheck>,
+}
+
+/// The body of `POST /api/staff/v1/cases/{id}/notices`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueBody {
+    /// Hours the platforms have to act: a whole number (JSON Schema counts
+    /// `48.0` as the integer 48, so it is read as a number and checked).
+    #[serde(default = "default_deadline_hours")]
+    pub deadline_hours: f64,
+}
+
+/// The CLI's default: three days.
+fn default_deadline_hours() -> f64 {
+    72.0
+}
+
+/// The longest deadline a notice may give: 30 days.
+pub const MAX_DEADLINE_HOURS: u32 = 720;
+
+impl IssueBody {
+    /// The deadline, if it is a whole number of hours from 1 to [`MAX_DEADLINE_HOURS`].
+    pub fn deadline(&self) -> Result<chrono::Duration, ApiError> {
+        let hours = self.deadline_hours;
+        if hours.fract() != 0.0 || !(1.0..=f64::from(MAX_DEADLINE_HOURS)).contains(&hours) {
+            return Err(ApiError::BadBody(format!(
+                "`deadline_hours` {hours}: a whole number from 1 to {MAX_DEADLINE_HOURS} expected"
+            )));
+        }
+        // Exact: a whole number no larger than 720.
+        Ok(chrono::Duration::hours(hours as i64))
+    }
+}
+
+/// What issuing a case's notices did.
+#[derive(Debug, Serialize)]
+pub struct IssuedNotices {
+    pub case: String,
+    /// The bundle sealed for them; `null` when the case had notices already.
+    pub bundle: Option<BundleView>,
+    pub notices: Vec<Notice>,
+    /// Notices of the case that existed before this request.
+    pub already: usize,
 }
 
 /// One page of notices (every platform's), in issue order.
@@ -232,14 +289,37 @@ pub async fn notices(
     Ok(Json(NoticePage { notices, next_cursor: next.to_string() }))
 }
 
-/// `GET /api/staff/v1/notices/{id}`
+/// `GET /api/staff/v1/notices/{id}`: with our follow-up and its checks.
 pub async fn notice(
     State(state): State<ApiState>,
     headers: HeaderMap,
     path: PathParam,
-) -> Result<Json<NoticeView>, ApiError> {
+) -> Result<Json<NoticeDetail>, ApiError> {
     staff(&state, &headers)?;
     let id = path_id(path)?;
     let notice = state.notices.get_any(&id)?.ok_or_else(|| ApiError::not_found("notice", &id))?;
-    Ok(Json(notice_view(&state, notice)?))
+    let follow_up = state.followups.get(&notice)?;
+    let checks = state.followups.checks(&notice.id)?;
+    Ok(Json(NoticeDetail { view: notice_view(&state, notice)?, follow_up, checks }))
+}
+
+/// `POST /api/staff/v1/cases/{id}/notices`: seals the case's bundle and
+/// issues one notice per platform and shop (only the missing ones when some
+/// exist); 201 with what was issued. No PDF is printed, so no browser is needed.
+pub async fn issue_notices(State(state): State<ApiState>, input: WriteInput) -> Result<Response, ApiError> {
+    let acting = state.clone();
+    replay::run_async(&state, input, Role::Staff, |who, id, body| async move {
+        let parsed: IssueBody = request::json(&body)?;
+        let terms = NoticeTerms { deadline: parsed.deadline()?, ..NoticeTerms::default() };
+        let sealing = acting.sealing.as_ref().ok_or(ApiError::SealingUnavailable)?;
+        let notifier = bundles::notifier(&acting, sealing, who.actor());
+        let issued = notifier.issue_notices(&id, &terms, &sealing.bundle_dir(), None, Utc::now()).await?;
+        Written::created(IssuedNotices {
+            case: issued.case,
+            bundle: issued.bundle.map(BundleView::from),
+            notices: issued.notices,
+            already: issued.already,
+        })
+    })
+    .await
 }

@@ -35,6 +35,10 @@ pub const CONTEST: &str =
     "平台或平台内经营者对本通知有异议的，可在处置期限内通过平台接口提交 disputed 处置并说明理由；\
 对行政处理决定不服的，可依法申请行政复议或者提起行政诉讼。";
 
+/// The case audit action that records a sealed bundle; its detail is
+/// `"{bundle id} sha256:{hex} {path}"`.
+pub const BUNDLE_SEALED: &str = "evidence bundle sealed";
+
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
     #[error("case `{0}` not found")]
@@ -118,7 +122,7 @@ impl Notifier<'_> {
         let detail = format!("{} {} {}", summary.id, summary.sha256, summary.path.display());
         self.cases.record(
             &case.id,
-            "evidence bundle sealed",
+            BUNDLE_SEALED,
             &detail,
             &[summary.id.clone(), summary.sha256.clone()],
             &self.actor,

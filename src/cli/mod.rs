@@ -220,7 +220,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Notices(command) => notices::run(command, &data, &identity).await?,
         Command::Tokens(command) => tokens::run(command, &data, &identity).await?,
         Command::Serve(args) => {
-            serve::run(args, &data).await?;
+            serve::run(args, &data, &identity).await?;
             true
         }
         Command::Market(MarketCommand::Serve(args)) => {

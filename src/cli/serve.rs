@@ -18,8 +18,9 @@ use anyhow::Context;
 
 use crate::api::{self, ApiState, RateLimit};
 use crate::cases::{merge, Triage};
-use crate::config::DataDir;
+use crate::config::{DataDir, Identity};
 use crate::notices::{DeliveryConfig, OutboxWorker, PlatformRegistry};
+use crate::sealing::Station;
 use crate::store::Store;
 
 /// Flags of `spotcheck serve`.
@@ -69,15 +70,19 @@ impl ServeArgs {
     }
 }
 
-/// Opens the store, binds, prints the address and serves until Ctrl-C.
-pub async fn run(args: ServeArgs, data: &DataDir) -> anyhow::Result<()> {
+/// Opens the store and the station (bundles are sealed with its key, as by
+/// the CLI), binds, prints the address and serves until Ctrl-C.
+pub async fn run(args: ServeArgs, data: &DataDir, identity: &Identity) -> anyhow::Result<()> {
     let registry = match &args.platforms {
         Some(path) => PlatformRegistry::load(path)?,
         None => PlatformRegistry::default(),
     };
     let store = Store::open(&data.db())?;
     let triage = Triage::configured(&store, args.routing.as_deref(), args.window_days)?;
-    let state = ApiState::open(&store, registry.clone(), triage, args.rate_limit())?;
+    let station = Station::open(data, &store, identity)
+        .with_context(|| format!("cannot open the station key in `{}`", data.keys().display()))?;
+    let state =
+        ApiState::open(&store, registry.clone(), triage, args.rate_limit())?.with_station(data.clone(), station);
     let worker = if args.no_outbox {
         None
     } else {
