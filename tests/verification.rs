@@ -250,3 +250,49 @@ async fn a_removal_is_verified_by_its_404_and_a_relisted_item_is_caught_by_the_r
     assert_eq!((follow.verdict, follow.checks), (Some(Verdict::Relisted), 2));
     assert_eq!(FollowUps::open(l.store.db()).unwrap().checks(&notice.id).unwrap().len(), 2);
 }
+
+#[path = "support/api_client.rs"]
+#[allow(dead_code)] // shared with the API tests; this file uses the serve spawner and `answer`
+mod api_client;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spotcheck_serve_runs_verification_rounds_on_its_own() {
+    let l = confirmed_cases(1).await;
+    // A notice whose deadline has passed, for listings the platform did take down.
+    let notice = l.issue(&l.cases[0], Duration::hours(-1)).await.notices[0].clone();
+    let platform = platform_of(&notice.draft.platform);
+    for listing in &notice.draft.listings {
+        assert!(l.market.delist(platform, listing.item_id.parse().unwrap()));
+    }
+    let root = l.data.root().to_path_buf();
+    let staff = spotcheck::access::AccessTokens::open(l.store.db())
+        .unwrap()
+        .issue(spotcheck::access::Role::Staff, "王芳", None, Utc::now())
+        .unwrap()
+        .1;
+    l.store.flush().unwrap();
+    let Loop { store, _server: market_server, _tmp: tmp, .. } = l;
+    drop(store);
+
+    let platforms = tmp.path().join("platforms.toml");
+    std::fs::write(&platforms, "").unwrap();
+    let (_serve, base) = api_client::spotcheck_serve(&root, &platforms, &["--verify-every", "1"]).await;
+    let http = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let follow = loop {
+        let (status, _, body) =
+            api_client::answer(http.get(format!("{base}/api/staff/v1/notices/{}", notice.id)).bearer_auth(&staff))
+                .await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+        if body["follow_up"]["verdict"] == "verified" {
+            break body;
+        }
+        assert!(std::time::Instant::now() < deadline, "no verification round within 60 s: {body}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(!follow["follow_up"]["overdue_at"].is_null(), "{follow}");
+    let checks = follow["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 1, "one conclusive check, not one per round: {follow}");
+    assert_eq!(checks[0]["reason"], "deadline");
+    drop(market_server);
+}

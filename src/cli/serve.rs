@@ -1,6 +1,7 @@
 //! `spotcheck serve`: the API (platforms, staff, enforcement, admin) over the
-//! station's database, and the notices outbox worker that delivers webhooks
-//! while the server runs.
+//! station's database, the notices outbox worker that delivers webhooks while
+//! the server runs, and verification rounds (`--verify-every`) that re-crawl
+//! what platforms say they removed.
 //!
 //! Like `spotcheck market serve`, it binds first and prints
 //! `listening on http://HOST:PORT` as the first stdout line, so scripts and
@@ -53,6 +54,12 @@ pub struct ServeArgs {
     /// How often the outbox worker looks for due events, in milliseconds.
     #[arg(long, default_value_t = 500)]
     pub outbox_poll_ms: u64,
+    /// Run a verification round (`notices verify`) every this many seconds; 0: never.
+    #[arg(long, default_value_t = 300)]
+    pub verify_every: u64,
+    /// Days after a verified removal before the listing is looked at again for relisting.
+    #[arg(long, default_value_t = 7)]
+    pub relist_after_days: i64,
 }
 
 impl ServeArgs {
@@ -88,6 +95,18 @@ pub async fn run(args: ServeArgs, data: &DataDir, identity: &Identity) -> anyhow
     } else {
         Some(OutboxWorker::spawn(state.notices.outbox().clone(), Arc::new(registry), args.delivery())?)
     };
+    let verification = if args.verify_every == 0 {
+        None
+    } else {
+        let fetch = crate::fetch::FetchConfig {
+            station: Some(identity.station.clone()),
+            operators: identity.operators.clone(),
+            ..crate::fetch::FetchConfig::default()
+        };
+        let relist_after = chrono::Duration::days(args.relist_after_days.max(0));
+        let verifier = super::notices::verifier(&store, data, identity, fetch, relist_after)?;
+        Some(tokio::spawn(verifier.run_every(Duration::from_secs(args.verify_every))))
+    };
     let app = api::app(state);
 
     let listener =
@@ -103,6 +122,10 @@ pub async fn run(args: ServeArgs, data: &DataDir, identity: &Identity) -> anyhow
         let _ = tokio::signal::ctrl_c().await;
     });
     let served = server.await.context("the api server stopped");
+    if let Some(rounds) = verification {
+        // A round cut short leaves its notices due; the next run checks them.
+        rounds.abort();
+    }
     if let Some(worker) = worker {
         worker.abort();
         // The worker ends at its next await point; a panic in it would show here.

@@ -344,11 +344,9 @@ impl Verifier {
         let adapter = self.adapters.get(&notice.draft.platform);
         // A notice's listings are fetched a few at a time (the host's politeness
         // gate still applies), in order, so the check lists them as the notice does.
-        let checked: Vec<(ListingCheck, Option<NewEntry>)> = futures::stream::iter(&notice.draft.listings)
-            .map(|l| self.check_listing(adapter.as_deref(), l))
-            .buffered(LISTINGS_AT_ONCE)
-            .collect()
-            .await;
+        let fetches: Vec<_> = notice.draft.listings.iter().map(|l| self.check_listing(adapter.as_deref(), l)).collect();
+        let checked: Vec<(ListingCheck, Option<NewEntry>)> =
+            futures::stream::iter(fetches).buffered(LISTINGS_AT_ONCE).collect().await;
         let (listings, manifests): (Vec<ListingCheck>, Vec<Option<NewEntry>>) = checked.into_iter().unzip();
         let manifests: Vec<NewEntry> = manifests.into_iter().flatten().collect();
         let on_sale = listings.iter().any(|l| l.state.is_on_sale());
