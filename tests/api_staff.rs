@@ -40,6 +40,8 @@ use spotcheck::store::Store;
 mod api_client;
 #[path = "support/notice_draft.rs"]
 mod notice_draft;
+#[path = "support/open_demo.rs"]
+mod open_demo;
 use api_client::{answer, error_code, spotcheck_serve, REGISTRY};
 use notice_draft::draft;
 
@@ -50,16 +52,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_spotcheck");
 fn demo_db() -> &'static Path {
     static DEMO: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     let (_, db) = DEMO.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(BIN)
-            .args(["--data-dir", dir.path().to_str().unwrap()])
-            .args(["demo", "--listings", "300", "--pictures", "0", "--live-seconds", "0", "--no-enforcement"])
-            .output()
-            .unwrap();
-        // The demo's exit status is not the point (a rule may miss its bar at 300 listings); its data is.
-        let db = dir.path().join("demo").join("db");
-        assert!(db.exists(), "demo stored nothing: {}", String::from_utf8_lossy(&out.stderr));
-        (dir, db)
+        let (dir, data) = open_demo::open_findings_demo();
+        (dir, data.join("db"))
     });
     db
 }

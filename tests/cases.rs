@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure here is a failed test
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use chrono::{Duration, Utc};
@@ -18,20 +18,9 @@ use spotcheck::store::Store;
 
 const BIN: &str = env!("CARGO_BIN_EXE_spotcheck");
 
-/// A demo run's data directory (`<tmp>/demo`), stopped before its own triage
-/// (`--no-enforcement`), so every finding is open; the demo's own exit status is
-/// ignored (at 300 listings a rule may miss its precision bar), its data is what counts.
-fn demo() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .args(["--data-dir", dir.path().to_str().unwrap()])
-        .args(["demo", "--listings", "300", "--pictures", "0", "--live-seconds", "0", "--no-enforcement"])
-        .output()
-        .unwrap();
-    let data = dir.path().join("demo");
-    assert!(data.join("db").exists(), "demo stored nothing: {}", String::from_utf8_lossy(&out.stderr));
-    (dir, data)
-}
+#[path = "support/open_demo.rs"]
+mod open_demo;
+use open_demo::open_findings_demo as demo;
 
 fn run(data: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
