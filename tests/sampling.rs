@@ -331,3 +331,63 @@ fn a_draw_over_the_sample_marketplace_stratifies_by_class_and_platform() {
     let in_sample = share(&risky, &mut d.items().map(|(_, i)| by_key[i.key.as_str()]));
     assert!(in_sample > 1.5 * in_population, "risky share: sample {in_sample}, population {in_population}");
 }
+
+fn spotcheck(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_spotcheck")).args(args).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+fn write_jsonl(path: &std::path::Path, candidates: &[Candidate]) {
+    let lines: Vec<String> = candidates.iter().map(|c| serde_json::to_string(c).unwrap()).collect();
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn the_cli_draws_exports_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let (forward, backward) = (dir.path().join("forward.jsonl"), dir.path().join("backward.jsonl"));
+    let mut candidates = population(120);
+    write_jsonl(&forward, &candidates);
+    candidates.reverse();
+    write_jsonl(&backward, &candidates);
+    let run = |input: &std::path::Path, out: &str| {
+        let out = dir.path().join(out);
+        let args = ["--data-dir", data, "sample", "draw", "--size", "12", "--seed", "42", "--weighting", "risk"];
+        let (ok, text) = spotcheck(
+            &[&args[..], &["--candidates", input.to_str().unwrap(), "--out", out.to_str().unwrap()]].concat(),
+        );
+        assert!(ok, "{text}");
+        assert!(text.contains(&Seed::from_u64(42).to_hex()), "the seed is shown: {text}");
+        out
+    };
+    let (a, b) = (run(&forward, "a"), run(&backward, "b"));
+    let read = |dir: &std::path::Path, name: &str| std::fs::read(dir.join(name)).unwrap();
+    assert_eq!(read(&a, "draw.json"), read(&b, "draw.json"), "input order does not matter");
+    assert_eq!(read(&a, "draw.csv"), read(&b, "draw.csv"));
+    assert_eq!(String::from_utf8(read(&a, "draw.csv")).unwrap().lines().count(), 13);
+
+    let (ok, text) = spotcheck(&["--data-dir", data, "sample", "verify", a.to_str().unwrap()]);
+    assert!(ok && text.contains("verified: 12 of 120"), "{text}");
+    let mut fewer = population(120);
+    fewer.retain(|c| c.key != "mall/0");
+    write_jsonl(&a.join("candidates.jsonl"), &fewer);
+    let (ok, text) = spotcheck(&["--data-dir", data, "sample", "verify", a.to_str().unwrap()]);
+    assert!(!ok && text.contains("population: recorded 120 candidates, given 119"), "{text}");
+
+    let (ok, text) = spotcheck(&[
+        "--data-dir",
+        data,
+        "sample",
+        "draw",
+        "--size",
+        "500",
+        "--candidates",
+        forward.to_str().unwrap(),
+        "--out",
+        a.to_str().unwrap(),
+    ]);
+    assert!(!ok && text.contains("sample size 500 exceeds the 120 candidates"), "{text}");
+}

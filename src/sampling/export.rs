@@ -65,13 +65,13 @@ impl Draw {
     /// population, allocation and the keys drawn.
     pub fn summary(&self) -> String {
         let mut s = format!(
-            "drew {} of {} candidates in {} strata\nseed {}\ncandidates sha256 {}\nweighting {:?}\n",
+            "drew {} of {} candidates in {} strata\nseed {}\ncandidates sha256 {}\nweighting {}\n",
             self.total,
             self.population,
             self.strata.len(),
             self.seed_hex(),
             self.candidates_digest,
-            self.plan.weighting
+            self.plan.weighting.as_str()
         );
         for stratum in &self.strata {
             let keys: Vec<&str> = stratum.drawn.iter().map(|i| i.key.as_str()).collect();

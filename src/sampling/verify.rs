@@ -7,7 +7,7 @@ use super::draw::{draw, Draw, StratumDraw};
 use super::SamplingError;
 
 /// Relative tolerance on recorded rank keys: `ln` may differ in the last bit
-/// between math libraries, and JSON round-trips them exactly anyway.
+/// between math libraries, and a JSON reader may round the last digit.
 const RANK_KEY_TOLERANCE: f64 = 1e-12;
 
 /// One way a recorded draw differs from the draw recomputed from the candidates.

@@ -38,6 +38,14 @@ pub enum Weighting {
 }
 
 impl Weighting {
+    /// The name in plans and on the command line: `off` or `risk`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Weighting::Off => "off",
+            Weighting::Risk => "risk",
+        }
+    }
+
     /// The weight of a candidate: finite and positive for any input
     /// (between `CLEAN` and `(BASE + PER_PAST_FAILURE × PAST_FAILURES_CAP) × 4`).
     /// All the constants are multiples of 1/2, so weights are exact in `f64`.
