@@ -10,10 +10,10 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::NaiveDate;
 use proptest::prelude::*;
 use spotcheck::market::{Market, MarketConfig, REFERENCE_DATE};
-use spotcheck::model::Shop;
+use spotcheck::model::{Listing, Shop};
 use spotcheck::rules::{CheckHistory, RuleSet};
 use spotcheck::sampling::{
-    draw, Allocation, Candidate, Difference, Draw, Quota, RiskFactors, RiskTables, SamplePlan, SamplingError, Seed,
+    draw, gather, Allocation, Candidate, Difference, Draw, Quota, RiskFactors, SamplePlan, SamplingError, Seed,
     Weighting,
 };
 use url::Url;
@@ -256,33 +256,19 @@ fn the_method_is_pinned() {
 const PINNED: [&str; 6] = ["duo/43", "mall/54", "duo/3", "mall/14", "duo/47", "mall/46"];
 const PINNED_DIGEST: &str = "71bcd5264e13ced20439f1233d2f0f1bf692be71391dcb6b583b3fa572df8806";
 
-/// The sample marketplace's 2,000 listings as candidates: classes from the
+/// The sample marketplace's 2,000 listings as candidates (classes from the
 /// builtin catalogue, risk from the market's spot-check history and the price
-/// baselines of the listings themselves.
+/// baselines of the listings themselves), with each listing's planted violations.
 fn market_candidates() -> (Vec<Candidate>, HashMap<String, Vec<String>>) {
     let market = Market::new(MarketConfig { seed: 7, listings: 2000, ..MarketConfig::default() });
     let base = Url::parse("http://127.0.0.1:8080/").unwrap();
-    let rules = RuleSet::builtin().unwrap();
-    let mut records: Vec<_> = market.truth(&base).collect();
-    for r in &mut records {
-        r.listing.catalogue_class =
-            rules.reference.catalogue.classify(&r.listing).map(|i| rules.reference.catalogue.classes[i].id.clone());
-    }
-    let shops: HashMap<(String, String), Shop> =
-        market.shops_truth(&base).map(|s| ((s.platform.clone(), s.shop_id.clone()), s)).collect();
+    let records: Vec<_> = market.truth(&base).collect();
+    let listings: Vec<Listing> = records.iter().map(|r| r.listing.clone()).collect();
+    let shops: Vec<Shop> = market.shops_truth(&base).collect();
     let history = CheckHistory::new(market.history());
-    let baselines = rules.baselines(records.iter().map(|r| &r.listing));
     let today = NaiveDate::parse_from_str(REFERENCE_DATE, "%Y-%m-%d").unwrap();
-    let tables = RiskTables { history: &history, baselines: &baselines, today };
-    let violations = records.iter().map(|r| (r.listing.key(), r.violations.clone())).collect();
-    let candidates = records
-        .iter()
-        .map(|r| {
-            let l = &r.listing;
-            let shop = l.shop.as_ref().and_then(|s| shops.get(&(l.platform.clone(), s.shop_id.clone())));
-            Candidate::of_listing(l, shop, &tables)
-        })
-        .collect();
+    let candidates = gather(&listings, &shops, &RuleSet::builtin().unwrap(), &history, today);
+    let violations = records.into_iter().map(|r| (r.listing.key(), r.violations)).collect();
     (candidates, violations)
 }
 

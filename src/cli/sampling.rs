@@ -3,7 +3,6 @@
 //! `candidates.jsonl` it was drawn from, and its verification by anyone
 //! holding those files (see `crate::sampling`).
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
@@ -13,7 +12,7 @@ use chrono::{NaiveDate, Utc};
 use crate::config::DataDir;
 use crate::model::{Listing, Shop};
 use crate::rules::{CheckHistory, RuleSet};
-use crate::sampling::{self, Allocation, Candidate, Draw, Quota, RiskTables, SamplePlan, Seed, Weighting};
+use crate::sampling::{self, Allocation, Candidate, Draw, Quota, SamplePlan, Seed, Weighting};
 use crate::store::Store;
 
 const DRAW_JSON: &str = "draw.json";
@@ -159,25 +158,15 @@ fn read_candidates(path: &Path) -> anyhow::Result<Vec<Candidate>> {
     Ok(out)
 }
 
-/// The latest stored listings, classified by the builtin catalogue, with risk
-/// from `--history` and price baselines of the stored listings themselves.
+/// The latest stored listings and shops as candidates (see [`sampling::gather`]),
+/// with risk from `--history`.
 fn stored_candidates(args: &DrawArgs, data: &DataDir) -> anyhow::Result<Vec<Candidate>> {
     let store = Store::open(&data.db())?;
-    let rules = RuleSet::builtin()?;
-    let mut listings: Vec<Listing> = store.latest_listings().collect::<Result<_, _>>()?;
+    let listings: Vec<Listing> = store.latest_listings().collect::<Result<_, _>>()?;
     if listings.is_empty() {
         bail!("no stored listings: crawl first, or give `--candidates`");
     }
-    let catalogue = &rules.reference.catalogue;
-    for l in &mut listings {
-        if l.catalogue_class.is_none() {
-            l.catalogue_class = catalogue.classify(l).and_then(|i| catalogue.classes.get(i)).map(|c| c.id.clone());
-        }
-    }
-    let shops: HashMap<(String, String), Shop> = store
-        .latest_shops()
-        .map(|s| s.map(|s| ((s.platform.clone(), s.shop_id.clone()), s)))
-        .collect::<Result<_, _>>()?;
+    let shops: Vec<Shop> = store.latest_shops().collect::<Result<_, _>>()?;
     let history = match &args.history {
         Some(p) => {
             let file = std::fs::File::open(p).with_context(|| format!("cannot open `{}`", p.display()))?;
@@ -185,14 +174,6 @@ fn stored_candidates(args: &DrawArgs, data: &DataDir) -> anyhow::Result<Vec<Cand
         }
         None => CheckHistory::default(),
     };
-    let baselines = rules.baselines(&listings);
     let today = args.today.unwrap_or_else(|| Utc::now().date_naive());
-    let tables = RiskTables { history: &history, baselines: &baselines, today };
-    Ok(listings
-        .iter()
-        .map(|l| {
-            let shop = l.shop.as_ref().and_then(|r| shops.get(&(l.platform.clone(), r.shop_id.clone())));
-            Candidate::of_listing(l, shop, &tables)
-        })
-        .collect())
+    Ok(sampling::gather(&listings, &shops, &RuleSet::builtin()?, &history, today))
 }

@@ -7,7 +7,8 @@
 //! 1. **Candidates** ([`Candidate`]): a unique key (`platform/item_id` or
 //!    `platform/shop_id`), a stratum (catalogue class × platform) and
 //!    [`RiskFactors`]. [`Candidate::of_listing`] builds one from a listing, its
-//!    shop and the reference tables (spot-check history, price baselines).
+//!    shop and the reference tables (spot-check history, price baselines);
+//!    [`gather`] does it for a whole crawl.
 //! 2. **Weights** ([`Weighting`]): all 1, or risk weights from the constants in
 //!    [`weights`] — policy, not law, kept in that one place.
 //! 3. **Allocation** ([`Allocation`]): the sample size shared among the strata
@@ -48,6 +49,7 @@ mod allocate;
 mod candidate;
 mod draw;
 mod export;
+mod gather;
 mod seed;
 mod verify;
 pub mod weights;
@@ -55,6 +57,7 @@ pub mod weights;
 pub use allocate::{proportional, Allocation, Quota, Stratum};
 pub use candidate::{Candidate, RiskFactors, RiskTables, CLEARLY_LOW_RATIO, MIN_BASELINE_SAMPLE, UNCLASSIFIED};
 pub use draw::{candidates_digest, draw, Draw, DrawnItem, SamplePlan, StratumDraw};
+pub use gather::gather;
 pub use seed::{Seed, METHOD};
 pub use verify::Difference;
 pub use weights::Weighting;
