@@ -65,6 +65,37 @@ proptest! {
     }
 }
 
+proptest! {
+    /// Any keys, strata and risks: the draw either fails with an error (a
+    /// duplicate or empty key) or draws exactly `size`, each stratum its allocation.
+    #[test]
+    fn any_candidate_list_draws_or_says_why(
+        rows in proptest::collection::vec(("\\PC{0,6}", 0usize..3, 0usize..2, any::<u32>(), any::<bool>(), any::<Option<u32>>()), 1..60),
+        size in 1usize..60,
+        seed in any::<u64>(),
+    ) {
+        let candidates: Vec<Candidate> = rows
+            .iter()
+            .map(|(key, class, platform, failures, low, clean)| {
+                let risk = RiskFactors { past_failures: *failures, clearly_low_price: *low, key_list: !*low, years_clean: *clean };
+                candidate(key, ["mall", "duo"][*platform], ["a", "b", "c"][*class], risk)
+            })
+            .collect();
+        match draw(&plan(size, seed, Weighting::Risk), &candidates) {
+            Ok(d) => {
+                prop_assert_eq!(d.items().count(), size);
+                prop_assert!(d.strata.iter().all(|s| s.drawn.len() == s.allocated && s.allocated <= s.population));
+                prop_assert!(d.items().all(|(_, i)| i.weight > 0.0 && i.rank_key.is_finite() && i.rank_key > 0.0));
+                prop_assert!(d.verify(&candidates).is_ok());
+            }
+            Err(e) => prop_assert!(
+                size > candidates.len() || e.to_string().contains("more than once") || e.to_string().contains("empty key"),
+                "{}", e
+            ),
+        }
+    }
+}
+
 #[test]
 fn a_different_seed_gives_a_different_draw() {
     let candidates = population(600);

@@ -91,11 +91,12 @@ fn explicit(
 /// whole part of its quota, and the seats left over go one each to the largest
 /// fractional parts (ties: larger population first, then stratum order). All
 /// arithmetic is on integers, so the result is exact and platform-independent.
-/// The caller guarantees `size` ≤ the total population.
+/// A `size` above the total population is capped at it.
 pub fn proportional(size: usize, populations: &BTreeMap<Stratum, usize>) -> BTreeMap<Stratum, usize> {
     let mut counts: BTreeMap<Stratum, usize> = populations.keys().map(|s| (s.clone(), 0)).collect();
     let mut free: Vec<(&Stratum, u128)> =
         populations.iter().filter(|(_, n)| **n > 0).map(|(s, n)| (s, *n as u128)).collect();
+    let size = size.min(populations.values().sum());
     let mut seats = size as u128;
     if size >= free.len() {
         // Fix strata whose exact quota is below one at one, until none is.
@@ -138,7 +139,10 @@ mod tests {
     use super::*;
 
     fn strata(pops: &[usize]) -> BTreeMap<Stratum, usize> {
-        pops.iter().enumerate().map(|(i, n)| (Stratum { class: format!("c{i}"), platform: "p".into() }, *n)).collect()
+        pops.iter()
+            .enumerate()
+            .map(|(i, n)| (Stratum { class: format!("c{i:02}"), platform: "p".into() }, *n))
+            .collect()
     }
 
     fn counts(size: usize, pops: &[usize]) -> Vec<usize> {
@@ -170,17 +174,34 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any populations and size: the counts sum to the size (capped at the
+        /// total), never exceed a population, and give every non-empty stratum
+        /// one when the size allows.
+        #[test]
+        fn allocation_is_total_and_bounded(pops in proptest::collection::vec(0usize..60, 0..12), size in 0usize..400) {
+            let c = counts(size, &pops);
+            let total: usize = pops.iter().sum();
+            proptest::prop_assert_eq!(c.iter().sum::<usize>(), size.min(total));
+            proptest::prop_assert!(c.iter().zip(&pops).all(|(c, n)| c <= n));
+            let non_empty = pops.iter().filter(|n| **n > 0).count();
+            if size >= non_empty {
+                proptest::prop_assert!(c.iter().zip(&pops).all(|(c, n)| *n == 0 || *c >= 1));
+            }
+        }
+    }
+
     #[test]
     fn quotas_are_checked() {
         let pops = strata(&[5, 3]);
         let q = |class: &str, count| Quota { class: class.into(), platform: "p".into(), count };
-        let ok = Allocation::Quotas(vec![q("c0", 2), q("c1", 3)]).allocate(5, &pops).unwrap();
+        let ok = Allocation::Quotas(vec![q("c00", 2), q("c01", 3)]).allocate(5, &pops).unwrap();
         assert_eq!(ok.into_values().collect::<Vec<_>>(), [2, 3]);
-        let e = Allocation::Quotas(vec![q("c1", 4)]).allocate(4, &pops).unwrap_err().to_string();
-        assert!(e.contains("`c1` on `p`") && e.contains('4') && e.contains('3'), "{e}");
-        let e = Allocation::Quotas(vec![q("c9", 1)]).allocate(1, &pops).unwrap_err().to_string();
-        assert!(e.contains("`c9`"), "{e}");
-        let e = Allocation::Quotas(vec![q("c0", 1)]).allocate(2, &pops).unwrap_err().to_string();
+        let e = Allocation::Quotas(vec![q("c01", 4)]).allocate(4, &pops).unwrap_err().to_string();
+        assert!(e.contains("`c01` on `p`") && e.contains('4') && e.contains('3'), "{e}");
+        let e = Allocation::Quotas(vec![q("c09", 1)]).allocate(1, &pops).unwrap_err().to_string();
+        assert!(e.contains("`c09`"), "{e}");
+        let e = Allocation::Quotas(vec![q("c00", 1)]).allocate(2, &pops).unwrap_err().to_string();
         assert!(e.contains("sum to 1") && e.contains('2'), "{e}");
     }
 }
