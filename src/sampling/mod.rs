@@ -23,7 +23,10 @@
 //!    is not taken from a random stream but from a keyed hash of the seed and
 //!    the candidate's key ([`Seed::uniform`]: SHA-256, domain-separated by
 //!    [`METHOD`]), so each candidate's chance depends on nothing but the seed,
-//!    its key and its weight.
+//!    its key and its weight. This is successive sampling: each next item is
+//!    the one drawn with probability proportional to weight among those left,
+//!    so for more than one item the inclusion probabilities rise with the
+//!    weight but are not exactly proportional to it.
 //!
 //! # Why
 //!
