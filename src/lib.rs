@@ -26,6 +26,7 @@ pub mod market;
 pub mod model;
 pub mod notices;
 pub mod rules;
+pub mod sampling;
 pub mod sealing;
 pub mod store;
 pub mod verification;

@@ -34,6 +34,7 @@ pub mod live;
 pub mod market;
 pub mod notices;
 pub mod rules;
+pub mod sampling;
 pub mod score;
 pub mod serve;
 pub mod tokens;
@@ -107,6 +108,9 @@ pub enum Command {
     /// API tokens of staff and enforcement users (roles), and platforms' API keys.
     #[command(subcommand)]
     Tokens(tokens::TokensCommand),
+    /// "双随机" sampling: draw a stratified, optionally risk-weighted sample with a recorded seed; verify a draw.
+    #[command(subcommand)]
+    Sample(sampling::SampleCommand),
     /// Serve the API: staff, enforcement and platforms (notices, acknowledgements, dispositions).
     Serve(serve::ServeArgs),
 }
@@ -219,6 +223,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         }
         Command::Notices(command) => notices::run(command, &data, &identity).await?,
         Command::Tokens(command) => tokens::run(command, &data, &identity).await?,
+        Command::Sample(command) => sampling::run(command, &data)?,
         Command::Serve(args) => {
             serve::run(args, &data, &identity).await?;
             true

@@ -1,0 +1,179 @@
+//! `spotcheck sample draw|verify`: a "双随机" draw over the stored listings (or
+//! a candidates file), written as `draw.json`, `draw.csv` and the
+//! `candidates.jsonl` it was drawn from, and its verification by anyone
+//! holding those files (see `crate::sampling`).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use chrono::{NaiveDate, Utc};
+
+use crate::config::DataDir;
+use crate::model::{Listing, Shop};
+use crate::rules::{CheckHistory, RuleSet};
+use crate::sampling::{self, Allocation, Candidate, Draw, Quota, SamplePlan, Seed, Weighting};
+use crate::store::Store;
+
+const DRAW_JSON: &str = "draw.json";
+const DRAW_CSV: &str = "draw.csv";
+const CANDIDATES: &str = "candidates.jsonl";
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SampleCommand {
+    /// Draw a stratified (class × platform), optionally risk-weighted random sample.
+    Draw(DrawArgs),
+    /// Redo a recorded draw from its candidates and report every difference.
+    Verify(VerifyArgs),
+}
+
+/// `spotcheck sample draw`
+#[derive(Debug, Clone, clap::Args)]
+pub struct DrawArgs {
+    /// How many to draw in all.
+    #[arg(long)]
+    pub size: usize,
+    /// 64 hex digits or a decimal number (recorded; a random one is chosen if absent).
+    #[arg(long)]
+    pub seed: Option<String>,
+    /// `off`: every candidate alike; `risk`: past failures, clearly-low prices and
+    /// key-list shops drawn more often, shops clean for 3 years less often.
+    #[arg(long, default_value = "off", value_parser = parse_weighting)]
+    pub weighting: Weighting,
+    /// An explicit stratum quota `CLASS/PLATFORM=N` (repeat; replaces proportional allocation).
+    #[arg(long = "quota", value_parser = parse_quota)]
+    pub quotas: Vec<Quota>,
+    /// Candidates as JSON Lines (one `Candidate` per line) instead of the stored listings.
+    #[arg(long, value_name = "JSONL")]
+    pub candidates: Option<PathBuf>,
+    /// Past spot-check results CSV (`uscc,company,date,product,result`) for the risk factors.
+    #[arg(long, value_name = "CSV")]
+    pub history: Option<PathBuf>,
+    /// The date the plan is drawn for, `YYYY-MM-DD` (default: today, UTC).
+    #[arg(long)]
+    pub today: Option<NaiveDate>,
+    /// Directory for `draw.json`, `draw.csv` and `candidates.jsonl` (created).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `spotcheck sample verify DIR`
+#[derive(Debug, Clone, clap::Args)]
+pub struct VerifyArgs {
+    /// A directory `sample draw --out` wrote.
+    pub dir: PathBuf,
+}
+
+fn parse_weighting(s: &str) -> Result<Weighting, String> {
+    [Weighting::Off, Weighting::Risk]
+        .into_iter()
+        .find(|w| w.as_str() == s)
+        .ok_or_else(|| format!("weighting `{s}` is neither `off` nor `risk`"))
+}
+
+fn parse_quota(s: &str) -> Result<Quota, String> {
+    let bad = || format!("quota `{s}` is not `CLASS/PLATFORM=N`");
+    let (stratum, count) = s.rsplit_once('=').ok_or_else(bad)?;
+    let (class, platform) = stratum.rsplit_once('/').ok_or_else(bad)?;
+    let count = count.trim().parse().map_err(|_| bad())?;
+    Ok(Quota { class: class.trim().to_string(), platform: platform.trim().to_string(), count })
+}
+
+pub fn run(command: SampleCommand, data: &DataDir) -> anyhow::Result<bool> {
+    match command {
+        SampleCommand::Draw(args) => draw(&args, data),
+        SampleCommand::Verify(args) => verify(&args),
+    }
+}
+
+fn draw(args: &DrawArgs, data: &DataDir) -> anyhow::Result<bool> {
+    let seed = match &args.seed {
+        Some(s) => s.parse::<Seed>()?,
+        None => Seed(rand::random()),
+    };
+    let candidates = match &args.candidates {
+        Some(path) => read_candidates(path)?,
+        None => stored_candidates(args, data)?,
+    };
+    let allocation =
+        if args.quotas.is_empty() { Allocation::Proportional } else { Allocation::Quotas(args.quotas.clone()) };
+    let plan = SamplePlan { size: args.size, seed, allocation, weighting: args.weighting };
+    let drawn = sampling::draw(&plan, &candidates)?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create `{}`", args.out.display()))?;
+    let write = |name: &str, bytes: &[u8]| {
+        let path = args.out.join(name);
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write `{}`", path.display()))
+    };
+    let mut lines = Vec::new();
+    for c in &candidates {
+        serde_json::to_writer(&mut lines, c)?;
+        lines.write_all(b"\n")?;
+    }
+    write(CANDIDATES, &lines)?;
+    write(DRAW_JSON, drawn.to_json()?.as_bytes())?;
+    write(DRAW_CSV, drawn.to_csv()?.as_bytes())?;
+    print!("{}", drawn.summary());
+    println!("written to `{}` ({DRAW_JSON}, {DRAW_CSV}, {CANDIDATES})", args.out.display());
+    Ok(true)
+}
+
+fn verify(args: &VerifyArgs) -> anyhow::Result<bool> {
+    let path = args.dir.join(DRAW_JSON);
+    let json = std::fs::read_to_string(&path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let recorded = Draw::from_json(&json).with_context(|| format!("`{}` is not a draw", path.display()))?;
+    let candidates = read_candidates(&args.dir.join(CANDIDATES))?;
+    match recorded.verify(&candidates) {
+        Ok(()) => {
+            println!(
+                "verified: {} of {} candidates, seed {}",
+                recorded.total,
+                recorded.population,
+                recorded.seed_hex()
+            );
+            Ok(true)
+        }
+        Err(sampling::SamplingError::DoesNotVerify(diffs)) => {
+            println!("does not verify ({} differences):", diffs.len());
+            for d in diffs {
+                println!("  {d}");
+            }
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn read_candidates(path: &Path) -> anyhow::Result<Vec<Candidate>> {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("cannot read `{}`", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let c = serde_json::from_str(&line)
+            .with_context(|| format!("`{}` line {}: not a candidate", path.display(), i + 1))?;
+        out.push(c);
+    }
+    Ok(out)
+}
+
+/// The latest stored listings and shops as candidates (see [`sampling::gather`]),
+/// with risk from `--history`.
+fn stored_candidates(args: &DrawArgs, data: &DataDir) -> anyhow::Result<Vec<Candidate>> {
+    let store = Store::open(&data.db())?;
+    let listings: Vec<Listing> = store.latest_listings().collect::<Result<_, _>>()?;
+    if listings.is_empty() {
+        bail!("no stored listings: crawl first, or give `--candidates`");
+    }
+    let shops: Vec<Shop> = store.latest_shops().collect::<Result<_, _>>()?;
+    let history = match &args.history {
+        Some(p) => {
+            let file = std::fs::File::open(p).with_context(|| format!("cannot open `{}`", p.display()))?;
+            CheckHistory::from_csv(file)?
+        }
+        None => CheckHistory::default(),
+    };
+    let today = args.today.unwrap_or_else(|| Utc::now().date_naive());
+    Ok(sampling::gather(&listings, &shops, &RuleSet::builtin()?, &history, today))
+}
