@@ -224,8 +224,15 @@ pub async fn run(
         *stage.platform_decisions.entry(action.decision.to_string()).or_default() += 1;
     }
     let webhooks = market.webhook_counts();
+    // The worker records a delivery when the platform's 2xx arrives, which can trail the
+    // platform's own handling by a moment: wait (bounded) for the outbox to drain.
+    let drained_by = std::time::Instant::now() + StdDuration::from_secs(10);
+    while !notices.outbox().pending()?.is_empty() && std::time::Instant::now() < drained_by {
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
     stage.webhooks_dead = notices.outbox().dead_letters()?.len() as u64;
-    stage.webhooks_delivered = stage.notices - notices.outbox().pending()?.len() as u64 - stage.webhooks_dead;
+    stage.webhooks_delivered =
+        stage.notices.saturating_sub(notices.outbox().pending()?.len() as u64).saturating_sub(stage.webhooks_dead);
     say(format!(
         "  platform {} signed webhooks delivered and verified by the platforms ({} rejected, {} repeats); decisions: {}",
         stage.webhooks_delivered,
