@@ -25,6 +25,7 @@ pub mod live;
 pub mod market;
 pub mod model;
 pub mod notices;
+pub mod plans;
 pub mod rules;
 pub mod sampling;
 pub mod sealing;
