@@ -130,7 +130,9 @@ fn check(d: &mut Diagnostics<'_>, s: PlanSpec, adapters: &[&str]) -> Option<Plan
         match Cron::parse(expr) {
             Ok(cron) => {
                 let schedule = Schedule::Cron { expr: expr.to_string(), cron };
-                if schedule.next_after(chrono::Utc::now()).is_none() {
+                // Any date pattern that matches at all matches within eight
+                // years of a fixed start, so the check does not read the clock.
+                if schedule.next_after(chrono::DateTime::<chrono::Utc>::UNIX_EPOCH).is_none() {
                     d.at(s.schedule.span(), format!("cron `{expr}` never matches a date"));
                 }
                 schedule

@@ -58,7 +58,7 @@ pub fn due(schedule: &Schedule, policy: MissedPolicy, accounted: DateTime<Utc>, 
         t = next;
         if missed.len() >= MISSED_LISTED {
             // Unlisted anyway: jump to the times that could still be on time.
-            let jump = now - GRACE - Duration::seconds(1);
+            let jump = now.checked_sub_signed(GRACE + Duration::seconds(1)).unwrap_or(t);
             if jump > t {
                 more_missed = true;
                 t = jump;
@@ -79,7 +79,7 @@ pub fn due(schedule: &Schedule, policy: MissedPolicy, accounted: DateTime<Utc>, 
         MissedPolicy::RunOnce => Decision::RunMissedOnce { missed, more_missed, through: on_time.unwrap_or(now) },
         MissedPolicy::Skip => {
             // Through just before the on-time run (so it stays open), or through now.
-            let through = on_time.map_or(now, |t| t - Duration::seconds(1));
+            let through = on_time.map_or(now, |t| t.checked_sub_signed(Duration::seconds(1)).unwrap_or(t));
             Decision::SkipMissed { missed, more_missed, through, next: on_time.or_else(|| schedule.next_after(now)) }
         }
     }
@@ -132,5 +132,19 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_ends_of_time_do_not_panic() {
+        let s = hourly();
+        let (min, max) = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
+        for policy in [MissedPolicy::Skip, MissedPolicy::RunOnce] {
+            let _ = due(&s, policy, max, max);
+            let _ = due(&s, policy, min, min);
+            let _ = due(&s, policy, max, min);
+            let _ = due(&s, policy, max - Duration::days(1), max);
+        }
+        assert_eq!(s.next_after(max), None);
+        assert!(s.next_after(min).is_some());
     }
 }

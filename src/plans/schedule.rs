@@ -1,7 +1,7 @@
 //! When a plan runs: a cron expression read on the Asia/Shanghai wall clock,
 //! or only by hand. Instants in and out are UTC.
 
-use chrono::{DateTime, FixedOffset, Offset, Utc};
+use chrono::{DateTime, Duration, FixedOffset, Offset, Utc};
 
 use super::cron::Cron;
 
@@ -32,11 +32,12 @@ impl Schedule {
         match self {
             Schedule::Manual => None,
             Schedule::Cron { cron, .. } => {
-                let tz = shanghai();
-                let local = after.with_timezone(&tz).naive_local();
+                // Shifted by hand with checked arithmetic: chrono's
+                // `naive_local` panics at the ends of its range.
+                let offset = Duration::seconds(i64::from(shanghai().local_minus_utc()));
+                let local = after.naive_utc().checked_add_signed(offset)?;
                 let next = cron.next_after(local)?;
-                // A fixed offset maps every wall-clock time to exactly one instant.
-                next.and_local_timezone(tz).single().map(|t| t.with_timezone(&Utc))
+                Some(next.checked_sub_signed(offset)?.and_utc())
             }
         }
     }

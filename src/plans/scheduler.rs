@@ -160,7 +160,7 @@ impl Scheduler {
 
     /// Extends a running run's lease to `now + ttl` (for runs longer than the first ttl).
     pub fn renew(&self, ticket: &mut RunTicket, now: DateTime<Utc>, ttl: Duration) -> Result<(), SchedulerError> {
-        let renewed = Lease { expires: now + ttl, ..ticket.lease.clone() };
+        let renewed = Lease { expires: expiry(now, ttl), ..ticket.lease.clone() };
         let swapped = self.leases.compare_and_swap(
             ticket.plan.as_bytes(),
             Some(lease_bytes(&ticket.lease)?),
@@ -195,7 +195,7 @@ impl Scheduler {
                 }
                 None => None,
             };
-            let lease = Lease { holder: holder.into(), run_id: self.db.generate_id()?, expires: now + ttl };
+            let lease = Lease { holder: holder.into(), run_id: self.db.generate_id()?, expires: expiry(now, ttl) };
             if self.leases.compare_and_swap(plan.as_bytes(), current, Some(lease_bytes(&lease)?))?.is_ok() {
                 if let Some(from) = previous {
                     self.record(plan, now, None, RunEvent::LeaseTakenOver { from, by: holder.into() })?;
@@ -264,6 +264,11 @@ impl Scheduler {
         self.runs.flush()?;
         Ok(())
     }
+}
+
+/// `now + ttl`, saturating at the end of time instead of overflowing.
+fn expiry(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
+    now.checked_add_signed(ttl).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 fn prefix(plan: &str) -> Vec<u8> {
