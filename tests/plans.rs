@@ -296,3 +296,46 @@ fn an_expired_lease_is_taken_over_and_its_holder_learns_it() {
     s.release(&p.id, &taken).unwrap();
     assert_eq!(s.lease(&p.id).unwrap(), None);
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use spotcheck::plans::Cron;
+
+    fn cron_field() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("*".to_string()),
+            (0u32..70).prop_map(|n| n.to_string()),
+            (0u32..40, 0u32..40).prop_map(|(a, b)| format!("{a}-{b}")),
+            (0u32..20).prop_map(|n| format!("*/{n}")),
+            (0u32..40, 0u32..40).prop_map(|(a, b)| format!("{a},{b}")),
+            "[-*/,0-9a-z]{0,6}",
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_plan_text_gives_a_plan_or_problems_never_a_panic(src in "\\PC{0,300}") {
+            let _ = compile(Path::new("p.toml"), &src, ADAPTERS);
+        }
+
+        #[test]
+        fn cron_times_are_later_matching_minutes_on_the_shanghai_clock(
+            fields in proptest::collection::vec(cron_field(), 5),
+            secs in 0i64..4_000_000_000,
+        ) {
+            let expr = fields.join(" ");
+            if let Ok(cron) = Cron::parse(&expr) {
+                let schedule = spotcheck::plans::Schedule::Cron { expr, cron };
+                let after = DateTime::from_timestamp(secs, 0).unwrap();
+                let times = schedule.next_n(after, 3);
+                prop_assert!(times.windows(2).all(|w| w[0] < w[1]));
+                if let Some(first) = times.first() {
+                    prop_assert!(*first > after);
+                    prop_assert_eq!(first.timestamp() % 60, 0);
+                    prop_assert!(*first - after <= Duration::days(8 * 366 + 1));
+                }
+            }
+        }
+    }
+}
