@@ -178,6 +178,28 @@ fn missed_runs_across_a_downtime_follow_the_policy() {
     );
 }
 
+#[test]
+fn a_manual_plan_runs_by_hand_one_at_a_time_and_maps_to_a_sample_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let s = Scheduler::open(store.db()).unwrap();
+    let p = plan(&GOOD.replace("0 2 * * *", "manual"));
+    let now = utc("2026-11-10T10:00:00Z");
+    let ttl = Duration::hours(1);
+    assert_eq!(s.begin(&p, "a", now, ttl).unwrap(), Begin::Waiting { until: None });
+    let ticket = s.start_by_hand(&p, "staff-1", now, ttl).unwrap().unwrap();
+    assert_eq!(ticket.decision, None);
+    let held = s.start_by_hand(&p, "staff-2", now + Duration::minutes(1), ttl).unwrap().unwrap_err();
+    assert_eq!(held.holder, "staff-1");
+    s.finish(&ticket, RunOutcome::Succeeded { job: None }, now + Duration::minutes(9)).unwrap();
+    assert!(s.start_by_hand(&p, "staff-2", now + Duration::minutes(10), ttl).unwrap().is_ok());
+    let h = s.history(&p.id).unwrap();
+    assert_eq!(count(&h, |e| matches!(e, RunEvent::StartedByHand { .. })), 2);
+
+    let sample = p.sample_plan(spotcheck::sampling::Seed::from_u64(7));
+    assert_eq!((sample.size, sample.weighting), (50, Weighting::Risk));
+}
+
 fn count(history: &[spotcheck::plans::RunRecord], f: impl Fn(&RunEvent) -> bool) -> usize {
     history.iter().filter(|r| f(&r.event)).count()
 }
@@ -232,7 +254,7 @@ fn run_once_runs_the_missed_ones_once_across_a_restart() {
         let store = Store::open(dir.path()).unwrap();
         let s = Scheduler::open(store.db()).unwrap();
         let Begin::Started(ticket) = s.begin(&p, "b", after, ttl).unwrap() else { panic!() };
-        assert!(matches!(&ticket.decision, Decision::RunMissedOnce { missed, .. } if missed.len() == 4));
+        assert!(matches!(&ticket.decision, Some(Decision::RunMissedOnce { missed, .. }) if missed.len() == 4));
         // While it runs, nobody else starts the plan.
         assert!(
             matches!(s.begin(&p, "c", after + Duration::minutes(1), ttl).unwrap(), Begin::Busy(l) if l.holder == "b")

@@ -10,7 +10,7 @@ use super::cron::Cron;
 use super::schedule::Schedule;
 use super::spec::PlanSpec;
 use crate::diagnostics::{Diagnostics, Problem};
-use crate::sampling::Weighting;
+use crate::sampling::{Allocation, SamplePlan, Seed, Weighting};
 
 /// A validated plan.
 #[derive(Debug, Clone)]
@@ -28,6 +28,14 @@ pub struct Plan {
     pub missed: MissedPolicy,
     pub politeness: PolitenessOverride,
     pub file: PathBuf,
+}
+
+impl Plan {
+    /// The sample draw of one run: the plan's size and weighting, proportional
+    /// allocation over class × platform, and the run's (recorded) seed.
+    pub fn sample_plan(&self, seed: Seed) -> SamplePlan {
+        SamplePlan { size: self.sample_size, seed, allocation: Allocation::default(), weighting: self.weighting }
+    }
 }
 
 /// What happens to runs that fell due while the scheduler was down.

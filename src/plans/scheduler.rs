@@ -57,6 +57,11 @@ pub enum RunEvent {
         holder: String,
         decision: Decision,
     },
+    /// Staff started a run by hand; the schedule's accounting is unchanged.
+    StartedByHand {
+        run_id: u64,
+        holder: String,
+    },
     /// Missed runs were skipped by the plan's policy.
     Skipped {
         decision: Decision,
@@ -99,7 +104,8 @@ pub enum Begin {
 pub struct RunTicket {
     pub plan: String,
     pub run_id: u64,
-    pub decision: Decision,
+    /// The scheduling decision; `None` for a run started by hand.
+    pub decision: Option<Decision>,
     pub lease: Lease,
 }
 
@@ -137,7 +143,12 @@ impl Scheduler {
                 let event =
                     RunEvent::Started { run_id: lease.run_id, holder: holder.into(), decision: decision.clone() };
                 self.record(&plan.id, now, through, event)?;
-                Ok(Begin::Started(RunTicket { plan: plan.id.clone(), run_id: lease.run_id, decision, lease }))
+                Ok(Begin::Started(RunTicket {
+                    plan: plan.id.clone(),
+                    run_id: lease.run_id,
+                    decision: Some(decision),
+                    lease,
+                }))
             }
             Decision::SkipMissed { .. } => {
                 self.record(&plan.id, now, through, RunEvent::Skipped { decision: decision.clone() })?;
@@ -149,6 +160,23 @@ impl Scheduler {
                 Ok(Begin::Waiting { until })
             }
         }
+    }
+
+    /// Starts a run by hand (a `manual` plan, or an extra run of a scheduled
+    /// one) unless a run of the plan holds the lease: then `Err(lease)`.
+    pub fn start_by_hand(
+        &self,
+        plan: &Plan,
+        holder: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<Result<RunTicket, Lease>, SchedulerError> {
+        let lease = match self.acquire(&plan.id, holder, now, ttl)? {
+            Ok(lease) => lease,
+            Err(held) => return Ok(Err(held)),
+        };
+        self.record(&plan.id, now, None, RunEvent::StartedByHand { run_id: lease.run_id, holder: holder.into() })?;
+        Ok(Ok(RunTicket { plan: plan.id.clone(), run_id: lease.run_id, decision: None, lease }))
     }
 
     /// Records how the run ended and releases its lease. The outcome is
