@@ -123,6 +123,20 @@ fn unknown_fields_and_platforms_are_reported_at_their_lines() {
 }
 
 #[test]
+fn shape_errors_in_one_table_hide_no_other_problem() {
+    let src = GOOD
+        .replace("campaign = \"双11\"", "campain = \"双11\"")
+        .replace("size = 50", "size = \"fifty\"")
+        .replace("concurrency = 2", "concurrency = 0");
+    let problems = compile(Path::new("p.toml"), &src, ADAPTERS).unwrap_err();
+    let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
+    assert_eq!(lines.len(), 3, "{problems:#?}");
+    for (line, what) in [(8, "campain"), (13, "string"), (18, "concurrency 0")] {
+        assert!(problems.iter().any(|p| p.line == line && p.message.contains(what)), "{line} {what}: {problems:#?}");
+    }
+}
+
+#[test]
 fn manual_plans_never_fall_due_and_impossible_crons_are_rejected() {
     let p = plan(&GOOD.replace("0 2 * * *", "manual"));
     assert_eq!(

@@ -8,7 +8,7 @@ use url::Url;
 
 use super::cron::Cron;
 use super::schedule::Schedule;
-use super::spec::PlanSpec;
+use super::spec::{PlanSpec, PolitenessSpec, SampleSpec};
 use crate::diagnostics::{Diagnostics, Problem};
 use crate::sampling::{Allocation, SamplePlan, Seed, Weighting};
 
@@ -62,18 +62,35 @@ pub fn compile(file: &Path, src: &str, adapters: &[&str]) -> Result<Plan, Vec<Pr
         return Err(d.problems);
     };
     let span = root.span();
-    let spec: Option<PlanSpec> = d.de(Spanned::new(span, DeValue::Table(root.into_inner())));
-    let Some(spec) = spec else {
-        return Err(d.problems);
+    let mut table = root.into_inner();
+    let sample = table.remove("sample");
+    let politeness = table.remove("politeness");
+    let spec: Option<PlanSpec> = d.de(Spanned::new(span.clone(), DeValue::Table(table)));
+    let sample = match sample {
+        Some(value) => d.de::<SampleSpec>(value).map(|s| check_sample(&mut d, &s)),
+        None => {
+            d.at(span.start..span.start, "missing `[sample]` (`size`, and `weighting` = `off` or `risk`)");
+            None
+        }
     };
-    let plan = check(&mut d, spec, adapters);
-    match plan {
-        Some(plan) if d.problems.is_empty() => Ok(plan),
+    let politeness = match politeness {
+        Some(value) => d.de::<PolitenessSpec>(value).map(|p| check_politeness(&mut d, &p)),
+        None => Some(PolitenessOverride::default()),
+    };
+    let plan = spec.map(|spec| check(&mut d, spec, adapters));
+    match (plan, sample, politeness) {
+        (Some(mut plan), Some((sample_size, weighting)), Some(politeness)) if d.problems.is_empty() => {
+            plan.sample_size = sample_size;
+            plan.weighting = weighting;
+            plan.politeness = politeness;
+            Ok(plan)
+        }
         _ => Err(d.problems),
     }
 }
 
-fn check(d: &mut Diagnostics<'_>, s: PlanSpec, adapters: &[&str]) -> Option<Plan> {
+/// Checks everything but `[sample]` and `[politeness]`, which the caller fills in.
+fn check(d: &mut Diagnostics<'_>, s: PlanSpec, adapters: &[&str]) -> Plan {
     let id = s.id.get_ref();
     let good_id =
         !id.is_empty() && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
@@ -113,24 +130,6 @@ fn check(d: &mut Diagnostics<'_>, s: PlanSpec, adapters: &[&str]) -> Option<Plan
         d.at(s.platforms.span(), "a plan needs `keywords` or `seed_urls` (or both)");
     }
 
-    let sample = s.sample.get_ref();
-    let size = *sample.size.get_ref();
-    let sample_size = match usize::try_from(size) {
-        Ok(n) if n > 0 => n,
-        _ => {
-            d.at(sample.size.span(), format!("sample size {size}: draw at least one"));
-            0
-        }
-    };
-    let weighting = match sample.weighting.as_ref().map(|w| (w.get_ref().as_str(), w.span())) {
-        None | Some(("off", _)) => Weighting::Off,
-        Some(("risk", _)) => Weighting::Risk,
-        Some((other, span)) => {
-            d.at(span, format!("unknown weighting `{other}`: use `off` or `risk`"));
-            Weighting::Off
-        }
-    };
-
     let expr = s.schedule.get_ref().trim();
     let schedule = if expr == "manual" {
         Schedule::Manual
@@ -165,39 +164,59 @@ fn check(d: &mut Diagnostics<'_>, s: PlanSpec, adapters: &[&str]) -> Option<Plan
         }
     }
 
-    let mut politeness = PolitenessOverride::default();
-    if let Some(p) = &s.politeness {
-        let p = p.get_ref();
-        if let Some(rate) = &p.rate {
-            let r = *rate.get_ref();
-            if r.is_finite() && r > 0.0 {
-                politeness.rate = Some(r);
-            } else {
-                d.at(rate.span(), format!("politeness rate {r}: use a positive number of requests per second"));
-            }
-        }
-        if let Some(c) = &p.concurrency {
-            let n = *c.get_ref();
-            match usize::try_from(n) {
-                Ok(n) if n > 0 => politeness.concurrency = Some(n),
-                _ => d.at(c.span(), format!("politeness concurrency {n}: allow at least one request in flight")),
-            }
-        }
-    }
-
-    Some(Plan {
+    Plan {
         id: s.id.into_inner(),
         title: s.title.into_inner(),
         classes: s.classes.into_iter().map(Spanned::into_inner).collect(),
         platforms: s.platforms.into_inner().into_iter().map(Spanned::into_inner).collect(),
         keywords: s.keywords.into_iter().map(Spanned::into_inner).collect(),
         seed_urls,
-        sample_size,
-        weighting,
+        sample_size: 0,
+        weighting: Weighting::Off,
         campaign: s.campaign.map(Spanned::into_inner),
         schedule,
         missed,
-        politeness,
+        politeness: PolitenessOverride::default(),
         file: d.file().to_path_buf(),
-    })
+    }
+}
+
+fn check_sample(d: &mut Diagnostics<'_>, sample: &SampleSpec) -> (usize, Weighting) {
+    let size = *sample.size.get_ref();
+    let sample_size = match usize::try_from(size) {
+        Ok(n) if n > 0 => n,
+        _ => {
+            d.at(sample.size.span(), format!("sample size {size}: draw at least one"));
+            0
+        }
+    };
+    let weighting = match sample.weighting.as_ref().map(|w| (w.get_ref().as_str(), w.span())) {
+        None | Some(("off", _)) => Weighting::Off,
+        Some(("risk", _)) => Weighting::Risk,
+        Some((other, span)) => {
+            d.at(span, format!("unknown weighting `{other}`: use `off` or `risk`"));
+            Weighting::Off
+        }
+    };
+    (sample_size, weighting)
+}
+
+fn check_politeness(d: &mut Diagnostics<'_>, p: &PolitenessSpec) -> PolitenessOverride {
+    let mut politeness = PolitenessOverride::default();
+    if let Some(rate) = &p.rate {
+        let r = *rate.get_ref();
+        if r.is_finite() && r > 0.0 {
+            politeness.rate = Some(r);
+        } else {
+            d.at(rate.span(), format!("politeness rate {r}: use a positive number of requests per second"));
+        }
+    }
+    if let Some(c) = &p.concurrency {
+        let n = *c.get_ref();
+        match usize::try_from(n) {
+            Ok(n) if n > 0 => politeness.concurrency = Some(n),
+            _ => d.at(c.span(), format!("politeness concurrency {n}: allow at least one request in flight")),
+        }
+    }
+    politeness
 }

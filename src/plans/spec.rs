@@ -4,7 +4,8 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-/// A plan file as written.
+/// A plan file as written, but for its `[sample]` and `[politeness]` tables
+/// (deserialized on their own so a shape error in one part hides no other).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanSpec {
@@ -20,7 +21,6 @@ pub struct PlanSpec {
     pub keywords: Vec<Spanned<String>>,
     #[serde(default)]
     pub seed_urls: Vec<Spanned<String>>,
-    pub sample: Spanned<SampleSpec>,
     /// Campaign tag, e.g. `双11`, `3·15`.
     #[serde(default)]
     pub campaign: Option<Spanned<String>>,
@@ -28,8 +28,6 @@ pub struct PlanSpec {
     pub schedule: Spanned<String>,
     /// What to do with runs missed while the scheduler was down.
     pub missed: Spanned<String>,
-    #[serde(default)]
-    pub politeness: Option<Spanned<PolitenessSpec>>,
 }
 
 #[derive(Debug, Deserialize)]
