@@ -25,6 +25,7 @@ pub mod live;
 pub mod market;
 pub mod model;
 pub mod notices;
+pub mod reports;
 pub mod rules;
 pub mod sampling;
 pub mod sealing;
