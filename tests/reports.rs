@@ -55,6 +55,10 @@ async fn checked() -> Checked {
     Checked { _tmp: tmp, store, findings, confirmed, dismissed, open, captures }
 }
 
+fn catalogue() -> spotcheck::rules::reference::Catalogue {
+    spotcheck::rules::RuleSet::builtin().unwrap().reference.catalogue
+}
+
 fn hostile(report: &mut SpotCheckReport) {
     let first = report.failing_listings.first_mut().unwrap();
     first.title = Some("<script>alert(1)</script>\u{202E}gnp.exe\u{0007}".into());
@@ -64,7 +68,7 @@ fn hostile(report: &mut SpotCheckReport) {
 #[tokio::test]
 async fn report_counts_what_staff_confirmed() {
     let c = checked().await;
-    let report = reports::build(&c.store, &c.findings, &Scope::All).unwrap();
+    let report = reports::build(&c.store, &c.findings, &Scope::All, &catalogue()).unwrap();
 
     // Expected, from the decisions made.
     let records: BTreeMap<String, _> = c.findings.all().map(|f| f.unwrap()).map(|f| (f.id.clone(), f)).collect();
@@ -97,6 +101,8 @@ async fn report_counts_what_staff_confirmed() {
     assert_eq!(listed.contains(dismissed_listing), failing.contains(dismissed_listing));
     let with_uscc = report.failing_listings.iter().filter(|l| l.uscc.is_some()).count();
     assert!(with_uscc > 0, "the failing listings name their shops' USCC");
+    assert!(report.failing_listings.iter().filter(|l| l.uscc.is_some()).all(|l| l.region_code.is_some()));
+    assert!(report.by_class.len() > 1, "listings are classified by the catalogue: {:?}", report.by_class);
     for l in &report.failing_listings {
         assert!(!l.finding_ids.is_empty() && l.finding_ids.iter().all(|id| c.confirmed.contains(id)), "{l:?}");
     }
@@ -138,7 +144,7 @@ async fn report_counts_what_staff_confirmed() {
 #[tokio::test]
 async fn hostile_strings_render_as_text_and_public_version_has_no_internals() {
     let c = checked().await;
-    let mut report = reports::build(&c.store, &c.findings, &Scope::All).unwrap();
+    let mut report = reports::build(&c.store, &c.findings, &Scope::All, &catalogue()).unwrap();
     hostile(&mut report);
     let page = html::render(&report);
     assert!(!page.to_lowercase().contains("<script"), "a title's <script> is escaped");
@@ -187,19 +193,19 @@ async fn hostile_strings_render_as_text_and_public_version_has_no_internals() {
 #[tokio::test]
 async fn job_and_plan_scopes_partition_the_crawl() {
     let c = checked().await;
-    let all = reports::build(&c.store, &c.findings, &Scope::All).unwrap();
-    let plan = reports::build(&c.store, &c.findings, &Scope::Plan("plan-1".into())).unwrap();
+    let all = reports::build(&c.store, &c.findings, &Scope::All, &catalogue()).unwrap();
+    let plan = reports::build(&c.store, &c.findings, &Scope::Plan("plan-1".into()), &catalogue()).unwrap();
     assert_eq!((plan.sampled, plan.failing), (all.sampled, all.failing));
     let jobs = c.store.jobs().unwrap();
     assert!(jobs.len() > 1, "one job per platform");
     let (mut sampled, mut failing) = (0, 0);
     for job in &jobs {
-        let r = reports::build(&c.store, &c.findings, &Scope::Job(job.id.clone())).unwrap();
+        let r = reports::build(&c.store, &c.findings, &Scope::Job(job.id.clone()), &catalogue()).unwrap();
         assert_eq!(r.scope.id.as_deref(), Some(job.id.as_str()));
         sampled += r.sampled;
         failing += r.failing;
     }
     assert_eq!((sampled, failing), (all.sampled, all.failing), "sequential jobs split the listings");
-    assert!(reports::build(&c.store, &c.findings, &Scope::Plan("no-such-plan".into())).is_err());
-    assert!(reports::build(&c.store, &c.findings, &Scope::Job("no-such-job".into())).is_err());
+    assert!(reports::build(&c.store, &c.findings, &Scope::Plan("no-such-plan".into()), &catalogue()).is_err());
+    assert!(reports::build(&c.store, &c.findings, &Scope::Job("no-such-job".into()), &catalogue()).is_err());
 }

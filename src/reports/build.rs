@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use super::{percent, Breakdown, FailedRule, FailingListing, Review, ScopeInfo, SpotCheckReport, UNCLASSIFIED};
 use crate::findings::{FindingStore, Status};
 use crate::model::{Listing, Shop};
+use crate::rules::reference::Catalogue;
 use crate::store::{Store, StoreError};
 
 /// Which listings a report covers.
@@ -42,17 +43,30 @@ type Window = (DateTime<Utc>, DateTime<Utc>);
 /// Builds the report of `scope` from the listings and findings stored now.
 ///
 /// Findings count by listing key (`platform/item_id`), whichever capture of
-/// the listing they were drawn from.
-pub fn build(store: &Store, findings: &FindingStore, scope: &Scope) -> Result<SpotCheckReport, ReportError> {
+/// the listing they were drawn from. A stored listing without a catalogue
+/// class is classified by `catalogue` (as `spotcheck flag` does); classes are
+/// shown as `id name`.
+pub fn build(
+    store: &Store,
+    findings: &FindingStore,
+    scope: &Scope,
+    catalogue: &Catalogue,
+) -> Result<SpotCheckReport, ReportError> {
     let now = Utc::now();
     let (info, windows) = resolve(store, scope, now)?;
     let mut listings: BTreeMap<String, Listing> = BTreeMap::new();
     for listing in store.latest_listings() {
-        let listing = listing?;
+        let mut listing = listing?;
         if in_windows(&listing, windows.as_deref()) {
+            if listing.catalogue_class.is_none() {
+                listing.catalogue_class =
+                    catalogue.classify(&listing).and_then(|i| catalogue.classes.get(i)).map(|c| c.id.clone());
+            }
             listings.insert(listing.key(), listing);
         }
     }
+    let class_names: BTreeMap<&str, &str> =
+        catalogue.classes.iter().map(|c| (c.id.as_str(), c.name.as_str())).collect();
     let shops: BTreeMap<String, Shop> =
         store.latest_shops().map(|s| s.map(|s| (s.key(), s))).collect::<Result<_, StoreError>>()?;
 
@@ -94,7 +108,15 @@ pub fn build(store: &Store, findings: &FindingStore, scope: &Scope) -> Result<Sp
         failing,
         failure_rate: percent(failing, sampled),
         review,
-        by_class: group(&listings, &confirmed, class_of),
+        by_class: group(&listings, &confirmed, class_of)
+            .into_iter()
+            .map(|mut b| {
+                if let Some(name) = class_names.get(b.key.as_str()) {
+                    b.label = format!("{} {name}", b.key);
+                }
+                b
+            })
+            .collect(),
         by_platform: group(&listings, &confirmed, |l| l.platform.clone()),
         by_rule: by_rule(&failing_listings, &rule_titles, sampled),
         failing_listings,
@@ -150,7 +172,7 @@ fn failing_listing(listing: &Listing, hits: &[(FailedRule, String)], shops: &BTr
         shop_id: listing.shop.as_ref().map(|s| s.shop_id.clone()),
         shop_name: shop.and_then(|s| s.name.clone()).or_else(|| listing.shop.as_ref().and_then(|s| s.name.clone())),
         uscc: shop.and_then(|s| s.uscc.clone()),
-        region_code: shop.and_then(|s| s.region_code.clone()),
+        region_code: shop.and_then(|s| s.region_code.clone().or_else(|| s.uscc.as_deref().and_then(uscc_region))),
         rules: rules.into_iter().map(|(rule, title)| FailedRule { rule: rule.into(), title: title.into() }).collect(),
         finding_ids,
         capture_id: listing.capture_id.clone(),
@@ -201,4 +223,26 @@ fn by_rule(failing: &[FailingListing], titles: &BTreeMap<String, String>, sample
             rate: percent(n, sampled),
         })
         .collect()
+}
+
+/// The administrative division code (GB/T 2260) inside an 18-character USCC:
+/// its 3rd to 8th characters, when they are digits.
+pub fn uscc_region(uscc: &str) -> Option<String> {
+    let chars: Vec<char> = uscc.trim().chars().collect();
+    let code: String = chars.get(2..8)?.iter().collect();
+    (chars.len() == 18 && code.chars().all(|c| c.is_ascii_digit())).then_some(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_comes_from_a_well_formed_uscc_only() {
+        assert_eq!(uscc_region("91510107017122610L").as_deref(), Some("510107"));
+        assert_eq!(uscc_region("9151010701712261"), None);
+        assert_eq!(uscc_region("91AB0107017122610L"), None);
+        assert_eq!(uscc_region("统一社会信用代码统一社会信用代码统一社"), None);
+        assert_eq!(uscc_region(""), None);
+    }
 }

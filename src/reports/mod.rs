@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-pub use build::{build, ReportError, Scope};
+pub use build::{build, uscc_region, ReportError, Scope};
 pub use public::{PublicBreakdown, PublicItem, PublicReport};
 pub use rate::{percent, percent_text};
 
@@ -96,6 +96,7 @@ pub struct FailingListing {
     pub shop_id: Option<String>,
     pub shop_name: Option<String>,
     pub uscc: Option<String>,
+    /// The shop's region code, else the division code inside its USCC.
     pub region_code: Option<String>,
     /// The confirmed rules broken, by rule id.
     pub rules: Vec<FailedRule>,

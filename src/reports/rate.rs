@@ -9,7 +9,9 @@ pub fn percent(part: u64, whole: u64) -> Option<Decimal> {
         return None;
     }
     let exact = Decimal::from(part).checked_mul(Decimal::ONE_HUNDRED)?.checked_div(Decimal::from(whole))?;
-    Some(exact.round_dp_with_strategy(1, RoundingStrategy::MidpointAwayFromZero))
+    let mut rounded = exact.round_dp_with_strategy(1, RoundingStrategy::MidpointAwayFromZero);
+    rounded.rescale(1);
+    Some(rounded)
 }
 
 /// A rate as shown: `12.5%`, or `—` when there is none.
@@ -32,6 +34,7 @@ mod tests {
         assert_eq!(percent_text(percent(0, 5)), "0.0%");
         assert_eq!(percent_text(percent(5, 5)), "100.0%");
         assert_eq!(percent_text(percent(3, 0)), "—");
+        assert_eq!(percent(1, 20).map(|d| d.to_string()).as_deref(), Some("5.0"));
         assert_eq!(percent(u64::MAX, 1).map(|d| d > Decimal::ZERO), Some(true));
     }
 }
