@@ -11,7 +11,7 @@ use chrono::Utc;
 use spotcheck::config::{DataDir, Identity};
 use spotcheck::findings::{FindingStore, Status};
 use spotcheck::market::{Market, MarketConfig};
-use spotcheck::reports::{self, csv_rows, html, percent, PublicReport, Scope, SpotCheckReport};
+use spotcheck::reports::{self, csv_rows, html, percent, PublicReport, Scope, SpotCheckReport, RISK_SIGNALS};
 use spotcheck::store::Store;
 
 const STAFF: &str = "王伟";
@@ -44,7 +44,13 @@ async fn checked() -> Checked {
     findings.record(&scored.found).unwrap();
     let ids: Vec<String> = findings.all().map(|f| f.unwrap().id).collect();
     assert!(ids.len() > 20, "the market yields too few findings: {}", ids.len());
-    let confirmed: Vec<String> = ids.iter().step_by(2).take(15).cloned().collect();
+    let mut confirmed: Vec<String> = ids.iter().step_by(2).take(15).cloned().collect();
+    let signal = findings
+        .all()
+        .map(|f| f.unwrap())
+        .find(|f| f.rule == "price.clearly_low" && !confirmed.contains(&f.id) && f.id != ids[1])
+        .expect("the market has clearly-low prices");
+    confirmed.push(signal.id);
     for id in &confirmed {
         findings.set_status(id, Status::Confirmed, STAFF, "复核属实", Utc::now()).unwrap();
     }
@@ -72,15 +78,20 @@ async fn report_counts_what_staff_confirmed() {
 
     // Expected, from the decisions made.
     let records: BTreeMap<String, _> = c.findings.all().map(|f| f.unwrap()).map(|f| (f.id.clone(), f)).collect();
-    let failing: BTreeSet<&str> = c.confirmed.iter().map(|id| records[id].listing.as_str()).collect();
+    let failures: Vec<&String> =
+        c.confirmed.iter().filter(|id| !RISK_SIGNALS.contains(&records[*id].rule.as_str())).collect();
+    let failing: BTreeSet<&str> = failures.iter().map(|id| records[*id].listing.as_str()).collect();
     let mut per_rule: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for id in &c.confirmed {
-        per_rule.entry(records[id].rule.as_str()).or_default().insert(records[id].listing.as_str());
+    for id in &failures {
+        per_rule.entry(records[*id].rule.as_str()).or_default().insert(records[*id].listing.as_str());
     }
     assert_eq!(report.sampled, c.store.listing_count() as u64);
     assert_eq!(report.failing, failing.len() as u64);
     assert_eq!(report.failure_rate, percent(failing.len() as u64, report.sampled));
     assert_eq!(report.review.confirmed_findings, c.confirmed.len() as u64);
+    assert_eq!(report.review.confirmed_risk_signals, (c.confirmed.len() - failures.len()) as u64);
+    assert!(report.review.confirmed_risk_signals > 0, "a confirmed risk signal is not a failure");
+    assert!(failing.len() > 3, "enough failures to check: {failing:?}");
     assert_eq!(report.review.dismissed_findings, 1);
     assert_eq!(report.review.open_findings, c.open.len() as u64);
     let listed: BTreeSet<String> =
@@ -104,7 +115,8 @@ async fn report_counts_what_staff_confirmed() {
     assert!(report.failing_listings.iter().filter(|l| l.uscc.is_some()).all(|l| l.region_code.is_some()));
     assert!(report.by_class.len() > 1, "listings are classified by the catalogue: {:?}", report.by_class);
     for l in &report.failing_listings {
-        assert!(!l.finding_ids.is_empty() && l.finding_ids.iter().all(|id| c.confirmed.contains(id)), "{l:?}");
+        assert!(!l.finding_ids.is_empty() && l.finding_ids.iter().all(|id| failures.contains(&id)), "{l:?}");
+        assert!(l.rules.iter().all(|r| !RISK_SIGNALS.contains(&r.rule.as_str())), "{l:?}");
     }
 
     // JSON round-trips.

@@ -4,7 +4,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 
-use super::{percent, Breakdown, FailedRule, FailingListing, Review, ScopeInfo, SpotCheckReport, UNCLASSIFIED};
+use super::{
+    percent, Breakdown, FailedRule, FailingListing, Review, ScopeInfo, SpotCheckReport, RISK_SIGNALS, UNCLASSIFIED,
+};
 use crate::findings::{FindingStore, Status};
 use crate::model::{Listing, Shop};
 use crate::rules::reference::Catalogue;
@@ -32,7 +34,7 @@ pub enum Scope {
 pub enum ReportError {
     #[error("no job of plan `{0}` is stored")]
     NoJobsForPlan(String),
-    #[error("cannot read the store for the report: {0}")]
+    #[error("cannot read the store for the report")]
     Store(#[from] StoreError),
     #[error("cannot write the report as {format}: {detail}")]
     Render { format: &'static str, detail: String },
@@ -86,6 +88,10 @@ pub fn build(
                 open_listings.insert(record.listing.clone());
             }
             Status::Dismissed => review.dismissed_findings += 1,
+            Status::Confirmed if RISK_SIGNALS.contains(&record.rule.as_str()) => {
+                review.confirmed_findings += 1;
+                review.confirmed_risk_signals += 1;
+            }
             Status::Confirmed => {
                 review.confirmed_findings += 1;
                 let rule = FailedRule { rule: record.rule.clone(), title: record.title.clone() };

@@ -55,9 +55,10 @@ pub fn render(r: &SpotCheckReport) -> String {
     summary(&mut out, r.sampled, r.failing, r.failure_rate);
     let _ = writeln!(
         out,
-        "<table><tr><th>已确认发现</th><th>待复核发现</th><th>已驳回发现</th><th>待复核商品（不计入不合格）</th></tr>\
-         <tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr></table>",
-        r.review.confirmed_findings, r.review.open_findings, r.review.dismissed_findings, r.review.unreviewed_listings
+        "<table><tr><th>已确认发现</th><th>其中风险信号（不计入不合格）</th><th>待复核发现</th><th>已驳回发现</th><th>待复核商品（不计入不合格）</th></tr>\
+         <tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+         <td class=\"n\">{}</td></tr></table>",
+        r.review.confirmed_findings, r.review.confirmed_risk_signals, r.review.open_findings, r.review.dismissed_findings, r.review.unreviewed_listings
     );
     section(&mut out, "产品类别", r.by_class.iter().map(Bar::from).collect());
     section(&mut out, "平台", r.by_platform.iter().map(Bar::from).collect());

@@ -2,7 +2,7 @@
 //!
 //! [`build`] counts what was sampled in a [`Scope`] and which of those
 //! listings failed. A listing *fails* only when it has a **confirmed**
-//! finding; open (unreviewed) and dismissed findings are counted separately
+//! finding (risk-signal rules excepted, [`RISK_SIGNALS`]); open (unreviewed) and dismissed findings are counted separately
 //! in [`Review`] and never make a listing fail. [`PublicReport`] is the
 //! public-notice view: a separate type that holds no internal field, so its
 //! renderers cannot leak one.
@@ -24,6 +24,12 @@ pub use build::{build, uscc_region, ReportError, Scope};
 pub use public::{PublicBreakdown, PublicItem, PublicReport};
 pub use rate::{percent, percent_text};
 
+/// Rules whose findings are risk signals for directing checks, not a
+/// product's non-conformity: a confirmed one never makes a listing fail (it
+/// is counted in [`Review::confirmed_risk_signals`]). The rule files say so
+/// in their comments; the rule spec has no field for it yet.
+pub const RISK_SIGNALS: &[&str] = &["price.clearly_low", "shop.repeat_offender"];
+
 /// The class label of a listing the rule engine did not classify.
 pub const UNCLASSIFIED: &str = "未分类";
 
@@ -34,7 +40,7 @@ pub struct SpotCheckReport {
     pub generated_at: DateTime<Utc>,
     /// Listings sampled (distinct `platform/item_id` in the scope).
     pub sampled: u64,
-    /// Listings with at least one confirmed finding.
+    /// Listings with at least one confirmed finding (of a rule not in [`RISK_SIGNALS`]).
     pub failing: u64,
     /// `failing / sampled` in percent, rounded to one decimal; `None` when nothing was sampled.
     pub failure_rate: Option<Decimal>,
@@ -63,7 +69,11 @@ pub struct ScopeInfo {
 /// Triage state of the scope's findings: internal only.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Review {
+    /// Every confirmed finding, risk signals included.
     pub confirmed_findings: u64,
+    /// Confirmed findings of [`RISK_SIGNALS`] rules: not failures.
+    #[serde(default)]
+    pub confirmed_risk_signals: u64,
     pub open_findings: u64,
     pub dismissed_findings: u64,
     /// Listings with an open finding but no confirmed one: not failures (yet).
