@@ -69,6 +69,7 @@ fn hostile(report: &mut SpotCheckReport) {
     let first = report.failing_listings.first_mut().unwrap();
     first.title = Some("<script>alert(1)</script>\u{202E}gnp.exe\u{0007}".into());
     first.shop_name = Some("\"><img src=x onerror=alert(2)>".into());
+    first.brand = Some("=HYPERLINK(\"http://evil.example\")".into());
 }
 
 #[tokio::test]
@@ -199,6 +200,7 @@ async fn hostile_strings_render_as_text_and_public_version_has_no_internals() {
     let rows: Vec<csv_rows::PublicRow> =
         csv::Reader::from_reader(csv.as_bytes()).deserialize().collect::<Result<_, _>>().unwrap();
     assert_eq!(rows.len(), public.items.len());
+    assert!(rows[0].brand.starts_with("'="), "a formula stays text in the CSV: {}", rows[0].brand);
     assert!(rows.iter().all(|r| r.result == "不合格"));
 }
 

@@ -47,7 +47,7 @@ type Window = (DateTime<Utc>, DateTime<Utc>);
 /// Findings count by listing key (`platform/item_id`), whichever capture of
 /// the listing they were drawn from. A stored listing without a catalogue
 /// class is classified by `catalogue` (as `spotcheck flag` does); classes are
-/// shown as `id name`.
+/// shown by their catalogue name (keyed by id).
 pub fn build(
     store: &Store,
     findings: &FindingStore,
@@ -118,7 +118,7 @@ pub fn build(
             .into_iter()
             .map(|mut b| {
                 if let Some(name) = class_names.get(b.key.as_str()) {
-                    b.label = format!("{} {name}", b.key);
+                    b.label = (*name).to_string();
                 }
                 b
             })

@@ -1,5 +1,7 @@
 //! CSV of the failing listings, one row per listing. Several values in one
-//! cell (rules, finding ids) are joined with `; `.
+//! cell (rules, finding ids) are joined with `; `. A text cell that a
+//! spreadsheet would run as a formula (starting `=`, `+`, `-`, `@`, tab or
+//! CR) is prefixed with `'`, so a hostile listing title stays text.
 
 use serde::{Deserialize, Serialize};
 
@@ -62,18 +64,18 @@ pub struct PublicRow {
 impl From<&FailingListing> for ListingRow {
     fn from(l: &FailingListing) -> ListingRow {
         ListingRow {
-            platform: l.platform.clone(),
-            item_id: l.item_id.clone(),
-            url: l.url.clone(),
-            title: l.title.clone().unwrap_or_default(),
-            brand: l.brand.clone().unwrap_or_default(),
-            model: l.model.clone().unwrap_or_default(),
-            catalogue_class: l.catalogue_class.clone(),
-            shop: l.shop_name.clone().unwrap_or_default(),
-            uscc: l.uscc.clone().unwrap_or_default(),
+            platform: cell(l.platform.clone()),
+            item_id: cell(l.item_id.clone()),
+            url: cell(l.url.clone()),
+            title: cell(l.title.clone().unwrap_or_default()),
+            brand: cell(l.brand.clone().unwrap_or_default()),
+            model: cell(l.model.clone().unwrap_or_default()),
+            catalogue_class: cell(l.catalogue_class.clone()),
+            shop: cell(l.shop_name.clone().unwrap_or_default()),
+            uscc: cell(l.uscc.clone().unwrap_or_default()),
             region_code: l.region_code.clone().unwrap_or_default(),
             rules: l.rules.iter().map(|r| r.rule.as_str()).collect::<Vec<_>>().join(JOIN),
-            rule_titles: l.rules.iter().map(|r| r.title.as_str()).collect::<Vec<_>>().join(JOIN),
+            rule_titles: cell(l.rules.iter().map(|r| r.title.as_str()).collect::<Vec<_>>().join(JOIN)),
             finding_ids: l.finding_ids.join(JOIN),
         }
     }
@@ -82,15 +84,24 @@ impl From<&FailingListing> for ListingRow {
 impl From<&PublicItem> for PublicRow {
     fn from(i: &PublicItem) -> PublicRow {
         PublicRow {
-            product: i.product.clone(),
-            brand: i.brand.clone().unwrap_or_default(),
-            model: i.model.clone().unwrap_or_default(),
-            shop: i.shop.clone().unwrap_or_default(),
-            uscc: i.uscc.clone().unwrap_or_default(),
-            platform: i.platform.clone(),
-            failed_items: i.failed_items.join(JOIN),
+            product: cell(i.product.clone()),
+            brand: cell(i.brand.clone().unwrap_or_default()),
+            model: cell(i.model.clone().unwrap_or_default()),
+            shop: cell(i.shop.clone().unwrap_or_default()),
+            uscc: cell(i.uscc.clone().unwrap_or_default()),
+            platform: cell(i.platform.clone()),
+            failed_items: cell(i.failed_items.join(JOIN)),
             result: i.result.clone(),
         }
+    }
+}
+
+/// `text`, with a `'` in front when a spreadsheet would read it as a formula.
+pub fn cell(text: String) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text
     }
 }
 
@@ -112,4 +123,18 @@ fn write<R: Serialize>(rows: impl Iterator<Item = R>) -> Result<String, ReportEr
     }
     let bytes = out.into_inner().map_err(|e| failed(&e))?;
     String::from_utf8(bytes).map_err(|e| failed(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_become_text() {
+        assert_eq!(cell("=HYPERLINK(\"http://x\")".into()), "'=HYPERLINK(\"http://x\")");
+        assert_eq!(cell("@SUM(A1)".into()), "'@SUM(A1)");
+        assert_eq!(cell("-1+1".into()), "'-1+1");
+        assert_eq!(cell("充电宝 =".into()), "充电宝 =");
+        assert_eq!(cell(String::new()), "");
+    }
 }
