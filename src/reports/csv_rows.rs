@@ -9,6 +9,27 @@ use super::{FailingListing, PublicItem, PublicReport, ReportError, SpotCheckRepo
 
 const JOIN: &str = "; ";
 
+/// The internal CSV's header (the serde names of [`ListingRow`]).
+pub const LISTING_HEADER: [&str; 13] = [
+    "平台",
+    "商品编号",
+    "链接",
+    "商品名称",
+    "品牌",
+    "型号",
+    "产品类别",
+    "店铺",
+    "统一社会信用代码",
+    "地区",
+    "规则",
+    "不合格项目",
+    "发现编号",
+];
+
+/// The public CSV's header (the serde names of [`PublicRow`]).
+pub const PUBLIC_HEADER: [&str; 8] =
+    ["产品名称", "品牌", "型号", "店铺", "统一社会信用代码", "平台", "不合格项目", "结论"];
+
 /// One row of the internal CSV.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListingRow {
@@ -107,17 +128,19 @@ pub fn cell(text: String) -> String {
 
 /// The internal CSV: a header, then one row per failing listing.
 pub fn render(report: &SpotCheckReport) -> Result<String, ReportError> {
-    write(report.failing_listings.iter().map(ListingRow::from))
+    write(&LISTING_HEADER, report.failing_listings.iter().map(ListingRow::from))
 }
 
 /// The public CSV: a header, then one row per failing product.
 pub fn render_public(report: &PublicReport) -> Result<String, ReportError> {
-    write(report.items.iter().map(PublicRow::from))
+    write(&PUBLIC_HEADER, report.items.iter().map(PublicRow::from))
 }
 
-fn write<R: Serialize>(rows: impl Iterator<Item = R>) -> Result<String, ReportError> {
+/// The header, then the rows (the header is written even when there are no rows).
+fn write<R: Serialize>(header: &[&str], rows: impl Iterator<Item = R>) -> Result<String, ReportError> {
     let failed = |e: &dyn std::fmt::Display| ReportError::Render { format: "CSV", detail: e.to_string() };
-    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut out = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    out.write_record(header).map_err(|e| failed(&e))?;
     for row in rows {
         out.serialize(row).map_err(|e| failed(&e))?;
     }
@@ -128,6 +151,29 @@ fn write<R: Serialize>(rows: impl Iterator<Item = R>) -> Result<String, ReportEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_report_is_a_header_only() {
+        let csv = write::<ListingRow>(&LISTING_HEADER, std::iter::empty()).unwrap_or_default();
+        assert_eq!(csv, format!("{}\n", LISTING_HEADER.join(",")));
+    }
+
+    #[test]
+    fn header_names_the_row_fields() {
+        let row = PublicRow {
+            product: "p".into(),
+            brand: String::new(),
+            model: String::new(),
+            shop: String::new(),
+            uscc: String::new(),
+            platform: String::new(),
+            failed_items: String::new(),
+            result: String::new(),
+        };
+        let csv = write(&PUBLIC_HEADER, std::iter::once(row.clone())).unwrap_or_default();
+        let back: Vec<PublicRow> = csv::Reader::from_reader(csv.as_bytes()).deserialize().flatten().collect();
+        assert_eq!(back, vec![row]);
+    }
 
     #[test]
     fn formula_cells_become_text() {
