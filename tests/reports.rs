@@ -19,6 +19,7 @@ const STAFF: &str = "王伟";
 /// A crawled and scored market with some findings confirmed and one dismissed.
 struct Checked {
     _tmp: tempfile::TempDir,
+    data: DataDir,
     store: Store,
     findings: FindingStore,
     confirmed: Vec<String>,
@@ -58,7 +59,7 @@ async fn checked() -> Checked {
     findings.set_status(&dismissed, Status::Dismissed, STAFF, "误报：页面已标注3C证书", Utc::now()).unwrap();
     let open: Vec<String> = ids.iter().filter(|id| !confirmed.contains(id) && **id != dismissed).cloned().collect();
     let captures = listings.iter().filter_map(|l| l.capture_id.clone()).collect();
-    Checked { _tmp: tmp, store, findings, confirmed, dismissed, open, captures }
+    Checked { _tmp: tmp, data, store, findings, confirmed, dismissed, open, captures }
 }
 
 fn catalogue() -> spotcheck::rules::reference::Catalogue {
@@ -222,4 +223,25 @@ async fn job_and_plan_scopes_partition_the_crawl() {
     assert_eq!((sampled, failing), (all.sampled, all.failing), "sequential jobs split the listings");
     assert!(reports::build(&c.store, &c.findings, &Scope::Plan("no-such-plan".into()), &catalogue()).is_err());
     assert!(reports::build(&c.store, &c.findings, &Scope::Job("no-such-job".into()), &catalogue()).is_err());
+}
+
+#[tokio::test]
+async fn the_report_command_writes_the_public_notice() {
+    let c = checked().await;
+    let report = reports::build(&c.store, &c.findings, &Scope::All, &catalogue()).unwrap();
+    let Checked { _tmp, data, store, findings, .. } = c;
+    store.flush().unwrap();
+    drop((findings, store));
+    let out = data.root().join("公示.json");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_spotcheck"))
+        .arg("--data-dir")
+        .arg(data.root())
+        .args(["report", "--public", "--format", "json", "--out"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let public: PublicReport = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let want = PublicReport::from(&report);
+    assert_eq!((public.sampled, public.failing, &public.items), (want.sampled, want.failing, &want.items));
 }

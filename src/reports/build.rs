@@ -101,10 +101,11 @@ pub fn build(
     }
     review.unreviewed_listings = open_listings.iter().filter(|k| !confirmed.contains_key(*k)).count() as u64;
 
-    let failing_listings: Vec<FailingListing> = confirmed
+    let mut failing_listings: Vec<FailingListing> = confirmed
         .iter()
         .filter_map(|(key, hits)| listings.get(key).map(|l| failing_listing(l, hits, &shops)))
         .collect();
+    failing_listings.sort_by(|a, b| (&a.platform, &a.item_id).cmp(&(&b.platform, &b.item_id)));
     let sampled = listings.len() as u64;
     let failing = failing_listings.len() as u64;
     Ok(SpotCheckReport {
