@@ -15,11 +15,12 @@ use crate::store::{Store, StoreError};
 /// Which listings a report covers.
 ///
 /// The store does not record which job stored which listing, only when each
-/// listing version was captured; so a job's listings are those whose
-/// **latest stored version** was captured while the job ran (from its
-/// `created_at` to its `finished_at`, or now if unfinished). A listing a job
-/// re-crawled unchanged keeps its earlier version and belongs to the earlier
-/// run. Jobs running at the same time share their listings.
+/// listing version was captured; so a job's listings are those with a
+/// version captured while the job ran (from its `created_at` to its
+/// `finished_at`, or now if unfinished), reported as the newest such version.
+/// A listing a job re-crawled unchanged keeps its earlier version (no new
+/// one is stored) and so belongs to the earlier run. Jobs running at the
+/// same time share their listings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
     /// Every listing stored.
@@ -57,9 +58,14 @@ pub fn build(
     let now = Utc::now();
     let (info, windows) = resolve(store, scope, now)?;
     let mut listings: BTreeMap<String, Listing> = BTreeMap::new();
-    for listing in store.latest_listings() {
-        let mut listing = listing?;
-        if in_windows(&listing, windows.as_deref()) {
+    for latest in store.latest_listings() {
+        let latest = latest?;
+        let chosen = match windows.as_deref() {
+            None => Some(latest),
+            Some(ws) if in_windows(&latest, ws) => Some(latest),
+            Some(ws) => version_in_windows(store.listing_versions(&latest.platform, &latest.item_id)?, ws),
+        };
+        if let Some(mut listing) = chosen {
             if listing.catalogue_class.is_none() {
                 listing.catalogue_class =
                     catalogue.classify(&listing).and_then(|i| catalogue.classes.get(i)).map(|c| c.id.clone());
@@ -151,12 +157,14 @@ fn resolve(store: &Store, scope: &Scope, now: DateTime<Utc>) -> Result<(ScopeInf
     }
 }
 
-fn in_windows(listing: &Listing, windows: Option<&[Window]>) -> bool {
-    match (windows, listing.captured_at) {
-        (None, _) => true,
-        (Some(ws), Some(at)) => ws.iter().any(|(from, to)| *from <= at && at <= *to),
-        (Some(_), None) => false,
-    }
+fn in_windows(listing: &Listing, windows: &[Window]) -> bool {
+    listing.captured_at.is_some_and(|at| windows.iter().any(|(from, to)| *from <= at && at <= *to))
+}
+
+/// The newest of a listing's `versions` captured inside `windows`: what a
+/// job saw, even when a later run stored a newer version.
+fn version_in_windows(versions: Vec<Listing>, windows: &[Window]) -> Option<Listing> {
+    versions.into_iter().filter(|v| in_windows(v, windows)).max_by_key(|v| v.captured_at)
 }
 
 fn class_of(listing: &Listing) -> String {
@@ -243,6 +251,22 @@ pub fn uscc_region(uscc: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_job_sees_the_version_captured_during_its_run() {
+        let at = |h: u32| chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 1, h, 0, 0).single();
+        let version =
+            |h: u32, title: &str| Listing { captured_at: at(h), title: Some(title.into()), ..Listing::default() };
+        let versions = vec![version(1, "v1"), version(3, "v3"), version(5, "v5")];
+        let window = |a: u32, b: u32| (at(a).unwrap_or_default(), at(b).unwrap_or_default());
+        let seen = |ws: &[Window]| version_in_windows(versions.clone(), ws).and_then(|l| l.title);
+        assert_eq!(seen(&[window(2, 4)]).as_deref(), Some("v3"));
+        assert_eq!(seen(&[window(0, 4)]).as_deref(), Some("v3"), "the newest inside the run");
+        assert_eq!(seen(&[window(0, 2), window(4, 6)]).as_deref(), Some("v5"));
+        assert_eq!(seen(&[window(6, 7)]), None);
+        let undated = Listing { captured_at: None, ..Listing::default() };
+        assert_eq!(version_in_windows(vec![undated], &[window(0, 9)]), None);
+    }
 
     #[test]
     fn region_comes_from_a_well_formed_uscc_only() {
