@@ -2,8 +2,9 @@
 //!
 //! [`build`] counts what was sampled in a [`Scope`] and which of those
 //! listings failed. A listing *fails* only when it has a **confirmed**
-//! finding (risk-signal rules excepted, [`RISK_SIGNALS`]); open (unreviewed) and dismissed findings are counted separately
-//! in [`Review`] and never make a listing fail. [`PublicReport`] is the
+//! finding of a rule that is not a risk signal ([`RISK_SIGNALS`]); open
+//! (unreviewed) and dismissed findings are counted separately in [`Review`]
+//! and never make a listing fail. [`PublicReport`] is the
 //! public-notice view: a separate type that holds no internal field, so its
 //! renderers cannot leak one.
 //!
@@ -30,7 +31,7 @@ pub use rate::{percent, percent_text};
 /// in their comments; the rule spec has no field for it yet.
 pub const RISK_SIGNALS: &[&str] = &["price.clearly_low", "shop.repeat_offender"];
 
-/// The class label of a listing the rule engine did not classify.
+/// The class label of a listing the catalogue does not classify.
 pub const UNCLASSIFIED: &str = "未分类";
 
 /// The internal spot-check result report of one scope.
