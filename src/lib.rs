@@ -26,6 +26,7 @@ pub mod market;
 pub mod model;
 pub mod notices;
 pub mod plans;
+pub mod reports;
 pub mod rules;
 pub mod sampling;
 pub mod sealing;

@@ -33,6 +33,7 @@ pub mod listings;
 pub mod live;
 pub mod market;
 pub mod notices;
+pub mod report;
 pub mod rules;
 pub mod sampling;
 pub mod score;
@@ -111,6 +112,8 @@ pub enum Command {
     /// "双随机" sampling: draw a stratified, optionally risk-weighted sample with a recorded seed; verify a draw.
     #[command(subcommand)]
     Sample(sampling::SampleCommand),
+    /// The spot-check result report (抽查结果) of a job, a plan or everything, or its public version (公示).
+    Report(report::ReportArgs),
     /// Serve the API: staff, enforcement and platforms (notices, acknowledgements, dispositions).
     Serve(serve::ServeArgs),
 }
@@ -224,6 +227,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Notices(command) => notices::run(command, &data, &identity).await?,
         Command::Tokens(command) => tokens::run(command, &data, &identity).await?,
         Command::Sample(command) => sampling::run(command, &data)?,
+        Command::Report(args) => report::run(&args, &data)?,
         Command::Serve(args) => {
             serve::run(args, &data, &identity).await?;
             true
