@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 mod html;
 mod pdf;
 
-pub use html::{escape_html, render_html};
+pub use html::{escape_html, is_invisible, render_html};
 pub use pdf::{find_chromium, find_chromium_in, render_pdf, ReportError, CHROMIUM_FLAGS};
 
 /// Everything the report shows, filled by the bundle writer.

@@ -7,6 +7,7 @@
 use std::fmt::Write;
 
 use evidence::report::escape_html as esc;
+use evidence::report::is_invisible;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
@@ -220,23 +221,6 @@ pub fn svg_text(s: &str) -> String {
         }
     }
     esc(&plain)
-}
-
-/// Controls, bidi overrides and zero-width characters (as in the evidence report).
-fn is_invisible(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{00AD}'
-                | '\u{061C}'
-                | '\u{180E}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{2028}'..='\u{202E}'
-                | '\u{2060}'..='\u{2064}'
-                | '\u{2066}'..='\u{206F}'
-                | '\u{FEFF}'
-                | '\u{FFF9}'..='\u{FFFB}'
-        )
 }
 
 #[cfg(test)]

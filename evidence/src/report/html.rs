@@ -100,7 +100,7 @@ fn escape_with(s: &str, mut invisible: impl FnMut(&mut String, char)) -> String 
 
 /// Characters that render as nothing (or reorder what follows) and so must be
 /// made visible in a record of what a page said.
-fn is_invisible(c: char) -> bool {
+pub fn is_invisible(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
