@@ -176,4 +176,9 @@ fn demo_runs_the_whole_loop_and_reports_success() {
     for want in ["evidence bundle sealed", "notice issued", "notice overdue", "delisting not effective — escalated"] {
         assert!(actions.contains(&want), "{want} missing from {actions:?}");
     }
+    // The demo ends with the 抽查结果 over the confirmed findings, and its 公示.
+    let report = std::fs::read_to_string(data.join("report.html")).unwrap();
+    let public = std::fs::read_to_string(data.join("report-public.html")).unwrap();
+    assert!(report.contains("抽查结果") && report.contains("<svg") && !report.contains("<script"));
+    assert!(public.contains("抽查结果公示") && !public.contains(case), "the 公示 names no case");
 }

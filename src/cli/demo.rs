@@ -400,6 +400,24 @@ pub async fn run(args: DemoArgs, data: &DataDir, identity: &Identity) -> anyhow:
     } else {
         Some(super::demo_notices::run(&market, &base, &store, &dir, &station, &identity, &say).await?)
     };
+    // Report: the 抽查结果 over what staff confirmed, and its public 公示.
+    let report =
+        crate::reports::build(&store, &findings_store, &crate::reports::Scope::All, &rules.reference.catalogue)?;
+    let public = crate::reports::PublicReport::from(&report);
+    let report_path = dir.root().join("report.html");
+    let public_path = dir.root().join("report-public.html");
+    std::fs::write(&report_path, crate::reports::html::render(&report))
+        .with_context(|| format!("cannot write `{}`", report_path.display()))?;
+    std::fs::write(&public_path, crate::reports::html::render_public(&public))
+        .with_context(|| format!("cannot write `{}`", public_path.display()))?;
+    say(format!(
+        "  report   {} sampled, {} 不合格 ({}) on confirmed findings: {} and the 公示 {}",
+        report.sampled,
+        report.failing,
+        crate::reports::percent_text(report.failure_rate),
+        report_path.display(),
+        public_path.display()
+    ));
 
     let errors: u64 = jobs.iter().map(|j| j.errors).sum();
     let rules_ok = scored.worst() >= MIN_RULE_SCORE;
