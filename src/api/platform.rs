@@ -101,6 +101,21 @@ pub async fn get(
     Ok(Json(NoticeView { notice, status }))
 }
 
+/// What every platform write starts with: the key, the notice id, the
+/// `Idempotency-Key` and the (size-limited) body.
+fn write_request(
+    state: &ApiState,
+    headers: &HeaderMap,
+    path: PathParam,
+    body: Body,
+) -> Result<(crate::notices::AuthenticatedPlatform, String, String, bytes::Bytes), ApiError> {
+    let who = authenticate(&state.keys, &state.limiter, headers)?;
+    let id = path_id(path)?;
+    let key = idempotency_key(headers)?;
+    let bytes = body_bytes(body)?;
+    Ok((who, id, key, bytes))
+}
+
 /// `POST /api/platform/v1/notices/{id}/ack`
 pub async fn ack(
     State(state): State<ApiState>,
@@ -108,11 +123,8 @@ pub async fn ack(
     path: PathParam,
     body: Body,
 ) -> Result<Json<NoticeStatus>, ApiError> {
-    let who = authenticate(&state.keys, &state.limiter, &headers)?;
-    let id = path_id(path)?;
-    let key = idempotency_key(&headers)?;
     // The body is ignored, but its size limit still applies.
-    body_bytes(body)?;
+    let (who, id, key, _) = write_request(&state, &headers, path, body)?;
     let status = state.notices.acknowledge(&who, &id, Some(&key), Utc::now())?;
     state.flush().await?;
     Ok(Json(status))
@@ -125,10 +137,7 @@ pub async fn disposition(
     path: PathParam,
     body: Body,
 ) -> Result<Json<NoticeStatus>, ApiError> {
-    let who = authenticate(&state.keys, &state.limiter, &headers)?;
-    let id = path_id(path)?;
-    let key = idempotency_key(&headers)?;
-    let bytes = body_bytes(body)?;
+    let (who, id, key, bytes) = write_request(&state, &headers, path, body)?;
     let parsed: DispositionBody = request::json(&bytes)?;
     let report = parsed.into_report()?;
     let status = state.notices.report(&who, &id, &report, Some(&key), Utc::now())?;
