@@ -17,6 +17,7 @@ pub mod browser;
 pub mod cases;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod crawl;
 pub mod diagnostics;
 pub mod fetch;

@@ -33,12 +33,14 @@ pub mod listings;
 pub mod live;
 pub mod market;
 pub mod notices;
+pub mod plans;
 pub mod report;
 pub mod rules;
 pub mod sampling;
 pub mod score;
 pub mod serve;
 pub mod tokens;
+pub mod users;
 
 use std::path::PathBuf;
 
@@ -114,6 +116,12 @@ pub enum Command {
     Sample(sampling::SampleCommand),
     /// The spot-check result report (抽查结果) of a job, a plan or everything, or its public version (公示).
     Report(report::ReportArgs),
+    /// Spot-check plans (`plans/<id>.toml` in the data directory): check, list, next run times, run now, history.
+    #[command(subcommand)]
+    Plans(plans::PlansCommand),
+    /// Accounts of the web console (staff, enforcement, admin), with passwords.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
     /// Serve the API: staff, enforcement and platforms (notices, acknowledgements, dispositions).
     Serve(serve::ServeArgs),
 }
@@ -228,6 +236,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Tokens(command) => tokens::run(command, &data, &identity).await?,
         Command::Sample(command) => sampling::run(command, &data)?,
         Command::Report(args) => report::run(&args, &data)?,
+        Command::Plans(command) => plans::run(command, &data, &identity).await?,
+        Command::Users(command) => users::run(command, &data)?,
         Command::Serve(args) => {
             serve::run(args, &data, &identity).await?;
             true

@@ -19,6 +19,7 @@ pub mod cron;
 pub mod due;
 pub mod schedule;
 pub mod scheduler;
+pub mod runner;
 pub mod spec;
 
 pub use compile::{compile, MissedPolicy, Plan, PolitenessOverride};

@@ -1,0 +1,1 @@
+//! The staff console (issue 8): being written.

@@ -1,0 +1,1 @@
+//! Running a plan (issue 8): being written.
