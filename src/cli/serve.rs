@@ -1,4 +1,5 @@
-//! `spotcheck serve`: the API (platforms, staff, enforcement, admin) over the
+//! `spotcheck serve`: the web console (`/console/`) and the API (platforms,
+//! staff, enforcement, admin) over the
 //! station's database, the notices outbox worker that delivers webhooks while
 //! the server runs, and verification rounds (`--verify-every`) that re-crawl
 //! what platforms say they removed.
@@ -20,6 +21,7 @@ use anyhow::Context;
 use crate::api::{self, ApiState, RateLimit};
 use crate::cases::{merge, Triage};
 use crate::config::{DataDir, Identity};
+use crate::console::{self, ConsoleState, Sessions};
 use crate::notices::{DeliveryConfig, OutboxWorker, PlatformRegistry};
 use crate::sealing::Station;
 use crate::store::Store;
@@ -107,7 +109,9 @@ pub async fn run(args: ServeArgs, data: &DataDir, identity: &Identity) -> anyhow
         let verifier = super::notices::verifier(&store, data, identity, fetch, relist_after)?;
         Some(tokio::spawn(verifier.run_every(Duration::from_secs(args.verify_every))))
     };
-    let app = api::app(state);
+    let console = ConsoleState::open(state.clone(), data.clone()).context("cannot open the console's accounts")?;
+    let sweeper = tokio::spawn(sweep_sessions(console.sessions.clone()));
+    let app = api::app(state).merge(console::router(console));
 
     let listener =
         tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on `{}`", args.addr))?;
@@ -122,6 +126,7 @@ pub async fn run(args: ServeArgs, data: &DataDir, identity: &Identity) -> anyhow
         let _ = tokio::signal::ctrl_c().await;
     });
     let served = server.await.context("the api server stopped");
+    sweeper.abort();
     if let Some(rounds) = verification {
         // A round cut short leaves its notices due; the next run checks them.
         rounds.abort();
@@ -137,4 +142,15 @@ pub async fn run(args: ServeArgs, data: &DataDir, identity: &Identity) -> anyhow
     }
     store.db().flush().context("cannot flush the database")?;
     served
+}
+
+/// Removes expired console sessions every ten minutes.
+async fn sweep_sessions(sessions: Sessions) {
+    let mut every = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        if let Err(e) = sessions.sweep(chrono::Utc::now()) {
+            tracing::warn!("cannot sweep console sessions: {e}");
+        }
+    }
 }

@@ -17,9 +17,9 @@
 pub mod compile;
 pub mod cron;
 pub mod due;
+pub mod runner;
 pub mod schedule;
 pub mod scheduler;
-pub mod runner;
 pub mod spec;
 
 pub use compile::{compile, MissedPolicy, Plan, PolitenessOverride};

@@ -1,0 +1,9 @@
+//! The console's `dashboard` section (being written).
+
+use axum::Router;
+
+use super::ConsoleState;
+
+pub fn routes() -> Router<ConsoleState> {
+    Router::new()
+}

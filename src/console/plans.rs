@@ -1,0 +1,9 @@
+//! The console's `plans` section (being written).
+
+use axum::Router;
+
+use super::ConsoleState;
+
+pub fn routes() -> Router<ConsoleState> {
+    Router::new()
+}
