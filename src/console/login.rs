@@ -38,10 +38,13 @@ pub fn routes() -> Router<ConsoleState> {
     Router::new().route("/console/login", get(form).post(sign_in)).route("/console/logout", post(sign_out))
 }
 
-/// Failures per name (lower-cased), and until when it is locked.
+/// Wrong passwords in a row, and until when the name is locked.
+type Failures = (u32, Option<Instant>);
+
+/// Failures per name (lower-cased).
 #[derive(Clone, Default)]
 pub struct Throttle {
-    failures: Arc<Mutex<HashMap<String, (u32, Option<Instant>)>>>,
+    failures: Arc<Mutex<HashMap<String, Failures>>>,
 }
 
 impl Throttle {
