@@ -44,6 +44,10 @@ pub struct DemoArgs {
     /// Print a machine-readable summary instead of the report.
     #[arg(long)]
     pub json: bool,
+    /// When done, serve the console and API over the demo's data (and keep the
+    /// marketplace up for plan runs) on this address until Ctrl-C.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8090")]
+    pub serve: Option<std::net::SocketAddr>,
 }
 
 /// Serves `market` on a free loopback port and crawls each of its platforms,
@@ -100,6 +104,8 @@ pub struct DemoSummary {
     pub browser: super::demo_live::BrowserStage,
     /// `None` with `--no-enforcement`.
     pub enforcement: Option<super::demo_notices::EnforcementStage>,
+    /// The console accounts made for each role, with their passwords.
+    pub console: super::demo_console::DemoLogins,
     pub elapsed_secs: f64,
     pub ok: bool,
 }
@@ -419,6 +425,13 @@ pub async fn run(args: DemoArgs, data: &DataDir, identity: &Identity) -> anyhow:
         public_path.display()
     ));
 
+    // Console: a ready log-in for each role.
+    let first_bureau = crate::cases::CaseStore::open(&store)?.all().next().transpose()?.map(|c| c.bureau.code);
+    let console = super::demo_console::accounts(&dir, &store, first_bureau)?;
+    if args.serve.is_none() {
+        say(super::demo_console::how_to_open(&dir, &console));
+    }
+
     let errors: u64 = jobs.iter().map(|j| j.errors).sum();
     let rules_ok = scored.worst() >= MIN_RULE_SCORE;
     let ok = errors == 0
@@ -447,6 +460,7 @@ pub async fn run(args: DemoArgs, data: &DataDir, identity: &Identity) -> anyhow:
         sealed,
         browser,
         enforcement,
+        console,
         elapsed_secs: started.elapsed().as_secs_f64(),
         ok,
     };
@@ -454,6 +468,28 @@ pub async fn run(args: DemoArgs, data: &DataDir, identity: &Identity) -> anyhow:
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         println!("demo {} in {:.1}s", if ok { "ok" } else { "FAILED" }, summary.elapsed_secs);
+    }
+    Ok(summary)
+}
+
+/// [`run`], then with `--serve` the console and API over the demo's data
+/// until Ctrl-C. The marketplace task [`run`] spawned keeps serving (a
+/// dropped task handle does not stop it), so plans can crawl it.
+pub async fn run_and_serve(args: DemoArgs, data: &DataDir, identity: &Identity) -> anyhow::Result<DemoSummary> {
+    let serve = args.serve;
+    let summary = run(args, data, identity).await?;
+    if let Some(addr) = serve {
+        use std::io::Write as _;
+        let dir = DataDir::new(&summary.data_dir);
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on `{addr}`"))?;
+        let logins = summary.console.clone();
+        super::serve::serve(listener, super::serve::ServeArgs::defaults(addr)?, &dir, identity, |bound| {
+            let mut stdout = std::io::stdout().lock();
+            writeln!(stdout, "{}", super::demo_console::listening_line(bound, &logins))?;
+            stdout.flush()
+        })
+        .await?;
     }
     Ok(summary)
 }

@@ -25,6 +25,7 @@ pub mod capture;
 pub mod cases;
 pub mod crawl;
 pub mod demo;
+pub mod demo_console;
 pub mod demo_live;
 pub mod demo_notices;
 pub mod evidence;
@@ -201,7 +202,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
     let data = DataDir::new(cli.data_dir);
     let identity = Identity { station: cli.station, operators: cli.operators };
     Ok(match cli.command {
-        Command::Demo(args) => demo::run(args, &data, &identity).await?.ok,
+        Command::Demo(args) => demo::run_and_serve(args, &data, &identity).await?.ok,
         Command::Evidence(command) => evidence::run(command, &data, &identity).await?,
         Command::Live(command) => live::run(command, &data, &identity).await?,
         Command::Flag(args) => findings::flag(&args, &data)?,

@@ -82,6 +82,27 @@ impl ServeArgs {
 /// Opens the store and the station (bundles are sealed with its key, as by
 /// the CLI), binds, prints the address and serves until Ctrl-C.
 pub async fn run(args: ServeArgs, data: &DataDir, identity: &Identity) -> anyhow::Result<()> {
+    let listener =
+        tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on `{}`", args.addr))?;
+    serve(listener, args, data, identity, |addr| {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on http://{addr}")?;
+        writeln!(stdout, "console at http://{addr}/console/ (accounts: `spotcheck users add`)")?;
+        stdout.flush()
+    })
+    .await
+}
+
+/// Serves on `listener` until Ctrl-C: the API, the console, the outbox
+/// worker and verification rounds. `listening` is called once everything is
+/// open, with the bound address (the demo prints its console line there).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    args: ServeArgs,
+    data: &DataDir,
+    identity: &Identity,
+    listening: impl FnOnce(SocketAddr) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
     let registry = match &args.platforms {
         Some(path) => PlatformRegistry::load(path)?,
         None => PlatformRegistry::default(),
@@ -113,13 +134,8 @@ pub async fn run(args: ServeArgs, data: &DataDir, identity: &Identity) -> anyhow
     let sweeper = tokio::spawn(sweep_sessions(console.sessions.clone()));
     let app = api::app(state).merge(console::router(console));
 
-    let listener =
-        tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("cannot listen on `{}`", args.addr))?;
     let addr = listener.local_addr().context("cannot read the bound address")?;
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "listening on http://{addr}").context("cannot write to stdout")?;
-    stdout.flush().context("cannot write to stdout")?;
-    drop(stdout);
+    listening(addr).context("cannot write to stdout")?;
 
     let server = axum::serve(listener, app).with_graceful_shutdown(async {
         // An error here means no signal handler; then only a kill stops us, which is fine.
@@ -152,5 +168,16 @@ async fn sweep_sessions(sessions: Sessions) {
         if let Err(e) = sessions.sweep(chrono::Utc::now()) {
             tracing::warn!("cannot sweep console sessions: {e}");
         }
+    }
+}
+
+impl ServeArgs {
+    /// The defaults of `spotcheck serve`, listening on `addr` (the demo's `--serve`).
+    pub fn defaults(addr: SocketAddr) -> anyhow::Result<ServeArgs> {
+        use clap::{Args, FromArgMatches};
+        let command = ServeArgs::augment_args(clap::Command::new("serve"));
+        let mut args = ServeArgs::from_arg_matches(&command.try_get_matches_from(["serve"])?)?;
+        args.addr = addr;
+        Ok(args)
     }
 }
