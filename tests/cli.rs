@@ -181,4 +181,66 @@ fn demo_runs_the_whole_loop_and_reports_success() {
     let public = std::fs::read_to_string(data.join("report-public.html")).unwrap();
     assert!(report.contains("抽查结果") && report.contains("<svg") && !report.contains("<script"));
     assert!(public.contains("抽查结果公示") && !public.contains(case), "the 公示 names no case");
+    // And a ready console log-in per role, written down for the people who will use it.
+    let logins = summary["console"]["logins"].as_array().unwrap();
+    let roles: Vec<&str> = logins.iter().map(|l| l["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["staff", "enforcement", "admin"]);
+    let listed = spotcheck(&["--data-dir", data.to_str().unwrap(), "users", "list"]);
+    let listed = text(&listed.stdout);
+    for l in logins {
+        assert!(listed.contains(l["name"].as_str().unwrap()), "{listed}");
+        assert!(!listed.contains(l["password"].as_str().unwrap()), "users list shows no password");
+    }
+}
+
+/// `demo --serve` ends by printing the console's address and a log-in that
+/// works: the printed password signs in (a 303 to the dashboard with a
+/// session cookie), a wrong one does not.
+#[test]
+fn demo_serve_prints_a_console_url_with_a_ready_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_spotcheck"))
+        .args(["--data-dir", dir.path().to_str().unwrap()])
+        .args(["demo", "--listings", "300", "--pictures", "0", "--live-seconds", "0", "--no-enforcement"])
+        .args(["--serve", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines.by_ref().map(|l| l.unwrap()).find(|l| l.starts_with("console: ")).expect("a console line");
+    // console: http://127.0.0.1:PORT/console/  log in: staff / PASSWORD  (Ctrl-C stops)
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let (url, name, password) = (words[1], words[4], words[6]);
+    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/console/"), "{line}");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sign_in = |password: &str| {
+        runtime.block_on(async {
+            let client = reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap();
+            let form = client.get(format!("{url}login")).send().await.unwrap().text().await.unwrap();
+            let token = form.split("name=\"_csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+            let answer = client
+                .post(format!("{url}login"))
+                .form(&[("name", name), ("password", password), ("_csrf", token.as_str()), ("next", "")])
+                .send()
+                .await
+                .unwrap();
+            let cookie = answer.headers().get_all("set-cookie").iter().any(|c| {
+                c.to_str().unwrap().starts_with("spotcheck_console=") && !c.to_str().unwrap().contains("Max-Age=0")
+            });
+            (
+                answer.status().as_u16(),
+                answer.headers().get("location").map(|l| l.to_str().unwrap().to_string()),
+                cookie,
+            )
+        })
+    };
+    assert_eq!(sign_in(password), (303, Some("/console/".to_string()), true));
+    assert_eq!(sign_in("not-the-password").0, 401);
+    let _ = child.kill();
+    let _ = child.wait();
 }

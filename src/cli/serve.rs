@@ -87,8 +87,10 @@ pub async fn run(args: ServeArgs, data: &DataDir, identity: &Identity) -> anyhow
     serve(listener, args, data, identity, |addr| {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "listening on http://{addr}")?;
-        writeln!(stdout, "console at http://{addr}/console/ (accounts: `spotcheck users add`)")?;
-        stdout.flush()
+        stdout.flush()?;
+        // Scripts read the one stdout line; people read this.
+        eprintln!("console at http://{addr}/console/ (accounts: `spotcheck users add`)");
+        Ok(())
     })
     .await
 }

@@ -131,6 +131,19 @@ pub struct Market {
     pub(crate) delisted: delisting::Delisted,
     /// The platforms' trust-and-safety desks ([`Market::act_as_platform`]).
     desks: platform::Desks,
+    /// The listing whose seller typed markup into its title ([`Market::with_hostile_listing`]).
+    hostile: Option<u32>,
+}
+
+/// What the hostile seller appends to a title: markup that would run if a
+/// page pasted it unescaped, quotes that would end an attribute, a
+/// right-to-left override, control characters, and 20,000 more characters.
+pub fn hostile_title_suffix() -> String {
+    let mut s = String::from(
+        " <script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\"> \"' onmouseover=\"window.__xss=3\" \u{202E}gnp.exe\u{202C} \u{0007}\u{001B}[31m\u{0000} ",
+    );
+    s.push_str(&"长".repeat(20_000));
+    s
 }
 
 /// Live rooms per platform: one per 2,500 of its listings, 1 to 20.
@@ -161,7 +174,24 @@ impl Market {
             live_epoch: std::time::Instant::now(),
             delisted: delisting::Delisted::default(),
             desks: platform::Desks::default(),
+            hostile: None,
         }
+    }
+
+    /// The same market, but the first listing that breaks a rule has a
+    /// hostile title ([`hostile_title_suffix`]) on its page and in the truth:
+    /// for tests that what a seller types is shown as text everywhere.
+    pub fn with_hostile_listing(mut self) -> Market {
+        let base = Url::parse("http://market.invalid/").ok();
+        let n = u32::try_from(self.config.listings).unwrap_or(u32::MAX);
+        self.hostile =
+            base.and_then(|b| (0..n).find(|&i| self.truth_record(&b, i).is_some_and(|t| !t.violations.is_empty())));
+        self
+    }
+
+    /// The hostile listing's index, if [`Market::with_hostile_listing`] planted one.
+    pub fn hostile_listing(&self) -> Option<(Platform, u64)> {
+        self.hostile.and_then(|i| self.listing_id(i))
     }
 
     /// The same market with live rooms running at `live.speed` and its stream
@@ -347,7 +377,11 @@ impl Market {
     }
 
     pub(crate) fn item(&self, i: u32) -> Item {
-        Item::generate(&self.layout, i)
+        let mut item = Item::generate(&self.layout, i);
+        if self.hostile == Some(i) {
+            item.title.push_str(&hostile_title_suffix());
+        }
+        item
     }
 
     pub(crate) fn shop(&self, j: u32) -> ShopInfo {
