@@ -63,18 +63,32 @@ fn runner(store: &Store, data: &DataDir) -> PlanRunner {
     PlanRunner::new(store.clone(), data.clone(), Identity::default(), AdapterSet::builtin(), options).unwrap()
 }
 
+/// A data directory with one plan over a served marketplace, its store and a runner.
+struct Station {
+    dir: tempfile::TempDir,
+    data: DataDir,
+    plan: Plan,
+    store: Store,
+    runner: PlanRunner,
+}
+
+async fn station(listings: u64, id: &str, size: usize, schedule: &str) -> Station {
+    let base = start_market(listings).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = DataDir::new(dir.path());
+    let plan = save(&data, id, &plan_text(id, &base, size, schedule));
+    let store = Store::open(&data.db()).unwrap();
+    let runner = runner(&store, &data);
+    Station { dir, data, plan, store, runner }
+}
+
 fn cli(data: &Path, args: &[&str]) -> std::process::Output {
     Command::new(BIN).args(["--data-dir", data.to_str().unwrap()]).args(args).output().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_run_by_hand_draws_a_verifiable_sample_and_flags_only_what_it_drew() {
-    let base = start_market(240).await;
-    let dir = tempfile::tempdir().unwrap();
-    let data = DataDir::new(dir.path());
-    let plan = save(&data, "double11", &plan_text("double11", &base, 20, "manual"));
-    let store = Store::open(&data.db()).unwrap();
-    let runner = runner(&store, &data);
+    let Station { dir, data, plan, store, runner } = station(240, "double11", 20, "manual").await;
 
     let ticket = runner.start_by_hand(&plan, "王伟").unwrap().unwrap();
     let held = runner.run_now(&plan, "李娜").unwrap().expect_err("the first run holds the lease");
@@ -157,12 +171,7 @@ async fn a_plan_run_by_hand_draws_a_verifiable_sample_and_flags_only_what_it_dre
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_now_answers_at_once_shows_the_run_live_and_holds_the_lease() {
-    let base = start_market(120).await;
-    let dir = tempfile::tempdir().unwrap();
-    let data = DataDir::new(dir.path());
-    let plan = save(&data, "quick", &plan_text("quick", &base, 6, "manual"));
-    let store = Store::open(&data.db()).unwrap();
-    let runner = runner(&store, &data);
+    let Station { dir: _dir, plan, runner, .. } = station(120, "quick", 6, "manual").await;
 
     let run_id = runner.run_now(&plan, "王伟").unwrap().unwrap();
     let live = runner.live();
@@ -190,13 +199,8 @@ async fn run_now_answers_at_once_shows_the_run_live_and_holds_the_lease() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_schedule_runs_a_due_plan_once_for_its_missed_minutes_as_a_census() {
-    let base = start_market(80).await;
-    let dir = tempfile::tempdir().unwrap();
-    let data = DataDir::new(dir.path());
-    save(&data, "every-minute", &plan_text("every-minute", &base, 100_000, "* * * * *"));
+    let Station { dir, runner, .. } = station(80, "every-minute", 100_000, "* * * * *").await;
     std::fs::write(dir.path().join("plans/broken.toml"), "id = \n").unwrap();
-    let store = Store::open(&data.db()).unwrap();
-    let runner = runner(&store, &data);
     let book = runner.book();
 
     let t0 = Utc::now();

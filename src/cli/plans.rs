@@ -296,9 +296,15 @@ async fn schedule(args: &ScheduleArgs, data: &DataDir, identity: &Identity) -> a
         () = runner.clone().schedule_loop(book, every) => {}
         stopped = tokio::signal::ctrl_c() => stopped.context("cannot listen for Ctrl-C")?,
     }
+    // Ctrl-C interrupts the runs' crawls too: wait for them to record that.
     let going = runner.live();
     if !going.is_empty() {
-        eprintln!("stopped with {} runs going; their leases expire and the next scheduler takes over", going.len());
+        eprintln!("waiting for {} plan runs to stop and record how they ended", going.len());
+    }
+    for run in going {
+        if let Some(summary) = runner.wait(run.run_id).await? {
+            print_summary(&summary);
+        }
     }
     Ok(true)
 }

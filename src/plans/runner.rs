@@ -289,6 +289,7 @@ impl PlanRunner {
         let _ = renewal.await; // gone before the run is: it holds the database too
         summary.finished_at = Some(Utc::now());
         let outcome = match &result {
+            // The scheduler's record names one job; a plan run has one per platform, comma-separated.
             Ok(()) => RunOutcome::Succeeded { job: Some(summary.jobs.join(",")) },
             Err(e) => {
                 summary.error = Some(e.to_string());

@@ -1,7 +1,9 @@
-//! The three stages of a plan run, each a plain function over the store:
-//! [`job_specs`] (which crawl jobs the plan makes), [`population`] (which
-//! listings those jobs captured), [`draw_sample`] (the recorded draw and its
-//! files) and [`flag_drawn`] (the rules over the drawn listings).
+//! The stages of a plan run as plain functions over the store, without the
+//! lease, the summary or the async runtime (those are [`super::runner`]'s):
+//! gathering is [`job_specs`] (which crawl jobs the plan makes) and, after the
+//! crawl, [`population`] (which listings those jobs captured) and
+//! [`candidates`]; drawing is [`draw_sample`] (the recorded draw and its
+//! files); flagging is [`flag_drawn`] (the rules over the drawn listings).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -123,7 +125,7 @@ pub fn in_classes(classes: &[String], class: &str, catalogue: &Catalogue) -> boo
         .any(|entry| entry == class || Some(entry) == name || entry.split_whitespace().next() == Some(class))
 }
 
-/// A drawn sample: the draw, whether it was a census, and where its files are.
+/// A drawn sample: the draw, and whether it was a census (every candidate drawn).
 pub struct Drawn {
     pub draw: Draw,
     pub census: bool,
