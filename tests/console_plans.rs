@@ -145,6 +145,10 @@ fn adapters() -> Vec<String> {
     AdapterSet::builtin().names()
 }
 
+fn names(adapters: &[String]) -> Vec<&str> {
+    adapters.iter().map(String::as_str).collect()
+}
+
 #[tokio::test]
 async fn a_plan_created_through_the_form_is_a_valid_plan_file_and_listed_with_its_next_runs() {
     let c = start(RunnerOptions::default()).await;
@@ -152,9 +156,7 @@ async fn a_plan_created_through_the_form_is_a_valid_plan_file_and_listed_with_it
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
     assert_eq!(r.headers()[LOCATION], "/console/plans/toys-q4");
     let text = std::fs::read_to_string(c.plan_file("toys-q4")).unwrap();
-    let names = adapters();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let plan = spotcheck::plans::compile(&c.plan_file("toys-q4"), &text, &names).unwrap();
+    let plan = spotcheck::plans::compile(&c.plan_file("toys-q4"), &text, &names(&adapters())).unwrap();
     assert_eq!(plan.title, "电动玩具抽查");
     assert_eq!(plan.classes, ["electric_toy", "儿童自行车", "滑板车"]);
     assert_eq!(plan.keywords, ["电动玩具", "遥控车"]);
@@ -354,16 +356,23 @@ async fn run_now_over_the_sample_marketplace_shows_the_draw_and_its_files_verify
     let r = c.post("/console/plans/new", &fields).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
 
+    // A run holding the plan's lease (another process's) keeps "run now" out.
+    let plan = spotcheck::plans::PlanBook::open(&c.data).get("market", &names(&adapters())).unwrap().unwrap();
+    let held =
+        c.runner.scheduler().acquire("market", "station-2/pid 1", chrono::Utc::now(), chrono::Duration::minutes(5));
+    let held = held.unwrap().unwrap();
+    let refused = c.post("/console/plans/market/run", &[]).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert!(refused.text().await.unwrap().contains("该计划已有运行中的任务"));
+    c.runner.scheduler().release(&plan.id, &held).unwrap();
+
     let r = c.post("/console/plans/market/run", &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let location = r.headers()[LOCATION].to_str().unwrap().to_string();
     let run_id: u64 = location.rsplit('/').next().unwrap().parse().unwrap();
     assert_eq!(location, format!("/console/plans/market/runs/{run_id}"));
-    // While it holds the lease, a second run is refused.
-    let again = c.post("/console/plans/market/run", &[]).await;
-    if again.status() == StatusCode::CONFLICT {
-        assert!(again.text().await.unwrap().contains("该计划已有运行中的任务"));
-    }
+    // Its page answers at once, before the run has stored its summary.
+    assert_eq!(c.get(&location).await.0, StatusCode::OK);
     let summary = tokio::time::timeout(std::time::Duration::from_secs(120), c.runner.wait(run_id))
         .await
         .expect("the run ends within 120 s")

@@ -85,7 +85,7 @@ fn body(v: &RunView, page: usize) -> Result<Markup, ConsoleError> {
             (live::panel(&v.live, &live::version(&v.live)))
         }
         dl.facts {
-            dt { "状态" } dd { (run_state(s)) }
+            dt { "状态" } dd { @if v.running { "运行中" } @else { (run_state(s)) } }
             @if let Some(error) = &s.error { dt { "失败原因" } dd.error.crawled { (error) } }
             dt { "触发" } dd { @match &s.trigger { Trigger::Hand => { "手动（" (s.started_by) "）" }, _ => { "按计划（" (s.started_by) "）" } } }
             dt { "开始" } dd { (layout::time_exact(&s.started_at)) }
