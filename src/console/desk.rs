@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::error::ConsoleError;
 use super::ConsoleState;
-use crate::plans::{Plan, PlanBook, PlanRunner, RunSummary, Stage, Trigger};
+use crate::plans::{Plan, PlanBook, PlanRunner, RunSummary, Stage};
 
 /// Plans of the data directory and the runner that runs them. Cheap to clone.
 #[derive(Clone)]
@@ -69,39 +69,11 @@ impl PlanDesk {
         }
     }
 
-    /// The run `run_id` of plan `plan`, or 404. A run just started may not
-    /// have stored its summary yet: it is then shown from the live list.
+    /// The run `run_id` of plan `plan`, or 404.
     pub fn run(&self, plan: &str, run_id: u64) -> Result<RunSummary, ConsoleError> {
         match self.runner.summary(run_id).map_err(ConsoleError::internal)? {
             Some(s) if s.plan == plan => Ok(s),
-            Some(_) => Err(ConsoleError::not_found("计划运行")),
-            None => self
-                .runner
-                .live()
-                .into_iter()
-                .find(|r| r.run_id == run_id && r.plan == plan)
-                .map(|r| RunSummary {
-                    title: r.plan.clone(),
-                    plan: r.plan,
-                    run_id,
-                    campaign: None,
-                    started_by: String::new(),
-                    trigger: Trigger::Hand,
-                    jobs: r.jobs,
-                    seed: None,
-                    sample_size: 0,
-                    candidates: 0,
-                    drawn: 0,
-                    census: false,
-                    drawn_keys: Vec::new(),
-                    draw_dir: None,
-                    findings_new: 0,
-                    findings_known: 0,
-                    started_at: r.started_at,
-                    finished_at: None,
-                    error: None,
-                })
-                .ok_or_else(|| ConsoleError::not_found("计划运行")),
+            _ => Err(ConsoleError::not_found("计划运行")),
         }
     }
 }

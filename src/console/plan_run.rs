@@ -43,7 +43,8 @@ fn run_id(text: &str) -> Result<u64, ConsoleError> {
 }
 
 struct RunView {
-    summary: RunSummary,
+    /// `None` for a run that has just started and not yet stored its summary.
+    summary: Option<RunSummary>,
     draw: Option<Result<Draw, String>>,
     live: Vec<live::LiveRow>,
     running: bool,
@@ -58,11 +59,16 @@ async fn run_page(
     viewer.require_staff()?;
     let (run, page) = (run_id(&run)?, page_of(&q, "page")?);
     let desk = desk(&state)?.clone();
+    let plan_id = plan.clone();
     let view = blocking(move || {
-        let summary = desk.run(&plan, run)?;
-        let running = desk.runner.live().iter().any(|r| r.run_id == run);
+        let running = desk.runner.live().iter().any(|r| r.run_id == run && r.plan == plan);
+        let summary = match desk.run(&plan, run) {
+            Ok(summary) => Some(summary),
+            Err(ConsoleError::NotFound { .. }) if running => None,
+            Err(e) => return Err(e),
+        };
         let live = live::rows(&state)?.into_iter().filter(|r| r.run == Some(run)).collect();
-        let draw = summary.draw_dir.as_ref().map(|dir| {
+        let draw = summary.as_ref().and_then(|s| s.draw_dir.as_ref()).map(|dir| {
             std::fs::read_to_string(dir.join("draw.json"))
                 .map_err(|e| e.to_string())
                 .and_then(|json| Draw::from_json(&json).map_err(|e| e.to_string()))
@@ -70,12 +76,19 @@ async fn run_page(
         Ok(RunView { summary, draw, live, running })
     })
     .await?;
-    let title = format!("{} · 运行 {}", view.summary.title, view.summary.run_id);
-    Ok(layout::page(&viewer, Nav::Plans, &title, body(&view, page)?))
+    let Some(summary) = &view.summary else {
+        let body = html! {
+            p { a href={ "/console/plans/" (plan_id) } { "← 返回计划" } }
+            p { "运行正在启动……" }
+            (live::panel(&view.live, &live::version(&view.live)))
+        };
+        return Ok(layout::page(&viewer, Nav::Plans, &format!("{plan_id} · 运行 {run}"), body));
+    };
+    let title = format!("{} · 运行 {}", summary.title, summary.run_id);
+    Ok(layout::page(&viewer, Nav::Plans, &title, body(summary, &view, page)?))
 }
 
-fn body(v: &RunView, page: usize) -> Result<Markup, ConsoleError> {
-    let s = &v.summary;
+fn body(s: &RunSummary, v: &RunView, page: usize) -> Result<Markup, ConsoleError> {
     let base = format!("/console/plans/{}/runs/{}", s.plan, s.run_id);
     let catalogue = catalogue()?;
     Ok(html! {
