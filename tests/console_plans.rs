@@ -52,15 +52,29 @@ fn set_cookie(r: &reqwest::Response, name: &str) -> String {
 }
 
 async fn start(options: RunnerOptions) -> Console {
+    start_with(Some(options)).await
+}
+
+/// The console with plan runs (`Some`) or without.
+async fn start_with(options: Option<RunnerOptions>) -> Console {
     let dir = tempfile::tempdir().unwrap();
     let data = DataDir::new(dir.path());
     let store = Store::open(&data.db()).unwrap();
     let registry = PlatformRegistry::from_toml(REGISTRY, "test").unwrap();
     let triage = Triage::configured(&store, None, merge::DEFAULT_WINDOW_DAYS).unwrap();
     let api = ApiState::open(&store, registry, triage, RateLimit::default()).unwrap();
-    let runner =
-        PlanRunner::new(store.clone(), data.clone(), Identity::default(), AdapterSet::builtin(), options).unwrap();
-    let state = ConsoleState::open(api, data.clone()).unwrap().with_plans(PlanDesk::new(runner.clone()));
+    let runner = PlanRunner::new(
+        store.clone(),
+        data.clone(),
+        Identity::default(),
+        AdapterSet::builtin(),
+        options.clone().unwrap_or_default(),
+    )
+    .unwrap();
+    let mut state = ConsoleState::open(api, data.clone()).unwrap();
+    if options.is_some() {
+        state = state.with_plans(PlanDesk::new(runner.clone()));
+    }
     for (name, role, bureau) in [("wang", Role::Staff, None), ("li", Role::Enforcement, Some("110105"))] {
         state.users.add(name, None, role, bureau, PASSWORD, chrono::Utc::now()).unwrap();
     }
@@ -406,4 +420,17 @@ async fn run_now_over_the_sample_marketplace_shows_the_draw_and_its_files_verify
     assert_eq!(status, StatusCode::OK, "{report}");
     let (_, list) = c.get("/console/plans").await;
     assert!(list.contains("成功"), "{list}");
+}
+
+#[tokio::test]
+async fn without_plan_runs_the_plan_pages_say_so_and_the_rest_works() {
+    let c = start_with(None).await;
+    for path in ["/console/plans", "/console/plans/new", "/console/plans/x", "/console/plans/x/runs/1"] {
+        let (status, page) = c.get(path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        assert!(page.contains("未启用计划运行"), "{path}: {page}");
+    }
+    assert_eq!(c.get("/console/").await.0, StatusCode::OK);
+    assert_eq!(c.get("/console/reports?scope=all").await.0, StatusCode::OK);
+    assert_eq!(c.get("/console/live.json").await.0, StatusCode::OK);
 }

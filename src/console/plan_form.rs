@@ -299,3 +299,34 @@ fn field_label(field: &str) -> &'static str {
         _ => "计划文件",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_text_cannot_add_keys_or_tables_to_the_plan_file() {
+        let form = PlanForm {
+            id: "p".into(),
+            title: "标题\"\nschedule = \"* * * * *\"\n[sample]\nsize = 1".into(),
+            platforms: vec!["sample-mall".into()],
+            keywords: "玩具\n\"]\nx = 1".into(),
+            ..PlanForm::blank()
+        };
+        let text = form.to_toml().unwrap();
+        let root: Table = toml::from_str(&text).unwrap();
+        assert_eq!(root["title"].as_str(), Some(form.title.trim()));
+        assert_eq!(root["schedule"].as_str(), Some("manual"));
+        assert_eq!(root["sample"]["size"].as_integer(), Some(50));
+        let keywords: Vec<&str> = root["keywords"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        assert_eq!(keywords, ["玩具", "\"]", "x = 1"]);
+        assert!(!root.contains_key("x"));
+    }
+
+    #[test]
+    fn numbers_that_are_not_numbers_are_reported_per_field() {
+        let form = PlanForm { sample_size: "二十".into(), rate: "fast".into(), ..PlanForm::blank() };
+        let fields: Vec<&str> = form.to_toml().unwrap_err().into_iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, ["sample_size", "rate"]);
+    }
+}
