@@ -187,8 +187,7 @@ impl PlanRunner {
         let run_id = ticket.run_id;
         // Listed from now on, before the task is first polled.
         self.inner.live.announce(LiveRun::starting(&plan.id, run_id, Utc::now()));
-        let (runner, plan) = (self.clone(), plan.clone());
-        runtime.spawn(async move { runner.run_ticket(plan, ticket).await });
+        runtime.spawn(self.clone().logged_run(plan.clone(), ticket));
         Ok(Ok(run_id))
     }
 
@@ -226,6 +225,17 @@ impl PlanRunner {
         let result = self.run_listed(&plan, ticket, started_at, &live.0).await;
         drop(live);
         self.inner.finished.send_modify(|n| *n += 1);
+        result
+    }
+
+    /// [`PlanRunner::run_ticket`] for a spawned task: an outcome that could
+    /// not be recorded is logged, since no one may be awaiting the task.
+    async fn logged_run(self, plan: Plan, ticket: RunTicket) -> Result<RunSummary, RunnerError> {
+        let (id, run_id) = (plan.id.clone(), ticket.run_id);
+        let result = self.run_ticket(plan, ticket).await;
+        if let Err(e) = &result {
+            tracing::error!(plan = %id, run = run_id, "cannot record the plan run: {e}");
+        }
         result
     }
 
@@ -292,6 +302,7 @@ impl PlanRunner {
             let platform = adapter.name.clone();
             let job_id = inner.store.job_id_for(&spec)?;
             summary.jobs.push(job_id.clone());
+            inner.summaries.put(summary)?;
             live.update(|l| l.jobs.push(job_id));
             let options = self.crawl_options(plan, &adapter);
             let report =
@@ -435,10 +446,7 @@ impl PlanRunner {
                 }
             };
             let run = match &begin {
-                Begin::Started(ticket) => {
-                    let (runner, ticket, plan) = (self.clone(), ticket.clone(), plan.clone());
-                    Some(tokio::spawn(async move { runner.run_ticket(plan, ticket).await }))
-                }
+                Begin::Started(ticket) => Some(tokio::spawn(self.clone().logged_run(plan.clone(), ticket.clone()))),
                 Begin::Skipped(decision) => {
                     tracing::info!(plan = %plan.id, ?decision, "missed runs skipped by the plan's policy");
                     None
