@@ -263,3 +263,25 @@ fn plans_check_points_at_a_broken_file_and_save_refuses_bad_input() {
     assert_eq!(listed.len(), 2);
     assert!(listed[0].0.ends_with("broken.toml") && !listed[0].1 && listed[1].1);
 }
+
+/// A live run lists its crawl jobs by the id `Store::job_id_for` predicts
+/// before the crawl begins them: it must be the id `begin_job` then gives.
+#[test]
+fn the_predicted_job_id_is_the_one_the_crawl_begins() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let spec = spotcheck::store::JobSpec {
+        adapter: "sample-mall".into(),
+        seeds: vec!["http://127.0.0.1:1/mall/".into()],
+        plan_id: Some("p".into()),
+        ..Default::default()
+    };
+    let predicted = store.job_id_for(&spec).unwrap();
+    let (mut job, resumed) = store.begin_job(&spec, 1).unwrap();
+    assert_eq!((predicted.as_str(), resumed), (job.id.as_str(), false));
+    assert_eq!(store.job_id_for(&spec).unwrap(), job.id, "an unfinished run is resumed");
+    store.finish_job(&mut job).unwrap();
+    let next = store.job_id_for(&spec).unwrap();
+    assert_ne!(next, job.id);
+    assert_eq!(store.begin_job(&spec, 1).unwrap().0.id, next);
+}

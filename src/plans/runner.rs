@@ -26,13 +26,13 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
 use super::book::PlanBook;
 use super::compile::Plan;
+use super::live::{LiveHandle, LiveRun, LiveRuns, Stage};
 use super::runs::{RunSummaries, RunSummary, SummaryError, Trigger};
 use super::scheduler::{Begin, Lease, RunOutcome, RunTicket, Scheduler, SchedulerError};
 use super::stages;
@@ -104,26 +104,6 @@ impl Default for RunnerOptions {
     }
 }
 
-/// Where a run is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    Gathering,
-    Drawing,
-    Flagging,
-}
-
-/// A run going on in this process.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LiveRun {
-    pub plan: String,
-    pub run_id: u64,
-    pub stage: Stage,
-    /// Crawl job ids so far (read their counters with `Store::job`).
-    pub jobs: Vec<String>,
-    pub started_at: DateTime<Utc>,
-}
-
 /// What one scheduling round did for one plan.
 pub struct RoundStart {
     pub plan: String,
@@ -146,7 +126,7 @@ struct Inner {
     options: RunnerOptions,
     scheduler: Scheduler,
     summaries: RunSummaries,
-    live: Mutex<BTreeMap<u64, LiveRun>>,
+    live: Arc<LiveRuns>,
     /// Counts the runs this process finished (see [`PlanRunner::wait`]).
     finished: tokio::sync::watch::Sender<u64>,
 }
@@ -161,7 +141,7 @@ impl PlanRunner {
     ) -> Result<PlanRunner, RunnerError> {
         let scheduler = Scheduler::open(store.db())?;
         let summaries = RunSummaries::open(store.db())?;
-        let live = Mutex::new(BTreeMap::new());
+        let live = Arc::new(LiveRuns::default());
         let (finished, _) = tokio::sync::watch::channel(0);
         let inner = Inner { store, data, identity, adapters, options, scheduler, summaries, live, finished };
         Ok(PlanRunner { inner: Arc::new(inner) })
@@ -206,27 +186,23 @@ impl PlanRunner {
         };
         let run_id = ticket.run_id;
         // Listed from now on, before the task is first polled.
-        let entry = LiveRun {
-            plan: plan.id.clone(),
-            run_id,
-            stage: Stage::Gathering,
-            jobs: Vec::new(),
-            started_at: Utc::now(),
-        };
-        self.live_runs().insert(run_id, entry);
-        let (runner, plan) = (self.clone(), plan.clone());
-        runtime.spawn(async move { runner.run_ticket(plan, ticket).await });
+        self.inner.live.announce(LiveRun::starting(&plan.id, run_id, Utc::now()));
+        runtime.spawn(self.clone().logged_run(plan.clone(), ticket));
         Ok(Ok(run_id))
     }
 
-    /// Waits until run `run_id` has finished in this process (or is recorded
-    /// as finished) and returns its summary; `None` when no such run is recorded.
+    /// Waits until run `run_id`, going in this process, has finished and
+    /// returns its summary. A run not going here answers at once: its summary
+    /// as recorded (unfinished if its process died), or `None` if there is none.
     pub async fn wait(&self, run_id: u64) -> Result<Option<RunSummary>, RunnerError> {
         let mut finished = self.inner.finished.subscribe();
         loop {
+            // A run going here is listed before its summary is first stored and
+            // until after it is last stored; one not going here will not change.
+            let going = self.inner.live.contains(run_id);
             match self.inner.summaries.get(run_id)? {
-                None if !self.live_runs().contains_key(&run_id) => return Ok(None),
-                Some(s) if s.finished_at.is_some() => return Ok(Some(s)),
+                Some(s) if s.finished_at.is_some() || !going => return Ok(Some(s)),
+                None if !going => return Ok(None),
                 _ => {}
             }
             if finished.changed().await.is_err() {
@@ -245,10 +221,21 @@ impl PlanRunner {
     /// failed. `Err` means the outcome could not be recorded.
     pub async fn run_ticket(&self, plan: Plan, ticket: RunTicket) -> Result<RunSummary, RunnerError> {
         let started_at = Utc::now();
-        let live = LiveEntry::enter(self, &plan.id, ticket.run_id, started_at);
+        let live = self.inner.live.enter(LiveRun::starting(&plan.id, ticket.run_id, started_at));
         let result = self.run_listed(&plan, ticket, started_at, &live.0).await;
         drop(live);
         self.inner.finished.send_modify(|n| *n += 1);
+        result
+    }
+
+    /// [`PlanRunner::run_ticket`] for a spawned task: an outcome that could
+    /// not be recorded is logged, since no one may be awaiting the task.
+    async fn logged_run(self, plan: Plan, ticket: RunTicket) -> Result<RunSummary, RunnerError> {
+        let (id, run_id) = (plan.id.clone(), ticket.run_id);
+        let result = self.run_ticket(plan, ticket).await;
+        if let Err(e) = &result {
+            tracing::error!(plan = %id, run = run_id, "cannot record the plan run: {e}");
+        }
         result
     }
 
@@ -315,6 +302,7 @@ impl PlanRunner {
             let platform = adapter.name.clone();
             let job_id = inner.store.job_id_for(&spec)?;
             summary.jobs.push(job_id.clone());
+            inner.summaries.put(summary)?;
             live.update(|l| l.jobs.push(job_id));
             let options = self.crawl_options(plan, &adapter);
             let report =
@@ -415,11 +403,7 @@ impl PlanRunner {
 
     /// The runs going on in this process, oldest first.
     pub fn live(&self) -> Vec<LiveRun> {
-        self.live_runs().values().cloned().collect()
-    }
-
-    fn live_runs(&self) -> MutexGuard<'_, BTreeMap<u64, LiveRun>> {
-        self.inner.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner.live.list()
     }
 
     /// The recorded runs of `plan`, oldest first.
@@ -462,10 +446,7 @@ impl PlanRunner {
                 }
             };
             let run = match &begin {
-                Begin::Started(ticket) => {
-                    let (runner, ticket, plan) = (self.clone(), ticket.clone(), plan.clone());
-                    Some(tokio::spawn(async move { runner.run_ticket(plan, ticket).await }))
-                }
+                Begin::Started(ticket) => Some(tokio::spawn(self.clone().logged_run(plan.clone(), ticket.clone()))),
                 Begin::Skipped(decision) => {
                     tracing::info!(plan = %plan.id, ?decision, "missed runs skipped by the plan's policy");
                     None
@@ -501,38 +482,6 @@ struct DrawDone {
     drawn_keys: Vec<String>,
     dir: PathBuf,
     recorded: crate::findings::Recorded,
-}
-
-/// Changes a run's entry in [`PlanRunner::live`].
-#[derive(Clone)]
-struct LiveHandle {
-    runner: PlanRunner,
-    run_id: u64,
-}
-
-impl LiveHandle {
-    fn update(&self, change: impl FnOnce(&mut LiveRun)) {
-        if let Some(l) = self.runner.live_runs().get_mut(&self.run_id) {
-            change(l);
-        }
-    }
-}
-
-/// A run's entry in [`PlanRunner::live`], removed when dropped.
-struct LiveEntry(LiveHandle);
-
-impl LiveEntry {
-    fn enter(runner: &PlanRunner, plan: &str, run_id: u64, started_at: DateTime<Utc>) -> LiveEntry {
-        let entry = LiveRun { plan: plan.into(), run_id, stage: Stage::Gathering, jobs: Vec::new(), started_at };
-        runner.live_runs().entry(run_id).or_insert(entry);
-        LiveEntry(LiveHandle { runner: runner.clone(), run_id })
-    }
-}
-
-impl Drop for LiveEntry {
-    fn drop(&mut self) {
-        self.0.runner.live_runs().remove(&self.0.run_id);
-    }
 }
 
 /// Renews the run's lease every third of its ttl until aborted.
