@@ -385,8 +385,13 @@ async fn run_now_over_the_sample_marketplace_shows_the_draw_and_its_files_verify
     let location = r.headers()[LOCATION].to_str().unwrap().to_string();
     let run_id: u64 = location.rsplit('/').next().unwrap().parse().unwrap();
     assert_eq!(location, format!("/console/plans/market/runs/{run_id}"));
-    // Its page answers at once, before the run has stored its summary.
+    // Its page answers at once, before the run has stored its summary, and
+    // the live JSON lists it until it ends.
     assert_eq!(c.get(&location).await.0, StatusCode::OK);
+    let live: serde_json::Value = serde_json::from_str(&c.get("/console/live.json").await.1).unwrap();
+    let listed = live["items"].as_array().unwrap().iter().any(|i| i["id"] == format!("run-{run_id}"));
+    let ended = c.runner.summary(run_id).unwrap().is_some_and(|s| s.finished_at.is_some());
+    assert!(listed || ended, "a running run is in the live JSON: {live}");
     let summary = tokio::time::timeout(std::time::Duration::from_secs(120), c.runner.wait(run_id))
         .await
         .expect("the run ends within 120 s")
