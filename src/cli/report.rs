@@ -1,6 +1,7 @@
 //! `spotcheck report`: the spot-check result report (抽查结果) of one job, one
-//! sampling plan or everything stored, or its public version (抽查结果公示),
-//! as HTML, JSON or CSV, to stdout or a file.
+//! sampling plan, one plan run or campaign (the listings drawn) or everything
+//! stored, or its public version (抽查结果公示), as HTML, JSON or CSV, to stdout
+//! or a file.
 
 use anyhow::Context;
 
@@ -21,11 +22,17 @@ pub enum Format {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReportArgs {
     /// Only the listings captured during this job run.
-    #[arg(long, conflicts_with = "plan")]
+    #[arg(long, conflicts_with_all = ["plan", "run", "campaign"])]
     pub job: Option<String>,
     /// Only the listings captured during the job runs of this sampling plan id.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["run", "campaign"])]
     pub plan: Option<String>,
+    /// Only the listings drawn in this plan run (`spotcheck plans history ID` lists them).
+    #[arg(long, conflicts_with = "campaign")]
+    pub run: Option<u64>,
+    /// Only the listings drawn in the runs of plans with this campaign tag (e.g. `双11`).
+    #[arg(long)]
+    pub campaign: Option<String>,
     /// The public-notice version (抽查结果公示): no finding ids, capture ids, URLs or triage counts.
     #[arg(long)]
     pub public: bool,
@@ -40,10 +47,12 @@ pub fn run(args: &ReportArgs, data: &DataDir) -> anyhow::Result<bool> {
     let store = Store::open(&data.db())?;
     let findings = FindingStore::open(&store)?;
     let rules = RuleSet::builtin().context("cannot load the built-in rules for the product catalogue")?;
-    let scope = match (&args.job, &args.plan) {
-        (Some(job), _) => Scope::Job(job.clone()),
-        (None, Some(plan)) => Scope::Plan(plan.clone()),
-        (None, None) => Scope::All,
+    let scope = match (&args.job, &args.plan, args.run, &args.campaign) {
+        (Some(job), ..) => Scope::Job(job.clone()),
+        (None, Some(plan), ..) => Scope::Plan(plan.clone()),
+        (None, None, Some(run), _) => Scope::Run(run),
+        (None, None, None, Some(tag)) => Scope::Campaign(tag.clone()),
+        (None, None, None, None) => Scope::All,
     };
     let report = reports::build(&store, &findings, &scope, &rules.reference.catalogue)?;
     let text = if args.public {

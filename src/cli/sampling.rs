@@ -3,8 +3,7 @@
 //! `candidates.jsonl` it was drawn from, and its verification by anyone
 //! holding those files (see `crate::sampling`).
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use chrono::{NaiveDate, Utc};
@@ -12,12 +11,10 @@ use chrono::{NaiveDate, Utc};
 use crate::config::DataDir;
 use crate::model::{Listing, Shop};
 use crate::rules::{CheckHistory, RuleSet};
-use crate::sampling::{self, Allocation, Candidate, Draw, Quota, SamplePlan, Seed, Weighting};
+use crate::sampling::{self, Allocation, Candidate, Quota, SamplePlan, Seed, Weighting};
 use crate::store::Store;
 
-const DRAW_JSON: &str = "draw.json";
-const DRAW_CSV: &str = "draw.csv";
-const CANDIDATES: &str = "candidates.jsonl";
+use crate::sampling::{CANDIDATES, DRAW_CSV, DRAW_JSON};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum SampleCommand {
@@ -92,36 +89,22 @@ fn draw(args: &DrawArgs, data: &DataDir) -> anyhow::Result<bool> {
         None => Seed(rand::random()),
     };
     let candidates = match &args.candidates {
-        Some(path) => read_candidates(path)?,
+        Some(path) => sampling::read_candidates(path)?,
         None => stored_candidates(args, data)?,
     };
     let allocation =
         if args.quotas.is_empty() { Allocation::Proportional } else { Allocation::Quotas(args.quotas.clone()) };
     let plan = SamplePlan { size: args.size, seed, allocation, weighting: args.weighting };
     let drawn = sampling::draw(&plan, &candidates)?;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create `{}`", args.out.display()))?;
-    let write = |name: &str, bytes: &[u8]| {
-        let path = args.out.join(name);
-        std::fs::write(&path, bytes).with_context(|| format!("cannot write `{}`", path.display()))
-    };
-    let mut lines = Vec::new();
-    for c in &candidates {
-        serde_json::to_writer(&mut lines, c)?;
-        lines.write_all(b"\n")?;
-    }
-    write(CANDIDATES, &lines)?;
-    write(DRAW_JSON, drawn.to_json()?.as_bytes())?;
-    write(DRAW_CSV, drawn.to_csv()?.as_bytes())?;
+    sampling::write_draw_files(&args.out, &candidates, &drawn)?;
     print!("{}", drawn.summary());
     println!("written to `{}` ({DRAW_JSON}, {DRAW_CSV}, {CANDIDATES})", args.out.display());
     Ok(true)
 }
 
 fn verify(args: &VerifyArgs) -> anyhow::Result<bool> {
-    let path = args.dir.join(DRAW_JSON);
-    let json = std::fs::read_to_string(&path).with_context(|| format!("cannot read `{}`", path.display()))?;
-    let recorded = Draw::from_json(&json).with_context(|| format!("`{}` is not a draw", path.display()))?;
-    let candidates = read_candidates(&args.dir.join(CANDIDATES))?;
+    let (recorded, candidates) = sampling::read_draw_files(&args.dir)
+        .with_context(|| format!("`{}` holds no readable draw", args.dir.display()))?;
     match recorded.verify(&candidates) {
         Ok(()) => {
             println!(
@@ -141,21 +124,6 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<bool> {
         }
         Err(e) => Err(e.into()),
     }
-}
-
-fn read_candidates(path: &Path) -> anyhow::Result<Vec<Candidate>> {
-    let file = std::fs::File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
-    let mut out = Vec::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.with_context(|| format!("cannot read `{}`", path.display()))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let c = serde_json::from_str(&line)
-            .with_context(|| format!("`{}` line {}: not a candidate", path.display(), i + 1))?;
-        out.push(c);
-    }
-    Ok(out)
 }
 
 /// The latest stored listings and shops as candidates (see [`sampling::gather`]),

@@ -20,12 +20,21 @@ pub mod auth;
 pub mod cases;
 pub mod charts;
 pub mod dashboard;
+pub mod desk;
 pub mod error;
 pub mod findings;
 pub mod layout;
+pub mod live;
 pub mod login;
 pub mod notices;
+pub mod paging;
+pub mod plan_edit;
+pub mod plan_form;
+pub mod plan_history;
+pub mod plan_run;
 pub mod plans;
+pub mod reference;
+pub mod report_scope;
 pub mod reports;
 pub mod sessions;
 pub mod shops;
@@ -55,6 +64,9 @@ pub struct ConsoleState {
     pub users: ConsoleUsers,
     pub sessions: Sessions,
     pub data: DataDir,
+    /// Plan book and runner; `None`: plan pages answer "未启用计划运行"
+    /// (see [`ConsoleState::with_plans`]).
+    pub plans: Option<desk::PlanDesk>,
     pub(crate) throttle: login::Throttle,
 }
 
@@ -76,8 +88,15 @@ impl ConsoleState {
             sessions: Sessions::open(db)?,
             api,
             data,
+            plans: None,
             throttle: login::Throttle::default(),
         })
+    }
+
+    /// The console with plan pages that list, edit and run plans through `desk`.
+    pub fn with_plans(mut self, desk: desk::PlanDesk) -> ConsoleState {
+        self.plans = Some(desk);
+        self
     }
 }
 

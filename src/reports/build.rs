@@ -29,12 +29,24 @@ pub enum Scope {
     Job(String),
     /// The listings captured during any job run of a sampling plan (`plan_id`).
     Plan(String),
+    /// The listings drawn in one plan run (its `RunSummary::drawn_keys`), each
+    /// as it was when the run ended: only they count as sampled.
+    Run(u64),
+    /// The listings drawn in the succeeded runs of the plans tagged with this
+    /// campaign (e.g. `双11`), each as of the end of the latest run that drew it.
+    Campaign(String),
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error("no job of plan `{0}` is stored")]
     NoJobsForPlan(String),
+    #[error("no plan run {0} is recorded")]
+    NoSuchRun(u64),
+    #[error("no succeeded plan run of campaign `{0}` is recorded")]
+    NoRunsForCampaign(String),
+    #[error("cannot read the plan runs for the report")]
+    Runs(#[from] crate::plans::SummaryError),
     #[error("cannot read the store for the report")]
     Store(#[from] StoreError),
     #[error("cannot write the report as {format}: {detail}")]
@@ -42,6 +54,16 @@ pub enum ReportError {
 }
 
 type Window = (DateTime<Utc>, DateTime<Utc>);
+
+/// Which listings, and which version of each, a scope takes.
+enum Selection {
+    /// The newest version of every listing.
+    Latest,
+    /// The newest version captured inside the windows.
+    Windows(Vec<Window>),
+    /// These listing keys, each as of `until` (the newest version captured by then).
+    Drawn { keys: BTreeMap<String, DateTime<Utc>> },
+}
 
 /// Builds the report of `scope` from the listings and findings stored now.
 ///
@@ -56,14 +78,25 @@ pub fn build(
     catalogue: &Catalogue,
 ) -> Result<SpotCheckReport, ReportError> {
     let now = Utc::now();
-    let (info, windows) = resolve(store, scope, now)?;
+    let (info, selection) = resolve(store, scope, now)?;
     let mut listings: BTreeMap<String, Listing> = BTreeMap::new();
     for latest in store.latest_listings() {
         let latest = latest?;
-        let chosen = match windows.as_deref() {
-            None => Some(latest),
-            Some(ws) if in_windows(&latest, ws) => Some(latest),
-            Some(ws) => version_in_windows(store.listing_versions(&latest.platform, &latest.item_id)?, ws),
+        let chosen = match &selection {
+            Selection::Latest => Some(latest),
+            Selection::Windows(ws) if in_windows(&latest, ws) => Some(latest),
+            Selection::Windows(ws) => {
+                version_in_windows(store.listing_versions(&latest.platform, &latest.item_id)?, ws)
+            }
+            Selection::Drawn { keys } => match keys.get(&latest.key()) {
+                None => None,
+                Some(until) if latest.captured_at.is_none_or(|at| at <= *until) => Some(latest),
+                Some(until) => store
+                    .listing_versions(&latest.platform, &latest.item_id)?
+                    .into_iter()
+                    .filter(|v| v.captured_at.is_some_and(|at| at <= *until))
+                    .max_by_key(|v| v.captured_at),
+            },
         };
         if let Some(mut listing) = chosen {
             if listing.catalogue_class.is_none() {
@@ -136,25 +169,55 @@ pub fn build(
     })
 }
 
-fn resolve(store: &Store, scope: &Scope, now: DateTime<Utc>) -> Result<(ScopeInfo, Option<Vec<Window>>), ReportError> {
+fn resolve(store: &Store, scope: &Scope, now: DateTime<Utc>) -> Result<(ScopeInfo, Selection), ReportError> {
     let window = |job: &crate::store::JobRecord| (job.created_at, job.finished_at.unwrap_or(now));
+    let info = |kind: &str, id: Option<String>, from, to| ScopeInfo { kind: kind.into(), id, from, to };
     match scope {
-        Scope::All => Ok((ScopeInfo { kind: "all".into(), id: None, from: None, to: None }, None)),
+        Scope::All => Ok((info("all", None, None, None), Selection::Latest)),
         Scope::Job(id) => {
             let (from, to) = window(&store.job(id)?);
-            Ok((
-                ScopeInfo { kind: "job".into(), id: Some(id.clone()), from: Some(from), to: Some(to) },
-                Some(vec![(from, to)]),
-            ))
+            Ok((info("job", Some(id.clone()), Some(from), Some(to)), Selection::Windows(vec![(from, to)])))
         }
         Scope::Plan(plan) => {
             let windows: Vec<Window> =
                 store.jobs()?.iter().filter(|j| j.spec.plan_id.as_deref() == Some(plan.as_str())).map(window).collect();
             let from = windows.iter().map(|w| w.0).min().ok_or_else(|| ReportError::NoJobsForPlan(plan.clone()))?;
             let to = windows.iter().map(|w| w.1).max();
-            Ok((ScopeInfo { kind: "plan".into(), id: Some(plan.clone()), from: Some(from), to }, Some(windows)))
+            Ok((info("plan", Some(plan.clone()), Some(from), to), Selection::Windows(windows)))
+        }
+        Scope::Run(run_id) => {
+            let runs = crate::plans::RunSummaries::open(store.db())?;
+            let run = runs.get(*run_id)?.ok_or(ReportError::NoSuchRun(*run_id))?;
+            let (from, to, keys) = drawn(&[run], now);
+            Ok((info("run", Some(run_id.to_string()), from, to), Selection::Drawn { keys }))
+        }
+        Scope::Campaign(tag) => {
+            let runs = crate::plans::RunSummaries::open(store.db())?;
+            let runs: Vec<_> = runs.of_campaign(tag)?.into_iter().filter(|r| r.succeeded()).collect();
+            if runs.is_empty() {
+                return Err(ReportError::NoRunsForCampaign(tag.clone()));
+            }
+            let (from, to, keys) = drawn(&runs, now);
+            Ok((info("campaign", Some(tag.clone()), from, to), Selection::Drawn { keys }))
         }
     }
+}
+
+/// The runs' time span and their drawn keys, each as of the end of the latest run that drew it.
+type Drawn = (Option<DateTime<Utc>>, Option<DateTime<Utc>>, BTreeMap<String, DateTime<Utc>>);
+
+fn drawn(runs: &[crate::plans::RunSummary], now: DateTime<Utc>) -> Drawn {
+    let mut keys: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
+    for run in runs {
+        let until = run.finished_at.unwrap_or(now);
+        for key in &run.drawn_keys {
+            let at = keys.entry(key.clone()).or_insert(until);
+            *at = (*at).max(until);
+        }
+    }
+    let from = runs.iter().map(|r| r.started_at).min();
+    let to = runs.iter().map(|r| r.finished_at.unwrap_or(now)).max();
+    (from, to, keys)
 }
 
 fn in_windows(listing: &Listing, windows: &[Window]) -> bool {

@@ -56,7 +56,7 @@ pub struct SpotCheckReport {
 /// What the report covered and how its listings were chosen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScopeInfo {
-    /// `all`, `job` or `plan`.
+    /// `all`, `job`, `plan`, `run` (a plan run's drawn listings) or `campaign`.
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,

@@ -45,6 +45,8 @@
 //!
 //! A size larger than the number of candidates is an error, not a silent
 //! census: the plan said "draw n", and drawing fewer would make the record lie.
+//! A caller that accepts a census asks for every candidate and says so in its
+//! own record (a plan run does: `crate::plans::RunSummary::census`).
 //! Weights are finite and positive by construction (they come from
 //! [`RiskFactors`] through [`Weighting::weight`], never from input).
 
@@ -52,6 +54,7 @@ mod allocate;
 mod candidate;
 mod draw;
 mod export;
+mod files;
 mod gather;
 mod seed;
 mod verify;
@@ -60,6 +63,9 @@ pub mod weights;
 pub use allocate::{proportional, Allocation, Quota, Stratum};
 pub use candidate::{Candidate, RiskFactors, RiskTables, CLEARLY_LOW_RATIO, MIN_BASELINE_SAMPLE, UNCLASSIFIED};
 pub use draw::{candidates_digest, draw, Draw, DrawnItem, SamplePlan, StratumDraw};
+pub use files::{
+    read_candidates, read_draw_files, verify_draw_files, write_draw_files, CANDIDATES, DRAW_CSV, DRAW_JSON,
+};
 pub use gather::gather;
 pub use seed::{Seed, METHOD};
 pub use verify::Difference;
@@ -92,6 +98,10 @@ pub enum SamplingError {
     NotUtf8,
     #[error("cannot read or write the draw as json")]
     Json(#[from] serde_json::Error),
+    #[error("cannot read or write `{}`", .path.display())]
+    Io { path: std::path::PathBuf, source: std::io::Error },
+    #[error("`{}` line {line}: not a candidate: {detail}", .path.display())]
+    BadCandidate { path: std::path::PathBuf, line: usize, detail: String },
 }
 
 fn list(diffs: &[Difference]) -> String {

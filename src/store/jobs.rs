@@ -183,6 +183,11 @@ impl JobFrontier {
         })
     }
 
+    /// Whether `url` was fetched (not failed) in this job.
+    pub fn fetched(&self, url: &str) -> Result<bool, StoreError> {
+        Ok(matches!(self.seen.get(url)?.as_deref(), Some([DONE])))
+    }
+
     /// Whether `url` was already finished (fetched or failed) in this job.
     pub fn is_done(&self, url: &str) -> Result<bool, StoreError> {
         Ok(matches!(self.seen.get(url)?.as_deref(), Some([DONE]) | Some([FAILED])))
@@ -213,6 +218,12 @@ fn enqueue(
     Ok(true)
 }
 
+/// What [`Store::begin_job`] does with a spec: resume its unfinished run or start a run with this id.
+enum NextJob {
+    Resume(Box<JobRecord>),
+    New(String),
+}
+
 /// The key of a sample candidate: a keyed hash of its URL (so the draw is a
 /// uniform random choice reproducible from the seed), then the URL itself.
 fn candidate_key(seed: u64, url: &str) -> Vec<u8> {
@@ -230,20 +241,18 @@ impl Store {
     /// Returns the run and whether it was resumed.
     pub fn begin_job(&self, spec: &JobSpec, random_seed: u64) -> Result<(JobRecord, bool), StoreError> {
         let fingerprint = spec.fingerprint();
-        if let Some(id) = self.job_runs.get(fingerprint.as_bytes())? {
-            let id = String::from_utf8_lossy(&id).into_owned();
-            let mut job = self.job(&id)?;
-            if job.status == JobStatus::Running {
+        let id = match self.next_job_for(spec)? {
+            NextJob::Resume(mut job) => {
                 job.starts += 1;
                 job.updated_at = Utc::now();
-                self.jobs.insert(id.as_bytes(), to_json(&job))?;
-                return Ok((job, true));
+                self.jobs.insert(job.id.as_bytes(), to_json(&job))?;
+                return Ok((*job, true));
             }
-        }
-        let run = self.jobs.scan_prefix(format!("{fingerprint}-").as_bytes()).count() + 1;
+            NextJob::New(id) => id,
+        };
         let now = Utc::now();
         let mut job = JobRecord {
-            id: format!("{fingerprint}-{run}"),
+            id,
             spec: spec.clone(),
             status: JobStatus::Running,
             sample_seed: spec.sample_seed.unwrap_or(random_seed),
@@ -272,6 +281,28 @@ impl Store {
         )?;
         job = committed;
         Ok((job, false))
+    }
+
+    /// The id [`Store::begin_job`] would give `spec`'s run now: its unfinished
+    /// run's, or the next run's. Plan runs show a job's progress from its id
+    /// before the crawl has begun it; only one caller may begin a spec at a time.
+    pub fn job_id_for(&self, spec: &JobSpec) -> Result<String, StoreError> {
+        Ok(match self.next_job_for(spec)? {
+            NextJob::Resume(job) => job.id,
+            NextJob::New(id) => id,
+        })
+    }
+
+    fn next_job_for(&self, spec: &JobSpec) -> Result<NextJob, StoreError> {
+        let fingerprint = spec.fingerprint();
+        if let Some(id) = self.job_runs.get(fingerprint.as_bytes())? {
+            let job = self.job(&String::from_utf8_lossy(&id))?;
+            if job.status == JobStatus::Running {
+                return Ok(NextJob::Resume(Box::new(job)));
+            }
+        }
+        let run = self.jobs.scan_prefix(format!("{fingerprint}-").as_bytes()).count() + 1;
+        Ok(NextJob::New(format!("{fingerprint}-{run}")))
     }
 
     pub fn job(&self, id: &str) -> Result<JobRecord, StoreError> {
