@@ -32,7 +32,7 @@ fn a_supervisor_signs_in_and_an_unknown_password_does_not() {
     page.shot("wrong-password");
     page.fill("#password", &station.staff_password);
     page.click_and_wait("form button[type=submit]");
-    assert_eq!(page.url(), station.url(""), "a supervisor lands on the dashboard");
+    assert_eq!(page.url(), station.url(""), "a supervisor lands on the dashboard: {}", page.text());
     let text = page.text();
     assert!(text.contains("张伟（网监）") && text.contains("监管人员"), "the header names who is signed in:\n{text}");
     page.shot("dashboard");

@@ -428,6 +428,8 @@ pub async fn run(args: DemoArgs, data: &DataDir, identity: &Identity) -> anyhow:
     // Console: a ready log-in for each role.
     let first_bureau = crate::cases::CaseStore::open(&store)?.all().next().transpose()?.map(|c| c.bureau.code);
     let console = super::demo_console::accounts(&dir, &store, first_bureau)?;
+    let plan = super::demo_console::example_plan(&dir, &base)?;
+    say(format!("  plans    example plan `{plan}` (双11, both platforms, run by hand) in {}", dir.root().join("plans").display()));
     if args.serve.is_none() {
         say(super::demo_console::how_to_open(&dir, &console));
     }
@@ -484,7 +486,10 @@ pub async fn run_and_serve(args: DemoArgs, data: &DataDir, identity: &Identity) 
         let listener =
             tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on `{addr}`"))?;
         let logins = summary.console.clone();
-        super::serve::serve(listener, super::serve::ServeArgs::defaults(addr)?, &dir, identity, |bound| {
+        let mut serve_args = super::serve::ServeArgs::defaults(addr)?;
+        // Plan runs crawl the demo's own marketplace, on loopback.
+        serve_args.plans.no_politeness = true;
+        super::serve::serve(listener, serve_args, &dir, identity, |bound| {
             let mut stdout = std::io::stdout().lock();
             writeln!(stdout, "{}", super::demo_console::listening_line(bound, &logins))?;
             stdout.flush()

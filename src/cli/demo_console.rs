@@ -93,3 +93,22 @@ pub fn listening_line(addr: SocketAddr, logins: &DemoLogins) -> String {
     let staff = logins.staff().map_or(String::new(), |l| format!("  log in: {} / {}", l.name, l.password));
     format!("console: http://{addr}/console/{staff}  (Ctrl-C stops)")
 }
+
+/// The demo's example plan: both sample platforms, the 双11 campaign, run by
+/// hand, 60 listings drawn by risk. Written through the plan book (so it is
+/// validated like any plan) into the demo's `plans/`.
+pub fn example_plan(dir: &DataDir, market: &url::Url) -> anyhow::Result<String> {
+    let id = "demo-double11";
+    let text = format!(
+        "id = \"{id}\"\ntitle = \"双11 样品市场网络抽查（示例）\"\nclasses = []\nplatforms = [\"sample-mall\", \"sample-duo\"]\n\
+         seed_urls = [\"{market}mall/\", \"{market}duo/\"]\ncampaign = \"双11\"\nschedule = \"manual\"\nmissed = \"skip\"\n\n\
+         [sample]\nsize = 60\nweighting = \"risk\"\n"
+    );
+    let names = crate::adapters::AdapterSet::builtin().names();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    crate::plans::PlanBook::open(dir).save(id, &text, &names).map_err(|problems| {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("the demo's example plan does not compile: {}", list.join("; "))
+    })?;
+    Ok(id.to_string())
+}

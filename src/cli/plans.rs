@@ -169,7 +169,13 @@ fn local(t: DateTime<Utc>) -> String {
     t.with_timezone(&shanghai()).format("%Y-%m-%d %H:%M%:z").to_string()
 }
 
+/// The runner `args` describe over `data`, opening its store.
 fn runner(args: &RunnerArgs, data: &DataDir, identity: &Identity) -> anyhow::Result<PlanRunner> {
+    runner_on(args, Store::open(&data.db())?, data, identity)
+}
+
+/// The runner `args` describe over an open `store` of `data` (what `spotcheck serve` runs plans with).
+pub fn runner_on(args: &RunnerArgs, store: Store, data: &DataDir, identity: &Identity) -> anyhow::Result<PlanRunner> {
     let adapters = adapter_set(args.book.adapters.as_deref())?;
     let options = RunnerOptions {
         concurrency: args.concurrency,
@@ -179,7 +185,6 @@ fn runner(args: &RunnerArgs, data: &DataDir, identity: &Identity) -> anyhow::Res
         max_pages: args.max_pages,
         history: args.history.clone(),
     };
-    let store = Store::open(&data.db())?;
     Ok(PlanRunner::new(store, data.clone(), identity.clone(), adapters, options)?)
 }
 

@@ -2,7 +2,8 @@
 //! staff, enforcement, admin) over the
 //! station's database, the notices outbox worker that delivers webhooks while
 //! the server runs, and verification rounds (`--verify-every`) that re-crawl
-//! what platforms say they removed.
+//! what platforms say they removed, and plan runs: the schedule
+//! (`--schedule-every`) and the console's "run now".
 //!
 //! Like `spotcheck market serve`, it binds first and prints
 //! `listening on http://HOST:PORT` as the first stdout line, so scripts and
@@ -21,6 +22,7 @@ use anyhow::Context;
 use crate::api::{self, ApiState, RateLimit};
 use crate::cases::{merge, Triage};
 use crate::config::{DataDir, Identity};
+use crate::console::desk::PlanDesk;
 use crate::console::{self, ConsoleState, Sessions};
 use crate::notices::{DeliveryConfig, OutboxWorker, PlatformRegistry};
 use crate::sealing::Station;
@@ -62,6 +64,12 @@ pub struct ServeArgs {
     /// Days after a verified removal before the listing is looked at again for relisting.
     #[arg(long, default_value_t = 7)]
     pub relist_after_days: i64,
+    /// Look for due plan runs (`plans/<id>.toml` in the data directory) every this many seconds; 0: never (the console can still run a plan by hand).
+    #[arg(long, default_value_t = 30)]
+    pub schedule_every: u64,
+    /// How plan runs crawl.
+    #[command(flatten, next_help_heading = "Plan runs")]
+    pub plans: super::plans::RunnerArgs,
 }
 
 impl ServeArgs {
@@ -132,7 +140,12 @@ pub async fn serve(
         let verifier = super::notices::verifier(&store, data, identity, fetch, relist_after)?;
         Some(tokio::spawn(verifier.run_every(Duration::from_secs(args.verify_every))))
     };
-    let console = ConsoleState::open(state.clone(), data.clone()).context("cannot open the console's accounts")?;
+    let runner = super::plans::runner_on(&args.plans, store.clone(), data, identity)?;
+    let schedule = (args.schedule_every > 0)
+        .then(|| tokio::spawn(runner.clone().schedule_loop(runner.book(), Duration::from_secs(args.schedule_every))));
+    let console = ConsoleState::open(state.clone(), data.clone())
+        .context("cannot open the console's accounts")?
+        .with_plans(PlanDesk::new(runner));
     let sweeper = tokio::spawn(sweep_sessions(console.sessions.clone()));
     let app = api::app(state).merge(console::router(console));
 
@@ -145,6 +158,10 @@ pub async fn serve(
     });
     let served = server.await.context("the api server stopped");
     sweeper.abort();
+    if let Some(schedule) = schedule {
+        // A run cut short keeps its lease until it expires; the next start takes it over (recorded).
+        schedule.abort();
+    }
     if let Some(rounds) = verification {
         // A round cut short leaves its notices due; the next run checks them.
         rounds.abort();

@@ -137,8 +137,9 @@ impl Page {
         self.tab.navigate_to(url).unwrap().wait_until_navigated().unwrap();
     }
 
+    /// The document's own location (the tab's cached URL can lag a redirect).
     pub fn url(&self) -> String {
-        self.tab.get_url()
+        self.eval("window.location.href").as_str().unwrap_or_default().to_string()
     }
 
     /// Clicks the first element matching `selector`, then waits for the navigation it starts.
