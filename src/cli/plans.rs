@@ -111,7 +111,8 @@ fn adapter_names(args: &BookArgs) -> anyhow::Result<Vec<String>> {
 
 fn check(args: &BookArgs, data: &DataDir) -> anyhow::Result<bool> {
     let book = PlanBook::open(data);
-    let names = adapter_names(args)?;
+    let adapters = adapter_set(args.adapters.as_deref())?;
+    let names = adapters.names();
     let plans = book.list(&names.iter().map(String::as_str).collect::<Vec<_>>());
     if plans.is_empty() {
         println!("no plan files in `{}`", book.dir().display());
@@ -119,7 +120,13 @@ fn check(args: &BookArgs, data: &DataDir) -> anyhow::Result<bool> {
     let mut ok = true;
     for (file, compiled) in plans {
         match compiled {
-            Ok(plan) => println!("ok {} ({})", plan.id, file.display()),
+            Ok(plan) => {
+                println!("ok {} ({})", plan.id, file.display());
+                // Not a problem of the file: `--search-url` may supply the start.
+                if let Err(e) = crate::plans::stages::job_specs(&plan, &adapters, &BTreeMap::new(), None) {
+                    println!("  note: {e} (give `--search-url` when running it)");
+                }
+            }
             Err(problems) => {
                 ok = false;
                 for p in problems {

@@ -52,7 +52,7 @@ pub struct RunSummary {
     /// Listings the jobs captured (the population drawn from).
     pub candidates: usize,
     pub drawn: usize,
-    /// Fewer candidates than the sample size: every one was drawn.
+    /// No more candidates than the sample size: every one was drawn (a census, not a sample).
     pub census: bool,
     /// The drawn listings' keys (`platform/item_id`), in draw order per stratum.
     pub drawn_keys: Vec<String>,
