@@ -429,7 +429,10 @@ pub async fn run(args: DemoArgs, data: &DataDir, identity: &Identity) -> anyhow:
     let first_bureau = crate::cases::CaseStore::open(&store)?.all().next().transpose()?.map(|c| c.bureau.code);
     let console = super::demo_console::accounts(&dir, &store, first_bureau)?;
     let plan = super::demo_console::example_plan(&dir, &base)?;
-    say(format!("  plans    example plan `{plan}` (双11, both platforms, run by hand) in {}", dir.root().join("plans").display()));
+    say(format!(
+        "  plans    example plan `{plan}` (双11, both platforms, run by hand) in {}",
+        dir.root().join("plans").display()
+    ));
     if args.serve.is_none() {
         say(super::demo_console::how_to_open(&dir, &console));
     }

@@ -6,7 +6,7 @@ use maud::{html, Markup};
 
 const WIDTH: u32 = 520;
 const BAR_H: u32 = 22;
-const LABEL_W: u32 = 170;
+const LABEL_W: u32 = 200;
 
 /// Horizontal bars, largest first as given; `caption` names the chart for screen readers.
 pub fn bars(caption: &str, rows: &[(String, u64)]) -> Markup {
@@ -22,7 +22,7 @@ pub fn bars(caption: &str, rows: &[(String, u64)]) -> Markup {
             @for (i, (label, n)) in rows.iter().enumerate() {
                 @let y = 6 + i as u32 * (BAR_H + 6);
                 @let w = ((*n as f64 / max as f64) * span as f64).round().max(if *n > 0 { 2.0 } else { 0.0 }) as u32;
-                text x=(LABEL_W - 8) y=(y + BAR_H / 2 + 5) text-anchor="end" { (shorten(label, 14)) }
+                text x=(LABEL_W - 8) y=(y + BAR_H / 2 + 5) text-anchor="end" { (shorten(label, 13)) }
                 rect x=(LABEL_W) y=(y) width=(w) height=(BAR_H) rx="3" class="bar" {}
                 text x=(LABEL_W + w + 6) y=(y + BAR_H / 2 + 5) class="value" { (n) }
             }

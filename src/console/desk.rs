@@ -141,7 +141,7 @@ pub fn report_choices(state: &ConsoleState) -> Result<DeskChoices, ConsoleError>
         .rev()
         .map(|s| {
             let label =
-                format!("{} · 第 {} 次 · {} · {}", s.title, s.run_id, super::layout::time(&s.started_at), run_state(s));
+                format!("{} · 运行 #{} · {} · {}", s.title, s.run_id, super::layout::time(&s.started_at), run_state(s));
             (format!("run:{}", s.run_id), label)
         })
         .collect();

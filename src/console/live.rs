@@ -86,7 +86,7 @@ fn run_row(run: super::desk::RunNow) -> LiveRow {
     LiveRow {
         item: LiveItem { id: format!("run-{}", run.run_id), value: run.step, max: 3, text },
         kind: "计划运行",
-        label: format!("{}（第 {} 次运行）", run.plan, run.run_id),
+        label: format!("{}（运行 #{}）", run.plan, run.run_id),
         link: Some(format!("/console/plans/{}/runs/{}", run.plan, run.run_id)),
         started: run.started_at,
         run: Some(run.run_id),

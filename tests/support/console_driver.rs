@@ -152,6 +152,15 @@ impl Page {
         self.tab.wait_until_navigated().unwrap();
     }
 
+    /// Clicks the first element matching `selector` (no navigation expected).
+    pub fn click(&self, selector: &str) {
+        self.tab
+            .wait_for_element(selector)
+            .unwrap_or_else(|e| panic!("no `{selector}` on {}: {e}", self.url()))
+            .click()
+            .unwrap();
+    }
+
     /// Types `text` into the field matching `selector` (after clearing it).
     pub fn fill(&self, selector: &str, text: &str) {
         let field =
@@ -210,6 +219,10 @@ impl Page {
     /// Keeps a full-page screenshot of this step.
     pub fn shot(&mut self, name: &str) -> PathBuf {
         self.step += 1;
+        // Two animation frames after load: what is shown is what was painted.
+        self.tab
+            .evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))", true)
+            .unwrap();
         let png = self.tab.capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true).unwrap();
         let path = self.shots.join(format!("{:02}-{name}.png", self.step));
         std::fs::write(&path, png).unwrap();
