@@ -239,7 +239,8 @@ async fn issue(
     viewer.require(&[Role::Staff])?;
     let case = visible_case(&state, &viewer, &id)?;
     let hours = form.deadline_hours.trim().parse::<u32>().ok().filter(|h| (1..=MAX_DEADLINE_HOURS).contains(h));
-    let hours = hours.ok_or_else(|| ConsoleError::BadRequest(format!("整改期限须为 1 至 {MAX_DEADLINE_HOURS} 的整数小时。")))?;
+    let hours = hours
+        .ok_or_else(|| ConsoleError::BadRequest(format!("整改期限须为 1 至 {MAX_DEADLINE_HOURS} 的整数小时。")))?;
     let body = IssueBody { deadline_hours: f64::from(hours) };
     crate::api::staff::issue(&state.api, viewer.user.actor(), &case.id, &body).await?;
     Ok(Redirect::to(&format!("/console/cases/{}", case.id)).into_response())
@@ -264,7 +265,14 @@ async fn outcome(
     if form.note.trim().is_empty() {
         return Err(ConsoleError::BadRequest("处理结果须填写说明。".into()));
     }
-    enforcement::record_outcome(&state.api, viewer.user.bureau.as_deref(), &case.id, status, &form.note, &viewer.user.actor())?;
+    enforcement::record_outcome(
+        &state.api,
+        viewer.user.bureau.as_deref(),
+        &case.id,
+        status,
+        &form.note,
+        &viewer.user.actor(),
+    )?;
     Ok(Redirect::to(&format!("/console/cases/{}", case.id)).into_response())
 }
 
@@ -274,7 +282,7 @@ async fn download(
     viewer: Viewer,
     Path(bundle_id): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    viewer.require(READERS)?;
+    viewer.require(&[Role::Staff, Role::Enforcement])?;
     bundles::check_id(&bundle_id).map_err(|_| ConsoleError::not_found("证据包"))?;
     match bundles::recorded(&state.api, &bundle_id)? {
         Some(bundle) if may_see(&viewer, &bundle.case) => Ok(bundles::download(bundle).await?),

@@ -8,9 +8,9 @@ use evidence::ledger::EntryKind;
 use evidence::{merkle, BlobStore, CaptureRecord, Digest};
 use maud::{html, Markup};
 
+use super::text::{clip, highlighted, LONG};
 use crate::console::error::ConsoleError;
 use crate::console::layout::time_exact;
-use super::text::{clip, highlighted, LONG};
 use crate::console::ConsoleState;
 use crate::model::Listing;
 

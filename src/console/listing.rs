@@ -9,8 +9,8 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use maud::{html, Markup};
 
-use crate::console::error::ConsoleError;
 use crate::api::ApiError;
+use crate::console::error::ConsoleError;
 
 /// Rows on one page of a list.
 pub const PAGE_SIZE: usize = 50;

@@ -70,7 +70,8 @@ fn operators(state: &ConsoleState) -> Result<BTreeMap<String, Operator>, Console
             shops.insert(shop_key.clone(), shop);
         }
         let shop = shops.get(&shop_key).cloned().flatten();
-        let uscc = shop.as_ref().and_then(|s| s.uscc.as_deref()).map(|u| u.trim().to_uppercase()).filter(|u| !u.is_empty());
+        let uscc =
+            shop.as_ref().and_then(|s| s.uscc.as_deref()).map(|u| u.trim().to_uppercase()).filter(|u| !u.is_empty());
         let key = match &uscc {
             Some(u) => format!("u:{u}"),
             None => format!("s:{shop_key}"),
