@@ -27,6 +27,7 @@ use spotcheck::store::{FrontierEntry, JobSpec, PageOutcome, PageResult, Store};
 
 #[path = "support/open_demo.rs"]
 mod open_demo;
+use open_demo::copy_dir;
 
 const PASSWORD: &str = "correct horse battery staple";
 const REGISTRY: &str =
@@ -36,19 +37,6 @@ fn demo_data() -> &'static Path {
     static DEMO: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     let (_, data) = DEMO.get_or_init(open_demo::open_findings_demo);
     data
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// The console over a copy of the demo's data directory, sealing enabled.
@@ -421,7 +409,7 @@ fn plant_hostile(c: &Console) -> String {
             note: Some(nasty),
         }],
     };
-    c.state.api.triage.findings.record(&[finding.clone()]).unwrap();
+    c.state.api.triage.findings.record(std::slice::from_ref(&finding)).unwrap();
     spotcheck::findings::to_record(&finding).id
 }
 
