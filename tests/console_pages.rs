@@ -439,3 +439,84 @@ async fn a_hostile_listing_renders_as_escaped_clipped_text() {
     assert!(detail.contains("<mark>无需3C认证</mark>"), "the match is marked");
     assert!(!detail.contains("href=\"javascript:"), "the listing URL is never a link");
 }
+
+/// A browser capture with a PNG screenshot and a non-image artifact named
+/// `screenshot`, sealed in the blob store and the ledger; returns its id and the PNG.
+fn plant_capture(c: &Console) -> (String, Vec<u8>) {
+    use evidence::{Artifact, BlobStore, CaptureManifest, CaptureRecord, RequestRecord, ResponseRecord};
+    let blobs = BlobStore::open(c.state.data.blobs()).unwrap();
+    let png = b"\x89PNG\r\n\x1a\n not really a picture".to_vec();
+    let body = b"<html>item</html>".to_vec();
+    let (png_id, body_id) = (blobs.put(&png).unwrap(), blobs.put(&body).unwrap());
+    let artifact = |media_type: &str, sha256| Artifact {
+        role: "screenshot".into(),
+        media_type: media_type.into(),
+        sha256,
+        bytes: 1,
+    };
+    let record = CaptureRecord {
+        version: CaptureRecord::VERSION,
+        url: "http://127.0.0.1:1/mall/item/shot".into(),
+        final_url: "http://127.0.0.1:1/mall/item/shot".into(),
+        redirect_chain: vec![],
+        request: RequestRecord { method: "GET".into(), headers: vec![] },
+        response: ResponseRecord {
+            status: 200,
+            http_version: "HTTP/1.1".into(),
+            headers: vec![],
+            body_sha256: body_id,
+            body_len: body.len() as u64,
+            truncated: false,
+        },
+        resolved_ip: None,
+        tls_peer_cert_sha256: None,
+        started_at: Utc::now(),
+        finished_at: Utc::now(),
+        time_source: "system".into(),
+        tool: "spotcheck/test".into(),
+        station: None,
+        operators: vec![],
+        job_id: None,
+        plan_id: None,
+        robots_override: None,
+        artifacts: vec![artifact("text/html", body_id), artifact("image/png", png_id)],
+    };
+    let id = blobs.put(&record.to_canonical_json()).unwrap();
+    let ledger = c.state.api.store.ledger();
+    ledger.append(vec![CaptureManifest::of(id, &record).to_entry()]).unwrap();
+    ledger.flush().unwrap();
+    (id.to_hex(), png)
+}
+
+#[tokio::test]
+async fn a_captures_screenshot_is_shown_beside_its_finding_to_staff_only() {
+    let c = console().await;
+    let (capture, png) = plant_capture(&c);
+    let finding = Finding {
+        rule: "ccc.missing".into(),
+        version: 1,
+        severity: Severity::High,
+        title: "未标注3C认证".into(),
+        message: "页面未见3C证书编号".into(),
+        legal_basis: vec!["《强制性产品认证管理规定》第九条".into()],
+        listing: "mall/shot".into(),
+        capture_id: Some(capture.clone()),
+        evidence: vec![],
+    };
+    c.state.api.triage.findings.record(std::slice::from_ref(&finding)).unwrap();
+    let id = spotcheck::findings::to_record(&finding).id;
+    let staff = sign_in(&c.app, "wangfang").await;
+    let detail = get(&c.app, &staff, &format!("/console/findings/{id}")).await.text();
+    let src = format!("/console/captures/{capture}/screenshot");
+    assert!(detail.contains(&format!("src=\"{src}\"")), "the screenshot is beside the finding");
+    assert!(detail.contains(&capture) && detail.contains("校验通过"), "the capture's hash and inclusion are shown");
+    assert!(detail.contains("《强制性产品认证管理规定》第九条"));
+
+    let shot = get(&c.app, &staff, &src).await;
+    assert_eq!(shot.status, StatusCode::OK);
+    assert_eq!(shot.headers[header::CONTENT_TYPE], "image/png", "served as the image type it was sealed with");
+    assert_eq!(shot.body, png);
+    c.state.users.add("zhaolei", None, Role::Enforcement, Some("330100"), PASSWORD, Utc::now()).unwrap();
+    let bureau = sign_in(&c.app, "zhaolei").await;
+    assert_eq!(get(&c.app, &bureau, &src).await.status, StatusCode::FORBIDDEN, "staff only");
+}
