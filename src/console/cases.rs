@@ -141,7 +141,7 @@ async fn detail(
             }
             div.panel {
                 h2 { "电子证据包" }
-                (bundles_panel(&viewer, &case))
+                (bundles_panel(&state, &viewer, &case))
                 h2 { "下架通知" }
                 (notice_rows(&views))
                 @if viewer.user.role == Role::Staff && case.status.is_open() {
@@ -173,8 +173,10 @@ fn merge_reason(reason: &MergeReason) -> String {
     }
 }
 
-fn bundles_panel(viewer: &Viewer, case: &Case) -> Markup {
+fn bundles_panel(state: &ConsoleState, viewer: &Viewer, case: &Case) -> Markup {
     let sealed = bundles::sealed_on(case);
+    let key = state.api.sealing.as_ref().map(|s| format!(" --key {}", s.station.key.public().fingerprint()));
+    let key = key.unwrap_or_default();
     html! {
         @if sealed.is_empty() { p.muted { "尚未封存证据包。" } }
         ul { @for (id, sha) in sealed.iter().rev().take(20) {
@@ -184,7 +186,7 @@ fn bundles_panel(viewer: &Viewer, case: &Case) -> Markup {
             }
         } }
         @if !sealed.is_empty() {
-            p.hint { "下载后可离线核验：" code { "spotcheck evidence verify 文件.wacz" } " 或 " code { "evidence-verify 文件.wacz" } "，并核对文件的 SHA-256 与上方一致（" code { "sha256sum 文件.wacz" } "）。" }
+            p.hint { "下载后可离线核验：" code { "spotcheck evidence verify 文件.wacz" (key) } " 或 " code { "evidence-verify 文件.wacz" (key) } "，并核对文件的 SHA-256 与上方一致（" code { "sha256sum 文件.wacz" } "）。" }
         }
         @if matches!(viewer.user.role, Role::Staff | Role::Enforcement) {
             form method="post" action={ "/console/cases/" (case.id) "/bundle" } {

@@ -8,7 +8,7 @@ use evidence::ledger::EntryKind;
 use evidence::{merkle, BlobStore, CaptureRecord, Digest};
 use maud::{html, Markup};
 
-use super::text::{clip, highlighted, LONG};
+use super::text::{clip, highlighted, LONG, SHORT};
 use crate::console::error::ConsoleError;
 use crate::console::layout::time_exact;
 use crate::console::ConsoleState;
@@ -101,8 +101,8 @@ pub fn image_type(media_type: &str) -> Option<&'static str> {
     }
 }
 
-/// The text fields of a listing as (field path, label, value).
-fn fields(listing: &Listing) -> Vec<(String, String, String)> {
+/// The text fields of a listing as (field path, label, value, characters shown).
+fn fields(listing: &Listing) -> Vec<(String, String, String, usize)> {
     let shop = listing.shop.as_ref().and_then(|s| s.name.clone());
     let plain = [
         ("title", "标题", &listing.title),
@@ -112,18 +112,18 @@ fn fields(listing: &Listing) -> Vec<(String, String, String)> {
         ("manufacturer_address", "厂址", &listing.manufacturer_address),
         ("shop.name", "店铺", &shop),
     ];
-    let mut out: Vec<(String, String, String)> = plain
+    let mut out: Vec<(String, String, String, usize)> = plain
         .into_iter()
-        .filter_map(|(path, label, v)| v.as_ref().map(|v| (path.to_string(), label.to_string(), v.clone())))
+        .filter_map(|(path, label, v)| v.as_ref().map(|v| (path.to_string(), label.to_string(), v.clone(), SHORT * 4)))
         .collect();
-    for (k, v) in listing.specs.iter().take(50) {
-        out.push((format!("specs.{k}"), format!("参数·{}", clip(k, 40)), v.clone()));
+    for (k, v) in listing.specs.iter().take(40) {
+        out.push((format!("specs.{k}"), format!("参数·{}", clip(k, 40)), v.clone(), SHORT * 2));
     }
     for c in listing.certificates.iter().take(20) {
-        out.push((format!("certificates.{:?}", c.kind).to_lowercase(), "证书编号".into(), c.number.clone()));
+        out.push((format!("certificates.{:?}", c.kind).to_lowercase(), "证书编号".into(), c.number.clone(), SHORT));
     }
     if let Some(d) = &listing.description {
-        out.push(("description".into(), "描述".into(), d.clone()));
+        out.push(("description".into(), "描述".into(), d.clone(), LONG));
     }
     out
 }
@@ -149,8 +149,8 @@ pub fn page_text(finding: &FindingRecord, listing: Option<&Listing>) -> Markup {
             None => p.muted { "未找到该商品的存储版本。" }
             Some(listing) => {
                 div.pagetext {
-                    @for (path, label, value) in fields(listing) {
-                        p { b { (label) "：" } (highlighted(&value, &spans_in(finding, &path, &value))) }
+                    @for (path, label, value, max) in fields(listing) {
+                        p { b { (label) "：" } (highlighted(&value, &spans_in(finding, &path, &value), max)) }
                     }
                 }
             }

@@ -37,9 +37,9 @@ pub fn cell(s: &str) -> Markup {
     html! { span.clip title=(clip(s, LONG)) { (short) } }
 }
 
-/// `text` with the byte ranges `spans` marked, at most [`LONG`] characters
+/// `text` with the byte ranges `spans` marked, at most `max` characters
 /// around the first mark. Ranges that are not on character boundaries are ignored.
-pub fn highlighted(text: &str, spans: &[[usize; 2]]) -> Markup {
+pub fn highlighted(text: &str, spans: &[[usize; 2]], max: usize) -> Markup {
     let mut ranges: Vec<(usize, usize)> = spans
         .iter()
         .map(|[a, b]| (*a, *b))
@@ -47,7 +47,7 @@ pub fn highlighted(text: &str, spans: &[[usize; 2]]) -> Markup {
         .collect();
     ranges.sort_unstable();
     // Start the window a little before the first mark so it is always shown.
-    let start = ranges.first().map_or(0, |(a, _)| back_off(text, *a, LONG / 4));
+    let start = ranges.first().map_or(0, |(a, _)| back_off(text, *a, max / 4));
     let mut pieces: Vec<(&str, bool)> = Vec::new();
     let mut at = start;
     for (a, b) in ranges {
@@ -59,7 +59,7 @@ pub fn highlighted(text: &str, spans: &[[usize; 2]]) -> Markup {
         at = b;
     }
     pieces.push((&text[at..], false));
-    let mut budget = LONG;
+    let mut budget = max;
     let mut shown: Vec<(String, bool)> = Vec::new();
     for (piece, marked) in pieces {
         if budget == 0 {
@@ -94,9 +94,9 @@ mod tests {
     #[test]
     fn marks_are_escaped_text() {
         let text = "<b>3C</b> 无需认证";
-        let html = highlighted(text, &[[10, 22]]).into_string();
+        let html = highlighted(text, &[[10, 22]], LONG).into_string();
         assert_eq!(html, "&lt;b&gt;3C&lt;/b&gt; <mark>无需认证</mark>");
         // A span off a character boundary is ignored, not a panic.
-        assert_eq!(highlighted("认证", &[[1, 2]]).into_string(), "认证");
+        assert_eq!(highlighted("认证", &[[1, 2]], LONG).into_string(), "认证");
     }
 }
