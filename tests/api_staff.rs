@@ -44,6 +44,7 @@ mod notice_draft;
 mod open_demo;
 use api_client::{answer, error_code, spotcheck_serve, REGISTRY};
 use notice_draft::draft;
+use open_demo::copy_dir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_spotcheck");
 
@@ -56,19 +57,6 @@ fn demo_db() -> &'static Path {
         (dir, data.join("db"))
     });
     db
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// A served app over a copy of the demo's database, with a secret per kind of credential.

@@ -92,6 +92,36 @@ pub fn notifier<'a>(state: &'a super::ApiState, sealing: &'a Sealing, actor: Str
     }
 }
 
+/// Seals a fresh bundle of `case`'s findings (captures and pictures with
+/// them) into the case bundle directory, recorded on the case; no PDF.
+pub async fn seal_case(state: &super::ApiState, case: &Case, actor: String) -> Result<BundleView, ApiError> {
+    let sealing = state.sealing.as_ref().ok_or(ApiError::SealingUnavailable)?;
+    // Nanoseconds in the name: two seals in one second never share a file.
+    let stamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true).replace([':', '-', '.'], "");
+    let options = crate::sealing::BundleOptions {
+        out: sealing.bundle_dir().join(format!("{}-{stamp}.wacz", case.id)),
+        title: format!("案件 {} 网络抽查电子证据", case.id),
+        purpose: None,
+        tsa_url: None,
+        chromium: None,
+    };
+    let summary = notifier(state, sealing, actor).seal_bundle(&case.id, options).await?;
+    Ok(BundleView::from(summary))
+}
+
+/// The bundles recorded on `case` as `(id, lowercase hex SHA-256)`, oldest first.
+pub fn sealed_on(case: &Case) -> Vec<(String, String)> {
+    case.audit
+        .iter()
+        .filter(|a| a.action == BUNDLE_SEALED)
+        .filter_map(|a| {
+            let id = a.detail.split(' ').next()?;
+            check_id(id).ok()?;
+            parse_detail(id, &a.detail).map(|(sha, _)| (id.to_string(), sha))
+        })
+        .collect()
+}
+
 /// `B` + 14 digits + `-` + 8 lowercase hex: the only ids looked up.
 pub fn check_id(id: &str) -> Result<(), ApiError> {
     let b = id.as_bytes();

@@ -11,7 +11,6 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Json;
-use chrono::SecondsFormat;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +23,6 @@ use super::staff::{case_page, notice_view, CasePage, NoticeView};
 use super::ApiState;
 use crate::access::{Principal, Role};
 use crate::cases::{Case, CaseStatus};
-use crate::sealing::BundleOptions;
 
 /// The body of `POST …/outcome`.
 #[derive(Debug, Deserialize)]
@@ -52,15 +50,42 @@ fn enforcement(state: &ApiState, headers: &HeaderMap) -> Result<Principal, ApiEr
 }
 
 fn ours(who: &Principal, case: &Case) -> bool {
-    who.bureau.as_deref() == Some(case.bureau.code.as_str())
+    in_bureau(who.bureau.as_deref(), case)
+}
+
+/// Whether `case` was routed to `bureau` (none: no bureau's).
+pub fn in_bureau(bureau: Option<&str>, case: &Case) -> bool {
+    bureau == Some(case.bureau.code.as_str())
+}
+
+/// The case `id` if it is `bureau`'s; any other is "not found".
+pub fn bureau_case(state: &ApiState, bureau: Option<&str>, id: &str) -> Result<Case, ApiError> {
+    match state.triage.cases.get(id)? {
+        Some(case) if in_bureau(bureau, &case) => Ok(case),
+        _ => Err(ApiError::not_found("case", id)),
+    }
 }
 
 /// The case `id` if it is the token's bureau's; any other is "not found".
 fn own_case(state: &ApiState, who: &Principal, id: &str) -> Result<Case, ApiError> {
-    match state.triage.cases.get(id)? {
-        Some(case) if ours(who, &case) => Ok(case),
-        _ => Err(ApiError::not_found("case", id)),
+    bureau_case(state, who.bureau.as_deref(), id)
+}
+
+/// Records the next step of `bureau`'s case `id` with a note, as `actor`.
+pub fn record_outcome(
+    state: &ApiState,
+    bureau: Option<&str>,
+    id: &str,
+    status: CaseStatus,
+    note: &str,
+    actor: &str,
+) -> Result<Case, ApiError> {
+    request::text("note", note, true)?;
+    if status == CaseStatus::Opened {
+        return Err(ApiError::BadBody("`opened` is where a case starts, not an outcome".into()));
     }
+    bureau_case(state, bureau, id)?;
+    Ok(state.triage.cases.set_outcome(id, status, note, actor, Utc::now())?)
 }
 
 /// `GET /api/enforcement/v1/cases?status=&cursor=&limit=`: the bureau's cases.
@@ -96,12 +121,7 @@ pub async fn notices(
 pub async fn outcome(State(state): State<ApiState>, input: WriteInput) -> Result<Response, ApiError> {
     replay::run(&state, input, Role::Enforcement, |who, id, body| {
         let parsed: OutcomeBody = request::json(body)?;
-        request::text("note", &parsed.note, true)?;
-        if parsed.status == CaseStatus::Opened {
-            return Err(ApiError::BadBody("`opened` is where a case starts, not an outcome".into()));
-        }
-        own_case(&state, who, id)?;
-        let case = state.triage.cases.set_outcome(id, parsed.status, &parsed.note, &who.actor(), Utc::now())?;
+        let case = record_outcome(&state, who.bureau.as_deref(), id, parsed.status, &parsed.note, &who.actor())?;
         Written::ok(case)
     })
     .await
@@ -114,19 +134,9 @@ pub async fn seal(State(state): State<ApiState>, input: WriteInput) -> Result<Re
     let acting = state.clone();
     replay::run_async(&state, input, Role::Enforcement, |who, id, _| async move {
         let case = own_case(&acting, &who, &id)?;
-        let sealing = acting.sealing.as_ref().ok_or(ApiError::SealingUnavailable)?;
-        // Nanoseconds in the name: two seals in one second never share a file.
-        let stamp = Utc::now().to_rfc3339_opts(SecondsFormat::Nanos, true).replace([':', '-', '.'], "");
-        let options = BundleOptions {
-            out: sealing.bundle_dir().join(format!("{}-{stamp}.wacz", case.id)),
-            title: format!("案件 {} 网络抽查电子证据", case.id),
-            purpose: None,
-            tsa_url: None,
-            chromium: None,
-        };
-        let summary = bundles::notifier(&acting, sealing, who.actor()).seal_bundle(&case.id, options).await?;
-        let download = bundles::download_path(&summary.id);
-        Written::created(SealedBundle { bundle: BundleView::from(summary), download })
+        let bundle = bundles::seal_case(&acting, &case, who.actor()).await?;
+        let download = bundles::download_path(&bundle.id);
+        Written::created(SealedBundle { bundle, download })
     })
     .await
 }

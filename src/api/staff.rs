@@ -310,16 +310,21 @@ pub async fn issue_notices(State(state): State<ApiState>, input: WriteInput) -> 
     let acting = state.clone();
     replay::run_async(&state, input, Role::Staff, |who, id, body| async move {
         let parsed: IssueBody = request::json(&body)?;
-        let terms = NoticeTerms { deadline: parsed.deadline()?, ..NoticeTerms::default() };
-        let sealing = acting.sealing.as_ref().ok_or(ApiError::SealingUnavailable)?;
-        let notifier = bundles::notifier(&acting, sealing, who.actor());
-        let issued = notifier.issue_notices(&id, &terms, &sealing.bundle_dir(), None, Utc::now()).await?;
-        Written::created(IssuedNotices {
-            case: issued.case,
-            bundle: issued.bundle.map(BundleView::from),
-            notices: issued.notices,
-            already: issued.already,
-        })
+        Written::created(issue(&acting, who.actor(), &id, &parsed).await?)
     })
     .await
+}
+
+/// Seals case `id`'s bundle and issues its missing notices, as `actor`.
+pub async fn issue(state: &ApiState, actor: String, id: &str, body: &IssueBody) -> Result<IssuedNotices, ApiError> {
+    let terms = NoticeTerms { deadline: body.deadline()?, ..NoticeTerms::default() };
+    let sealing = state.sealing.as_ref().ok_or(ApiError::SealingUnavailable)?;
+    let notifier = bundles::notifier(state, sealing, actor);
+    let issued = notifier.issue_notices(id, &terms, &sealing.bundle_dir(), None, Utc::now()).await?;
+    Ok(IssuedNotices {
+        case: issued.case,
+        bundle: issued.bundle.map(BundleView::from),
+        notices: issued.notices,
+        already: issued.already,
+    })
 }

@@ -82,6 +82,12 @@ impl Candidate {
 }
 
 impl RiskFactors {
+    /// The history part of the risk of the operator with `uscc` on `today`
+    /// (`key_list`: failed in at least 2 of the last 3 calendar years).
+    pub fn from_history(history: &CheckHistory, uscc: &str, today: NaiveDate) -> RiskFactors {
+        RiskFactors::of_history(&RiskTables { history, baselines: &Baselines::default(), today }, uscc)
+    }
+
     /// The history part of the risk of the operator with `uscc`.
     fn of_history(tables: &RiskTables<'_>, uscc: &str) -> RiskFactors {
         let today = tables.today;

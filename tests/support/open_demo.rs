@@ -2,7 +2,7 @@
 //! so every finding is open and no notice exists: where the triage, case and
 //! API tests start. Shared by tests/cases.rs and tests/api_staff.rs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Runs the demo (300 listings, no browser) in a new temporary directory and
@@ -19,4 +19,20 @@ pub fn open_findings_demo() -> (tempfile::TempDir, PathBuf) {
     let data = dir.path().join("demo");
     assert!(data.join("db").exists(), "demo stored nothing: {}", String::from_utf8_lossy(&out.stderr));
     (dir, data)
+}
+
+/// Copies the directory `from` (a demo's data, or its `db`) to `to`, so each
+/// test works on its own copy. Not every test file that shares this uses it.
+#[allow(dead_code)]
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }
