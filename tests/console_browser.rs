@@ -97,5 +97,87 @@ fn a_supervisor_plans_runs_triages_and_reports_in_the_browser() {
     let text = page.wait_text("抽查结果");
     assert!(text.contains("300"), "the run's report counts its sample:\n{text}");
     page.shot("report");
-    let _ = run_url;
+
+    // Triage: the hostile seller's listing was drawn and flagged; its finding
+    // shows the title as text, with the evidence beside it.
+    page.goto(&station.url("findings?status=open"));
+    page.shot("findings");
+    let hostile = "(Array.from(document.querySelectorAll('tbody tr')).find(tr => (tr.textContent + Array.from(tr.querySelectorAll('[title]')).map(e => e.title).join(' ')).includes('<script>window.__xss=1')) || { querySelector: () => undefined }).querySelector(\"a[href^='/console/findings/']\")";
+    loop {
+        if page.eval(&format!("{hostile} !== undefined")) == serde_json::Value::Bool(true) {
+            break;
+        }
+        let next = page.eval("(Array.from(document.querySelectorAll('a')).find(a => a.textContent === '下一页') || {}).href || ''");
+        let next = next.as_str().unwrap_or_default().to_string();
+        assert!(!next.is_empty(), "the hostile listing's finding is on no page of open findings");
+        page.goto(&next);
+    }
+    page.eval(&format!("{hostile}.setAttribute('id', 'hostile-finding')"));
+    page.click_and_wait("#hostile-finding");
+    let text = page.text();
+    assert!(text.contains("<script>window.__xss=1</script>"), "the hostile title shows as text:\n{}", &text[..text.len().min(3000)]);
+    assert_eq!(page.eval("window.__xss === undefined"), serde_json::Value::Bool(true), "nothing the seller typed ran");
+    assert_eq!(page.eval("document.querySelectorAll('img[src=x]').length"), serde_json::json!(0), "no element from the title");
+    assert!(text.contains("SHA-256"), "the capture's hashes are shown:\n{}", &text[..text.len().min(3000)]);
+    page.shot("finding-hostile");
+    page.set("form[action$='/confirm'] textarea[name=note]", "浏览器测试确认");
+    page.click_and_wait("form[action$='/confirm'] button[type=submit]");
+    page.wait_text("已并入案件");
+    page.shot("finding-confirmed");
+
+    // The case: seal its bundle, download it, verify it here.
+    page.click_and_wait("a[href^='/console/cases/']");
+    assert!(page.url().contains("/console/cases/"), "case page: {}", page.url());
+    let case_url = page.url();
+    page.shot("case");
+    page.click_and_wait("form[action$='/bundle'] button[type=submit]");
+    let text = page.wait_text(".wacz");
+    page.shot("case-sealed");
+    let downloads = station.dir.path().join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    page.tab
+        .call_method(headless_chrome::protocol::cdp::Browser::SetDownloadBehavior {
+            behavior: headless_chrome::protocol::cdp::Browser::SetDownloadBehaviorBehaviorOption::Allow,
+            browser_context_id: None,
+            download_path: Some(downloads.to_str().unwrap().to_string()),
+            events_enabled: None,
+        })
+        .unwrap();
+    page.click("a[href^='/console/bundles/']");
+    let bundle = console_driver::wait_for_file(&downloads, "wacz");
+    let bytes = std::fs::read(&bundle).unwrap();
+    let sha = sha256_hex(&bytes);
+    assert!(text.contains(&sha), "the page shows the downloaded bundle's SHA-256 {sha}:\n{text}");
+    let report = evidence::bundle::verify_bundle(&bytes, &evidence::bundle::VerifyOptions::default());
+    assert!(report.ok(), "the downloaded bundle verifies: {:?}", report.failures().collect::<Vec<_>>());
+
+    // The other sections render for staff (kept for layout review).
+    for (path, name, needle) in [
+        ("notices", "notices", "下架通知"),
+        ("shops", "shops", "店铺"),
+        ("plans", "plans", "e2e-double11"),
+        ("", "dashboard-after", "总览"),
+    ] {
+        page.goto(&station.url(path));
+        page.wait_text(needle);
+        page.shot(name);
+    }
+
+    // An enforcement officer: no supervision pages; a case outside their bureau is not there.
+    let officer_browser = console_driver::browser();
+    let mut officer = Page::new(&officer_browser, "enforcement");
+    officer.sign_in(&station, "zhifa", &station.enforcement_password);
+    assert!(officer.url().ends_with("/console/cases"), "enforcement lands on cases: {}", officer.url());
+    officer.shot("cases");
+    officer.goto(&station.url("findings"));
+    officer.wait_text("无权访问");
+    officer.goto(&case_url);
+    let ours = text.contains("330100");
+    officer.wait_text(if ours { "案件" } else { "未找到" });
+    officer.shot("case-of-another-bureau");
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
 }

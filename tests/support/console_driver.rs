@@ -237,3 +237,20 @@ impl Page {
         self.click_and_wait("form button[type=submit]");
     }
 }
+
+/// Waits until `dir` holds a finished download ending in `.{ext}` (Chromium
+/// writes `.crdownload` until it is complete) and returns its path.
+pub fn wait_for_file(dir: &std::path::Path, ext: &str) -> PathBuf {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let done = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|e| e == ext));
+        if let Some(path) = done {
+            return path;
+        }
+        assert!(Instant::now() < deadline, "no .{ext} download arrived in {}", dir.display());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
