@@ -216,7 +216,15 @@ async fn every_section_renders_for_staff_and_confirming_opens_a_case() {
     for part in ["法律依据", "采集 SHA-256", "包含证明", "校验通过", "研判记录", "排除理由"] {
         assert!(text.contains(part), "the detail shows {part}");
     }
-    assert!(text.contains("<mark>"), "what the rule matched is marked");
+    // A finding on text of the title: that text is marked in the page text.
+    let on_title = c.state.api.triage.findings.all().map(|f| f.unwrap()).find_map(|f| {
+        let m = f.matched.iter().find(|m| m.field == "title" && !m.text.is_empty())?;
+        Some((f.id.clone(), m.text.clone()))
+    });
+    let (titled, matched) = on_title.expect("a finding on a title");
+    let page = get(&c.app, &staff, &format!("/console/findings/{titled}")).await.text();
+    let escaped = matched.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    assert!(page.contains(&format!("<mark>{escaped}</mark>")), "what the rule matched ({matched}) is marked");
 
     let case = confirm(&c, &staff, &id).await;
     let status = c.state.api.triage.findings.triage(&id).unwrap();
@@ -232,6 +240,13 @@ async fn every_section_renders_for_staff_and_confirming_opens_a_case() {
     let shop = get(&c.app, &staff, &shop).await;
     assert_eq!(shop.status, StatusCode::OK);
     assert!(shop.text().contains("重点监管名单") || shop.text().contains("统一社会信用代码"));
+
+    // An admin reads every section but neither seals nor downloads evidence.
+    let admin = sign_in(&c.app, "admin").await;
+    for path in ["/console/findings", "/console/shops", &format!("/console/cases/{case}")] {
+        assert_eq!(get(&c.app, &admin, path).await.status, StatusCode::OK, "{path}");
+    }
+    assert_eq!(post(&c.app, &admin, &format!("/console/cases/{case}/bundle"), &[]).await.status, StatusCode::FORBIDDEN);
 
     // Bad query values and ids are 400/404 pages, never 500s.
     for (path, want) in [

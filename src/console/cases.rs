@@ -36,6 +36,8 @@ pub fn routes() -> Router<ConsoleState> {
 }
 
 const READERS: &[Role] = &[Role::Staff, Role::Admin, Role::Enforcement];
+/// Who seals a case's bundle and downloads it.
+const SEALERS: &[Role] = &[Role::Staff, Role::Enforcement];
 
 /// Whether `viewer` may see `case`: staff and admins any, enforcement its bureau's.
 pub fn may_see(viewer: &Viewer, case: &Case) -> bool {
@@ -177,18 +179,20 @@ fn bundles_panel(state: &ConsoleState, viewer: &Viewer, case: &Case) -> Markup {
     let sealed = bundles::sealed_on(case);
     let key = state.api.sealing.as_ref().map(|s| format!(" --key {}", s.station.key.public().fingerprint()));
     let key = key.unwrap_or_default();
+    // Sealing and downloading are for supervision and enforcement staff, not admins.
+    let may_act = SEALERS.contains(&viewer.user.role);
     html! {
         @if sealed.is_empty() { p.muted { "尚未封存证据包。" } }
         ul { @for (id, sha) in sealed.iter().rev().take(20) {
             li {
-                a href={ "/console/bundles/" (id) } download { (id) ".wacz" }
+                @if may_act { a href={ "/console/bundles/" (id) } download { (id) ".wacz" } } @else { code { (id) } }
                 br; "SHA-256 " code { (sha) }
             }
         } }
         @if !sealed.is_empty() {
             p.hint { "下载后可离线核验：" code { "spotcheck evidence verify 文件.wacz" (key) } " 或 " code { "evidence-verify 文件.wacz" (key) } "，并核对文件的 SHA-256 与上方一致（" code { "sha256sum 文件.wacz" } "）。" }
         }
-        @if matches!(viewer.user.role, Role::Staff | Role::Enforcement) {
+        @if may_act {
             form method="post" action={ "/console/cases/" (case.id) "/bundle" } {
                 (viewer.csrf_field())
                 div.actions { button.secondary type="submit" { "封存新的证据包" } }
@@ -221,7 +225,7 @@ async fn seal(
     posted: Posted<Nothing>,
 ) -> Result<Response, ConsoleError> {
     let viewer = posted.viewer;
-    viewer.require(&[Role::Staff, Role::Enforcement])?;
+    viewer.require(SEALERS)?;
     let case = visible_case(&state, &viewer, &id)?;
     bundles::seal_case(&state.api, &case, viewer.user.actor()).await?;
     Ok(Redirect::to(&format!("/console/cases/{}", case.id)).into_response())
@@ -284,7 +288,7 @@ async fn download(
     viewer: Viewer,
     Path(bundle_id): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    viewer.require(&[Role::Staff, Role::Enforcement])?;
+    viewer.require(SEALERS)?;
     bundles::check_id(&bundle_id).map_err(|_| ConsoleError::not_found("证据包"))?;
     match bundles::recorded(&state.api, &bundle_id)? {
         Some(bundle) if may_see(&viewer, &bundle.case) => Ok(bundles::download(bundle).await?),
