@@ -89,7 +89,6 @@ fn a_supervisor_plans_runs_triages_and_reports_in_the_browser() {
     assert!(text.contains("全数抽取"), "a census says so:\n{text}");
     assert!(text.contains("300 / 300") || text.contains("/ 300"), "drawn of the size:\n{text}");
     page.shot("run-done");
-    let run_url = page.url();
     assert_eq!(page.eval("window.__xss === undefined"), serde_json::Value::Bool(true), "no planted script ran");
 
     // The run's report.
@@ -107,7 +106,9 @@ fn a_supervisor_plans_runs_triages_and_reports_in_the_browser() {
         if page.eval(&format!("{hostile} !== undefined")) == serde_json::Value::Bool(true) {
             break;
         }
-        let next = page.eval("(Array.from(document.querySelectorAll('a')).find(a => a.textContent === '下一页') || {}).href || ''");
+        let next = page.eval(
+            "(Array.from(document.querySelectorAll('a')).find(a => a.textContent === '下一页') || {}).href || ''",
+        );
         let next = next.as_str().unwrap_or_default().to_string();
         assert!(!next.is_empty(), "the hostile listing's finding is on no page of open findings");
         page.goto(&next);
@@ -115,9 +116,17 @@ fn a_supervisor_plans_runs_triages_and_reports_in_the_browser() {
     page.eval(&format!("{hostile}.setAttribute('id', 'hostile-finding')"));
     page.click_and_wait("#hostile-finding");
     let text = page.text();
-    assert!(text.contains("<script>window.__xss=1</script>"), "the hostile title shows as text:\n{}", &text[..text.len().min(3000)]);
+    assert!(
+        text.contains("<script>window.__xss=1</script>"),
+        "the hostile title shows as text:\n{}",
+        &text[..text.len().min(3000)]
+    );
     assert_eq!(page.eval("window.__xss === undefined"), serde_json::Value::Bool(true), "nothing the seller typed ran");
-    assert_eq!(page.eval("document.querySelectorAll('img[src=x]').length"), serde_json::json!(0), "no element from the title");
+    assert_eq!(
+        page.eval("document.querySelectorAll('img[src=x]').length"),
+        serde_json::json!(0),
+        "no element from the title"
+    );
     assert!(text.contains("SHA-256"), "the capture's hashes are shown:\n{}", &text[..text.len().min(3000)]);
     page.shot("finding-hostile");
     page.set("form[action$='/confirm'] textarea[name=note]", "浏览器测试确认");

@@ -14,10 +14,10 @@ use serde::Deserialize;
 
 use super::auth::{Posted, Viewer};
 use super::error::ConsoleError;
-use super::findings::listing::{page_of, path_id, Params};
-use super::findings::text::{cell, clip, LONG};
 use super::layout::{badge, page, time, Nav};
+use super::listing::{page_of, path_id, Params};
 use super::notices::notice_rows;
+use super::text::{cell, clip, LONG};
 use super::ConsoleState;
 use crate::access::Role;
 use crate::api::staff::{notice_view, IssueBody, MAX_DEADLINE_HOURS};

@@ -6,13 +6,6 @@
 //! domain calls as `POST /api/staff/v1/findings/{id}/confirm|dismiss`, acting
 //! as the signed-in person.
 
-#[path = "evidence_view.rs"]
-pub mod evidence_view;
-#[path = "listing.rs"]
-pub mod listing;
-#[path = "text.rs"]
-pub mod text;
-
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -24,12 +17,12 @@ use evidence::ledger::EntryKind;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use self::evidence_view::{capture_facts, capture_record, inclusion, inclusion_rows, page_text, screenshot_of};
-use self::listing::{page_of, path_id, Params};
-use self::text::{cell, clip, LONG};
 use super::auth::{Posted, Viewer};
 use super::error::ConsoleError;
+use super::evidence_view::{capture_facts, capture_record, inclusion, inclusion_rows, page_text, screenshot_of};
 use super::layout::{badge, page, time, Nav};
+use super::listing::{page_of, path_id, Params};
+use super::text::{cell, clip, LONG};
 use super::ConsoleState;
 use crate::api::request;
 use crate::findings::Status;
@@ -286,7 +279,7 @@ async fn screenshot(
     viewer.require_staff()?;
     let record = capture_record(&state, &capture_id)?.ok_or(ConsoleError::not_found("截图"))?;
     let shot = screenshot_of(&record).ok_or(ConsoleError::not_found("截图"))?;
-    let kind = evidence_view::image_type(&shot.media_type).ok_or(ConsoleError::not_found("截图"))?;
+    let kind = super::evidence_view::image_type(&shot.media_type).ok_or(ConsoleError::not_found("截图"))?;
     let blobs = evidence::BlobStore::open(state.data.blobs()).map_err(ConsoleError::internal)?;
     let bytes = blobs.get(&shot.sha256).map_err(|_| ConsoleError::not_found("截图"))?;
     Ok(([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "private, max-age=3600")], bytes).into_response())

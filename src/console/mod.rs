@@ -22,8 +22,10 @@ pub mod charts;
 pub mod dashboard;
 pub mod desk;
 pub mod error;
+pub mod evidence_view;
 pub mod findings;
 pub mod layout;
+pub mod listing;
 pub mod live;
 pub mod login;
 pub mod notices;
@@ -38,6 +40,7 @@ pub mod report_scope;
 pub mod reports;
 pub mod sessions;
 pub mod shops;
+pub mod text;
 pub mod users;
 
 use axum::http::{header, HeaderValue};
