@@ -66,7 +66,7 @@ async fn console() -> Console {
     let state = ConsoleState::open(api, data).unwrap();
     let now = Utc::now();
     state.users.add("wangfang", Some("王芳"), Role::Staff, None, PASSWORD, now).unwrap();
-    state.users.add("admin", None, Role::Admin, None, PASSWORD, now).unwrap();
+    state.users.add("root", None, Role::Admin, None, PASSWORD, now).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let router = console::router(state.clone());
@@ -242,7 +242,7 @@ async fn every_section_renders_for_staff_and_confirming_opens_a_case() {
     assert!(shop.text().contains("重点监管名单") || shop.text().contains("统一社会信用代码"));
 
     // An admin reads every section but neither seals nor downloads evidence.
-    let admin = sign_in(&c.app, "admin").await;
+    let admin = sign_in(&c.app, "root").await;
     for path in ["/console/findings", "/console/shops", &format!("/console/cases/{case}")] {
         assert_eq!(get(&c.app, &admin, path).await.status, StatusCode::OK, "{path}");
     }

@@ -283,7 +283,10 @@ async fn the_live_json_is_for_staff_only_and_never_cached() {
     assert!(anonymous.headers()[LOCATION].to_str().unwrap().starts_with("/console/login"));
     c.sign_in("li").await;
     assert_eq!(c.get("/console/live.json").await.0, StatusCode::FORBIDDEN);
-    assert_eq!(c.get("/console/").await.0, StatusCode::FORBIDDEN);
+    // The dashboard sends an officer to their own start page, the cases.
+    let home = c.get_response("/console/").await;
+    assert_eq!(home.status(), StatusCode::SEE_OTHER);
+    assert_eq!(home.headers()[LOCATION], "/console/cases");
     assert_eq!(c.get("/console/plans").await.0, StatusCode::FORBIDDEN);
     assert_eq!(c.get("/console/reports").await.0, StatusCode::FORBIDDEN);
 }

@@ -429,6 +429,10 @@ pub async fn run(args: DemoArgs, data: &DataDir, identity: &Identity) -> anyhow:
     let first_bureau = crate::cases::CaseStore::open(&store)?.all().next().transpose()?.map(|c| c.bureau.code);
     let console = super::demo_console::accounts(&dir, &store, first_bureau)?;
     let plan = super::demo_console::example_plan(&dir, &base)?;
+    // The bureau's past spot-check results, as it would import them: the
+    // console's key-list status and plan runs' risk weights read this file.
+    let history_path = dir.root().join(crate::console::shops::HISTORY_FILE);
+    super::demo_console::write_history(&market, &history_path)?;
     say(format!(
         "  plans    example plan `{plan}` (双11, both platforms, run by hand) in {}",
         dir.root().join("plans").display()

@@ -112,3 +112,14 @@ pub fn example_plan(dir: &DataDir, market: &url::Url) -> anyhow::Result<String> 
     })?;
     Ok(id.to_string())
 }
+
+/// Writes the marketplace's spot-check history where the console and plan
+/// runs look for an imported one (`reference/history.csv`).
+pub fn write_history(market: &crate::market::Market, path: &std::path::Path) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
+    }
+    let file = std::fs::File::create(path).with_context(|| format!("cannot write `{}`", path.display()))?;
+    market.write_history(std::io::BufWriter::new(file))?;
+    Ok(())
+}

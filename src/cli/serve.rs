@@ -140,7 +140,13 @@ pub async fn serve(
         let verifier = super::notices::verifier(&store, data, identity, fetch, relist_after)?;
         Some(tokio::spawn(verifier.run_every(Duration::from_secs(args.verify_every))))
     };
-    let runner = super::plans::runner_on(&args.plans, store.clone(), data, identity)?;
+    let mut plans = args.plans.clone();
+    if plans.history.is_none() {
+        // An imported spot-check history, when there is one, weights plan runs' draws by risk.
+        let imported = data.root().join(crate::console::shops::HISTORY_FILE);
+        plans.history = imported.exists().then_some(imported);
+    }
+    let runner = super::plans::runner_on(&plans, store.clone(), data, identity)?;
     let schedule = (args.schedule_every > 0)
         .then(|| tokio::spawn(runner.clone().schedule_loop(runner.book(), Duration::from_secs(args.schedule_every))));
     let console = ConsoleState::open(state.clone(), data.clone())

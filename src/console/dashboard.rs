@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::{Duration, NaiveDate, Utc};
@@ -48,10 +49,14 @@ struct Overview {
     live: Vec<LiveRow>,
 }
 
-async fn dashboard(State(state): State<ConsoleState>, viewer: Viewer) -> Result<Markup, ConsoleError> {
-    viewer.require_staff()?;
+/// The dashboard for staff and admins; enforcement officers (whose home is
+/// their cases) are sent there, so "back to the start" works for everyone.
+async fn dashboard(State(state): State<ConsoleState>, viewer: Viewer) -> Result<Response, ConsoleError> {
+    if viewer.require_staff().is_err() {
+        return Ok(Redirect::to(layout::home(viewer.user.role)).into_response());
+    }
     let o = blocking(move || overview(&state)).await?;
-    Ok(layout::page(&viewer, Nav::Dashboard, "总览", body(&o)))
+    Ok(layout::page(&viewer, Nav::Dashboard, "总览", body(&o)).into_response())
 }
 
 fn overview(state: &ConsoleState) -> Result<Overview, ConsoleError> {
