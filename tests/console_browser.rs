@@ -27,17 +27,17 @@ fn a_supervisor_signs_in_and_an_unknown_password_does_not() {
     page.shot("login");
     page.fill("#name", "staff");
     page.fill("#password", "not the password");
-    page.click_and_wait("form button[type=submit]");
+    page.click_to("form button[type=submit]", "/console/login");
     page.wait_text("账号或密码错误");
     page.shot("wrong-password");
     page.fill("#password", &station.staff_password);
-    page.click_and_wait("form button[type=submit]");
+    page.click_to("form button[type=submit]", "/console/");
+    page.wait_signed_in();
     assert_eq!(page.url(), station.url(""), "a supervisor lands on the dashboard: {}", page.text());
     let text = page.text();
     assert!(text.contains("张伟（网监）") && text.contains("监管人员"), "the header names who is signed in:\n{text}");
     page.shot("dashboard");
-    page.click_and_wait("header form button");
-    assert!(page.url().contains("/console/login"), "signed out: {}", page.url());
+    page.click_to("header form button", "/console/login");
     page.goto(&station.url(""));
     assert!(page.url().contains("/console/login"), "the session ended with sign-out: {}", page.url());
 }
@@ -68,7 +68,7 @@ fn a_supervisor_plans_runs_triages_and_reports_in_the_browser() {
     page.fill("#rate", "40");
     page.fill("#concurrency", "4");
     page.shot("plan-form");
-    page.click_and_wait("button[name=action][value=form]");
+    page.click_to("button[name=action][value=form]", "/console/plans/e2e-double11");
     assert!(page.url().ends_with("/console/plans/e2e-double11"), "saved plan page: {} {}", page.url(), page.text());
     assert!(station.data.join("plans/e2e-double11.toml").exists(), "the plan file was written");
     let text = page.text();
@@ -77,7 +77,7 @@ fn a_supervisor_plans_runs_triages_and_reports_in_the_browser() {
 
     // Run it now and watch: the live panel polls and its bars move.
     page.eval("window.confirm = () => true"); // the run button asks first
-    page.click_and_wait("form[action$='/run'] button[type=submit]");
+    page.click_to("form[action$='/run'] button[type=submit]", "/console/plans/e2e-double11/runs/");
     assert!(page.url().contains("/console/plans/e2e-double11/runs/"), "run page: {}", page.url());
     page.wait_js(
         "live progress polled with pages counted",
@@ -92,7 +92,7 @@ fn a_supervisor_plans_runs_triages_and_reports_in_the_browser() {
     assert_eq!(page.eval("window.__xss === undefined"), serde_json::Value::Bool(true), "no planted script ran");
 
     // The run's report.
-    page.click_and_wait("a[href^='/console/reports?scope=run:']");
+    page.click_to("a[href^='/console/reports?scope=run:']", "/console/reports");
     let text = page.wait_text("抽查结果");
     assert!(text.contains("300"), "the run's report counts its sample:\n{text}");
     page.shot("report");
@@ -114,8 +114,8 @@ fn a_supervisor_plans_runs_triages_and_reports_in_the_browser() {
         page.goto(&next);
     }
     page.eval(&format!("{hostile}.setAttribute('id', 'hostile-finding')"));
-    page.click_and_wait("#hostile-finding");
-    let text = page.text();
+    page.click_to("#hostile-finding", "/console/findings/");
+    let text = page.wait_text("<script>window.__xss=1</script>");
     assert!(
         text.contains("<script>window.__xss=1</script>"),
         "the hostile title shows as text:\n{}",
@@ -130,16 +130,16 @@ fn a_supervisor_plans_runs_triages_and_reports_in_the_browser() {
     assert!(text.contains("SHA-256"), "the capture's hashes are shown:\n{}", &text[..text.len().min(3000)]);
     page.shot("finding-hostile");
     page.set("form[action$='/confirm'] textarea[name=note]", "浏览器测试确认");
-    page.click_and_wait("form[action$='/confirm'] button[type=submit]");
+    page.click_to("form[action$='/confirm'] button[type=submit]", "/console/findings/");
     page.wait_text("已并入案件");
     page.shot("finding-confirmed");
 
     // The case: seal its bundle, download it, verify it here.
-    page.click_and_wait("a[href^='/console/cases/']");
+    page.click_to("a[href^='/console/cases/']", "/console/cases/");
     assert!(page.url().contains("/console/cases/"), "case page: {}", page.url());
     let case_url = page.url();
     page.shot("case");
-    page.click_and_wait("form[action$='/bundle'] button[type=submit]");
+    page.click_to("form[action$='/bundle'] button[type=submit]", "/console/cases/");
     let text = page.wait_text(".wacz");
     page.shot("case-sealed");
     let downloads = station.dir.path().join("downloads");

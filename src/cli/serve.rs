@@ -7,7 +7,7 @@
 //!
 //! Like `spotcheck market serve`, it binds first and prints
 //! `listening on http://HOST:PORT` as the first stdout line, so scripts and
-//! tests can start it on port 0 and read where it went. Ctrl-C stops taking
+//! tests can start it on port 0 and read where it went. Ctrl-C (or SIGTERM) stops taking
 //! requests, stops the worker (an attempt cut short is retried by the next
 //! run: deliveries are at least once) and flushes the database.
 
@@ -156,12 +156,12 @@ pub async fn serve(
     let app = api::app(state).merge(console::router(console));
 
     let addr = listener.local_addr().context("cannot read the bound address")?;
+    // Handlers first: a Ctrl-C sent the moment the address is read must stop
+    // us gracefully, not kill us by default.
+    let stop = shutdown_signal().context("cannot install the Ctrl-C / SIGTERM handlers")?;
     listening(addr).context("cannot write to stdout")?;
 
-    let server = axum::serve(listener, app).with_graceful_shutdown(async {
-        // An error here means no signal handler; then only a kill stops us, which is fine.
-        let _ = tokio::signal::ctrl_c().await;
-    });
+    let server = axum::serve(listener, app).with_graceful_shutdown(stop);
     let served = server.await.context("the api server stopped");
     sweeper.abort();
     if let Some(schedule) = schedule {
@@ -205,4 +205,27 @@ impl ServeArgs {
         args.addr = addr;
         Ok(args)
     }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM (what service managers send);
+/// the handlers are registered when this is called, not when first polled.
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
+/// Resolves on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

@@ -134,7 +134,12 @@ impl Page {
     }
 
     pub fn goto(&self, url: &str) {
+        self.eval("window.__old_document = true");
         self.tab.navigate_to(url).unwrap().wait_until_navigated().unwrap();
+        self.wait_js(
+            &format!("`{url}` loaded"),
+            "window.__old_document !== true && document.readyState === 'complete' && document.querySelector('main') !== null",
+        );
     }
 
     /// The document's own location (the tab's cached URL can lag a redirect).
@@ -142,14 +147,22 @@ impl Page {
         self.eval("window.location.href").as_str().unwrap_or_default().to_string()
     }
 
-    /// Clicks the first element matching `selector`, then waits for the navigation it starts.
-    pub fn click_and_wait(&self, selector: &str) {
-        self.tab
-            .wait_for_element(selector)
-            .unwrap_or_else(|e| panic!("no `{selector}` on {}: {e}", self.url()))
-            .click()
-            .unwrap();
-        self.tab.wait_until_navigated().unwrap();
+    /// Clicks the first element matching `selector`, then waits until a new
+    /// document at a path starting with `path` has replaced this one and
+    /// finished loading (the old document is marked first, so a click whose
+    /// navigation has not begun is not mistaken for one that ended). Steps
+    /// still wait for the content they expect: on a loaded machine the page
+    /// may take its time.
+    pub fn click_to(&self, selector: &str, path: &str) {
+        self.eval("window.__old_document = true");
+        self.click(selector);
+        self.wait_js(
+            &format!("a page under `{path}` after clicking `{selector}`"),
+            &format!(
+                "window.__old_document !== true && location.pathname.startsWith({path:?}) \
+                 && document.readyState === 'complete' && document.querySelector('main') !== null"
+            ),
+        );
     }
 
     /// Clicks the first element matching `selector` (no navigation expected).
@@ -229,12 +242,22 @@ impl Page {
         path
     }
 
-    /// Signs in through the log-in form.
+    /// Signs in through the log-in form and waits to be let in.
     pub fn sign_in(&self, station: &Station, name: &str, password: &str) {
         self.goto(&station.url("login"));
         self.fill("#name", name);
         self.fill("#password", password);
-        self.click_and_wait("form button[type=submit]");
+        self.click_to("form button[type=submit]", "/console/");
+        self.wait_signed_in();
+    }
+
+    /// Waits until the page is a console page past the log-in (the post, its
+    /// redirect and the landing page can take a while on a loaded machine).
+    pub fn wait_signed_in(&self) {
+        self.wait_js(
+            "a console page after signing in",
+            "location.pathname !== '/console/login' && document.readyState === 'complete' && document.querySelector('header.top') !== null",
+        );
     }
 }
 
