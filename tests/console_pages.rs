@@ -531,6 +531,13 @@ async fn a_captures_screenshot_is_shown_beside_its_finding_to_staff_only() {
     assert_eq!(shot.status, StatusCode::OK);
     assert_eq!(shot.headers[header::CONTENT_TYPE], "image/png", "served as the image type it was sealed with");
     assert_eq!(shot.body, png);
+    // A stored blob that is not a capture record (here: the PNG itself) is no capture: 404, not 500.
+    let png_digest = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(&png))
+    };
+    let not_a_capture = get(&c.app, &staff, &format!("/console/captures/{png_digest}/screenshot")).await;
+    assert_eq!(not_a_capture.status, StatusCode::NOT_FOUND);
     c.state.users.add("zhaolei", None, Role::Enforcement, Some("330100"), PASSWORD, Utc::now()).unwrap();
     let bureau = sign_in(&c.app, "zhaolei").await;
     assert_eq!(get(&c.app, &bureau, &src).await.status, StatusCode::FORBIDDEN, "staff only");

@@ -20,7 +20,8 @@ pub fn capture_record(state: &ConsoleState, id: &str) -> Result<Option<CaptureRe
     let Ok(digest) = Digest::from_hex(id) else { return Ok(None) };
     let blobs = BlobStore::open(state.data.blobs()).map_err(ConsoleError::internal)?;
     match blobs.get(&digest) {
-        Ok(bytes) => serde_json::from_slice::<CaptureRecord>(&bytes).map(Some).map_err(ConsoleError::internal),
+        // Any blob can be named by its digest; one that is not a capture record is simply not a capture.
+        Ok(bytes) => Ok(serde_json::from_slice::<CaptureRecord>(&bytes).ok()),
         Err(evidence::BlobError::NotFound { .. }) => Ok(None),
         Err(e) => Err(ConsoleError::internal(e)),
     }
