@@ -64,11 +64,7 @@ impl Params {
 
     /// The page asked for, from 1.
     pub fn page(&self) -> Result<usize, ConsoleError> {
-        match self.parsed::<usize>("page", "页码")? {
-            None => Ok(1),
-            Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
-            Some(_) => Err(ConsoleError::BadRequest("页码无效。".into())),
-        }
+        page_number(self.get("page"))
     }
 
     /// This query with `page` set to `n`, as a link's query string.
@@ -79,6 +75,16 @@ impl Params {
         }
         q.append_pair("page", &n.to_string());
         q.finish()
+    }
+}
+
+/// A page number from a query value: absent is 1; anything but 1 to
+/// [`MAX_PAGE`] is a 400 (every list of the console reads pages this way).
+pub fn page_number(value: Option<&str>) -> Result<usize, ConsoleError> {
+    match value.map(str::parse::<usize>) {
+        None => Ok(1),
+        Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        Some(_) => Err(ConsoleError::BadRequest(format!("页码应为 1 到 {MAX_PAGE} 的整数。"))),
     }
 }
 

@@ -6,13 +6,10 @@ use maud::{html, Markup};
 
 use super::error::ConsoleError;
 
-/// A positive page number from the query (`name`, default 1); anything else is a 400.
+/// The page number in the query under `name` (a page with two lists pages
+/// each under its own name); read as [`super::listing::page_number`].
 pub fn page_of(q: &BTreeMap<String, String>, name: &str) -> Result<usize, ConsoleError> {
-    match q.get(name).map(|p| p.parse::<usize>()) {
-        None => Ok(1),
-        Some(Ok(n)) if (1..=1_000_000).contains(&n) => Ok(n),
-        Some(_) => Err(ConsoleError::BadRequest("页码应为正整数。".into())),
-    }
+    super::listing::page_number(q.get(name).map(String::as_str))
 }
 
 /// "第 n / m 页" with links that keep the other query values.
