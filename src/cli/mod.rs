@@ -18,9 +18,6 @@ macro_rules! out {
 
 pub mod adapters;
 pub mod bench;
-pub mod bench_api;
-pub mod bench_browser;
-pub mod bench_seal;
 pub mod capture;
 pub mod cases;
 pub mod crawl;
@@ -88,7 +85,7 @@ pub enum Command {
     Market(MarketCommand),
     /// Benchmarks.
     #[command(subcommand)]
-    Bench(BenchCommand),
+    Bench(bench::BenchCommand),
     /// Red-flag rules: check, test, evaluate, score against the sample marketplace.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -185,18 +182,6 @@ pub enum MarketCommand {
     Serve(market::MarketServeArgs),
 }
 
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Crawl the sample marketplace with politeness off and report pages/s, CPU and memory.
-    Crawl(bench::BenchCrawlArgs),
-    /// Measure sealing: SHA-256 against sha256sum, capture writes, bundles written and verified per second.
-    Seal(bench_seal::BenchSealArgs),
-    /// Browser captures per minute and memory per tab with 1, 2, 4 … tabs.
-    Browser(bench_browser::BenchBrowserArgs),
-    /// Notices pulled per second and latency percentiles of the platform API, with wrk.
-    Api(bench_api::BenchApiArgs),
-}
-
 /// Runs one command; `Ok(false)` means it ran but found what should fail the exit status.
 pub async fn run(cli: Cli) -> anyhow::Result<bool> {
     let data = DataDir::new(cli.data_dir);
@@ -247,22 +232,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
             market::serve(args).await?;
             true
         }
-        Command::Bench(BenchCommand::Seal(args)) => {
-            bench_seal::run(args).await?;
-            true
-        }
-        Command::Bench(BenchCommand::Browser(args)) => {
-            bench_browser::run(args).await?;
-            true
-        }
-        Command::Bench(BenchCommand::Api(args)) => {
-            bench_api::run(args).await?;
-            true
-        }
-        Command::Bench(BenchCommand::Crawl(args)) => {
-            bench::crawl(args).await?;
-            true
-        }
+        Command::Bench(command) => bench::run(command).await?,
         Command::Rules(command) => match command {
             RulesCommand::Check(args) => rules::check(&args)?,
             RulesCommand::Test(args) => rules::test(&args)?,
