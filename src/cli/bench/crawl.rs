@@ -49,60 +49,12 @@ pub struct BenchRun {
 }
 
 pub async fn crawl(args: BenchCrawlArgs) -> anyhow::Result<Vec<BenchRun>> {
-    let adapters = adapter_set(None)?;
-    let adapter = find_adapter(&adapters, &args.adapter)?;
     // Each listing is one item page; list and shop pages add ~10%, so this
     // many listings leave room for `pages` pages on one platform.
-    let listings = args.pages * 2 + 1000;
-    let market = MarketProcess::start(listings)?;
-    let entry = match args.adapter.as_str() {
-        "sample-duo" => format!("{}/duo/", market.url),
-        _ => format!("{}/mall/", market.url),
-    };
+    let market = MarketProcess::start(args.pages * 2 + 1000)?;
     let mut runs = Vec::new();
     for &concurrency in &args.concurrency {
-        let dir = tempfile::tempdir()?;
-        let data = DataDir::new(dir.path());
-        let store = Store::open(&data.db())?;
-        let blobs = evidence::BlobStore::open(data.blobs())?;
-        let spec = JobSpec {
-            adapter: args.adapter.clone(),
-            seeds: vec![entry.clone()],
-            max_pages: Some(args.pages),
-            max_depth: None,
-            sample: None,
-            sample_seed: None,
-            robots_override: None,
-            plan_id: Some(format!("bench-c{concurrency}")),
-            ..JobSpec::default()
-        };
-        let options = RunOptions {
-            concurrency,
-            politeness: Some(Politeness::unlimited()),
-            quiet: args.json,
-            ..RunOptions::default()
-        };
-        reset_peak_rss();
-        let (cpu0, server0) = (cpu_secs("self"), cpu_secs(&market.child.id().to_string()));
-        let t = Instant::now();
-        let report = run_job(&store, blobs, adapter.clone(), spec, &options).await?;
-        store.flush()?;
-        let secs = t.elapsed().as_secs_f64();
-        let cpu = cpu_secs("self") - cpu0;
-        let c = &report.job.counters;
-        let run = BenchRun {
-            concurrency,
-            pages: c.pages,
-            listings: c.listings(),
-            errors: c.errors,
-            secs,
-            pages_per_sec: c.pages as f64 / secs,
-            crawler_cpu_secs: cpu,
-            crawler_cpu_secs_per_1000_pages: cpu * 1000.0 / c.pages.max(1) as f64,
-            crawler_peak_rss_mib: peak_rss_kib() as f64 / 1024.0,
-            server_cpu_secs: cpu_secs(&market.child.id().to_string()) - server0,
-            store_mib_on_disk: dir_size(dir.path()) as f64 / (1024.0 * 1024.0),
-        };
+        let run = crawl_once(&market, &args.adapter, args.pages, concurrency, args.json).await?;
         if !args.json {
             println!(
                 "concurrency {:>3}: {} pages in {:.1}s = {:.0} pages/s; crawler {:.2} CPU-s/1000 pages, peak RSS {:.0} MiB; server {:.1} CPU-s; store {:.0} MiB; {} errors",
@@ -118,3 +70,63 @@ pub async fn crawl(args: BenchCrawlArgs) -> anyhow::Result<Vec<BenchRun>> {
     Ok(runs)
 }
 
+/// One crawl of `pages` pages of a running marketplace into a fresh
+/// temporary data directory, measured. The peers benchmark and the suite call
+/// this too, so every crawl figure comes from the same code.
+pub async fn crawl_once(
+    market: &MarketProcess,
+    adapter_name: &str,
+    pages: u64,
+    concurrency: usize,
+    quiet: bool,
+) -> anyhow::Result<BenchRun> {
+    let adapters = adapter_set(None)?;
+    let adapter = find_adapter(&adapters, adapter_name)?;
+    let entry = match adapter_name {
+        "sample-duo" => format!("{}/duo/", market.url),
+        _ => format!("{}/mall/", market.url),
+    };
+    let dir = tempfile::tempdir()?;
+    let data = DataDir::new(dir.path());
+    let store = Store::open(&data.db())?;
+    let blobs = evidence::BlobStore::open(data.blobs())?;
+    let spec = JobSpec {
+        adapter: adapter_name.to_string(),
+        seeds: vec![entry],
+        max_pages: Some(pages),
+        max_depth: None,
+        sample: None,
+        sample_seed: None,
+        robots_override: None,
+        plan_id: Some(format!("bench-c{concurrency}")),
+        ..JobSpec::default()
+    };
+    let options = RunOptions {
+        concurrency,
+        politeness: Some(Politeness::unlimited()),
+        quiet,
+        ..RunOptions::default()
+    };
+    let server_pid = market.child.id().to_string();
+    reset_peak_rss();
+    let (cpu0, server0) = (cpu_secs("self"), cpu_secs(&server_pid));
+    let t = Instant::now();
+    let report = run_job(&store, blobs, adapter.clone(), spec, &options).await?;
+    store.flush()?;
+    let secs = t.elapsed().as_secs_f64();
+    let cpu = cpu_secs("self") - cpu0;
+    let c = &report.job.counters;
+    Ok(BenchRun {
+        concurrency,
+        pages: c.pages,
+        listings: c.listings(),
+        errors: c.errors,
+        secs,
+        pages_per_sec: c.pages as f64 / secs,
+        crawler_cpu_secs: cpu,
+        crawler_cpu_secs_per_1000_pages: cpu * 1000.0 / c.pages.max(1) as f64,
+        crawler_peak_rss_mib: peak_rss_kib() as f64 / 1024.0,
+        server_cpu_secs: cpu_secs(&server_pid) - server0,
+        store_mib_on_disk: dir_size(dir.path()) as f64 / (1024.0 * 1024.0),
+    })
+}
