@@ -7,7 +7,6 @@
 //!   precision and recall per rule against its ground truth;
 //! - `bench`: evaluation speed of the full rule set on one core.
 
-use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,6 +19,7 @@ use serde::Deserialize;
 use crate::market::{Market, MarketConfig};
 use crate::model::{Listing, Shop};
 use crate::rules::score::{self, ScoreReport};
+use crate::rules::workload::Workload;
 use crate::rules::{CheckHistory, EvalInput, ObservedPrice, Registry, RuleSet, SpotCheck, Tables};
 use crate::store::Store;
 
@@ -288,43 +288,44 @@ pub async fn score(args: &ScoreArgs) -> anyhow::Result<bool> {
     Ok(report.worst() >= 0.95)
 }
 
+/// What `rules bench` measured.
+#[derive(Debug, serde::Serialize)]
+pub struct RulesBench {
+    pub rules: usize,
+    pub listings: usize,
+    pub passes: u32,
+    /// Best pass, one thread.
+    pub listings_per_sec: f64,
+    pub findings_per_pass: usize,
+}
+
 /// `rules bench`: listings/s of the full rule set on one core.
 pub fn bench(args: &BenchArgs) -> anyhow::Result<()> {
-    let set = RuleSet::builtin()?;
-    let market = Market::new(MarketConfig { seed: args.seed, listings: args.listings, count_hits: false });
-    let base = url::Url::parse("http://127.0.0.1/")?;
-    let truth: Vec<_> = market.truth(&base).collect();
-    let listings: Vec<Listing> = truth.iter().map(|t| t.listing.clone()).collect();
-    let shops: HashMap<(String, String), Shop> =
-        market.shops_truth(&base).map(|s| ((s.platform.clone(), s.shop_id.clone()), s)).collect();
-    let tables = score::market_tables(&set, &market, &listings)?;
-    let today = score::market_today(&set);
-    // Each listing carries the price history its page shows (`Listing::price_history`).
-    let inputs: Vec<EvalInput<'_>> = listings
-        .iter()
-        .map(|l| EvalInput {
-            listing: l,
-            shop: l.shop.as_ref().and_then(|r| shops.get(&(l.platform.clone(), r.shop_id.clone()))),
-            checks: None,
-            prices: &[],
-            tables: &tables,
-            today,
-        })
-        .collect();
+    let r = bench_run(args)?;
+    println!(
+        "{} rules over {} listings: {:.0} listings/s on one core (best of {} passes, {} findings per pass)",
+        r.rules, r.listings, r.listings_per_sec, r.passes, r.findings_per_pass
+    );
+    Ok(())
+}
+
+/// Evaluates the full built-in rule set over the sample marketplace's
+/// listings on this thread, `passes` times; the best pass counts.
+pub fn bench_run(args: &BenchArgs) -> anyhow::Result<RulesBench> {
+    let workload = Workload::sample_market(args.listings, args.seed)?;
+    let inputs = workload.inputs();
     let mut best = f64::MAX;
     let mut findings = 0usize;
     for _ in 0..args.passes.max(1) {
         let started = Instant::now();
-        findings = inputs.iter().map(|i| set.evaluate(i).len()).sum();
+        findings = inputs.iter().map(|i| workload.set.evaluate(i).len()).sum();
         best = best.min(started.elapsed().as_secs_f64());
     }
-    println!(
-        "{} rules over {} listings: {:.0} listings/s on one core (best of {} passes, {} findings per pass)",
-        set.rules.len(),
-        inputs.len(),
-        inputs.len() as f64 / best.max(1e-9),
-        args.passes.max(1),
-        findings
-    );
-    Ok(())
+    Ok(RulesBench {
+        rules: workload.set.rules.len(),
+        listings: inputs.len(),
+        passes: args.passes.max(1),
+        listings_per_sec: inputs.len() as f64 / best.max(1e-9),
+        findings_per_pass: findings,
+    })
 }

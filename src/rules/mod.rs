@@ -18,6 +18,7 @@ pub mod ids;
 pub mod reference;
 pub mod score;
 pub mod spec;
+pub mod workload;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

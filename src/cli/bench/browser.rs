@@ -50,7 +50,7 @@ pub struct BrowserBenchRun {
     pub bytes_sealed_per_page: u64,
 }
 
-pub async fn run(args: BenchBrowserArgs) -> anyhow::Result<()> {
+pub async fn run(args: BenchBrowserArgs) -> anyhow::Result<Vec<BrowserBenchRun>> {
     let market = Arc::new(Market::new(MarketConfig { seed: 7, listings: 2_000, count_hits: false }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("cannot bind a loopback port")?;
     let base = Url::parse(&format!("http://{}/", listener.local_addr()?))?;
@@ -104,7 +104,7 @@ pub async fn run(args: BenchBrowserArgs) -> anyhow::Result<()> {
             );
         }
     }
-    Ok(())
+    Ok(runs)
 }
 
 async fn measure(tabs: usize, urls: &[Url]) -> anyhow::Result<BrowserBenchRun> {

@@ -42,7 +42,9 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<bool> {
         BenchCommand::Seal(args) => {
             seal::run(args).await?;
         }
-        BenchCommand::Browser(args) => browser::run(args).await?,
+        BenchCommand::Browser(args) => {
+            browser::run(args).await?;
+        }
         BenchCommand::Api(args) => {
             api::run(args).await?;
         }
