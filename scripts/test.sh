@@ -31,6 +31,9 @@ fi
 
 # The verifier enforcement runs must keep building without the station parts.
 cargo build --locked -p evidence --no-default-features --bin evidence-verify
+# Benchmarks never run here (they are `spotcheck bench all` and `cargo bench`,
+# run by hand); this only checks that the criterion benchmarks still build.
+cargo build --workspace --locked --benches
 cargo test --workspace --locked "$@"
 
 # The API against its own OpenAPI document (schemathesis from PyPI); set

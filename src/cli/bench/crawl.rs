@@ -101,12 +101,7 @@ pub async fn crawl_once(
         plan_id: Some(format!("bench-c{concurrency}")),
         ..JobSpec::default()
     };
-    let options = RunOptions {
-        concurrency,
-        politeness: Some(Politeness::unlimited()),
-        quiet,
-        ..RunOptions::default()
-    };
+    let options = RunOptions { concurrency, politeness: Some(Politeness::unlimited()), quiet, ..RunOptions::default() };
     let server_pid = market.child.id().to_string();
     reset_peak_rss();
     let (cpu0, server0) = (cpu_secs("self"), cpu_secs(&server_pid));

@@ -1,8 +1,410 @@
-//! `spotcheck bench all`: placeholder until the suite lands (issue 9, in progress).
+//! `spotcheck bench all`: every stage, one after the other, then one table —
+//! what spotcheck did, what the peer did on the same machine in the same run,
+//! the ratio, the issue's target and whether it was met.
+//!
+//! A stage whose tool is missing (wrk, Chromium, Scrapy) is reported as
+//! skipped with the reason, and the others still run. Everything measured
+//! is also written as JSON (`--out`), which is what BENCHMARKS.md quotes.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{api, browser, crawl, extract, peers, proc::MarketProcess, seal};
+use crate::cli::rules;
 
 #[derive(Debug, clap::Args)]
-pub struct BenchAllArgs {}
+pub struct BenchAllArgs {
+    /// Pages per crawl run (the issue's figure is 100,000; the whole suite
+    /// then takes about 12 minutes on 2 cores).
+    #[arg(long, default_value_t = 100_000)]
+    pub crawl_pages: u64,
+    /// Stages to leave out, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub skip: Vec<Stage>,
+    /// Also write every figure as JSON to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
 
-pub async fn run(_args: BenchAllArgs) -> anyhow::Result<()> {
-    anyhow::bail!("bench all is not built yet")
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Crawl,
+    Peers,
+    Extract,
+    Rules,
+    Seal,
+    Api,
+    Browser,
+}
+
+const STAGES: [Stage; 7] =
+    [Stage::Crawl, Stage::Peers, Stage::Extract, Stage::Rules, Stage::Seal, Stage::Api, Stage::Browser];
+
+/// One line of the table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub stage: Stage,
+    pub measure: String,
+    pub spotcheck: String,
+    /// The peer's figure on the same machine in the same run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Whether the target was met; `None` when the row has no target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub met: Option<bool>,
+}
+
+impl Row {
+    fn new(stage: Stage, measure: impl Into<String>, spotcheck: impl Into<String>) -> Row {
+        Row {
+            stage,
+            measure: measure.into(),
+            spotcheck: spotcheck.into(),
+            peer: None,
+            ratio: None,
+            target: None,
+            met: None,
+        }
+    }
+
+    fn peer(mut self, peer: impl Into<String>, ratio: f64) -> Row {
+        self.peer = Some(peer.into());
+        self.ratio = Some(format!("{ratio:.2}×"));
+        self
+    }
+
+    fn target(mut self, target: impl Into<String>, met: bool) -> Row {
+        self.target = Some(target.into());
+        self.met = Some(met);
+        self
+    }
+}
+
+/// A stage that did not run, and why.
+#[derive(Debug, Serialize)]
+pub struct Skipped {
+    pub stage: Stage,
+    pub reason: String,
+}
+
+/// The machine the figures were measured on.
+#[derive(Debug, Serialize)]
+pub struct Machine {
+    pub cpu: String,
+    pub cores: usize,
+    pub memory_gib: f64,
+    pub kernel: String,
+    pub spotcheck: String,
+    pub release_build: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SuiteReport {
+    pub machine: Machine,
+    pub started: DateTime<Utc>,
+    pub secs: f64,
+    pub rows: Vec<Row>,
+    pub skipped: Vec<Skipped>,
+    /// Each stage's full figures, as its own `spotcheck bench …` prints them with `--json`.
+    pub stages: serde_json::Map<String, serde_json::Value>,
+}
+
+pub async fn run(args: BenchAllArgs) -> anyhow::Result<SuiteReport> {
+    let machine = machine();
+    if !machine.release_build {
+        eprintln!("warning: this is a debug build; its figures mean nothing (cargo build --release)");
+    }
+    let started = Utc::now();
+    let clock = Instant::now();
+    let mut report = SuiteReport {
+        machine,
+        started,
+        secs: 0.0,
+        rows: Vec::new(),
+        skipped: Vec::new(),
+        stages: serde_json::Map::new(),
+    };
+    let todo: Vec<Stage> = STAGES.into_iter().filter(|s| !args.skip.contains(s)).collect();
+    for (n, &stage) in todo.iter().enumerate() {
+        let stage_clock = Instant::now();
+        eprintln!("[{}/{}] {} …", n + 1, todo.len(), name(stage));
+        match run_stage(stage, &args).await {
+            Ok((figures, rows)) => {
+                report.stages.insert(name(stage).to_string(), figures);
+                report.rows.extend(rows);
+                eprintln!(
+                    "[{}/{}] {} done in {:.0} s",
+                    n + 1,
+                    todo.len(),
+                    name(stage),
+                    stage_clock.elapsed().as_secs_f64()
+                );
+            }
+            Err(e) => {
+                eprintln!("[{}/{}] {} skipped: {e:#}", n + 1, todo.len(), name(stage));
+                report.skipped.push(Skipped { stage, reason: format!("{e:#}") });
+            }
+        }
+    }
+    report.secs = clock.elapsed().as_secs_f64();
+    print_table(&report);
+    if let Some(path) = &args.out {
+        let json = serde_json::to_vec_pretty(&report)?;
+        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("figures written to {}", path.display());
+    }
+    Ok(report)
+}
+
+fn name(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Crawl => "crawl",
+        Stage::Peers => "peers",
+        Stage::Extract => "extract",
+        Stage::Rules => "rules",
+        Stage::Seal => "seal",
+        Stage::Api => "api",
+        Stage::Browser => "browser",
+    }
+}
+
+type StageFigures = (serde_json::Value, Vec<Row>);
+
+async fn run_stage(stage: Stage, args: &BenchAllArgs) -> anyhow::Result<StageFigures> {
+    match stage {
+        Stage::Crawl => crawl_stage(args.crawl_pages).await,
+        Stage::Peers => peers_stage().await,
+        Stage::Extract => extract_stage().await,
+        Stage::Rules => rules_stage().await,
+        Stage::Seal => seal_stage().await,
+        Stage::Api => api_stage().await,
+        Stage::Browser => browser_stage().await,
+    }
+}
+
+/// The crawl at two concurrency levels, then a tenth of the pages to show how
+/// the cost grows with the crawl.
+async fn crawl_stage(pages: u64) -> anyhow::Result<StageFigures> {
+    let market = MarketProcess::start(pages * 2 + 1000)?;
+    let mut runs = Vec::new();
+    for concurrency in [16, 64] {
+        runs.push(crawl::crawl_once(&market, "sample-mall", pages, concurrency, true).await?);
+    }
+    let small = crawl::crawl_once(&market, "sample-mall", (pages / 10).max(1000), 64, true).await?;
+    let mut rows = Vec::new();
+    for r in &runs {
+        let at = format!("{} pages, concurrency {}", thousands(r.pages), r.concurrency);
+        rows.push(Row::new(Stage::Crawl, format!("pages/s ({at})"), format!("{:.0}", r.pages_per_sec)));
+        rows.push(Row::new(
+            Stage::Crawl,
+            format!("crawler CPU-s per 1,000 pages ({at})"),
+            format!("{:.2}", r.crawler_cpu_secs_per_1000_pages),
+        ));
+    }
+    let big = runs.last().context("no crawl ran")?;
+    let growth = big.crawler_peak_rss_mib / small.crawler_peak_rss_mib.max(1.0);
+    rows.push(
+        Row::new(
+            Stage::Crawl,
+            format!("peak RSS, {} → {} pages (concurrency 64)", thousands(small.pages), thousands(big.pages)),
+            format!(
+                "{:.0} → {:.0} MiB (×{growth:.2}); store {:.0} → {:.0} MiB",
+                small.crawler_peak_rss_mib, big.crawler_peak_rss_mib, small.store_mib_on_disk, big.store_mib_on_disk
+            ),
+        )
+        .target("bounded: RSS grows < 2× for 10× the pages", growth < 2.0),
+    );
+    runs.push(small);
+    Ok((serde_json::to_value(&runs)?, rows))
+}
+
+async fn peers_stage() -> anyhow::Result<StageFigures> {
+    peers::run(peers::BenchPeersArgs {}).await?;
+    Ok((serde_json::Value::Null, Vec::new()))
+}
+
+async fn extract_stage() -> anyhow::Result<StageFigures> {
+    extract::run(extract::BenchExtractArgs {}).await?;
+    Ok((serde_json::Value::Null, Vec::new()))
+}
+
+async fn rules_stage() -> anyhow::Result<StageFigures> {
+    let args = rules::BenchArgs { listings: 100_000, seed: 1, passes: 3 };
+    let r = tokio::task::spawn_blocking(move || rules::bench_run(&args)).await??;
+    let row = Row::new(
+        Stage::Rules,
+        format!("listings/s on one core ({} rules, {} listings)", r.rules, thousands(r.listings as u64)),
+        format!("{:.0}", r.listings_per_sec),
+    )
+    .target("≥ 200,000", r.listings_per_sec >= 200_000.0);
+    Ok((serde_json::to_value(&r)?, vec![row]))
+}
+
+async fn seal_stage() -> anyhow::Result<StageFigures> {
+    let args = seal::BenchSealArgs { hash_mib: 512, captures: 2000, body_kib: 128, per_bundle: 10, json: true };
+    let s = seal::run(args).await?;
+    let mut rows = Vec::new();
+    let hash = Row::new(
+        Stage::Seal,
+        "SHA-256 MB/s (sha2 crate vs sha256sum, same bytes)",
+        format!("{:.0}", s.sha256_mb_per_sec),
+    );
+    rows.push(match s.sha256sum_mb_per_sec {
+        Some(peer) => hash
+            .peer(format!("{peer:.0}"), s.sha256_mb_per_sec / peer)
+            .target("≥ 0.80× sha256sum", s.sha256_mb_per_sec >= 0.8 * peer),
+        None => hash,
+    });
+    let store = Row::new(Stage::Seal, "captures hashed + written, MB/s", format!("{:.0}", s.store_mb_per_sec));
+    rows.push(match s.sha256sum_mb_per_sec {
+        Some(peer) => store.peer(format!("{peer:.0}"), s.store_mb_per_sec / peer),
+        None => store,
+    });
+    rows.push(Row::new(
+        Stage::Seal,
+        "bundles sealed per second (WARC + index + report + signed ZIP)",
+        format!("{:.0} ({:.0} MB/s)", s.bundles_per_sec, s.bundle_mb_per_sec),
+    ));
+    rows.push(Row::new(
+        Stage::Seal,
+        "bundles verified per second",
+        format!("{:.0} ({:.0} MB/s)", s.verified_per_sec, s.verify_mb_per_sec),
+    ));
+    Ok((serde_json::to_value(&s)?, rows))
+}
+
+async fn api_stage() -> anyhow::Result<StageFigures> {
+    let loads =
+        api::run(api::BenchApiArgs { notices: 10_000, seconds: 5, connections: 32, threads: 2, json: true }).await?;
+    let rows = loads
+        .iter()
+        .map(|l| {
+            Row::new(
+                Stage::Api,
+                format!("{} (32 connections)", l.name),
+                format!("{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms", l.requests_per_sec, l.p50_ms, l.p99_ms),
+            )
+        })
+        .collect();
+    Ok((serde_json::to_value(&loads)?, rows))
+}
+
+async fn browser_stage() -> anyhow::Result<StageFigures> {
+    let runs = browser::run(browser::BenchBrowserArgs { pages: 40, tabs: vec![1, 2, 4], json: true }).await?;
+    let rows = runs
+        .iter()
+        .map(|r| {
+            Row::new(
+                Stage::Browser,
+                format!("captures/min and memory, {} tab(s)", r.tabs),
+                format!(
+                    "{:.0} /min, {:.0} MiB PSS per tab ({:.0} RSS)",
+                    r.captures_per_min, r.pss_mib_per_tab, r.rss_mib_per_tab
+                ),
+            )
+        })
+        .collect();
+    Ok((serde_json::to_value(&runs)?, rows))
+}
+
+fn print_table(report: &SuiteReport) {
+    let m = &report.machine;
+    println!(
+        "spotcheck {} on {} ({} cores, {:.0} GiB, Linux {}), {}, {:.0} s",
+        m.spotcheck,
+        m.cpu,
+        m.cores,
+        m.memory_gib,
+        m.kernel,
+        report.started.format("%Y-%m-%d %H:%M UTC"),
+        report.secs
+    );
+    println!();
+    println!("| stage | measure | spotcheck | peer | ratio | target | met |");
+    println!("|---|---|---:|---:|---:|---|---|");
+    for r in &report.rows {
+        let met = match r.met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "",
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            name(r.stage),
+            r.measure,
+            r.spotcheck,
+            r.peer.as_deref().unwrap_or(""),
+            r.ratio.as_deref().unwrap_or(""),
+            r.target.as_deref().unwrap_or(""),
+            met
+        );
+    }
+    for s in &report.skipped {
+        println!("\nskipped {}: {}", name(s.stage), s.reason);
+    }
+}
+
+fn machine() -> Machine {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_string())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_kib: f64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    Machine {
+        cpu,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        memory_gib: mem_kib / (1024.0 * 1024.0),
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string(),
+        spotcheck: crate::TOOL.to_string(),
+        release_build: !cfg!(debug_assertions),
+    }
+}
+
+/// 100000 → "100,000".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+
+    #[test]
+    fn rows_record_ratio_and_verdict() {
+        let row = Row::new(Stage::Seal, "m", "500").peer("100", 5.0).target("≥ 0.80×", true);
+        assert_eq!(row.ratio.as_deref(), Some("5.00×"));
+        assert_eq!(row.met, Some(true));
+    }
 }
