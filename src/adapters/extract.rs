@@ -186,79 +186,92 @@ pub(super) fn check_nesting(url: &Url, raw: &str) -> Result<(), ExtractError> {
 /// those the parser closes by itself (`p`, `li`, `td` …) are not counted, so
 /// sloppy real pages are not refused; any other tag, custom ones included, is.
 pub(super) fn nesting(body: &[u8]) -> usize {
-    const UNCOUNTED: &[&[u8]] = &[
-        b"area",
-        b"base",
-        b"br",
-        b"col",
-        b"embed",
-        b"hr",
-        b"img",
-        b"input",
-        b"link",
-        b"meta",
-        b"param",
-        b"source",
-        b"track",
-        b"wbr",
-        b"p",
-        b"li",
-        b"dt",
-        b"dd",
-        b"tr",
-        b"td",
-        b"th",
-        b"option",
-        b"optgroup",
-        b"rb",
-        b"rt",
-        b"rp",
-        b"thead",
-        b"tbody",
-        b"tfoot",
-        b"colgroup",
-        b"caption",
-        b"head",
-        b"body",
-        b"html",
-        b"script",
-        b"style",
-        b"image",
-        b"path",
-        b"use",
-        b"stop",
-        b"rect",
-        b"circle",
-        b"polygon",
-        b"line",
-        b"g",
-    ];
     let (mut depth, mut deepest) = (0usize, 0usize);
     let mut i = 0;
-    while let Some(at) = body[i..].iter().position(|&b| b == b'<') {
+    while let Some(at) = memchr::memchr(b'<', &body[i..]) {
         let start = i + at + 1;
         let closing = body.get(start) == Some(&b'/');
         let name_start = (start + usize::from(closing)).min(body.len());
         let name_end =
             body[name_start..].iter().position(|b| !b.is_ascii_alphanumeric()).map_or(body.len(), |n| name_start + n);
         let name = &body[name_start..name_end];
-        let self_closing = body[name_end..]
-            .iter()
-            .take(512)
-            .position(|&b| b == b'>')
-            .is_some_and(|gt| gt > 0 && body.get(name_end + gt - 1) == Some(&b'/'));
-        let is_tag = name.first().is_some_and(u8::is_ascii_alphabetic);
-        if is_tag && !self_closing && !UNCOUNTED.iter().any(|u| u.eq_ignore_ascii_case(name)) {
-            if closing {
-                depth = depth.saturating_sub(1);
-            } else {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-        }
         i = name_end.max(start);
+        if !name.first().is_some_and(u8::is_ascii_alphabetic) || uncounted(name) {
+            continue;
+        }
+        let window = &body[name_end..body.len().min(name_end + 512)];
+        let self_closing = memchr::memchr(b'>', window).is_some_and(|gt| gt > 0 && window[gt - 1] == b'/');
+        if self_closing {
+            continue;
+        }
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else {
+            depth += 1;
+            deepest = deepest.max(depth);
+        }
     }
     deepest
+}
+
+/// Void elements, elements the parser closes by itself, raw-text elements
+/// and SVG shapes: tags [`nesting`] does not count (ASCII case-insensitive).
+fn uncounted(name: &[u8]) -> bool {
+    let mut lower = [0u8; 8];
+    if name.len() > lower.len() {
+        return false;
+    }
+    for (l, b) in lower.iter_mut().zip(name) {
+        *l = b.to_ascii_lowercase();
+    }
+    matches!(
+        &lower[..name.len()],
+        b"area"
+            | b"base"
+            | b"br"
+            | b"col"
+            | b"embed"
+            | b"hr"
+            | b"img"
+            | b"input"
+            | b"link"
+            | b"meta"
+            | b"param"
+            | b"source"
+            | b"track"
+            | b"wbr"
+            | b"p"
+            | b"li"
+            | b"dt"
+            | b"dd"
+            | b"tr"
+            | b"td"
+            | b"th"
+            | b"option"
+            | b"optgroup"
+            | b"rb"
+            | b"rt"
+            | b"rp"
+            | b"thead"
+            | b"tbody"
+            | b"tfoot"
+            | b"colgroup"
+            | b"caption"
+            | b"head"
+            | b"body"
+            | b"html"
+            | b"script"
+            | b"style"
+            | b"image"
+            | b"path"
+            | b"use"
+            | b"stop"
+            | b"rect"
+            | b"circle"
+            | b"polygon"
+            | b"line"
+            | b"g"
+    )
 }
 
 /// The first script matching the state rule that holds a JSON value.
@@ -670,5 +683,26 @@ fn shop(adapter: &Adapter, url: &Url, mut values: BTreeMap<Field, Value>, proven
         licence_text: take_text(&mut values, Field::LicenceText),
         provenance,
         ..Shop::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nesting;
+
+    #[test]
+    fn nesting_counts_open_elements_only() {
+        assert_eq!(nesting(b""), 0);
+        assert_eq!(nesting(b"<div><span>x</span><span>y</span></div>"), 2);
+        assert_eq!(nesting(b"<div><div><div></div></div></div>"), 3);
+        // Void, self-closed, parser-closed and raw-text elements, in any case.
+        assert_eq!(nesting(b"<DIV><BR><Img src=x><P><LI><td><Script>a < b</Script><x-y/></DIV>"), 1);
+        assert_eq!(nesting(b"<div><colgroup><optgroup><svg><g><path/></g></svg></div>"), 2);
+        // Not tags: `<` before a digit, a space or the end.
+        assert_eq!(nesting(b"a < b <1 <"), 0);
+        // Closing more than was opened never underflows.
+        assert_eq!(nesting(b"</div></div><div>"), 1);
+        // A name longer than any uncounted one is counted.
+        assert_eq!(nesting(b"<blockquotes><blockquotes>"), 2);
     }
 }
