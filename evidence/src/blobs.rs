@@ -17,6 +17,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::Digest;
@@ -46,6 +47,24 @@ pub struct BlobStore {
     fsync: bool,
     /// Blobs written without fsync since the last [`BlobStore::sync`] (shared by clones).
     unsynced: Arc<Mutex<Vec<PathBuf>>>,
+    /// Which of the 256 fan-out directories this store has made sure exist
+    /// (one bit each, shared by clones), so a `put` does not ask the
+    /// filesystem again every time.
+    fan_out: Arc<FanOut>,
+}
+
+/// One bit per fan-out directory `00` … `ff`.
+#[derive(Debug, Default)]
+struct FanOut([AtomicU64; 4]);
+
+impl FanOut {
+    fn is_known(&self, index: u8) -> bool {
+        self.0[usize::from(index / 64)].load(Ordering::Relaxed) & (1 << (index % 64)) != 0
+    }
+
+    fn know(&self, index: u8) {
+        self.0[usize::from(index / 64)].fetch_or(1 << (index % 64), Ordering::Relaxed);
+    }
 }
 
 impl BlobStore {
@@ -54,7 +73,7 @@ impl BlobStore {
         let root = root.into();
         let dir = root.join("sha256");
         fs::create_dir_all(&dir).map_err(|source| BlobError::Io { action: "create", path: dir, source })?;
-        Ok(BlobStore { root, fsync: true, unsynced: Arc::default() })
+        Ok(BlobStore { root, fsync: true, unsynced: Arc::default(), fan_out: Arc::default() })
     }
 
     /// Whether each `put` waits for the disk (`true`, the default) or leaves
@@ -113,7 +132,15 @@ impl BlobStore {
             return Ok(digest);
         }
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| self.root.clone());
-        fs::create_dir_all(&dir).map_err(|source| BlobError::Io { action: "create", path: dir.clone(), source })?;
+        let fan_out = digest.0[0];
+        let make_dir = || {
+            fs::create_dir_all(&dir).map_err(|source| BlobError::Io { action: "create", path: dir.clone(), source })?;
+            self.fan_out.know(fan_out);
+            Ok::<(), BlobError>(())
+        };
+        if !self.fan_out.is_known(fan_out) {
+            make_dir()?;
+        }
         let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), unique()));
         let write = || -> std::io::Result<()> {
             let mut f = fs::File::create(&tmp)?;
@@ -123,7 +150,14 @@ impl BlobStore {
             }
             fs::rename(&tmp, &path)
         };
-        if let Err(source) = write() {
+        let mut written = write();
+        if written.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+            // The directory went away under us (removed by hand): make it again, once.
+            let _ = fs::remove_file(&tmp);
+            make_dir()?;
+            written = write();
+        }
+        if let Err(source) = written {
             let _ = fs::remove_file(&tmp);
             return Err(BlobError::Io { action: "write", path, source });
         }
@@ -182,6 +216,19 @@ mod tests {
         assert_eq!(store.put(b"captured page").unwrap(), d);
         assert_eq!(store.get(&d).unwrap(), b"captured page");
         store.sync().unwrap();
+    }
+
+    #[test]
+    fn a_fan_out_directory_removed_while_open_is_made_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        let d = store.put(b"first").unwrap();
+        let fan_out = store.path_of(&d).parent().unwrap().to_path_buf();
+        std::fs::remove_dir_all(&fan_out).unwrap();
+        // Same fan-out directory (first hex digits), which the store believes exists.
+        let again = store.put(b"first").unwrap();
+        assert_eq!(again, d);
+        assert_eq!(store.get(&d).unwrap(), b"first");
     }
 
     #[test]

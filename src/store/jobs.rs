@@ -175,6 +175,12 @@ impl JobFrontier {
         self.queue.len()
     }
 
+    /// URLs the job has ever admitted (queued, done, failed or held back as
+    /// candidates): the seen-set's size. Counts by scanning the tree.
+    pub fn seen_len(&self) -> usize {
+        self.seen.len()
+    }
+
     /// Every URL that failed, with its error.
     pub fn errors(&self) -> impl Iterator<Item = Result<(String, String), StoreError>> + '_ {
         self.errors.iter().map(|entry| {

@@ -82,6 +82,8 @@ fn links_are_queued_once_and_a_page_commits_once() {
     let pending: Vec<_> = frontier.pending_from(0).map(|r| r.unwrap().1.url).collect();
     assert_eq!(pending, vec!["http://x/a", "http://x/b"]);
     assert!(frontier.is_done(&seed).unwrap());
+    // The seen-set holds every URL admitted once: the seed (done) and the two links.
+    assert_eq!((frontier.pending_len(), frontier.seen_len()), (2, 3));
 }
 
 #[test]

@@ -31,6 +31,11 @@ pub struct BenchCrawlArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// How the cost grows with the crawl: one crawl per page count given
+    /// here (e.g. `10000,100000,1000000`), at the first `--concurrency`
+    /// only; `--pages` is then ignored.
+    #[arg(long, value_delimiter = ',')]
+    pub scale: Vec<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -45,21 +50,39 @@ pub struct BenchRun {
     pub crawler_cpu_secs_per_1000_pages: f64,
     pub crawler_peak_rss_mib: f64,
     pub server_cpu_secs: f64,
+    /// The whole data directory: database and blobs.
     pub store_mib_on_disk: f64,
+    /// The sled database alone (listings, frontier, ledger).
+    pub db_mib_on_disk: f64,
+    /// The captures (raw bodies and capture records).
+    pub blobs_mib_on_disk: f64,
+    /// Frontier entries still queued when the crawl stopped.
+    pub frontier_queued: u64,
+    /// URLs in the job's seen-set (every URL ever admitted).
+    pub frontier_seen: u64,
 }
 
 pub async fn crawl(args: BenchCrawlArgs) -> anyhow::Result<Vec<BenchRun>> {
+    // One crawl per concurrency level, or (with --scale) one per page count.
+    let plan: Vec<(u64, usize)> = if args.scale.is_empty() {
+        args.concurrency.iter().map(|&c| (args.pages, c)).collect()
+    } else {
+        let concurrency = args.concurrency.first().copied().unwrap_or(64);
+        args.scale.iter().map(|&pages| (pages, concurrency)).collect()
+    };
+    let most = plan.iter().map(|&(pages, _)| pages).max().unwrap_or(args.pages);
     // Each listing is one item page; list and shop pages add ~10%, so this
-    // many listings leave room for `pages` pages on one platform.
-    let market = MarketProcess::start(args.pages * 2 + 1000)?;
+    // many listings leave room for `most` pages on one platform.
+    let market = MarketProcess::start(most * 2 + 1000)?;
     let mut runs = Vec::new();
-    for &concurrency in &args.concurrency {
-        let run = crawl_once(&market, &args.adapter, args.pages, concurrency, args.json).await?;
+    for (pages, concurrency) in plan {
+        let run = crawl_once(&market, &args.adapter, pages, concurrency, args.json).await?;
         if !args.json {
             println!(
-                "concurrency {:>3}: {} pages in {:.1}s = {:.0} pages/s; crawler {:.2} CPU-s/1000 pages, peak RSS {:.0} MiB; server {:.1} CPU-s; store {:.0} MiB; {} errors",
+                "concurrency {:>3}: {} pages in {:.1}s = {:.0} pages/s; crawler {:.2} CPU-s/1000 pages, peak RSS {:.0} MiB; server {:.1} CPU-s; store {:.0} MiB (db {:.0}, blobs {:.0}); frontier {} queued, {} seen; {} errors",
                 run.concurrency, run.pages, run.secs, run.pages_per_sec, run.crawler_cpu_secs_per_1000_pages,
-                run.crawler_peak_rss_mib, run.server_cpu_secs, run.store_mib_on_disk, run.errors
+                run.crawler_peak_rss_mib, run.server_cpu_secs, run.store_mib_on_disk, run.db_mib_on_disk,
+                run.blobs_mib_on_disk, run.frontier_queued, run.frontier_seen, run.errors
             );
         }
         runs.push(run);
@@ -110,7 +133,11 @@ pub async fn crawl_once(
     store.flush()?;
     let secs = t.elapsed().as_secs_f64();
     let cpu = cpu_secs("self") - cpu0;
+    let peak_rss = peak_rss_kib();
+    let server_cpu = cpu_secs(&server_pid) - server0;
+    let frontier = store.frontier(&report.job.id)?;
     let c = &report.job.counters;
+    let mib = |path: &std::path::Path| dir_size(path) as f64 / (1024.0 * 1024.0);
     Ok(BenchRun {
         concurrency,
         pages: c.pages,
@@ -120,8 +147,12 @@ pub async fn crawl_once(
         pages_per_sec: c.pages as f64 / secs,
         crawler_cpu_secs: cpu,
         crawler_cpu_secs_per_1000_pages: cpu * 1000.0 / c.pages.max(1) as f64,
-        crawler_peak_rss_mib: peak_rss_kib() as f64 / 1024.0,
-        server_cpu_secs: cpu_secs(&server_pid) - server0,
-        store_mib_on_disk: dir_size(dir.path()) as f64 / (1024.0 * 1024.0),
+        crawler_peak_rss_mib: peak_rss as f64 / 1024.0,
+        server_cpu_secs: server_cpu,
+        store_mib_on_disk: mib(dir.path()),
+        db_mib_on_disk: mib(&data.db()),
+        blobs_mib_on_disk: mib(&data.blobs()),
+        frontier_queued: frontier.pending_len() as u64,
+        frontier_seen: frontier.seen_len() as u64,
     })
 }
