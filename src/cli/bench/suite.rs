@@ -212,17 +212,32 @@ async fn crawl_stage(pages: u64) -> anyhow::Result<StageFigures> {
     }
     let big = runs.last().context("no crawl ran")?;
     let growth = big.crawler_peak_rss_mib / small.crawler_peak_rss_mib.max(1.0);
+    let per_page = (big.crawler_peak_rss_mib - small.crawler_peak_rss_mib) * 1024.0 * 1024.0
+        / big.pages.saturating_sub(small.pages).max(1) as f64;
     rows.push(
         Row::new(
             Stage::Crawl,
             format!("peak RSS, {} → {} pages (concurrency 64)", thousands(small.pages), thousands(big.pages)),
             format!(
-                "{:.0} → {:.0} MiB (×{growth:.2}); store {:.0} → {:.0} MiB",
-                small.crawler_peak_rss_mib, big.crawler_peak_rss_mib, small.store_mib_on_disk, big.store_mib_on_disk
+                "{:.0} → {:.0} MiB (×{growth:.2}, {per_page:.0} B per added page)",
+                small.crawler_peak_rss_mib, big.crawler_peak_rss_mib
             ),
         )
         .target("bounded: RSS grows < 2× for 10× the pages", growth < 2.0),
     );
+    rows.push(Row::new(
+        Stage::Crawl,
+        format!("frontier (seen URLs) and store on disk, {} → {} pages", thousands(small.pages), thousands(big.pages)),
+        format!(
+            "{} → {} URLs; sled {:.0} → {:.0} MiB, captures {:.0} → {:.0} MiB",
+            thousands(small.frontier_seen),
+            thousands(big.frontier_seen),
+            small.db_mib_on_disk,
+            big.db_mib_on_disk,
+            small.blobs_mib_on_disk,
+            big.blobs_mib_on_disk
+        ),
+    ));
     runs.push(small);
     Ok((serde_json::to_value(&runs)?, rows))
 }
