@@ -279,6 +279,18 @@ class MallSpider(scrapy.Spider):
                 return value
         return None
 
+    def fields(self, root, base, record, fields, required):
+        """Reads `fields` into `record`; False (and counted) when a required one is missing."""
+        for name, (css, attr, parser) in fields.items():
+            value = self.first(root, base, css, attr, parser)
+            if value is not None:
+                record[name] = value
+        if any(f not in record for f in required):
+            self.drift += 1
+            return False
+        record.setdefault("url", base)
+        return True
+
     def table(self, root, rows, key, value):
         out = {}
         for row in select(root, rows):
@@ -292,14 +304,8 @@ class MallSpider(scrapy.Spider):
     def item(self, response, match):
         root, base = response.selector.root, response.url
         item = {"kind": "listing", "platform": "sample-mall", "item_id": match.group("item_id")}
-        for name, (css, attr, parser) in ITEM_FIELDS.items():
-            value = self.first(root, base, css, attr, parser)
-            if value is not None:
-                item[name] = value
-        if any(f not in item for f in REQUIRED_ITEM_FIELDS):
-            self.drift += 1
+        if not self.fields(root, base, item, ITEM_FIELDS, REQUIRED_ITEM_FIELDS):
             return None
-        item.setdefault("url", base)
         images = []
         for img in select(root, ITEM_IMAGES):
             src = img.get("src")
@@ -335,15 +341,7 @@ class MallSpider(scrapy.Spider):
     def shop(self, response, match):
         root, base = response.selector.root, response.url
         shop = {"kind": "shop", "platform": "sample-mall", "shop_id": match.group("shop_id")}
-        for name, (css, attr, parser) in SHOP_FIELDS.items():
-            value = self.first(root, base, css, attr, parser)
-            if value is not None:
-                shop[name] = value
-        if any(f not in shop for f in REQUIRED_SHOP_FIELDS):
-            self.drift += 1
-            return None
-        shop.setdefault("url", base)
-        return shop
+        return shop if self.fields(root, base, shop, SHOP_FIELDS, REQUIRED_SHOP_FIELDS) else None
 
     def links(self, response, kind):
         root, base = response.selector.root, response.url

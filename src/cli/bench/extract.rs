@@ -25,7 +25,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
@@ -35,7 +34,7 @@ use url::Url;
 use crate::adapters::generic;
 use crate::adapters::generic::score::load_cases;
 
-use super::peers::{check_module, loadavg, median, peers_dir, tail};
+use super::peers::{check_module, loadavg, median, peers_dir, run_script, PythonPeer};
 use super::proc::cpu_secs;
 
 /// The peer's script, in the peers directory.
@@ -51,31 +50,14 @@ pub struct BenchExtractArgs {
     /// Timed passes over every page, per tool (the median is reported).
     #[arg(long, default_value_t = 5)]
     pub repetitions: usize,
-    /// Where `extruct_bench.py` is [default: `benches/peers` here, else in the source tree].
-    #[arg(long)]
-    pub peers_dir: Option<PathBuf>,
-    /// The Python interpreter that has extruct.
-    #[arg(long, default_value = "python3")]
-    pub python: String,
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
-    /// Print no table or JSON at the end (the suite prints its own).
-    #[arg(skip)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub peer: PythonPeer,
 }
 
 impl BenchExtractArgs {
     /// The whole suite's run: 2 repetitions (about a minute on 2 cores, nearly all extruct's RDFa).
     pub fn quick() -> BenchExtractArgs {
-        BenchExtractArgs {
-            dir: None,
-            repetitions: 2,
-            peers_dir: None,
-            python: "python3".to_string(),
-            json: false,
-            quiet: true,
-        }
+        BenchExtractArgs { dir: None, repetitions: 2, peer: PythonPeer::quiet() }
     }
 }
 
@@ -151,12 +133,9 @@ pub async fn run(args: BenchExtractArgs) -> anyhow::Result<ExtractReport> {
         bail!("nothing to measure: give --repetitions above zero");
     }
     let corpus = corpus_dir(args.dir.as_deref())?;
-    let peers = peers_dir(args.peers_dir.as_deref())?;
+    let peers = peers_dir(args.peer.peers_dir.as_deref(), EXTRUCT_BENCH)?;
     let script = peers.join(EXTRUCT_BENCH);
-    if !script.is_file() {
-        bail!("`{}` has no {EXTRUCT_BENCH}", peers.display());
-    }
-    check_module(&args.python, &peers, "import extruct").await?;
+    check_module(&args.peer.python, &peers, "import extruct").await?;
     let cases = load_cases(&corpus).with_context(|| format!("cannot load the pages under `{}`", corpus.display()))?;
     if cases.is_empty() {
         bail!("no pages under `{}`", corpus.display());
@@ -188,29 +167,18 @@ pub async fn run(args: BenchExtractArgs) -> anyhow::Result<ExtractReport> {
     .await
     .context("the measuring thread failed")?;
     eprintln!("extruct: the same pages, {repetitions} passes …");
-    let output = tokio::process::Command::new(&args.python)
-        .arg(&script)
-        .arg("--manifest")
-        .arg(&manifest_path)
-        .args(["--repetitions", &repetitions.to_string()])
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .with_context(|| format!("cannot run `{} {}`", args.python, script.display()))?;
-    if !output.status.success() {
-        bail!("{EXTRUCT_BENCH} failed ({}): {}", output.status, tail(&output.stderr));
-    }
-    let theirs = parse_extruct_output(&String::from_utf8_lossy(&output.stdout))?;
+    let script_args = [
+        "--manifest".to_string(),
+        manifest_path.display().to_string(),
+        "--repetitions".to_string(),
+        repetitions.to_string(),
+    ];
+    let theirs: ExtructOutput = run_script(&args.peer.python, &script, &script_args).await?;
     if theirs.pages != cases.len() {
         bail!("{EXTRUCT_BENCH} read {} pages, not {}", theirs.pages, cases.len());
     }
     let report = report(&corpus, &Corpus { pages: cases.len(), bytes }, repetitions, ours, theirs, load_before)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else if !args.quiet {
-        print!("{}", table(&report));
-    }
+    args.peer.print(&report, table)?;
     Ok(report)
 }
 
@@ -322,17 +290,6 @@ fn measure_spotcheck(pages: &[(Url, Vec<u8>)], repetitions: usize) -> Measured {
     }
 }
 
-/// The JSON line `extruct_bench.py` printed last.
-pub fn parse_extruct_output(stdout: &str) -> anyhow::Result<ExtructOutput> {
-    let line = stdout
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| l.starts_with('{'))
-        .with_context(|| format!("{EXTRUCT_BENCH} printed no result line"))?;
-    serde_json::from_str(line).with_context(|| format!("{EXTRUCT_BENCH}'s result line is not what was expected"))
-}
-
 /// `--dir`, else `../shared/realpages` from here, else beside the source tree.
 fn corpus_dir(given: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(dir) = given {
@@ -385,6 +342,7 @@ pub fn table(r: &ExtractReport) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::peers::last_json_line;
     use super::*;
 
     #[test]
@@ -395,7 +353,7 @@ mod tests {
                    \"extruct_without_rdfa\": {\"wall_secs\": [0.02], \"cpu_secs\": [0.02]}, \
                    \"parse\": {\"wall_secs\": [0.01], \"cpu_secs\": [0.01]}}, \
                    \"extruct_page_us\": [100000.0, 200000.0]}\n";
-        let theirs = parse_extruct_output(out).unwrap();
+        let theirs: ExtructOutput = last_json_line(out).unwrap();
         let passes = |w: f64| Passes { wall_secs: vec![w], cpu_secs: vec![w] };
         let ours = Measured {
             generic: passes(0.03),
@@ -410,12 +368,12 @@ mod tests {
         assert!((r.speedup_vs_extruct - 10.0).abs() < 1e-9);
         assert!((r.median_page_ratio - 10.0).abs() < 1e-9);
         assert!(table(&r).contains("| extruct | json-ld + microdata + rdfa + opengraph, uniform |"));
-        assert!(parse_extruct_output("Traceback\n").is_err());
+        assert!(last_json_line::<ExtructOutput>("Traceback\n").is_err());
     }
 
     #[test]
     fn the_quick_run_is_small() {
         let q = BenchExtractArgs::quick();
-        assert!(q.repetitions <= 3 && q.quiet);
+        assert!(q.repetitions <= 3 && q.peer.quiet);
     }
 }

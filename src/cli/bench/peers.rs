@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use anyhow::{bail, Context};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::crawl::{crawl_once, BenchRun};
@@ -42,10 +43,17 @@ pub struct BenchPeersArgs {
     /// A B pairs (spotcheck, then Scrapy) per concurrency level.
     #[arg(long, default_value_t = 3)]
     pub pairs: usize,
-    /// Where `mall_spider.py` is [default: `benches/peers` here, else in the source tree].
+    #[command(flatten)]
+    pub peer: PythonPeer,
+}
+
+/// How a benchmark finds and runs its Python peer, and what it prints.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PythonPeer {
+    /// Where the peers' scripts are [default: `benches/peers` here, else in the source tree].
     #[arg(long)]
     pub peers_dir: Option<PathBuf>,
-    /// The Python interpreter that has Scrapy.
+    /// The Python interpreter that has the peer (Scrapy, extruct).
     #[arg(long, default_value = "python3")]
     pub python: String,
     /// Print JSON instead of a table.
@@ -56,19 +64,28 @@ pub struct BenchPeersArgs {
     pub quiet: bool,
 }
 
+impl PythonPeer {
+    /// For the suite: found as by default, nothing printed at the end.
+    pub fn quiet() -> PythonPeer {
+        PythonPeer { peers_dir: None, python: "python3".to_string(), json: false, quiet: true }
+    }
+
+    /// Prints the report as JSON or as `table` says, unless quiet.
+    pub fn print<T: Serialize>(&self, report: &T, table: impl Fn(&T) -> String) -> anyhow::Result<()> {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(report)?);
+        } else if !self.quiet {
+            print!("{}", table(report));
+        }
+        Ok(())
+    }
+}
+
 impl BenchPeersArgs {
     /// The whole suite's run: 10,000 pages, 2 pairs, concurrency 16 and 64
     /// (about 4 minutes on 2 cores, nearly all of it Scrapy's).
     pub fn quick() -> BenchPeersArgs {
-        BenchPeersArgs {
-            pages: 10_000,
-            concurrency: vec![16, 64],
-            pairs: 2,
-            peers_dir: None,
-            python: "python3".to_string(),
-            json: false,
-            quiet: true,
-        }
+        BenchPeersArgs { pages: 10_000, concurrency: vec![16, 64], pairs: 2, peer: PythonPeer::quiet() }
     }
 }
 
@@ -177,9 +194,9 @@ pub async fn run(args: BenchPeersArgs) -> anyhow::Result<PeersReport> {
     if args.pairs == 0 || args.concurrency.is_empty() || args.pages == 0 {
         bail!("nothing to measure: give --pages, --pairs and --concurrency above zero");
     }
-    let dir = peers_dir(args.peers_dir.as_deref())?;
+    let dir = peers_dir(args.peer.peers_dir.as_deref(), SPIDER)?;
     let spider = dir.join(SPIDER);
-    let (scrapy, python) = check_python(&args.python, &dir).await?;
+    let (scrapy, python) = check_python(&args.peer.python, &dir).await?;
     let load_before = loadavg();
     // As `bench crawl`: room for `pages` pages of one platform.
     let market = MarketProcess::start(args.pages * 2 + 1000)?;
@@ -194,7 +211,14 @@ pub async fn run(args: BenchPeersArgs) -> anyhow::Result<PeersReport> {
                 args.pairs, a.pages, a.secs, a.pages_per_sec, a.crawler_cpu_secs_per_1000_pages
             );
             let server0 = cpu_secs(&server_pid);
-            let stats = run_spider(&args.python, &spider, &market.url, args.pages, concurrency).await?;
+            let spider_args = [
+                format!("{}/mall/", market.url),
+                "--pages".to_string(),
+                args.pages.to_string(),
+                "--concurrency".to_string(),
+                concurrency.to_string(),
+            ];
+            let stats: SpiderStats = run_script(&args.peer.python, &spider, &spider_args).await?;
             let b = ScrapyRun::from_stats(&stats, cpu_secs(&server_pid) - server0);
             eprintln!(
                 "c{concurrency} pair {pair}/{}: Scrapy    {} pages in {:.1}s = {:.0} pages/s, {:.2} CPU-s/1000 pages",
@@ -232,11 +256,7 @@ pub async fn run(args: BenchPeersArgs) -> anyhow::Result<PeersReport> {
         load_after: loadavg(),
         levels,
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else if !args.quiet {
-        print!("{}", table(&report));
-    }
+    args.peer.print(&report, table)?;
     Ok(report)
 }
 
@@ -294,19 +314,19 @@ pub fn table(r: &PeersReport) -> String {
     out
 }
 
-/// `--peers-dir`, else `benches/peers` under the current directory, else in
-/// the source tree this binary was built from.
-pub fn peers_dir(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+/// The directory with `script`: `--peers-dir`, else `benches/peers` under the
+/// current directory, else in the source tree this binary was built from.
+pub fn peers_dir(given: Option<&Path>, script: &str) -> anyhow::Result<PathBuf> {
     if let Some(dir) = given {
-        if !dir.join(SPIDER).is_file() {
-            bail!("`{}` has no {SPIDER}", dir.display());
+        if !dir.join(script).is_file() {
+            bail!("`{}` has no {script}", dir.display());
         }
         return Ok(dir.to_path_buf());
     }
     let candidates = [PathBuf::from("benches/peers"), Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers")];
-    candidates.iter().find(|d| d.join(SPIDER).is_file()).cloned().with_context(|| {
+    candidates.iter().find(|d| d.join(script).is_file()).cloned().with_context(|| {
         format!(
-            "cannot find {SPIDER} in `{}` or `{}`; give --peers-dir",
+            "cannot find {script} in `{}` or `{}`; give --peers-dir",
             candidates[0].display(),
             candidates[1].display()
         )
@@ -341,34 +361,28 @@ async fn check_python(python: &str, dir: &Path) -> anyhow::Result<(String, Strin
     Ok((words.next().unwrap_or("?").to_string(), words.next().unwrap_or("?").to_string()))
 }
 
-async fn run_spider(
-    python: &str,
-    spider: &Path,
-    market_url: &str,
-    pages: u64,
-    concurrency: usize,
-) -> anyhow::Result<SpiderStats> {
+/// Runs `python script args…` and reads the JSON line it prints last.
+pub async fn run_script<T: DeserializeOwned>(python: &str, script: &Path, args: &[String]) -> anyhow::Result<T> {
+    let name = script.file_name().map_or_else(|| script.display().to_string(), |n| n.to_string_lossy().to_string());
     let output = tokio::process::Command::new(python)
-        .arg(spider)
-        .arg(format!("{market_url}/mall/"))
-        .args(["--pages", &pages.to_string(), "--concurrency", &concurrency.to_string()])
+        .arg(script)
+        .args(args)
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output()
         .await
-        .with_context(|| format!("cannot run `{python} {}`", spider.display()))?;
+        .with_context(|| format!("cannot run `{python} {}`", script.display()))?;
     if !output.status.success() {
-        bail!("the Scrapy spider failed ({}): {}", output.status, tail(&output.stderr));
+        bail!("{name} failed ({}): {}", output.status, tail(&output.stderr));
     }
-    parse_stats(&String::from_utf8_lossy(&output.stdout))
-        .with_context(|| format!("the Scrapy spider's output (stderr: {})", tail(&output.stderr)))
+    last_json_line(&String::from_utf8_lossy(&output.stdout))
+        .with_context(|| format!("{name}'s output (stderr: {})", tail(&output.stderr)))
 }
 
-/// The spider's stats: the last line of its stdout that is a JSON object.
-pub fn parse_stats(stdout: &str) -> anyhow::Result<SpiderStats> {
-    let line =
-        stdout.lines().rev().map(str::trim).find(|l| l.starts_with('{')).context("the spider printed no stats line")?;
-    serde_json::from_str(line).with_context(|| format!("the spider's stats line is not what was expected: `{line}`"))
+/// The last line of a peer's stdout that is a JSON object, read as `T`.
+pub fn last_json_line<T: DeserializeOwned>(stdout: &str) -> anyhow::Result<T> {
+    let line = stdout.lines().rev().map(str::trim).find(|l| l.starts_with('{')).context("no result line")?;
+    serde_json::from_str(line).with_context(|| format!("the result line is not what was expected: `{line}`"))
 }
 
 /// The last few lines of a child's stderr, for an error message.
@@ -488,13 +502,13 @@ mod tests {
                    \"concurrency\": 16, \"pages\": 2008, \"items\": 1971, \"listings\": 1654, \"shops\": 317, \
                    \"drift\": 0, \"errors\": 0, \"finish_reason\": \"closespider_pagecount\", \"secs\": 35.5, \
                    \"cpu_secs\": 13.1, \"cpu_secs_total\": 13.9, \"peak_rss_kib\": 112352, \"feed_bytes\": 2618318}\n";
-        let s = parse_stats(out).unwrap();
+        let s: SpiderStats = last_json_line(out).unwrap();
         assert_eq!((s.pages, s.items, s.concurrency, s.peak_rss_kib), (2008, 1971, 16, 112352));
         let run = ScrapyRun::from_stats(&s, 1.5);
         assert!((run.pages_per_sec - 2008.0 / 35.5).abs() < 1e-9);
         assert!((run.cpu_secs_per_1000_pages - 13.1 * 1000.0 / 2008.0).abs() < 1e-9);
-        assert!(parse_stats("Traceback (most recent call last):\n").is_err());
-        assert!(parse_stats("{\"pages\": 1}\n").is_err(), "a line without every field is refused");
+        assert!(last_json_line::<SpiderStats>("Traceback (most recent call last):\n").is_err());
+        assert!(last_json_line::<SpiderStats>("{\"pages\": 1}\n").is_err(), "a line without every field is refused");
     }
 
     #[test]
@@ -509,6 +523,6 @@ mod tests {
     #[test]
     fn the_quick_run_is_small() {
         let q = BenchPeersArgs::quick();
-        assert!(q.pages <= 20_000 && q.pairs >= 2 && q.concurrency == [16, 64] && q.quiet);
+        assert!(q.pages <= 20_000 && q.pairs >= 2 && q.concurrency == [16, 64] && q.peer.quiet);
     }
 }
