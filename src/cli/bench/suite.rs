@@ -243,13 +243,70 @@ async fn crawl_stage(pages: u64) -> anyhow::Result<StageFigures> {
 }
 
 async fn peers_stage() -> anyhow::Result<StageFigures> {
-    peers::run(peers::BenchPeersArgs {}).await?;
-    Ok((serde_json::Value::Null, Vec::new()))
+    let report = peers::run(peers::BenchPeersArgs::quick()).await?;
+    let mut rows = Vec::new();
+    for level in &report.levels {
+        let median = |f: &dyn Fn(&peers::Pair) -> f64| {
+            let mut v: Vec<f64> = level.pairs.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(0.0)
+        };
+        let at = format!(
+            "{} pages, concurrency {}, median of {} A/B pairs",
+            thousands(report.pages),
+            level.concurrency,
+            level.pairs.len()
+        );
+        rows.push(
+            Row::new(
+                Stage::Peers,
+                format!("pages/s vs Scrapy ({at})"),
+                format!("{:.0}", median(&|p| p.spotcheck.pages_per_sec)),
+            )
+            .peer(format!("{:.0}", median(&|p| p.scrapy.pages_per_sec)), level.median_speed_ratio)
+            .target("≥ 5× Scrapy", level.speed_target_met),
+        );
+        let mut cpu = Row::new(
+            Stage::Peers,
+            format!("CPU-s per 1,000 pages vs Scrapy ({at})"),
+            format!("{:.2}", median(&|p| p.spotcheck.crawler_cpu_secs_per_1000_pages)),
+        )
+        .peer(format!("{:.2}", median(&|p| p.scrapy.cpu_secs_per_1000_pages)), level.median_cpu_ratio)
+        .target("≤ 1/5 of Scrapy's (ratio ≥ 5×)", level.cpu_target_met);
+        cpu.ratio = Some(format!("1/{:.2}", level.median_cpu_ratio));
+        rows.push(cpu);
+        rows.push(
+            Row::new(
+                Stage::Peers,
+                format!("peak RSS vs Scrapy (concurrency {})", level.concurrency),
+                format!("{:.0} MiB", median(&|p| p.spotcheck.crawler_peak_rss_mib)),
+            )
+            .peer(format!("{:.0} MiB", median(&|p| p.scrapy.peak_rss_mib)), {
+                median(&|p| p.spotcheck.crawler_peak_rss_mib) / median(&|p| p.scrapy.peak_rss_mib).max(1.0)
+            }),
+        );
+    }
+    Ok((serde_json::to_value(&report)?, rows))
 }
 
 async fn extract_stage() -> anyhow::Result<StageFigures> {
-    extract::run(extract::BenchExtractArgs {}).await?;
-    Ok((serde_json::Value::Null, Vec::new()))
+    let report = extract::run(extract::BenchExtractArgs::quick()).await?;
+    // The report's rows, in its order: spotcheck's generic extractor, its parse
+    // alone; extruct with four syntaxes, without RDFa, lxml's parse alone.
+    let [ours, our_parse, extruct, extruct_no_rdfa, lxml] = &report.rows[..] else {
+        anyhow::bail!("bench extract gave {} rows, not 5", report.rows.len());
+    };
+    let at = format!("{} real pages, {:.0} MiB, one core", report.pages, report.mib);
+    let versus = |label: &str, ours: &extract::ExtractRow, theirs: &extract::ExtractRow| {
+        Row::new(Stage::Extract, format!("µs per page, {label} ({at})"), format!("{:.0}", ours.us_per_page))
+            .peer(format!("{:.0}", theirs.us_per_page), theirs.us_per_page / ours.us_per_page.max(1e-9))
+    };
+    let rows = vec![
+        versus("generic extractor vs extruct (JSON-LD, microdata, RDFa, OpenGraph)", ours, extruct),
+        versus("generic extractor vs extruct without RDFa", ours, extruct_no_rdfa),
+        versus("HTML parse only, html5ever vs lxml", our_parse, lxml),
+    ];
+    Ok((serde_json::to_value(&report)?, rows))
 }
 
 async fn rules_stage() -> anyhow::Result<StageFigures> {
