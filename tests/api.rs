@@ -127,6 +127,51 @@ async fn paging_with_the_cursor_sees_every_notice_once_in_order_while_notices_ar
     }
 }
 
+/// The raw body of a GET, with its content type.
+async fn raw(request: reqwest::RequestBuilder) -> (StatusCode, String, Vec<u8>) {
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let kind = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    (status, kind, response.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn pages_and_notices_are_byte_for_byte_what_serde_writes_for_them() {
+    // The platform routes write bodies from the stored notices' bytes; a
+    // client decoding them into the documented types and encoding them again
+    // gets the same bytes.
+    let api = open().await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(api.notices.issue(draft("mall", i), Utc::now()).unwrap().id);
+        api.notices.issue(draft("duo", i), Utc::now()).unwrap();
+    }
+    let report = r#"{"disposition":"disputed","reason":"商品已\"下架\"\n见附件","at":"2026-11-22T12:00:00Z"}"#;
+    let path = format!("/api/platform/v1/notices/{}/disposition", ids[1]);
+    let (status, _, body) = answer(api.post(&path, &api.mall, Some("k1"), report)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    for path in ["/api/platform/v1/notices", "/api/platform/v1/notices?limit=2"] {
+        let (status, kind, body) = raw(api.get(path, &api.mall)).await;
+        assert_eq!((status, kind.as_str()), (StatusCode::OK, "application/json"));
+        let page: api::platform::NoticePage = serde_json::from_slice(&body).unwrap();
+        assert!(page.notices.iter().all(|n| n.draft.platform == "mall"));
+        assert_eq!(serde_json::to_vec(&page).unwrap(), body, "{}", String::from_utf8_lossy(&body));
+    }
+    let (_, _, empty) = raw(api.get("/api/platform/v1/notices?cursor=AAAAAAAAAGQ", &api.mall)).await;
+    assert_eq!(empty, br#"{"notices":[],"next_cursor":"AAAAAAAAAGQ"}"#);
+    for id in &ids {
+        let (status, kind, body) = raw(api.get(&format!("/api/platform/v1/notices/{id}"), &api.mall)).await;
+        assert_eq!((status, kind.as_str()), (StatusCode::OK, "application/json"));
+        let view: api::platform::NoticeView = serde_json::from_slice(&body).unwrap();
+        assert_eq!(&view.notice.id, id);
+        assert_eq!(serde_json::to_vec(&view).unwrap(), body, "{}", String::from_utf8_lossy(&body));
+    }
+    let (_, _, body) = raw(api.get(&format!("/api/platform/v1/notices/{}", ids[1]), &api.mall)).await;
+    let view: api::platform::NoticeView = serde_json::from_slice(&body).unwrap();
+    assert!(view.status.disposition.is_some(), "the status is the stored one");
+}
+
 #[tokio::test]
 async fn a_platform_cannot_see_or_answer_another_platforms_notice() {
     let api = open().await;

@@ -19,7 +19,8 @@ use chrono::{TimeZone, Utc};
 use spotcheck::notices::store::DispositionReport;
 use spotcheck::notices::webhook::{self, WebhookSecret};
 use spotcheck::notices::{
-    ApiKeys, DeliveryConfig, Disposition, NoticeError, NoticeStore, OutboxWorker, PlatformRegistry,
+    ApiKeys, AuthenticatedPlatform, DeliveryConfig, Disposition, NoticeError, NoticeStore, OutboxWorker,
+    PlatformRegistry,
 };
 use spotcheck::store::Store;
 
@@ -56,6 +57,12 @@ fn now() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
 }
 
+/// The `mall` platform as a fresh key of it proves it.
+fn mall(store: &Store) -> AuthenticatedPlatform {
+    let keys = ApiKeys::open(store.db(), registry("http://127.0.0.1:9/")).unwrap();
+    keys.authenticate(&keys.issue_key("mall", now()).unwrap().1).unwrap().unwrap()
+}
+
 fn open(dir: &Path) -> (Store, NoticeStore) {
     let store = Store::open(dir).unwrap();
     let notices = NoticeStore::open(store.db()).unwrap();
@@ -66,9 +73,7 @@ fn open(dir: &Path) -> (Store, NoticeStore) {
 fn cursor_paging_sees_every_notice_exactly_once_in_order_while_another_thread_issues() {
     let dir = tempfile::tempdir().unwrap();
     let (store, notices) = open(dir.path());
-    let keys = ApiKeys::open(store.db(), registry("http://127.0.0.1:9/")).unwrap();
-    let (_, secret) = keys.issue_key("mall", now()).unwrap();
-    let mall = keys.authenticate(&secret).unwrap().unwrap();
+    let mall = mall(&store);
 
     let mut expected: Vec<String> = (0..20).map(|i| notices.issue(draft("mall", i), now()).unwrap().id).collect();
     let writer = {
@@ -137,6 +142,9 @@ fn a_platform_key_sees_and_answers_only_its_own_notices() {
     let (page, _) = notices.list(&duo, None, 100).unwrap();
     assert_eq!(page.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(), [d.id.as_str()]);
     assert!(matches!(notices.get(&duo, &m.id), Err(NoticeError::NotFound(_))));
+    assert!(matches!(notices.get_wire(&duo, &m.id), Err(NoticeError::NotFound(_))));
+    assert!(matches!(notices.status(&duo, &m.id), Err(NoticeError::NotFound(_))));
+    assert_eq!(notices.get_wire(&mall, &m.id).unwrap().decode().unwrap(), m);
     assert!(matches!(notices.acknowledge(&duo, &m.id, None, now()), Err(NoticeError::NotFound(_))));
     let report = DispositionReport { disposition: Disposition::Rejected, at: now() };
     assert!(matches!(notices.report(&duo, &m.id, &report, Some("k1"), now()), Err(NoticeError::NotFound(_))));
@@ -149,6 +157,35 @@ fn a_platform_key_sees_and_answers_only_its_own_notices() {
         assert_ne!(record.digest, mall_secret);
         assert!(!record.digest.contains(&mall_secret[8..]));
     }
+}
+
+#[test]
+fn stored_notices_are_their_json_and_records_of_an_older_encoding_are_reencoded_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, notices) = open(dir.path());
+    let mall = mall(&store);
+    let a = notices.issue(draft("mall", 1), now()).unwrap();
+    let b = notices.issue(draft("mall", 2), now()).unwrap();
+    let wire = |n: &NoticeStore| -> Vec<Vec<u8>> {
+        n.list_wire(&mall, None, 10).unwrap().0.iter().map(|w| w.json().to_vec()).collect()
+    };
+    assert_eq!(wire(&notices), [serde_json::to_vec(&a).unwrap(), serde_json::to_vec(&b).unwrap()]);
+
+    // A record as an older encoding wrote it: the same notice, other bytes.
+    let tree = store.db().open_tree("notices").unwrap();
+    let (seq, _) = tree.iter().next().unwrap().unwrap();
+    let older = serde_json::to_vec_pretty(&a).unwrap();
+    tree.insert(&seq, older.clone()).unwrap();
+    // Served bytes must be a notice's compact JSON: this one is refused, not sent.
+    assert!(matches!(notices.list_wire(&mall, None, 10), Err(NoticeError::Corrupt { .. })));
+    // Opening again with the encoding unchanged reads nothing and rewrites nothing.
+    NoticeStore::open(store.db()).unwrap();
+    assert_eq!(tree.get(&seq).unwrap().unwrap(), older);
+    // A store whose records predate the current encoding (no record of it) re-encodes them on open.
+    store.db().open_tree("notice_meta").unwrap().remove("wire").unwrap();
+    let reopened = NoticeStore::open(store.db()).unwrap();
+    assert_eq!(wire(&reopened), [serde_json::to_vec(&a).unwrap(), serde_json::to_vec(&b).unwrap()]);
+    assert_eq!(reopened.get(&mall, &a.id).unwrap(), a);
 }
 
 #[test]
@@ -173,8 +210,7 @@ fn two_keys_rotate_and_a_revoked_key_fails() {
 fn idempotent_repeats_answer_the_first_answer_and_a_different_body_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (store, notices) = open(dir.path());
-    let keys = ApiKeys::open(store.db(), registry("http://127.0.0.1:9/")).unwrap();
-    let mall = keys.authenticate(&keys.issue_key("mall", now()).unwrap().1).unwrap().unwrap();
+    let mall = mall(&store);
     let n = notices.issue(draft("mall", 1), now()).unwrap();
 
     let disputed =
@@ -199,8 +235,7 @@ fn idempotent_repeats_answer_the_first_answer_and_a_different_body_is_refused() 
 fn overdue_lists_notices_past_their_deadline_without_a_disposition() {
     let dir = tempfile::tempdir().unwrap();
     let (store, notices) = open(dir.path());
-    let keys = ApiKeys::open(store.db(), registry("http://127.0.0.1:9/")).unwrap();
-    let mall = keys.authenticate(&keys.issue_key("mall", now()).unwrap().1).unwrap().unwrap();
+    let mall = mall(&store);
     let a = notices.issue(draft("mall", 1), now()).unwrap();
     let b = notices.issue(draft("mall", 2), now()).unwrap();
     let c = notices.issue(draft("mall", 3), now()).unwrap();

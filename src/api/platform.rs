@@ -6,7 +6,8 @@
 //! 4xx, never axum's plain-text rejections.
 
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,7 +17,7 @@ use super::errors::ApiError;
 use super::request::{self, body_bytes, idempotency_key, path_id, Body, PathParam, QueryParams};
 use super::ApiState;
 use crate::notices::store::{DispositionReport, NoticeStatus};
-use crate::notices::{Cursor, Disposition, Notice};
+use crate::notices::{Cursor, Disposition, Notice, WireNotice};
 
 /// One page of notices.
 #[derive(Debug, Serialize, Deserialize)]
@@ -75,30 +76,66 @@ impl DispositionBody {
 }
 
 /// `GET /api/platform/v1/notices?cursor=…&limit=…`
-pub async fn list(
-    State(state): State<ApiState>,
-    headers: HeaderMap,
-    query: QueryParams,
-) -> Result<Json<NoticePage>, ApiError> {
+///
+/// The body is a [`NoticePage`], written from the stored notices' bytes
+/// (each is already its JSON) rather than decoded and encoded again.
+pub async fn list(State(state): State<ApiState>, headers: HeaderMap, query: QueryParams) -> Result<Response, ApiError> {
     let who = authenticate(&state.keys, &state.limiter, &headers)?;
     let Query(params) = query.map_err(|e| ApiError::BadBody(format!("bad query: {}", e.body_text())))?;
     let cursor = params.get("cursor").filter(|c| !c.is_empty()).map(|c| Cursor::parse(c)).transpose()?;
     let limit = request::limit(&params)?;
-    let (notices, next) = state.notices.list(&who, cursor, limit)?;
-    Ok(Json(NoticePage { notices, next_cursor: next.to_string() }))
+    let (notices, next) = state.notices.list_wire(&who, cursor, limit)?;
+    Ok(json_response(page_json(&notices, next)))
+}
+
+/// A [`NoticePage`]'s JSON from the notices' JSON, byte for byte what
+/// `serde_json` writes for the page.
+pub fn page_json(notices: &[WireNotice], next: Cursor) -> Vec<u8> {
+    const HEAD: &[u8] = b"{\"notices\":[";
+    const MID: &[u8] = b"],\"next_cursor\":\"";
+    const TAIL: &[u8] = b"\"}";
+    // A cursor is 11 base64url characters: nothing in it needs escaping.
+    let cursor = next.to_string();
+    let len =
+        notices.iter().map(|n| n.json().len() + 1).sum::<usize>() + HEAD.len() + MID.len() + cursor.len() + TAIL.len();
+    let mut body = Vec::with_capacity(len);
+    body.extend_from_slice(HEAD);
+    for (i, n) in notices.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(n.json());
+    }
+    body.extend_from_slice(MID);
+    body.extend_from_slice(cursor.as_bytes());
+    body.extend_from_slice(TAIL);
+    body
+}
+
+/// A [`NoticeView`]'s JSON: the notice's object with `status` as its last member.
+pub fn view_json(notice: &WireNotice, status: &NoticeStatus) -> Result<Vec<u8>, ApiError> {
+    let json = notice.json();
+    // A `WireNotice` is a JSON object: it ends with its closing brace.
+    let open = json.strip_suffix(b"}").ok_or_else(|| ApiError::internal("a stored notice is not a JSON object"))?;
+    let mut body = Vec::with_capacity(json.len() + 256);
+    body.extend_from_slice(open);
+    body.extend_from_slice(b",\"status\":");
+    serde_json::to_writer(&mut body, status).map_err(ApiError::internal)?;
+    body.push(b'}');
+    Ok(body)
+}
+
+fn json_response(body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
 }
 
 /// `GET /api/platform/v1/notices/{id}`
-pub async fn get(
-    State(state): State<ApiState>,
-    headers: HeaderMap,
-    path: PathParam,
-) -> Result<Json<NoticeView>, ApiError> {
+pub async fn get(State(state): State<ApiState>, headers: HeaderMap, path: PathParam) -> Result<Response, ApiError> {
     let who = authenticate(&state.keys, &state.limiter, &headers)?;
     let id = path_id(path)?;
-    let notice = state.notices.get(&who, &id)?;
-    let status = state.notices.status(&who, &id)?;
-    Ok(Json(NoticeView { notice, status }))
+    let notice = state.notices.get_wire(&who, &id)?;
+    let status = state.notices.status_any(&id)?;
+    Ok(json_response(view_json(&notice, &status)?))
 }
 
 /// What every platform write starts with: the key, the notice id, the

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 pub use keys::{ApiKeys, AuthenticatedPlatform, Platform, PlatformRegistry};
 pub use outbox::{DeliveryConfig, Outbox, OutboxEvent, OutboxWorker};
-pub use store::{Cursor, NoticeStatus, NoticeStore};
+pub use store::{Cursor, NoticeStatus, NoticeStore, WireNotice};
 
 /// Everything that can go wrong with notices, keys, signatures and delivery.
 #[derive(Debug, thiserror::Error)]

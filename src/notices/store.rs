@@ -1,10 +1,13 @@
 //! Notices and the platforms' answers, in sled trees of the store's database.
 //!
 //! Trees:
-//! - `notices`              seq (u64 BE) → [`Notice`] JSON
+//! - `notices`              seq (u64 BE) → [`Notice`] JSON, exactly the bytes the
+//!   platform API sends for it (see [`NoticeStore::list_wire`])
 //! - `notice_ids`           notice id → seq
 //! - `notices_by_platform`  platform `\0` seq → notice id (the paging index)
-//! - `notice_meta`          `seq` → the last sequence number given out
+//! - `notice_meta`          `seq` → the last sequence number given out; `wire` →
+//!   the encoding of a sample notice when the stored notices were last
+//!   re-encoded (see [`NoticeStore::open`])
 //! - `notice_status`        notice id → [`NoticeStatus`] JSON
 //! - `notice_idempotency`   platform `\0` idempotency key → the first request's digest and answer
 //!
@@ -25,6 +28,7 @@ use super::outbox::{self, Outbox};
 use super::{b64, corrupt, Disposition, Notice, NoticeDraft, NoticeError};
 
 const SEQ_KEY: &[u8] = b"seq";
+const WIRE_KEY: &[u8] = b"wire";
 /// The most notices one page returns.
 pub const MAX_PAGE: usize = 500;
 
@@ -99,6 +103,58 @@ enum Write<'a> {
     Report { notice_id: &'a str, report: &'a DispositionReport },
 }
 
+/// A stored notice's JSON, served as it is.
+#[derive(Debug, Clone)]
+pub struct WireNotice {
+    seq: u64,
+    json: sled::IVec,
+}
+
+impl WireNotice {
+    /// Refuses bytes that cannot be a notice's JSON object (truncated or
+    /// overwritten), so a damaged record is an error, as when decoding.
+    fn checked(seq: u64, json: sled::IVec) -> Result<WireNotice, NoticeError> {
+        if json.starts_with(b"{\"id\":\"") && json.ends_with(b"}") {
+            Ok(WireNotice { seq, json })
+        } else {
+            Err(corrupt("notices", &seq.to_be_bytes(), "not a notice's JSON object"))
+        }
+    }
+
+    /// The notice's JSON object.
+    pub fn json(&self) -> &[u8] {
+        &self.json
+    }
+
+    pub fn decode(&self) -> Result<Notice, NoticeError> {
+        serde_json::from_slice(&self.json).map_err(|e| corrupt("notices", &self.seq.to_be_bytes(), e))
+    }
+}
+
+/// A fixed notice whose encoding stands for the encoding of every notice:
+/// when it changes, the stored notices are re-encoded (see [`NoticeStore::open`]).
+/// Every field is set, and its text has what JSON escapes.
+fn sample_notice() -> Notice {
+    let at = DateTime::<Utc>::from_timestamp(1_700_000_000, 123_456_789).unwrap_or_default();
+    let text = "样品 \"q\" \\ \n\u{1}/<>&'".to_string();
+    Notice {
+        id: "N20231114000000000000".into(),
+        draft: NoticeDraft {
+            case_id: text.clone(),
+            platform: "p".into(),
+            listings: vec![super::NoticeListing { url: text.clone(), item_id: text.clone() }],
+            shop: super::NoticeShop { name: text.clone(), uscc: Some(text.clone()) },
+            findings: vec![super::NoticeFinding { rule_id: text.clone(), message: text.clone() }],
+            legal_basis: text.clone(),
+            authority: text.clone(),
+            deadline: at,
+            contest: text.clone(),
+            evidence_sha256: text,
+        },
+        created_at: at,
+    }
+}
+
 /// Notices, their status and the idempotency records.
 #[derive(Clone)]
 pub struct NoticeStore {
@@ -137,8 +193,15 @@ fn to_json<T: Serialize>(what: &str, value: &T) -> Result<Vec<u8>, NoticeError> 
 impl NoticeStore {
     /// Opens the notice trees in `db` (the store's database: see
     /// [`crate::store::Store::db`]).
+    ///
+    /// A stored notice is served to platforms as it is stored (no decoding),
+    /// so it must be exactly what encoding a [`Notice`] gives today. If that
+    /// encoding changed since the records were written (a field added,
+    /// renamed or moved, another date format — seen as a different encoding
+    /// of a fixed sample notice), every record is decoded and re-encoded once,
+    /// here, before anything is served.
     pub fn open(db: &sled::Db) -> Result<NoticeStore, NoticeError> {
-        Ok(NoticeStore {
+        let store = NoticeStore {
             notices: db.open_tree("notices")?,
             ids: db.open_tree("notice_ids")?,
             by_platform: db.open_tree("notices_by_platform")?,
@@ -146,7 +209,31 @@ impl NoticeStore {
             status: db.open_tree("notice_status")?,
             idempotency: db.open_tree("notice_idempotency")?,
             outbox: Outbox::open(db)?,
-        })
+        };
+        let sample = to_json("sample notice", &sample_notice())?;
+        if store.meta.get(WIRE_KEY)?.as_deref() != Some(sample.as_slice()) {
+            store.reencode()?;
+            store.meta.insert(WIRE_KEY, sample)?;
+            store.meta.flush()?;
+        }
+        Ok(store)
+    }
+
+    /// Rewrites every stored notice whose bytes are not today's encoding of
+    /// what they decode to. A notice never changes once issued, so a record
+    /// that changed meanwhile (it cannot) is left to the writer.
+    fn reencode(&self) -> Result<(), NoticeError> {
+        for item in self.notices.iter() {
+            let (k, v) = item?;
+            // A record that does not decode is left as it is: every reader
+            // that decodes reports it, and the served path checks its framing.
+            let Ok(notice) = serde_json::from_slice::<Notice>(&v) else { continue };
+            let json = to_json("notice", &notice)?;
+            if json != *v {
+                let _ = self.notices.compare_and_swap(&k, Some(&v), Some(json))?;
+            }
+        }
+        Ok(())
     }
 
     /// The outbox the notices' events go to.
@@ -204,10 +291,26 @@ impl NoticeStore {
     /// A notice of the authenticated platform; another platform's notice is
     /// "not found", so ids do not leak across platforms.
     pub fn get(&self, who: &AuthenticatedPlatform, id: &str) -> Result<Notice, NoticeError> {
-        match self.get_any(id)? {
-            Some(n) if n.draft.platform == who.id() => Ok(n),
-            _ => Err(NoticeError::NotFound(id.to_string())),
+        let notice = self.get_wire(who, id)?.decode()?;
+        // The index said so; the notice itself must agree.
+        if notice.draft.platform != who.id() {
+            return Err(NoticeError::NotFound(id.to_string()));
         }
+        Ok(notice)
+    }
+
+    /// [`NoticeStore::get`] as the stored bytes. The notice is the platform's
+    /// when the platform's paging index (written in the notice's own
+    /// transaction, under the notice's platform) holds its sequence number.
+    pub fn get_wire(&self, who: &AuthenticatedPlatform, id: &str) -> Result<WireNotice, NoticeError> {
+        let not_found = || NoticeError::NotFound(id.to_string());
+        let raw_seq = self.ids.get(id.as_bytes())?.ok_or_else(not_found)?;
+        let seq = seq_of("notice_ids", id.as_bytes(), &raw_seq)?;
+        if !self.by_platform.contains_key(platform_key(who.id(), seq))? {
+            return Err(not_found());
+        }
+        let raw = self.notices.get(raw_seq)?.ok_or_else(not_found)?;
+        WireNotice::checked(seq, raw)
     }
 
     /// The authenticated platform's notices after `cursor`, oldest first, at
@@ -219,11 +322,25 @@ impl NoticeStore {
         cursor: Option<Cursor>,
         limit: usize,
     ) -> Result<(Vec<Notice>, Cursor), NoticeError> {
+        let (raw, next) = self.list_wire(who, cursor, limit)?;
+        let notices = raw.iter().map(WireNotice::decode).collect::<Result<_, _>>()?;
+        Ok((notices, next))
+    }
+
+    /// [`NoticeStore::list`] as the stored bytes: each one is the notice's
+    /// JSON exactly as `serde_json` encodes a [`Notice`] (see
+    /// [`NoticeStore::open`]), so a page can be written without decoding.
+    pub fn list_wire(
+        &self,
+        who: &AuthenticatedPlatform,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<(Vec<WireNotice>, Cursor), NoticeError> {
         let after = cursor.unwrap_or_default();
         let limit = limit.clamp(1, MAX_PAGE);
         let start = platform_key(who.id(), after.0.saturating_add(1));
         let end = platform_key(who.id(), u64::MAX);
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(limit);
         let mut next = after;
         for item in self.by_platform.range(start..=end).take(limit) {
             let (k, _) = item?;
@@ -232,7 +349,7 @@ impl NoticeStore {
                 .notices
                 .get(seq.to_be_bytes())?
                 .ok_or_else(|| corrupt("notices_by_platform", &k, "indexed notice is missing"))?;
-            out.push(serde_json::from_slice(&raw).map_err(|e| corrupt("notices", &seq.to_be_bytes(), e))?);
+            out.push(WireNotice::checked(seq, raw)?);
             next = Cursor(seq);
         }
         Ok((out, next))
@@ -259,7 +376,7 @@ impl NoticeStore {
 
     /// The status of a notice (of the authenticated platform).
     pub fn status(&self, who: &AuthenticatedPlatform, id: &str) -> Result<NoticeStatus, NoticeError> {
-        self.get(who, id)?;
+        self.get_wire(who, id)?;
         self.status_any(id)
     }
 
