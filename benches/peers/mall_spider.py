@@ -368,6 +368,20 @@ REACTORS = {
 }
 
 
+def peak_rss_kib(ru):
+    """This process's own peak RSS (VmHWM). getrusage's ru_maxrss is not it:
+    Linux carries the parent's RSS at fork across exec into ru_maxrss, so a
+    spider started by a 150 MB spotcheck would report at least 150 MB."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return ru.ru_maxrss
+
+
 def main():
     started_wall = time.monotonic()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -446,7 +460,7 @@ def main():
         "secs": t1 - marks.get("t0", started_wall),
         "cpu_secs": (ru.ru_utime - ru0.ru_utime) + (ru.ru_stime - ru0.ru_stime),
         "cpu_secs_total": ru.ru_utime + ru.ru_stime,
-        "peak_rss_kib": ru.ru_maxrss,
+        "peak_rss_kib": peak_rss_kib(ru),
         "feed_bytes": feed_bytes,
     }
     if scratch is not None:

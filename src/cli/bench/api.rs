@@ -48,19 +48,22 @@ pub struct BenchApiArgs {
     /// Print the loads as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Print nothing: the caller (the suite) reports the figures.
+    #[arg(skip)]
+    pub quiet: bool,
 }
 
 impl Default for BenchApiArgs {
     /// What the command line defaults to.
     fn default() -> BenchApiArgs {
-        BenchApiArgs { notices: 10_000, seconds: 10, connections: 32, threads: 2, json: false }
+        BenchApiArgs { notices: 10_000, seconds: 10, connections: 32, threads: 2, json: false, quiet: false }
     }
 }
 
 impl BenchApiArgs {
-    /// For the whole suite: 5 s per load, JSON instead of a table.
+    /// For the whole suite: 5 s per load, nothing printed.
     pub fn quick() -> BenchApiArgs {
-        BenchApiArgs { seconds: 5, json: true, ..BenchApiArgs::default() }
+        BenchApiArgs { seconds: 5, json: true, quiet: true, ..BenchApiArgs::default() }
     }
 }
 
@@ -219,7 +222,7 @@ pub async fn run(args: BenchApiArgs) -> anyhow::Result<Vec<Load>> {
         loads.push(load);
     }
     server.abort();
-    if args.json {
+    if args.json && !args.quiet {
         println!("{}", serde_json::to_string_pretty(&loads)?);
     }
     std::io::stdout().flush().ok();

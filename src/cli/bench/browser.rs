@@ -33,6 +33,9 @@ pub struct BenchBrowserArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Print nothing: the caller (the suite) reports the figures.
+    #[arg(skip)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -69,7 +72,8 @@ pub async fn run(args: BenchBrowserArgs) -> anyhow::Result<Vec<BrowserBenchRun>>
         runs.push(measure(tabs.max(1), &urls).await?);
     }
     server.abort();
-    if args.json {
+    if args.quiet {
+    } else if args.json {
         println!("{}", serde_json::to_string_pretty(&runs)?);
     } else {
         println!("browser captures (render + seal) of {} script-only pages, release build", urls.len());

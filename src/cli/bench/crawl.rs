@@ -7,6 +7,8 @@
 
 use std::time::Instant;
 
+use anyhow::Context;
+
 use serde::Serialize;
 
 use crate::cli::adapters::{adapter_set, find_adapter};
@@ -36,9 +38,17 @@ pub struct BenchCrawlArgs {
     /// only; `--pages` is then ignored.
     #[arg(long, value_delimiter = ',')]
     pub scale: Vec<u64>,
+    /// Crawl a marketplace already running at this URL instead of starting
+    /// one (the suite and the peers benchmark measure each crawl in a fresh
+    /// process this way, so one run's heap cannot inflate the next's RSS).
+    #[arg(long, requires = "market_pid")]
+    pub market_url: Option<String>,
+    /// The process id of that marketplace, for its CPU seconds.
+    #[arg(long)]
+    pub market_pid: Option<u32>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, serde::Deserialize)]
 pub struct BenchRun {
     pub concurrency: usize,
     pub pages: u64,
@@ -73,10 +83,18 @@ pub async fn crawl(args: BenchCrawlArgs) -> anyhow::Result<Vec<BenchRun>> {
     let most = plan.iter().map(|&(pages, _)| pages).max().unwrap_or(args.pages);
     // Each listing is one item page; list and shop pages add ~10%, so this
     // many listings leave room for `most` pages on one platform.
-    let market = MarketProcess::start(most * 2 + 1000)?;
+    let started = match &args.market_url {
+        Some(_) => None,
+        None => Some(MarketProcess::start(most * 2 + 1000)?),
+    };
+    let (url, pid) = match (&started, &args.market_url, args.market_pid) {
+        (Some(m), _, _) => (m.url.clone(), m.child.id()),
+        (None, Some(url), Some(pid)) => (url.trim_end_matches('/').to_string(), pid),
+        _ => anyhow::bail!("--market-url needs --market-pid"),
+    };
     let mut runs = Vec::new();
     for (pages, concurrency) in plan {
-        let run = crawl_once(&market, &args.adapter, pages, concurrency, args.json).await?;
+        let run = crawl_at(&url, pid, &args.adapter, pages, concurrency, args.json).await?;
         if !args.json {
             println!(
                 "concurrency {:>3}: {} pages in {:.1}s = {:.0} pages/s; crawler {:.2} CPU-s/1000 pages, peak RSS {:.0} MiB; server {:.1} CPU-s; store {:.0} MiB (db {:.0}, blobs {:.0}); frontier {} queued, {} seen; {} errors",
@@ -93,11 +111,48 @@ pub async fn crawl(args: BenchCrawlArgs) -> anyhow::Result<Vec<BenchRun>> {
     Ok(runs)
 }
 
+/// One measured crawl in a fresh child process (`spotcheck bench crawl
+/// --market-url …`), so its peak RSS is its own and not what earlier runs
+/// in this process left on the heap. The suite and the peers benchmark use this.
+pub async fn crawl_in_child(
+    market: &MarketProcess,
+    adapter_name: &str,
+    pages: u64,
+    concurrency: usize,
+) -> anyhow::Result<BenchRun> {
+    let exe = std::env::current_exe().context("cannot find this program's path")?;
+    let output = tokio::process::Command::new(exe)
+        .args(["bench", "crawl", "--json", "--adapter", adapter_name])
+        .args(["--market-url", &market.url, "--market-pid", &market.child.id().to_string()])
+        .args(["--pages", &pages.to_string(), "--concurrency", &concurrency.to_string()])
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .context("cannot start the crawl benchmark's child process")?;
+    if !output.status.success() {
+        anyhow::bail!("the crawl benchmark's child failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+    }
+    let runs: Vec<BenchRun> =
+        serde_json::from_slice(&output.stdout).context("cannot read the crawl benchmark child's JSON")?;
+    runs.into_iter().next().context("the crawl benchmark's child measured nothing")
+}
+
 /// One crawl of `pages` pages of a running marketplace into a fresh
-/// temporary data directory, measured. The peers benchmark and the suite call
-/// this too, so every crawl figure comes from the same code.
+/// temporary data directory, measured in this process.
 pub async fn crawl_once(
     market: &MarketProcess,
+    adapter_name: &str,
+    pages: u64,
+    concurrency: usize,
+    quiet: bool,
+) -> anyhow::Result<BenchRun> {
+    crawl_at(&market.url, market.child.id(), adapter_name, pages, concurrency, quiet).await
+}
+
+async fn crawl_at(
+    market_url: &str,
+    market_pid: u32,
     adapter_name: &str,
     pages: u64,
     concurrency: usize,
@@ -106,8 +161,8 @@ pub async fn crawl_once(
     let adapters = adapter_set(None)?;
     let adapter = find_adapter(&adapters, adapter_name)?;
     let entry = match adapter_name {
-        "sample-duo" => format!("{}/duo/", market.url),
-        _ => format!("{}/mall/", market.url),
+        "sample-duo" => format!("{market_url}/duo/"),
+        _ => format!("{market_url}/mall/"),
     };
     let dir = tempfile::tempdir()?;
     let data = DataDir::new(dir.path());
@@ -125,7 +180,7 @@ pub async fn crawl_once(
         ..JobSpec::default()
     };
     let options = RunOptions { concurrency, politeness: Some(Politeness::unlimited()), quiet, ..RunOptions::default() };
-    let server_pid = market.child.id().to_string();
+    let server_pid = market_pid.to_string();
     reset_peak_rss();
     let (cpu0, server0) = (cpu_secs("self"), cpu_secs(&server_pid));
     let t = Instant::now();

@@ -1,14 +1,14 @@
 //! `spotcheck bench peers`: spotcheck's crawler against a Scrapy spider on the
 //! sample marketplace, run alternately (A B A B …) at each concurrency level.
 //!
-//! One marketplace process serves both. A is [`crawl_once`] (the same measured
+//! One marketplace process serves both. A is [`crawl_in_child`] (the same measured
 //! crawl as `bench crawl`: fetch, store every raw response and capture record
 //! content-addressed and durably, extract, commit in sled); B is
 //! `benches/peers/mall_spider.py`, a Scrapy spider with the sample-mall
 //! adapter's page kinds, link selectors and fields, politeness off and the
 //! same concurrency, writing its items to a JSON-lines feed (what it does and
 //! does not do is written at the top of the spider). The spider reports its
-//! own pages, seconds, CPU (getrusage) and peak RSS in one JSON line.
+//! own pages, seconds, CPU (getrusage) and peak RSS (VmHWM) in one JSON line.
 //!
 //! Per pair: pages/s of each and their ratio (spotcheck ÷ Scrapy), CPU seconds
 //! per 1,000 pages of each and their ratio (Scrapy ÷ spotcheck), peak RSS; per
@@ -22,7 +22,7 @@ use anyhow::{bail, Context};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::crawl::{crawl_once, BenchRun};
+use super::crawl::{crawl_in_child, BenchRun};
 use super::proc::{cpu_secs, MarketProcess};
 
 /// The spider, in the peers directory.
@@ -205,7 +205,7 @@ pub async fn run(args: BenchPeersArgs) -> anyhow::Result<PeersReport> {
     for &concurrency in &args.concurrency {
         let mut pairs = Vec::new();
         for pair in 1..=args.pairs {
-            let a = crawl_once(&market, "sample-mall", args.pages, concurrency, true).await?;
+            let a = crawl_in_child(&market, "sample-mall", args.pages, concurrency).await?;
             eprintln!(
                 "c{concurrency} pair {pair}/{}: spotcheck {} pages in {:.1}s = {:.0} pages/s, {:.2} CPU-s/1000 pages",
                 args.pairs, a.pages, a.secs, a.pages_per_sec, a.crawler_cpu_secs_per_1000_pages

@@ -35,6 +35,9 @@ pub struct BenchSealArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Print nothing: the caller (the suite) reports the figures.
+    #[arg(skip)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -141,7 +144,8 @@ pub async fn run(args: BenchSealArgs) -> anyhow::Result<SealBench> {
         verified_per_sec: summaries.len() as f64 / verify_secs,
         verify_mb_per_sec: mb(bundle_bytes as usize) / verify_secs,
     };
-    if args.json {
+    if args.quiet {
+    } else if args.json {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
         println!("sha256 (sha2 crate)     {:>8.0} MB/s", result.sha256_mb_per_sec);
