@@ -247,7 +247,7 @@ async fn peers_stage() -> anyhow::Result<StageFigures> {
     let report = peers::run(peers::BenchPeersArgs::quick()).await?;
     let mut rows = Vec::new();
     for level in &report.levels {
-        let median = |f: &dyn Fn(&peers::Pair) -> f64| median(level.pairs.iter().map(f).collect());
+        let median = |f: &dyn Fn(&peers::Pair) -> f64| peers::median(&level.pairs.iter().map(f).collect::<Vec<_>>());
         let at = format!(
             "{} pages, concurrency {}, median of {} A/B pairs",
             thousands(report.pages),
@@ -458,16 +458,6 @@ fn machine() -> Machine {
     }
 }
 
-/// The middle value, or the mean of the middle two; 0 for none.
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
 /// 100000 → "100,000".
 fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -491,13 +481,6 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(1_000_000), "1,000,000");
-    }
-
-    #[test]
-    fn medians_of_odd_and_even_counts() {
-        assert_eq!(median(vec![]), 0.0);
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(vec![1.25, 1.63]), 1.44);
     }
 
     #[test]
