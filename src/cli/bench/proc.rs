@@ -52,10 +52,14 @@ pub fn cpu_secs(pid: &str) -> f64 {
 
 /// Peak resident set size of this process (VmHWM), in KiB.
 pub fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+    kib_field("/proc/self/status", "VmHWM:")
+}
+
+/// A `NAME:  123 kB` line of a /proc file (status, meminfo), in KiB; 0 when absent.
+pub fn kib_field(path: &str, name: &str) -> u64 {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }

@@ -13,7 +13,8 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{api, browser, crawl, extract, peers, proc::MarketProcess, seal};
+use super::proc::{self, MarketProcess};
+use super::{api, browser, crawl, extract, peers, seal};
 use crate::cli::rules;
 
 #[derive(Debug, clap::Args)]
@@ -442,12 +443,7 @@ fn machine() -> Machine {
         .find_map(|l| l.strip_prefix("model name"))
         .map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_string())
         .unwrap_or_else(|| "unknown CPU".into());
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let mem_kib: f64 = meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
+    let mem_kib = proc::kib_field("/proc/meminfo", "MemTotal:") as f64;
     Machine {
         cpu,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
