@@ -22,6 +22,8 @@ pub mod crawl;
 pub mod diagnostics;
 pub mod fetch;
 pub mod findings;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod live;
 pub mod market;
 pub mod model;
