@@ -3,8 +3,8 @@
 //! rate limits, hostile bodies, the OpenAPI document against the router, and
 //! `spotcheck serve` as a real process.
 //!
-//! `tower` is not a direct dependency, so the app is served with
-//! `axum::serve` on 127.0.0.1:0 and spoken to with reqwest.
+//! The app is served as `spotcheck serve` serves it (`api::server::serve`,
+//! with its limits) on 127.0.0.1:0 and spoken to with reqwest.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers panic on setup failure by design
 
@@ -52,7 +52,7 @@ async fn serve(rate_limit: RateLimit) -> Api {
     let app = api::app(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    tokio::spawn(api::server::serve(listener, app, api::server::ServerLimits::default(), std::future::pending()));
     Api { _dir: dir, _store: store, notices, keys, base, mall, duo, http: reqwest::Client::new() }
 }
 
@@ -287,7 +287,7 @@ async fn malformed_oversized_and_wrong_bodies_get_400_or_413_in_the_error_shape(
     let api = open().await;
     let id = api.notices.issue(draft("mall", 1), Utc::now()).unwrap().id;
     let disp = format!("/api/platform/v1/notices/{id}/disposition");
-    let bad = [
+    let bad: [&str; 13] = [
         "{",
         "",
         "null",
@@ -299,6 +299,9 @@ async fn malformed_oversized_and_wrong_bodies_get_400_or_413_in_the_error_shape(
         r#"{"disposition":"disputed","at":"2026-11-22T12:00:00Z"}"#,
         r#"{"disposition":"delisted","reason":"x","at":"2026-11-22T12:00:00Z"}"#,
         "\u{0}\u{ff}garbage",
+        // Nesting past serde_json's depth limit: an error, not a stack overflow.
+        &"[".repeat(50_000),
+        &format!("{}1{}", r#"{"a":"#.repeat(5_000), "}".repeat(5_000)),
     ];
     for (i, body) in bad.iter().enumerate() {
         let (status, _, answer) = answer(api.post(&disp, &api.mall, Some(&format!("bad-{i}")), body)).await;

@@ -70,6 +70,8 @@ pub enum ApiError {
     BundleGone(String),
     #[error("this server cannot seal evidence (no station key configured)")]
     SealingUnavailable,
+    #[error("the request took longer than {0} s (a slow upload, or a server too busy)")]
+    RequestTimeout(u64),
     #[error("internal error")]
     Internal(#[source] Internal),
 }
@@ -109,6 +111,7 @@ impl ApiError {
             ApiError::BadBundleId(_) => "bad_bundle_id",
             ApiError::BundleGone(_) => "bundle_gone",
             ApiError::SealingUnavailable => "sealing_unavailable",
+            ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -136,6 +139,7 @@ impl ApiError {
             | ApiError::NoFindings(_) => StatusCode::CONFLICT,
             ApiError::BundleGone(_) => StatusCode::GONE,
             ApiError::SealingUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -165,6 +169,7 @@ impl ApiError {
         "bad_bundle_id",
         "bundle_gone",
         "sealing_unavailable",
+        "request_timeout",
         "internal",
     ];
 }

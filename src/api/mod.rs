@@ -29,6 +29,7 @@ mod openapi_schemas;
 pub mod platform;
 pub mod replay;
 pub mod request;
+pub mod server;
 pub mod staff;
 
 use std::sync::Arc;

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::api::server::ServerLimits;
 use crate::api::{self, ApiState, RateLimit};
 use crate::cases::{merge, Triage};
 use crate::config::{DataDir, Identity};
@@ -67,6 +68,18 @@ pub struct ServeArgs {
     /// Look for due plan runs (`plans/<id>.toml` in the data directory) every this many seconds; 0: never (the console can still run a plan by hand).
     #[arg(long, default_value_t = 30)]
     pub schedule_every: u64,
+    /// Seconds a client has to send a request's head (slow clients are cut off; also the idle keep-alive limit).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
+    /// Seconds from a request's head to its answer, upload included (408 beyond).
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout: u64,
+    /// Connections open at once, from everyone.
+    #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+    /// Connections open at once from one IP address.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections_per_ip: u64,
     /// How plan runs crawl.
     #[command(flatten, next_help_heading = "Plan runs")]
     pub plans: super::plans::RunnerArgs,
@@ -76,6 +89,16 @@ impl ServeArgs {
     fn rate_limit(&self) -> RateLimit {
         let burst = std::num::NonZeroU32::new(self.burst).unwrap_or(std::num::NonZeroU32::MIN);
         RateLimit { period: Duration::from_secs(1) / self.rate.max(1), burst }
+    }
+
+    fn limits(&self) -> ServerLimits {
+        ServerLimits {
+            header_read_timeout: Duration::from_secs(self.header_timeout),
+            request_timeout: Duration::from_secs(self.request_timeout),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            max_connections_per_ip: usize::try_from(self.max_connections_per_ip).unwrap_or(usize::MAX),
+            ..ServerLimits::default()
+        }
     }
 
     fn delivery(&self) -> DeliveryConfig {
@@ -161,8 +184,7 @@ pub async fn serve(
     let stop = shutdown_signal().context("cannot install the Ctrl-C / SIGTERM handlers")?;
     listening(addr).context("cannot write to stdout")?;
 
-    let server = axum::serve(listener, app).with_graceful_shutdown(stop);
-    let served = server.await.context("the api server stopped");
+    let served = api::server::serve(listener, app, args.limits(), stop).await.context("the api server stopped");
     sweeper.abort();
     if let Some(schedule) = schedule {
         // A run cut short keeps its lease until it expires; the next start takes it over (recorded).
