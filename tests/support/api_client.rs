@@ -48,16 +48,27 @@ impl Drop for Served {
 /// Starts `spotcheck serve --addr 127.0.0.1:0 --platforms PLATFORMS EXTRA…` on
 /// `data` and returns it with its base URL, read from the first stdout line.
 pub async fn spotcheck_serve(data: &std::path::Path, platforms: &std::path::Path, extra: &[&str]) -> (Served, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_spotcheck"));
+    command.stderr(std::process::Stdio::null());
+    spotcheck_serve_as(command, data, platforms, extra).await
+}
+
+/// [`spotcheck_serve`] with the caller's `command` (its environment, where stderr goes).
+pub async fn spotcheck_serve_as(
+    mut command: std::process::Command,
+    data: &std::path::Path,
+    platforms: &std::path::Path,
+    extra: &[&str],
+) -> (Served, String) {
     use std::io::BufRead as _;
     let mut child = Served(
-        std::process::Command::new(env!("CARGO_BIN_EXE_spotcheck"))
+        command
             .arg("--data-dir")
             .arg(data)
             .args(["serve", "--addr", "127.0.0.1:0", "--platforms"])
             .arg(platforms)
             .args(extra)
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap(),
     );
