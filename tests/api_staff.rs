@@ -68,7 +68,9 @@ struct Api {
     http: reqwest::Client,
     staff: String,
     admin: String,
+    /// A key of `mall`, and one of `duo`.
     platform: String,
+    other_platform: String,
 }
 
 /// Serves a copy of the demo's database; with `sealing`, of its whole data
@@ -92,12 +94,13 @@ async fn serve_with(rate_limit: RateLimit, sealing: bool) -> Api {
     let (_, staff) = state.tokens.issue(Role::Staff, "王芳", None, Utc::now()).unwrap();
     let (_, admin) = state.tokens.issue(Role::Admin, "管理员", None, Utc::now()).unwrap();
     let (_, platform) = state.keys.issue_key("mall", Utc::now()).unwrap();
+    let (_, other_platform) = state.keys.issue_key("duo", Utc::now()).unwrap();
     let (tokens, notices) = (state.tokens.clone(), state.notices.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = api::app(state);
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Api { _dir: dir, tokens, notices, base, http: reqwest::Client::new(), staff, admin, platform }
+    tokio::spawn(api::server::serve(listener, app, api::server::ServerLimits::default(), std::future::pending()));
+    Api { _dir: dir, tokens, notices, base, http: reqwest::Client::new(), staff, admin, platform, other_platform }
 }
 
 async fn serve(rate_limit: RateLimit) -> Api {
@@ -181,7 +184,8 @@ async fn every_route_answers_every_kind_of_credential_as_the_matrix_says() {
     // (what it is, the secret, the audience it belongs to)
     let credentials: Vec<(&str, Option<&str>, Option<Audience>)> = vec![
         ("no credential", None, None),
-        ("platform key", Some(&api.platform), Some(Audience::Platform)),
+        ("mall's platform key", Some(&api.platform), Some(Audience::Platform)),
+        ("duo's platform key", Some(&api.other_platform), Some(Audience::Platform)),
         ("staff token", Some(&api.staff), Some(Audience::Token(Role::Staff))),
         ("enforcement token", Some(&enforcement), Some(Audience::Token(Role::Enforcement))),
         ("admin token", Some(&api.admin), Some(Audience::Token(Role::Admin))),
@@ -699,7 +703,10 @@ async fn an_admin_issues_lists_and_revokes_platform_keys() {
 
     let (status, list) = api.get(path, &api.admin).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(list["keys"].as_array().unwrap().len(), 1, "{list}");
+    // The new key beside the one the set-up issued.
+    let keys = list["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2, "{list}");
+    assert!(keys.iter().any(|k| k["key_id"] == key_id.as_str()), "{list}");
     let text = list.to_string();
     assert!(!text.contains(&secret) && !text.contains("digest"), "{text}");
 
