@@ -304,6 +304,48 @@ async fn forms_need_the_session_token_and_our_origin_and_a_dismissal_needs_a_rea
     );
 }
 
+/// Every form the console takes, on real ids: without the session's token,
+/// with a forged one, or from another origin, each is refused and changes nothing.
+#[tokio::test]
+async fn every_console_form_refuses_a_missing_or_forged_token_and_a_foreign_origin() {
+    let c = console().await;
+    let staff = sign_in(&c.app, "wangfang").await;
+    let ids = open_finding_ids(&c, 2);
+    let case = confirm(&c, &staff, &ids[0]).await;
+    let finding = &ids[1];
+    let case_before = get(&c.app, &staff, &format!("/console/cases/{case}")).await.text();
+    let forms = [
+        format!("/console/findings/{finding}/confirm"),
+        format!("/console/findings/{finding}/dismiss"),
+        format!("/console/cases/{case}/bundle"),
+        format!("/console/cases/{case}/notices"),
+        format!("/console/cases/{case}/outcome"),
+        "/console/plans/new".to_string(),
+        "/console/plans/p1/edit".to_string(),
+        "/console/plans/p1/run".to_string(),
+        "/console/logout".to_string(),
+    ];
+    let ours = c.app.origin.clone();
+    let fields = [("reason", "误报"), ("note", "x"), ("outcome", "no_penalty"), ("toml", "id = \"p1\"")];
+    for path in &forms {
+        let forged: Vec<(&str, &str)> = [("_csrf", "forged")].into_iter().chain(fields).collect();
+        let foreign: Vec<(&str, &str)> = [("_csrf", staff.csrf.as_str())].into_iter().chain(fields).collect();
+        for (how, answer) in [
+            ("no token", post_from(&c.app, &staff, path, &fields, &ours).await),
+            ("a forged token", post_from(&c.app, &staff, path, &forged, &ours).await),
+            ("another origin", post_from(&c.app, &staff, path, &foreign, "https://evil.example").await),
+        ] {
+            assert_eq!(answer.status, StatusCode::FORBIDDEN, "{path} with {how}: {}", answer.text());
+            assert!(answer.text().contains("CSRF"), "{path} with {how}");
+        }
+    }
+    // Nothing changed: the finding is open, the case as it was, the session alive.
+    assert_eq!(c.state.api.triage.findings.triage(finding).unwrap().status, Status::Open);
+    let case_after = get(&c.app, &staff, &format!("/console/cases/{case}")).await;
+    assert_eq!(case_after.status, StatusCode::OK, "still signed in");
+    assert_eq!(case_after.text(), case_before, "the case page is unchanged");
+}
+
 #[tokio::test]
 async fn enforcement_sees_only_its_bureau_and_the_bundle_verifies() {
     let c = console().await;
