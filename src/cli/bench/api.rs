@@ -293,7 +293,7 @@ fn load_average() -> f64 {
     text.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0.0)
 }
 
-fn which_wrk() -> anyhow::Result<()> {
+pub(super) fn which_wrk() -> anyhow::Result<()> {
     match Command::new("wrk").arg("--version").output() {
         Ok(_) => Ok(()),
         Err(_) => anyhow::bail!("`wrk` not found: install it from the OS packages (apt-get install -y wrk)"),

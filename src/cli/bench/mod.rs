@@ -12,6 +12,7 @@ pub mod extract;
 pub mod peers;
 pub mod proc;
 pub mod seal;
+pub mod soak;
 pub mod suite;
 
 use clap::Subcommand;
@@ -32,6 +33,8 @@ pub enum BenchCommand {
     Extract(extract::BenchExtractArgs),
     /// The whole suite, one table (under 15 minutes on 2 cores).
     All(suite::BenchAllArgs),
+    /// Everything at once for a long while (serve with plan runs, webhooks, staff work, wrk), watching memory and errors.
+    Soak(soak::BenchSoakArgs),
 }
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<bool> {
@@ -56,6 +59,10 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<bool> {
         }
         BenchCommand::All(args) => {
             suite::run(args).await?;
+        }
+        BenchCommand::Soak(args) => {
+            // The verdict decides the exit status: a soak that did not hold fails.
+            return Ok(soak::run(args).await?.verdict().is_ok());
         }
     }
     Ok(true)
