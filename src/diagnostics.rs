@@ -29,6 +29,26 @@ impl fmt::Display for Problem {
     }
 }
 
+/// The largest adapter, rule or plan file read: the biggest shipped one is a
+/// few KiB, so anything near this is a mistake or an attack, not a config.
+pub const MAX_SOURCE_BYTES: u64 = 1 << 20;
+
+/// Reads a file people write (adapter, rule, plan), refusing one larger than
+/// [`MAX_SOURCE_BYTES`] before reading it whole, or not UTF-8. `what` names
+/// the kind of file in the message.
+pub fn read_source(file: &Path, what: &str) -> Result<String, Problem> {
+    use std::io::Read as _;
+    let problem = |message: String| Problem { file: file.to_path_buf(), line: 1, column: 1, message };
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_SOURCE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| problem(format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_SOURCE_BYTES {
+        return Err(problem(format!("{what} file is larger than {} KiB", MAX_SOURCE_BYTES / 1024)));
+    }
+    String::from_utf8(bytes).map_err(|e| problem(format!("{what} file is not UTF-8: {e}")))
+}
+
 /// Collects the problems of one file, turning byte spans into line:column.
 pub struct Diagnostics<'s> {
     file: PathBuf,
@@ -89,6 +109,22 @@ impl<'s> Diagnostics<'s> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_source_too_large_or_not_utf8_is_a_problem_of_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.toml");
+        std::fs::write(&big, vec![b'#'; MAX_SOURCE_BYTES as usize + 1]).unwrap();
+        let problem = read_source(&big, "adapter").unwrap_err();
+        assert_eq!(problem.file, big);
+        assert!(problem.message.contains("adapter file is larger than 1024 KiB"), "{problem}");
+        let latin = dir.path().join("latin.toml");
+        std::fs::write(&latin, b"name = \"caf\xe9\"").unwrap();
+        assert!(read_source(&latin, "rule").unwrap_err().message.contains("rule file is not UTF-8"));
+        let fine = dir.path().join("fine.toml");
+        std::fs::write(&fine, vec![b'#'; MAX_SOURCE_BYTES as usize]).unwrap();
+        assert_eq!(read_source(&fine, "plan").unwrap().len(), MAX_SOURCE_BYTES as usize);
+    }
 
     #[test]
     fn spans_map_to_lines_and_character_columns() {

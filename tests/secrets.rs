@@ -21,6 +21,7 @@ use spotcheck::notices::NoticeStore;
 use spotcheck::store::Store;
 
 #[path = "support/api_client.rs"]
+#[allow(dead_code)] // shared with the API tests; this file uses the serve spawner
 mod api_client;
 #[path = "support/notice_draft.rs"]
 mod notice_draft;

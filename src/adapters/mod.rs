@@ -237,15 +237,9 @@ impl AdapterSet {
         files.sort();
         let mut sources = Vec::new();
         for file in files {
-            match std::fs::read(&file) {
-                Ok(bytes) => match String::from_utf8(bytes) {
-                    Ok(text) => sources.push((file, text)),
-                    Err(e) => {
-                        let message = format!("adapter file is not UTF-8: {e}");
-                        problems.push(Problem { file, line: 1, column: 1, message });
-                    }
-                },
-                Err(e) => problems.push(Problem { file, line: 1, column: 1, message: format!("cannot read: {e}") }),
+            match crate::diagnostics::read_source(&file, "adapter") {
+                Ok(text) => sources.push((file, text)),
+                Err(problem) => problems.push(problem),
             }
         }
         let (set, more) = AdapterSet::from_sources(sources.iter().map(|(f, t)| (f.as_path(), t.as_str())));

@@ -26,7 +26,7 @@ pub enum FetchError {
     RobotsUnreachable { url: String, reason: String },
 
     /// The TCP/TLS connection could not be established.
-    #[error("cannot connect to `{url}`: {source}")]
+    #[error("cannot connect to `{url}`: {}", root_cause(source))]
     Connect {
         url: String,
         #[source]
@@ -42,7 +42,7 @@ pub enum FetchError {
     IdleTimeout { url: String, idle: Duration },
 
     /// Any other transport failure (reset connection, malformed HTTP …).
-    #[error("http exchange with `{url}` failed: {source}")]
+    #[error("http exchange with `{url}` failed: {}", root_cause(source))]
     Network {
         url: String,
         #[source]
@@ -146,6 +146,16 @@ impl FetchError {
             FetchError::Client(_) => None,
         }
     }
+}
+
+/// What actually went wrong under reqwest's "error sending request": the
+/// innermost cause (a reset connection, too many response headers …).
+fn root_cause(error: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 /// The host part of a URL string, for messages (the whole string if unparsable).

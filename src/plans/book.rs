@@ -110,8 +110,7 @@ pub fn safe_id(id: &str) -> bool {
 }
 
 fn read(file: &Path) -> Result<String, Vec<Problem>> {
-    let bytes = std::fs::read(file).map_err(|e| vec![problem(file, format!("cannot read: {e}"))])?;
-    String::from_utf8(bytes).map_err(|e| vec![problem(file, format!("plan file is not UTF-8: {e}"))])
+    crate::diagnostics::read_source(file, "plan").map_err(|p| vec![p])
 }
 
 /// The file's name must be the plan's id, so a plan is found by its id.

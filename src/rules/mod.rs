@@ -195,12 +195,16 @@ impl RuleSet {
             .collect();
         paths.sort();
         let mut files = Vec::new();
+        let mut unread = Vec::new();
         for path in paths {
-            let text =
-                std::fs::read_to_string(&path).map_err(|source| RulesError::Read { path: path.clone(), source })?;
-            files.push((path, text));
+            match crate::diagnostics::read_source(&path, "rule") {
+                Ok(text) => files.push((path, text)),
+                Err(problem) => unread.push(problem),
+            }
         }
-        Ok(RuleSet::from_files(files, reference))
+        let mut set = RuleSet::from_files(files, reference);
+        set.problems.extend(unread);
+        Ok(set)
     }
 
     /// Compiles each file on its own: a bad file adds its problems and is skipped.
