@@ -32,7 +32,7 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::proc::{kib_field, MarketProcess};
+use super::proc::{dir_size, kib_field, MarketProcess};
 use crate::notices::webhook::{self, WebhookSecret};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -62,6 +62,8 @@ pub struct BenchSoakArgs {
 pub struct Sample {
     pub secs: f64,
     pub rss_kib: u64,
+    /// The size of the server's database on disk (sled caches up to 64 MiB of it).
+    pub db_kib: u64,
     pub fds: usize,
     pub threads: u64,
 }
@@ -99,6 +101,8 @@ pub struct SoakReport {
     pub rss_slope_mib_per_hour: f64,
     pub fds_first: usize,
     pub fds_last: usize,
+    pub db_first_mib: f64,
+    pub db_last_mib: f64,
     pub samples: Vec<Sample>,
 }
 
@@ -215,11 +219,12 @@ pub async fn run(args: BenchSoakArgs) -> anyhow::Result<SoakReport> {
     let mut every = tokio::time::interval(Duration::from_secs(args.sample_every.max(1)));
     while started.elapsed() < duration {
         every.tick().await;
-        let sample = sample(&pid, started.elapsed().as_secs_f64());
+        let sample = sample(&pid, &data.join("db"), started.elapsed().as_secs_f64());
         eprintln!(
-            "soak: {:>5.0} s  rss {:>6.1} MiB  fds {:>4}  threads {:>3}  webhooks {}",
+            "soak: {:>5.0} s  rss {:>6.1} MiB  db {:>6.1} MiB  fds {:>4}  threads {:>3}  webhooks {}",
             sample.secs,
             sample.rss_kib as f64 / 1024.0,
+            sample.db_kib as f64 / 1024.0,
             sample.fds,
             sample.threads,
             receiver.attempts()
@@ -365,11 +370,12 @@ fn read_wrk(out: &str, report: &mut SoakReport) {
     report.wrk_requests_per_sec = report.wrk_requests as f64 / (report.minutes * 60.0);
 }
 
-fn sample(pid: &str, secs: f64) -> Sample {
+fn sample(pid: &str, db: &Path, secs: f64) -> Sample {
     let status = format!("/proc/{pid}/status");
     Sample {
         secs,
         rss_kib: kib_field(&status, "VmRSS:"),
+        db_kib: dir_size(db) / 1024,
         fds: std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0),
         threads: std::fs::read_to_string(&status)
             .unwrap_or_default()
@@ -387,6 +393,8 @@ fn summarise_memory(report: &mut SoakReport, warmup_secs: f64) {
     report.rss_last_mib = mib(last);
     report.fds_first = first.fds;
     report.fds_last = last.fds;
+    report.db_first_mib = first.db_kib as f64 / 1024.0;
+    report.db_last_mib = last.db_kib as f64 / 1024.0;
     report.rss_max_mib = report.samples.iter().map(mib).fold(0.0, f64::max);
     let steady: Vec<(f64, f64)> =
         report.samples.iter().filter(|s| s.secs >= warmup_secs).map(|s| (s.secs, mib(s))).collect();
@@ -446,6 +454,7 @@ fn print(r: &SoakReport) {
         ),
         ("RSS trend after warm-up", format!("{:+.1} MiB/h", r.rss_slope_mib_per_hour)),
         ("open files first / last", format!("{} / {}", r.fds_first, r.fds_last)),
+        ("database on disk first / last", format!("{:.1} / {:.1} MiB", r.db_first_mib, r.db_last_mib)),
     ];
     for (what, figure) in rows {
         let _ = writeln!(out, "| {what} | {figure} |");
