@@ -37,7 +37,12 @@ impl Tmpfs {
     fn mount(kib: u64) -> Option<Tmpfs> {
         let parent = tempfile::tempdir().unwrap();
         let dir = parent.path().join("mnt");
-        std::fs::create_dir(&dir).unwrap();
+        Tmpfs::mount_at(parent, dir, kib)
+    }
+
+    /// Mounts it on `dir` (created) inside `parent`, which it keeps.
+    fn mount_at(parent: tempfile::TempDir, dir: PathBuf, kib: u64) -> Option<Tmpfs> {
+        std::fs::create_dir_all(&dir).unwrap();
         let out =
             Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"]).arg(&dir).output();
         match out {
@@ -113,13 +118,8 @@ async fn a_crawl_that_fills_its_disk_stops_clearly_and_resumes_once_there_is_roo
     let site = start_site(150).await;
     let data = disk.dir.join("data");
     let data_str = data.display().to_string();
-    let run = crawl(&data, &site);
-    let output = tokio::task::spawn_blocking(move || {
-        let mut run = run;
-        run.output().unwrap()
-    })
-    .await
-    .unwrap();
+    let mut run = crawl(&data, &site);
+    let output = tokio::task::spawn_blocking(move || run.output().unwrap()).await.unwrap();
     let said = failed_clearly(&output, &["no space left", &data_str, "run the same command"]);
     eprintln!("a full disk: {said}");
     // Room again (sled cannot even open its database on a full disk).
@@ -134,15 +134,42 @@ async fn a_crawl_that_fills_its_disk_stops_clearly_and_resumes_once_there_is_roo
     };
 
     // The same command resumes and finishes, nothing corrupted.
-    let run = crawl(&data, &site);
-    let report: serde_json::Value = serde_json::from_str(&ok(tokio::task::spawn_blocking(move || {
-        let mut run = run;
-        run.output().unwrap()
-    })
-    .await
-    .unwrap()))
-    .unwrap();
+    let mut run = crawl(&data, &site);
+    let report: serde_json::Value =
+        serde_json::from_str(&ok(tokio::task::spawn_blocking(move || run.output().unwrap()).await.unwrap())).unwrap();
     assert_eq!(report["job"]["status"], "completed", "{report}");
+    assert_eq!(report["job"]["counters"]["errors"], 0, "{report}");
+    assert!(report["job"]["counters"]["pages"].as_u64().unwrap() > committed);
+    complete_and_sound(&data, &site);
+}
+
+/// Only the blob store fills up (the database has room): the capture that
+/// cannot be stored stops the job, and no page is recorded as failed for it
+/// (a failed page is done: a resume would never fetch it again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_blob_store_blames_no_page_and_the_resume_fetches_every_one() {
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("data");
+    let blobs = data.join("blobs");
+    let Some(disk) = Tmpfs::mount_at(parent, blobs.clone(), 256) else { return };
+    let site = start_site(150).await;
+    let mut run = crawl(&data, &site);
+    let output = tokio::task::spawn_blocking(move || run.output().unwrap()).await.unwrap();
+    let said = failed_clearly(&output, &["no space left", &blobs.display().to_string(), "run the same command"]);
+    eprintln!("a full blob store: {said}");
+    let committed = {
+        let store = Store::open(&data.join("db")).unwrap();
+        let job = &store.jobs().unwrap()[0];
+        let errors: Vec<_> = store.frontier(&job.id).unwrap().errors().collect();
+        assert!(errors.is_empty(), "no page is blamed for our disk: {errors:?}");
+        all_listings_sealed(&store);
+        job.counters.pages
+    };
+    disk.remount("size=256m");
+    let mut run = crawl(&data, &site);
+    let out = ok(tokio::task::spawn_blocking(move || run.output().unwrap()).await.unwrap());
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((report["resumed"].as_bool(), report["job"]["status"].as_str()), (Some(true), Some("completed")));
     assert_eq!(report["job"]["counters"]["errors"], 0, "{report}");
     assert!(report["job"]["counters"]["pages"].as_u64().unwrap() > committed);
     complete_and_sound(&data, &site);
@@ -171,13 +198,8 @@ async fn a_read_only_data_dir_is_refused_before_any_work_and_left_unchanged() {
     let Some(disk) = Tmpfs::mount(64 * 1024) else { return };
     let site = start_site(30).await;
     let data = disk.dir.join("data");
-    let run = crawl(&data, &site);
-    ok(tokio::task::spawn_blocking(move || {
-        let mut run = run;
-        run.output().unwrap()
-    })
-    .await
-    .unwrap());
+    let mut run = crawl(&data, &site);
+    ok(tokio::task::spawn_blocking(move || run.output().unwrap()).await.unwrap());
     let before = snapshot(&data);
     let served = site.served_now();
 
