@@ -274,11 +274,7 @@ async fn a_crawl_and_its_flagging_killed_at_random_points_lose_and_repeat_nothin
         ledger_verifies(&data);
 
         // Flagging, killed once at a random moment of its run, then run to the end twice.
-        let flag = || {
-            let mut c = spotcheck(&data);
-            c.args(["flag", "--today", "2026-06-01"]);
-            c
-        };
+        let flag = || station::flag(&data);
         let mut child = flag().stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         tokio::time::sleep(tally.delay(flag_took.as_millis() as u64 * 6 / 5)).await;
         if tally.kill(&mut child, "flag") {

@@ -16,6 +16,8 @@ mod tsa;
 use spotcheck::market::{self, Market, MarketConfig};
 use spotcheck::store::Store;
 
+#[path = "support/site.rs"]
+mod site;
 #[path = "support/station.rs"]
 mod station;
 use station::{all_listings_sealed, exports, ledger_verifies, ok, some_findings, spotcheck};
@@ -213,20 +215,12 @@ async fn a_crawl_with_a_tsa_ends_with_a_timestamped_checkpoint() {
 /// the rerun stores them without sealing them a second time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flagging_killed_between_sealing_and_storing_seals_each_finding_once() {
-    let market = Arc::new(Market::new(MarketConfig { seed: 4, listings: 120, count_hits: false }));
-    let (addr, _server) = market::serve(Arc::clone(&market), ([127, 0, 0, 1], 0).into()).await.unwrap();
-    let base = url::Url::parse(&format!("http://{addr}/")).unwrap();
-    let entry = market.entry_urls(&base).into_iter().find(|(a, _)| a == "sample-mall").unwrap().1.to_string();
+    let site = site::start_site_seeded(4, 120).await;
+    let (host_port, entry) = (site.host_port(), site.entry("sample-mall"));
     let dir = tempfile::tempdir().unwrap();
-    let mut crawl = spotcheck(dir.path());
-    crawl.env("SPOTCHECK_ALLOW_HOSTS", addr.to_string());
-    crawl.args(["crawl", "--adapter", "sample-mall", "--seed-url", &entry, "--no-politeness"]);
-    ok(tokio::task::spawn_blocking(move || crawl.output().unwrap()).await.unwrap());
-    let flag = || {
-        let mut c = spotcheck(dir.path());
-        c.args(["flag", "--today", "2026-06-01"]);
-        c
-    };
+    let data = dir.path().to_path_buf();
+    tokio::task::spawn_blocking(move || station::crawl_mall(&data, &host_port, &entry)).await.unwrap();
+    let flag = || station::flag(dir.path());
     let census = || {
         let store = Store::open(&dir.path().join("db")).unwrap();
         let stored = spotcheck::findings::FindingStore::open(&store).unwrap().len();

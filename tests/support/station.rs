@@ -124,13 +124,25 @@ pub fn blobs_rehash(blobs: &Path) -> usize {
 }
 
 /// Crawls the sample marketplace's mall at `entry` (a loopback server at
-/// `host_port`) and flags what was stored: a station with findings.
-pub fn crawl_and_flag(data: &Path, host_port: &str, entry: &str) {
+/// `host_port`) to the end.
+pub fn crawl_mall(data: &Path, host_port: &str, entry: &str) {
     let mut crawl = spotcheck(data);
     crawl.env("SPOTCHECK_ALLOW_HOSTS", host_port);
     crawl.args(["crawl", "--adapter", "sample-mall", "--seed-url", entry, "--no-politeness"]);
     ok(crawl.output().unwrap());
-    ok(spotcheck(data).args(["flag", "--today", "2026-06-01"]).output().unwrap());
+}
+
+/// `spotcheck flag` on a fixed evaluation date.
+pub fn flag(data: &Path) -> Command {
+    let mut c = spotcheck(data);
+    c.args(["flag", "--today", "2026-06-01"]);
+    c
+}
+
+/// [`crawl_mall`], then flags what was stored: a station with findings.
+pub fn crawl_and_flag(data: &Path, host_port: &str, entry: &str) {
+    crawl_mall(data, host_port, entry);
+    ok(flag(data).output().unwrap());
 }
 
 /// The ids of the first `n` findings of the station.
