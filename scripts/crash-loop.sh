@@ -29,10 +29,16 @@ grep '^crash-loop summary' "$log" | awk '
         for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
         it += f["iterations"]; kills += f["kills_landed"]; res += f["resumes"]
         lost += f["lost"]; dup += f["duplicates"]; red += f["redelivered"]; n++
+        np = split(f["phases"], ph, ",")
+        for (j = 1; j <= np; j++) { split(ph[j], x, "[:/]"); landed[x[1]] += x[2]; tried[x[1]] += x[3] }
+        na = split(f["at"], at, ",")
+        for (j = 1; j <= na; j++) { split(at[j], y, ":"); caught[y[1]] += y[2] }
     }
     END {
         printf "scenarios %d, iterations %d, kills landed %d, resumes %d, lost %d, duplicated %d, webhooks redelivered %d\n",
             n, it, kills, res, lost, dup, red
+        for (p in landed) printf "  phase %-8s kills landed %d of %d\n", p, landed[p], tried[p]
+        for (c in caught) printf "  caught at %-32s %d\n", c, caught[c]
     }'
 grep -E '^test .* (ok|FAILED)$' "$log" || true
 echo "log: $log"

@@ -74,6 +74,8 @@ struct Tally {
     iterations: usize,
     /// Kills attempted per phase, and how many landed on a live process.
     kills: BTreeMap<&'static str, (usize, usize)>,
+    /// Where landed kills caught the work, as seen in the data afterwards.
+    at: BTreeMap<&'static str, usize>,
     resumes: usize,
     lost: usize,
     /// Subjects recorded twice in the ledger (must stay 0).
@@ -95,6 +97,7 @@ impl Tally {
             rng: ChaCha8Rng::seed_from_u64(seed ^ salt),
             iterations: 0,
             kills: BTreeMap::new(),
+            at: BTreeMap::new(),
             resumes: 0,
             lost: 0,
             duplicates: 0,
@@ -117,14 +120,20 @@ impl Tally {
         landed
     }
 
+    /// Records where a landed kill caught the work.
+    fn caught(&mut self, point: &'static str) {
+        *self.at.entry(point).or_default() += 1;
+    }
+
     fn landed(&self) -> usize {
         self.kills.values().map(|k| k.1).sum()
     }
 
     fn print(&self) {
         let phases: Vec<String> = self.kills.iter().map(|(p, (n, l))| format!("{p}:{l}/{n}")).collect();
+        let at: Vec<String> = self.at.iter().map(|(p, n)| format!("{p}:{n}")).collect();
         println!(
-            "crash-loop summary scenario={} seed={} iterations={} kills_landed={} resumes={} lost={} duplicates={} redelivered={} phases={}",
+            "crash-loop summary scenario={} seed={} iterations={} kills_landed={} resumes={} lost={} duplicates={} redelivered={} phases={} at={}",
             self.scenario,
             self.seed,
             self.iterations,
@@ -133,7 +142,8 @@ impl Tally {
             self.lost,
             self.duplicates,
             self.redelivered,
-            phases.join(",")
+            phases.join(","),
+            at.join(",")
         );
     }
 }
@@ -230,6 +240,11 @@ async fn a_crawl_and_its_flagging_killed_at_random_points_lose_and_repeat_nothin
             }
             let finished;
             (committed, finished) = after_crawl_kill(&data, committed, &mut tally);
+            tally.caught(match (committed, finished) {
+                (_, true) => "crawl/after-finish",
+                (0, _) => "crawl/before-first-commit",
+                _ => "crawl/mid-crawl",
+            });
             if finished {
                 break; // killed while sealing the end of a finished job: the next run is a new one
             }
@@ -283,7 +298,13 @@ async fn a_crawl_and_its_flagging_killed_at_random_points_lose_and_repeat_nothin
             no_repeats(&census, &mut tally);
             // Sealed before stored: a stored finding always has its ledger entry.
             let stored = FindingStore::open(&store).unwrap().len();
-            assert!(stored <= census.count(EntryKind::Finding), "{stored} findings stored, fewer sealed: {census:?}");
+            let sealed = census.count(EntryKind::Finding);
+            assert!(stored <= sealed, "{stored} findings stored, fewer sealed: {census:?}");
+            tally.caught(match (sealed, stored) {
+                (0, _) => "flag/before-seal",
+                (s, t) if t < s => "flag/sealed-not-stored",
+                _ => "flag/after-store",
+            });
         }
         let started = Instant::now();
         let first = ok(flag().output().unwrap());
@@ -331,7 +352,7 @@ async fn a_capture_killed_at_random_points_leaves_no_half_blob_and_a_ledger_that
         if event_or_exit(&mut child, "the page served", || served(&site) > before).await {
             tokio::time::sleep(tally.delay(took.as_millis() as u64)).await;
         }
-        tally.kill(&mut child, "capture");
+        let landed = tally.kill(&mut child, "capture");
         let checked = blobs_rehash(&data.join("blobs"));
         {
             let store = Store::open(&data.join("db")).unwrap();
@@ -339,6 +360,9 @@ async fn a_capture_killed_at_random_points_leaves_no_half_blob_and_a_ledger_that
             no_repeats(&census, &mut tally);
             let now = census.count(EntryKind::Capture);
             assert!(now == sealed || now == sealed + 1, "{sealed} captures before, {now} after a kill");
+            if landed {
+                tally.caught(if now == sealed { "capture/before-seal" } else { "capture/after-seal" });
+            }
             sealed = now;
         }
         ledger_verifies(&data);
@@ -402,6 +426,13 @@ async fn a_bundle_export_killed_at_random_points_leaves_no_bundle_or_one_that_ve
             assert_eq!(now, exported, "no bundle under its name, so no export recorded");
         }
         assert!(landed || now == exported + 1, "a finished export is recorded");
+        if landed {
+            tally.caught(match (out.exists(), now > exported) {
+                (false, _) => "bundle/before-rename",
+                (true, false) => "bundle/renamed-not-recorded",
+                (true, true) => "bundle/recorded",
+            });
+        }
         ledger_verifies(&data);
         exported = now;
 
@@ -524,8 +555,15 @@ async fn webhooks_delivered_while_serve_is_killed_at_random_arrive_at_least_once
             {
                 tokio::time::sleep(tally.delay(15)).await;
             }
-            tally.kill(&mut serve.0, "webhook");
+            let landed = tally.kill(&mut serve.0, "webhook");
             delivered = outbox_after_kill(&data, &expected, &receiver, delivered);
+            if landed {
+                tally.caught(if receiver.ids().len() > delivered {
+                    "webhook/received-not-recorded" // these will be sent again
+                } else {
+                    "webhook/all-received-recorded"
+                });
+            }
         }
         // Serve until the outbox is empty, stopping gracefully (Ctrl-C) each time.
         for round in 0.. {
