@@ -291,7 +291,15 @@ async fn a_crawl_and_its_flagging_killed_at_random_points_lose_and_repeat_nothin
         // Flagging, killed once at a random moment of its run, then run to the end twice.
         let flag = || station::flag(&data);
         let mut child = flag().stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        tokio::time::sleep(tally.delay(flag_took.as_millis() as u64 * 6 / 5)).await;
+        // Half the kills anywhere in the run, half in its last tenth, where the
+        // findings are sealed and stored (a window of milliseconds).
+        let span = flag_took.as_millis() as u64;
+        let delay = if tally.rng.random_bool(0.5) {
+            tally.delay(span * 6 / 5)
+        } else {
+            Duration::from_millis(span * 9 / 10) + tally.delay(span / 5)
+        };
+        tokio::time::sleep(delay).await;
         if tally.kill(&mut child, "flag") {
             let store = Store::open(&data.join("db")).unwrap();
             let census = Census::of(&store);
