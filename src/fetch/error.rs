@@ -42,7 +42,9 @@ pub enum FetchError {
     IdleTimeout { url: String, idle: Duration },
 
     /// Any other transport failure (reset connection, malformed HTTP …).
-    #[error("http exchange with `{url}` failed: {source}")]
+    /// The message carries the whole cause chain: reqwest's own text alone
+    /// ("error decoding response body") does not say the peer reset.
+    #[error("http exchange with `{url}` failed: {}", with_causes(source))]
     Network {
         url: String,
         #[source]
@@ -146,6 +148,22 @@ impl FetchError {
             FetchError::Client(_) => None,
         }
     }
+}
+
+/// An error's message followed by each of its causes not already in it:
+/// `error decoding response body: … : connection reset by peer (os error 104)`.
+fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// The host part of a URL string, for messages (the whole string if unparsable).
