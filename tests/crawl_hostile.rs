@@ -150,11 +150,12 @@ async fn a_reset_a_silent_server_and_an_endless_trickle_each_fail_alone() {
     let ok = server.url("/ok").to_string();
     let reset = raw.url("/reset").to_string();
     let silent = raw.url("/silent").to_string();
-    // One byte every 50 ms: never idle for the 400 ms idle timeout, never done.
+    // One byte every 50 ms: never idle for the 1 s idle timeout (with room for a
+    // loaded machine), never done.
     let trickle = server.url("/trickle?every_ms=50").to_string();
-    let total = Duration::from_millis(1500);
+    let total = Duration::from_millis(2500);
     let fetch = FetchConfig {
-        read_idle_timeout: Duration::from_millis(400),
+        read_idle_timeout: Duration::from_secs(1),
         timeout: total,
         max_retries: 0,
         ..FetchConfig::default()
@@ -170,7 +171,7 @@ async fn a_reset_a_silent_server_and_an_endless_trickle_each_fail_alone() {
     assert_eq!((c.pages, c.errors, c.listings_new), (4, 3, 1), "{errors:?}");
     assert!(!errors.contains_key(&ok), "{errors:?}");
     for (url, needle) in
-        [(&reset, "failed"), (&silent, "timed out after 1s 500ms"), (&trickle, "timed out after 1s 500ms")]
+        [(&reset, "failed"), (&silent, "timed out after 2s 500ms"), (&trickle, "timed out after 2s 500ms")]
     {
         let error = errors.get(url).unwrap_or_else(|| panic!("{url}: no error recorded: {errors:?}"));
         assert!(error.contains(needle) && error.contains(url.as_str()), "{url}: `{error}` should say `{needle}`");
