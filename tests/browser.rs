@@ -283,8 +283,13 @@ async fn a_browser_killed_mid_job_is_relaunched_and_every_page_is_extracted() {
     let first_pid = pool.browser_pid().expect("the pool knows its chromium's pid");
 
     let job = site.spawn_js_job(&truth, &store, blobs, adapter, &pool);
-    // Once two pages have been served the job is mid-way: kill the browser.
+    // Once two pages have been served the job is mid-way: kill the browser,
+    // its whole process tree (renderers, GPU and utility processes), with SIGKILL.
     site.wait_js_served(2).await;
+    let tree: Vec<String> = spotcheck::browser::process_tree(first_pid).iter().map(u32::to_string).collect();
+    assert!(tree.len() > 1, "chromium runs child processes: {tree:?}");
+    // The children first (one may already be gone: no status check), then the browser itself.
+    let _ = std::process::Command::new("kill").arg("-KILL").args(&tree[1..]).status();
     let killed = std::process::Command::new("kill").args(["-KILL", &first_pid.to_string()]).status().unwrap();
     assert!(killed.success(), "kill -KILL {first_pid}");
 

@@ -7,64 +7,16 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 
-use axum::extract::Request;
-use axum::middleware::{self, Next};
-use axum::response::Response;
 use spotcheck::adapters::AdapterSet;
 use spotcheck::crawl::{run_job, RunOptions};
 use spotcheck::fetch::Politeness;
-use spotcheck::market::{Market, MarketConfig};
 use spotcheck::model::Listing;
 use spotcheck::store::{JobSpec, Store};
-use tokio::sync::watch;
-use url::Url;
 
-/// The sample marketplace on a loopback port, with a per-path request count
-/// that tests can wait on (no sleeping).
-struct Site {
-    market: Arc<Market>,
-    base: Url,
-    hits: Arc<Mutex<HashMap<String, u64>>>,
-    served: watch::Receiver<u64>,
-}
-
-async fn start_site(listings: u64) -> Site {
-    let market = Arc::new(Market::new(MarketConfig { seed: 7, listings, count_hits: false }));
-    let hits: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
-    let (tx, served) = watch::channel(0u64);
-    let tx = Arc::new(tx);
-    let counter = Arc::clone(&hits);
-    let app = Arc::clone(&market).router().layer(middleware::from_fn(move |req: Request, next: Next| {
-        let (counter, tx) = (Arc::clone(&counter), Arc::clone(&tx));
-        async move {
-            let key = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
-            let response: Response = next.run(req).await;
-            *counter.lock().unwrap().entry(key).or_default() += 1;
-            tx.send_modify(|n| *n += 1);
-            response
-        }
-    }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Site { market, base: Url::parse(&format!("http://{addr}/")).unwrap(), hits, served }
-}
-
-impl Site {
-    fn entry(&self, adapter: &str) -> String {
-        self.market.entry_urls(&self.base).into_iter().find(|(a, _)| a == adapter).unwrap().1.to_string()
-    }
-
-    fn truth_for(&self, platform: &str) -> Vec<spotcheck::market::TruthRecord> {
-        self.market.truth(&self.base).filter(|t| t.listing.platform == platform).collect()
-    }
-
-    fn hits(&self) -> HashMap<String, u64> {
-        self.hits.lock().unwrap().clone()
-    }
-}
+#[path = "support/site.rs"]
+mod site;
+use site::start_site;
 
 fn spec(adapter: &str, seed: String) -> JobSpec {
     JobSpec {
@@ -217,6 +169,7 @@ async fn a_crawl_killed_with_sigkill_resumes_without_loss_or_duplication() {
         let mut c = Command::new(env!("CARGO_BIN_EXE_spotcheck"));
         c.args(["--data-dir", &data, "crawl", "--adapter", "sample-mall", "--seed-url", &entry]);
         c.args(["--concurrency", "4", "--no-politeness", "--json"]);
+        c.env("SPOTCHECK_ALLOW_HOSTS", site.host_port());
         c.stdout(Stdio::piped()).stderr(Stdio::piped());
         c
     };
@@ -315,6 +268,7 @@ async fn ctrl_c_stops_cleanly_and_the_same_command_resumes() {
         let mut c = Command::new(env!("CARGO_BIN_EXE_spotcheck"));
         c.args(["--data-dir", &data, "crawl", "--adapter", "sample-duo", "--seed-url", &entry]);
         c.args(["--concurrency", "4", "--no-politeness", "--json"]);
+        c.env("SPOTCHECK_ALLOW_HOSTS", site.host_port());
         c.stdout(Stdio::piped()).stderr(Stdio::piped());
         c
     };

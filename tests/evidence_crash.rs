@@ -8,21 +8,19 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
-
-use evidence::ledger::EntryKind;
 
 #[path = "../evidence/tests/support/tsa.rs"]
 mod tsa;
 use spotcheck::market::{self, Market, MarketConfig};
 use spotcheck::store::Store;
 
-fn spotcheck(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_spotcheck"));
-    c.arg("--data-dir").arg(data);
-    c
-}
+#[path = "support/site.rs"]
+mod site;
+#[path = "support/station.rs"]
+mod station;
+use station::{all_listings_sealed, exports, ledger_verifies, ok, some_findings, spotcheck};
 
 /// Runs `command` until it reports reaching `failpoint`, then kills it with SIGKILL.
 fn kill_at(mut command: Command, failpoint: &str) {
@@ -45,25 +43,6 @@ fn kill_at(mut command: Command, failpoint: &str) {
     panic!("the process ended ({status}) without reaching `{failpoint}`: {}", seen.join("\n"));
 }
 
-fn ok(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-/// `evidence ledger verify --artifacts --json` passes; returns its report.
-fn ledger_verifies(data: &Path) -> serde_json::Value {
-    let out = ok(spotcheck(data).args(["evidence", "ledger", "verify", "--artifacts", "--json"]).output().unwrap());
-    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(report["problems"], serde_json::json!([]), "{report}");
-    report
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crawl_killed_between_ledger_and_commit_leaves_a_verifiable_ledger_and_resumes() {
     let market = Arc::new(Market::new(MarketConfig { seed: 3, listings: 300, count_hits: false }));
@@ -73,6 +52,7 @@ async fn a_crawl_killed_between_ledger_and_commit_leaves_a_verifiable_ledger_and
     let dir = tempfile::tempdir().unwrap();
     let crawl = || {
         let mut c = spotcheck(dir.path());
+        c.env("SPOTCHECK_ALLOW_HOSTS", addr.to_string());
         c.args([
             "crawl",
             "--adapter",
@@ -115,23 +95,6 @@ async fn a_crawl_killed_between_ledger_and_commit_leaves_a_verifiable_ledger_and
     assert_eq!(listings, market.truth(&base).filter(|t| t.listing.platform == "sample-mall").count());
 }
 
-/// Every stored listing's capture has a capture entry in the ledger; returns the listings.
-fn all_listings_sealed(store: &Store) -> usize {
-    let mut listings = 0;
-    for listing in store.latest_listings() {
-        let listing = listing.unwrap();
-        let capture = listing.capture_id.clone().unwrap();
-        let about = store.ledger().entries_about(&capture).unwrap();
-        assert!(
-            about.iter().any(|seq| store.ledger().entry(*seq).unwrap().kind == EntryKind::Capture),
-            "{} rests on capture {capture}, which is not in the ledger",
-            listing.key()
-        );
-        listings += 1;
-    }
-    listings
-}
-
 /// A demo station (crawled, flagged, sealed) in a temporary directory.
 fn demo_station(root: &Path) -> std::path::PathBuf {
     // A small demo may miss its score bar; only its station matters here.
@@ -144,28 +107,13 @@ fn demo_station(root: &Path) -> std::path::PathBuf {
     root.join("demo")
 }
 
-fn some_findings(data: &Path, n: usize) -> Vec<String> {
-    let out = ok(spotcheck(data).args(["evidence", "findings", "--json"]).output().unwrap());
-    out.lines()
-        .take(n)
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn a_bundle_killed_while_sealing_leaves_no_bundle_and_a_verifiable_ledger() {
     let root = tempfile::tempdir().unwrap();
     let data = demo_station(root.path());
     let findings = some_findings(&data, 5);
     let out = root.path().join("case.wacz");
-    let bundle = || {
-        let mut c = spotcheck(&data);
-        c.args(["evidence", "bundle", "--pdf", "never", "--pictures", "never", "--out"]).arg(&out);
-        for f in &findings {
-            c.args(["--finding", f]);
-        }
-        c
-    };
+    let bundle = || station::bundle(&data, &out, &findings);
     let exports_before = exports(&data);
     for failpoint in ["seal-after-custody", "bundle-before-rename"] {
         kill_at(bundle(), failpoint);
@@ -227,13 +175,6 @@ fn notices_killed_after_the_bundle_are_issued_on_the_rerun_over_a_bundle_that_ve
     ledger_verifies(&data);
 }
 
-/// Ledger entries recording an export.
-fn exports(data: &Path) -> usize {
-    let store = Store::open(&data.join("db")).unwrap();
-    let ledger = store.ledger();
-    (0..ledger.len().unwrap()).filter(|s| ledger.entry(*s).unwrap().kind == EntryKind::Export).count()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crawl_with_a_tsa_ends_with_a_timestamped_checkpoint() {
     let authority = tsa::TestTsa::start(tsa::KeyKind::EcP256);
@@ -243,6 +184,7 @@ async fn a_crawl_with_a_tsa_ends_with_a_timestamped_checkpoint() {
     let entry = market.entry_urls(&base).into_iter().find(|(a, _)| a == "sample-duo").unwrap().1.to_string();
     let dir = tempfile::tempdir().unwrap();
     let mut crawl = spotcheck(dir.path());
+    crawl.env("SPOTCHECK_ALLOW_HOSTS", addr.to_string());
     crawl.args([
         "crawl",
         "--adapter",
@@ -267,4 +209,34 @@ async fn a_crawl_with_a_tsa_ends_with_a_timestamped_checkpoint() {
         .unwrap());
     assert!(again.starts_with("spotcheck-checkpoint/1"), "{again}");
     assert_eq!(ledger_verifies(dir.path())["tokens"], 1);
+}
+
+/// Flagging killed after its findings are sealed but before they are stored:
+/// the rerun stores them without sealing them a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flagging_killed_between_sealing_and_storing_seals_each_finding_once() {
+    let site = site::start_site_seeded(4, 120).await;
+    let (host_port, entry) = (site.host_port(), site.entry("sample-mall"));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_path_buf();
+    tokio::task::spawn_blocking(move || station::crawl_mall(&data, &host_port, &entry)).await.unwrap();
+    let flag = || station::flag(dir.path());
+    let census = || {
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let stored = spotcheck::findings::FindingStore::open(&store).unwrap().len();
+        (stored, station::Census::of(&store))
+    };
+    kill_at(flag(), "findings-after-ledger-append");
+    let (stored, sealed) = census();
+    assert_eq!(stored, 0, "killed before storing");
+    let sealed_at_kill = sealed.count(evidence::ledger::EntryKind::Finding);
+    assert!(sealed_at_kill > 0, "the findings were sealed before the kill");
+    ledger_verifies(dir.path());
+
+    ok(flag().stdin(Stdio::null()).output().unwrap());
+    let (stored, sealed) = census();
+    assert_eq!(stored, sealed_at_kill, "every sealed finding is stored on the rerun");
+    assert_eq!(sealed.count(evidence::ledger::EntryKind::Finding), sealed_at_kill, "none sealed twice");
+    assert!(sealed.repeated.is_empty(), "{:?}", sealed.repeated);
+    ledger_verifies(dir.path());
 }

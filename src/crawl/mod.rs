@@ -56,6 +56,38 @@ pub enum CrawlError {
     Browser(#[from] crate::browser::BrowserError),
     #[error("the capture sync task stopped: {0}")]
     SyncTask(String),
+    /// The station's own disk failed (full, read-only, I/O error). The job
+    /// stops without blaming any page: every page committed so far is kept,
+    /// the pages in flight are fetched again when the same command resumes.
+    #[error(
+        "cannot write to `{}`: {reason}; the crawl stopped and kept every page committed so far: \
+         make room (or fix the data directory) and run the same command to resume",
+        dir.display()
+    )]
+    Storage { dir: std::path::PathBuf, reason: String },
+}
+
+impl CrawlError {
+    /// A failure of the station's own storage said as [`CrawlError::Storage`]
+    /// (naming the directory); every other error as it is.
+    fn storage_said_plainly(self, store: &Store) -> CrawlError {
+        use evidence::BlobError;
+        let blob = |e: &BlobError| match e {
+            BlobError::Io { action, path, source } => Some(CrawlError::Storage {
+                dir: path.parent().map_or_else(|| path.clone(), std::path::Path::to_path_buf),
+                reason: format!("{} (cannot {action} `{}`)", crate::store::io_reason(source), path.display()),
+            }),
+            _ => None,
+        };
+        let storage = match &self {
+            CrawlError::Store(e) => e
+                .io_error()
+                .map(|io| CrawlError::Storage { dir: store.path().to_path_buf(), reason: crate::store::io_reason(io) }),
+            CrawlError::Blobs(e) | CrawlError::Fetch(FetchError::Store { source: e, .. }) => blob(e),
+            _ => None,
+        };
+        storage.unwrap_or(self)
+    }
 }
 
 /// How a job runs (not part of what it is: changing these does not make a new job).
@@ -113,6 +145,24 @@ pub async fn run_job_with_browser(
     options: &RunOptions,
     browser: Option<BrowserPool>,
 ) -> Result<JobReport, CrawlError> {
+    match run(store, blobs, adapter, spec, options, browser).await {
+        Ok(report) => Ok(report),
+        Err(e) => {
+            // Keep what was committed before the failure (sled would flush on its own within 200 ms).
+            let _ = store.flush();
+            Err(e.storage_said_plainly(store))
+        }
+    }
+}
+
+async fn run(
+    store: &Store,
+    blobs: evidence::BlobStore,
+    adapter: Arc<Adapter>,
+    spec: JobSpec,
+    options: &RunOptions,
+    browser: Option<BrowserPool>,
+) -> Result<JobReport, CrawlError> {
     if !spec.keywords.is_empty() && !spec.search_url.as_deref().is_some_and(|t| t.contains("{keyword}")) {
         return Err(CrawlError::NoSearchUrl);
     }
@@ -161,7 +211,7 @@ pub async fn run_job_with_browser(
     let started = Instant::now();
     let pages_at_start = job.counters.pages;
     let concurrency = options.concurrency.max(1);
-    let (tx, mut rx) = mpsc::channel::<PageResult>(concurrency);
+    let (tx, mut rx) = mpsc::channel::<Result<PageResult, CrawlError>>(concurrency);
     let mut cursor = 0u64;
     // Pages are fetching (`inflight`), fetched and waiting for the next
     // capture sync (`ready`), or fetched and covered by the sync now running
@@ -215,12 +265,12 @@ pub async fn run_job_with_browser(
         tokio::select! {
             Some(result) = rx.recv(), if inflight > 0 => {
                 inflight -= 1;
-                ready.push(result);
+                ready.push(result?);
                 while ready.len() < MAX_BATCH && inflight > 0 {
                     match rx.try_recv() {
                         Ok(result) => {
                             inflight -= 1;
-                            ready.push(result);
+                            ready.push(result?);
                         }
                         Err(_) => break,
                     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use url::Url;
 
 use super::scope::{Admitted, Scope};
+use super::CrawlError;
 use crate::adapters::{Adapter, FetchMode};
 use crate::browser::BrowserPool;
 use crate::fetch::{FetchContext, FetchError, Fetcher};
@@ -20,21 +21,27 @@ pub struct PageContext {
     pub browser: Option<BrowserPool>,
 }
 
-/// Fetches and extracts one frontier entry. Never fails: a page that cannot be
-/// fetched or read becomes a `Failed` outcome with the reason, and the job goes on.
-pub async fn process(ctx: Arc<PageContext>, seq: u64, entry: FrontierEntry) -> PageResult {
+/// Fetches and extracts one frontier entry. A page that cannot be fetched or
+/// read becomes a `Failed` outcome with the reason, and the job goes on. Only
+/// the station's own storage failing (a full or read-only disk) is an error:
+/// that is not the page's fault, so it must not be recorded as failed (a
+/// resume would never fetch it again); the job stops instead.
+pub async fn process(ctx: Arc<PageContext>, seq: u64, entry: FrontierEntry) -> Result<PageResult, CrawlError> {
     let mut capture = None;
     let outcome = match fetch_and_extract(&ctx, &entry, &mut capture).await {
         Ok(outcome) => outcome,
         Err(PageError::Robots(e)) => PageOutcome::Failed { error: e, robots: true },
         Err(PageError::Other(e)) => PageOutcome::Failed { error: e, robots: false },
+        Err(PageError::Storage(e)) => return Err(e),
     };
-    PageResult { seq, url: entry.url, outcome, capture }
+    Ok(PageResult { seq, url: entry.url, outcome, capture })
 }
 
 enum PageError {
     Robots(String),
     Other(String),
+    /// Our disk, not the page.
+    Storage(CrawlError),
 }
 
 async fn fetch_and_extract(
@@ -94,6 +101,7 @@ async fn fetch(
 ) -> Result<Page, PageError> {
     let fetched = ctx.fetcher.fetch(url, &ctx.fetch).await.map_err(|e| match e {
         FetchError::RobotsDisallowed { .. } | FetchError::RobotsUnreachable { .. } => PageError::Robots(e.to_string()),
+        e @ FetchError::Store { .. } => PageError::Storage(e.into()),
         e => PageError::Other(e.to_string()),
     })?;
     *capture = Some(evidence::CaptureManifest::of(fetched.capture_id, &fetched.capture));
@@ -125,7 +133,10 @@ async fn render(
         pool.render(url, ctx.adapter.wait_for.as_deref()).await.map_err(|e| PageError::Other(e.to_string()))?;
     let (id, record) = crate::browser::seal(&rendered, ctx.fetcher.blobs(), ctx.fetcher.config(), &ctx.fetch)
         .await
-        .map_err(|e| PageError::Other(e.to_string()))?;
+        .map_err(|e| match e {
+            crate::browser::BrowserError::Store { source, .. } => PageError::Storage(source.into()),
+            e => PageError::Other(e.to_string()),
+        })?;
     *capture = Some(evidence::CaptureManifest::of(id, &record));
     if let Some(status) = rendered.status.filter(|s| !(200..300).contains(s)) {
         return Err(PageError::Other(format!("`{url}` answered http status {status} in the browser")));

@@ -26,7 +26,7 @@ pub enum FetchError {
     RobotsUnreachable { url: String, reason: String },
 
     /// The TCP/TLS connection could not be established.
-    #[error("cannot connect to `{url}`: {}", root_cause(source))]
+    #[error("cannot connect to `{url}`: {}", with_causes(source))]
     Connect {
         url: String,
         #[source]
@@ -42,7 +42,9 @@ pub enum FetchError {
     IdleTimeout { url: String, idle: Duration },
 
     /// Any other transport failure (reset connection, malformed HTTP …).
-    #[error("http exchange with `{url}` failed: {}", root_cause(source))]
+    /// The message carries the whole cause chain: reqwest's own text alone
+    /// ("error decoding response body") does not say the peer reset.
+    #[error("http exchange with `{url}` failed: {}", with_causes(source))]
     Network {
         url: String,
         #[source]
@@ -148,14 +150,20 @@ impl FetchError {
     }
 }
 
-/// What actually went wrong under reqwest's "error sending request": the
-/// innermost cause (a reset connection, too many response headers …).
-fn root_cause(error: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = error;
-    while let Some(next) = cause.source() {
-        cause = next;
+/// An error's message followed by each of its causes not already in it:
+/// `error decoding response body: … : connection reset by peer (os error 104)`.
+fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
     }
-    cause.to_string()
+    text
 }
 
 /// The host part of a URL string, for messages (the whole string if unparsable).

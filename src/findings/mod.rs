@@ -170,8 +170,17 @@ impl FindingStore {
                 fresh.push(record);
             }
         }
-        self.ledger.append(fresh.iter().map(FindingRecord::to_entry).collect())?;
+        // A run killed after sealing but before storing left its findings in
+        // the ledger only: store those now, do not seal them a second time.
+        let mut unsealed = Vec::new();
+        for record in &fresh {
+            if !self.sealed(&record.id)? {
+                unsealed.push(record.to_entry());
+            }
+        }
+        self.ledger.append(unsealed)?;
         self.ledger.flush()?;
+        evidence::failpoint("findings-after-ledger-append");
         let mut batch = sled::Batch::default();
         for record in &fresh {
             let json = serde_json::to_vec(record).map_err(|e| StoreError::Corrupt {
@@ -183,6 +192,16 @@ impl FindingStore {
         }
         self.tree.apply_batch(batch)?;
         Ok(Recorded { new: fresh.len() as u64, known })
+    }
+
+    /// Whether the ledger already holds a finding entry for `id`.
+    fn sealed(&self, id: &str) -> Result<bool, StoreError> {
+        for seq in self.ledger.entries_about(id)? {
+            if self.ledger.entry(seq)?.kind == evidence::ledger::EntryKind::Finding {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     pub fn get(&self, id: &str) -> Result<Option<FindingRecord>, StoreError> {

@@ -25,7 +25,7 @@ use crate::model::{Listing, Shop};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the database at `{path}`: {source}")]
+    #[error("cannot open the database at `{}`: {}", path.display(), sled_reason(source))]
     Open {
         path: PathBuf,
         #[source]
@@ -41,6 +41,37 @@ pub enum StoreError {
     Ledger(#[from] evidence::ledger::LedgerError),
 }
 
+impl StoreError {
+    /// The operating system's error underneath, when the database's own
+    /// storage failed (disk full, read-only, I/O error), not its contents.
+    pub fn io_error(&self) -> Option<&std::io::Error> {
+        match self {
+            StoreError::Open { source: sled::Error::Io(e), .. }
+            | StoreError::Db(sled::Error::Io(e))
+            | StoreError::Ledger(evidence::ledger::LedgerError::Sled(sled::Error::Io(e))) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// What went wrong with a file system, in words (lowercase, for messages):
+/// a full or read-only disk said plainly, anything else as the OS says it.
+pub fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::StorageFull => "no space left on device".to_string(),
+        std::io::ErrorKind::ReadOnlyFilesystem => "read-only file system".to_string(),
+        std::io::ErrorKind::PermissionDenied => format!("permission denied ({e})"),
+        _ => e.to_string(),
+    }
+}
+
+fn sled_reason(e: &sled::Error) -> String {
+    match e {
+        sled::Error::Io(io) => io_reason(io),
+        e => e.to_string(),
+    }
+}
+
 impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
     fn from(e: sled::transaction::TransactionError<StoreError>) -> StoreError {
         match e {
@@ -53,6 +84,8 @@ impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
 /// The open database. Cheap to clone (sled handles are reference-counted).
 #[derive(Clone)]
 pub struct Store {
+    /// The database's directory (for messages).
+    path: PathBuf,
     db: sled::Db,
     listing_versions: Tree,
     listing_heads: Tree,
@@ -87,6 +120,7 @@ impl Store {
             }
         };
         Ok(Store {
+            path: dir.to_path_buf(),
             listing_versions: db.open_tree("listing_versions")?,
             listing_heads: db.open_tree("listing_heads")?,
             shop_versions: db.open_tree("shop_versions")?,
@@ -96,6 +130,11 @@ impl Store {
             ledger: evidence::ledger::Ledger::open(&db)?,
             db,
         })
+    }
+
+    /// The database's directory.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The evidence ledger (in this database).

@@ -48,8 +48,21 @@ impl Drop for Served {
 /// Starts `spotcheck serve --addr 127.0.0.1:0 --platforms PLATFORMS EXTRA…` on
 /// `data` and returns it with its base URL, read from the first stdout line.
 pub async fn spotcheck_serve(data: &std::path::Path, platforms: &std::path::Path, extra: &[&str]) -> (Served, String) {
+    spotcheck_serve_with_env(data, platforms, extra, &[]).await
+}
+
+/// [`spotcheck_serve`] with these environment variables set for the process
+/// (e.g. `SPOTCHECK_ALLOW_HOSTS` for a loopback webhook receiver). Not every
+/// test file that shares this uses it.
+#[allow(dead_code)]
+pub async fn spotcheck_serve_with_env(
+    data: &std::path::Path,
+    platforms: &std::path::Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Served, String) {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_spotcheck"));
-    command.stderr(std::process::Stdio::null());
+    command.envs(env.iter().copied()).stderr(std::process::Stdio::null());
     spotcheck_serve_as(command, data, platforms, extra).await
 }
 

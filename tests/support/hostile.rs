@@ -32,6 +32,14 @@
 //! | `/gbk` | a GBK page declaring its charset in `<meta>` only |
 //! | `/cookie/set`, `/cookie/need` | sets a session cookie; 403 without it |
 //! | `/cookie/members` | 302 to `/cookie/login` (which sets the cookie and sends you back) unless logged in |
+//!
+//! Faults below HTTP need a raw socket: [`RawServer`] (its own port) answers
+//!
+//! | path | behaviour |
+//! |---|---|
+//! | `/robots.txt` | 404 (everything allowed) |
+//! | `/reset` | headers promising 64 KiB, 1 KiB of body, then a TCP RST (`SO_LINGER` 0) |
+//! | `/silent` | accepts, reads the request, never answers (the socket stays open) |
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -318,5 +326,70 @@ async fn cookie_members(headers: HeaderMap) -> Response {
         html("<p>members area</p>")
     } else {
         redirect("/cookie/login")
+    }
+}
+
+/// A raw TCP server for faults below HTTP (see the module docs).
+pub struct RawServer {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RawServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The part of `/reset`'s body sent before the reset.
+pub const RESET_SENT: usize = 1024;
+
+impl RawServer {
+    /// Binds 127.0.0.1:0 and serves in a background task.
+    pub async fn start() -> RawServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let task = tokio::spawn(async move {
+            // Silent connections are kept here, open, until the server is dropped.
+            let held = Arc::new(Mutex::new(Vec::new()));
+            while let Ok((socket, _)) = listener.accept().await {
+                let held = held.clone();
+                tokio::spawn(async move { raw_exchange(socket, held).await });
+            }
+        });
+        RawServer { addr, task }
+    }
+
+    pub fn url(&self, path: &str) -> url::Url {
+        url::Url::parse(&format!("http://{}{}", self.addr, path)).expect("valid test url")
+    }
+}
+
+async fn raw_exchange(mut socket: tokio::net::TcpStream, held: Arc<Mutex<Vec<tokio::net::TcpStream>>>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut request = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        match socket.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+    }
+    let line = String::from_utf8_lossy(&request);
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    match path.as_str() {
+        "/reset" => {
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 65536\r\n\r\n";
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = socket.write_all(&[b'x'; RESET_SENT]).await;
+            let _ = socket.flush().await;
+            // Closing with a zero linger sends RST instead of FIN.
+            let _ = socket.set_zero_linger();
+            drop(socket);
+        }
+        "/silent" => held.lock().expect("held lock").push(socket),
+        _ => {
+            let _ = socket.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+        }
     }
 }
