@@ -16,6 +16,11 @@ pub enum FetchError {
     #[error("cannot fetch `{url}`: {reason}")]
     InvalidUrl { url: String, reason: &'static str },
 
+    /// The network policy refuses the target (a non-public address the
+    /// operator did not allow, or a scheme other than http(s)); never retried.
+    #[error("refusing to fetch `{url}`: {reason} (not a public address; an operator can allow a host with --allow-host)")]
+    Blocked { url: String, reason: String },
+
     /// The host's robots.txt disallows the URL for the `spotcheck` user agent.
     #[error("robots.txt of `{}` disallows `{url}`", host_of(url))]
     RobotsDisallowed { url: String },
@@ -129,6 +134,7 @@ impl FetchError {
     pub fn url(&self) -> Option<&str> {
         match self {
             FetchError::InvalidUrl { url, .. }
+            | FetchError::Blocked { url, .. }
             | FetchError::RobotsDisallowed { url }
             | FetchError::RobotsUnreachable { url, .. }
             | FetchError::Connect { url, .. }
