@@ -92,6 +92,7 @@ async fn each_hostile_page_fails_alone_and_the_job_completes() {
         read_idle_timeout: Duration::from_millis(150),
         timeout: Duration::from_secs(10),
         max_retries: 0,
+        network: loopback(),
         ..FetchConfig::default()
     };
     let options = RunOptions { concurrency: 4, politeness: Some(Politeness::unlimited()), fetch, quiet: true };
@@ -124,4 +125,10 @@ async fn each_hostile_page_fails_alone_and_the_job_completes() {
     }
     // The 2 GiB body was cut off at the limit, not read to the end.
     assert!(server.hit_count("/huge") == 1);
+}
+
+/// The loopback test servers of this file, allowed explicitly (the network
+/// guard refuses non-public addresses otherwise).
+fn loopback() -> spotcheck::fetch::NetworkPolicy {
+    spotcheck::fetch::NetworkPolicy::allowing(["127.0.0.1".parse().expect("an allow entry")])
 }

@@ -27,8 +27,15 @@ fn config() -> FetchConfig {
         default_politeness: Politeness::unlimited(),
         station: Some("station-test".into()),
         operators: vec!["inspector-1".into()],
+        network: loopback(),
         ..FetchConfig::default()
     }
+}
+
+/// The loopback test servers of this file, allowed explicitly (the network
+/// guard refuses non-public addresses otherwise).
+fn loopback() -> spotcheck::fetch::NetworkPolicy {
+    spotcheck::fetch::NetworkPolicy::allowing(["127.0.0.1".parse().expect("an allow entry")])
 }
 
 fn fetcher(config: FetchConfig) -> (Fetcher, tempfile::TempDir) {

@@ -72,8 +72,12 @@ impl Instance {
             .tempdir()
             .map_err(|e| launch_error(format!("cannot create a profile directory: {e}")))?;
         let network = proxy_flags(proxy.addr());
-        let args: Vec<&std::ffi::OsStr> =
-            CHROMIUM_FLAGS.iter().copied().chain(network.iter().map(String::as_str)).map(std::ffi::OsStr::new).collect();
+        let args: Vec<&std::ffi::OsStr> = CHROMIUM_FLAGS
+            .iter()
+            .copied()
+            .chain(network.iter().map(String::as_str))
+            .map(std::ffi::OsStr::new)
+            .collect();
         let options = LaunchOptions::default_builder()
             .path(Some(chromium.to_path_buf()))
             .user_data_dir(Some(profile.path().to_path_buf()))

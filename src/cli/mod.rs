@@ -30,6 +30,7 @@ pub mod findings;
 pub mod listings;
 pub mod live;
 pub mod market;
+pub mod network;
 pub mod notices;
 pub mod plans;
 pub mod report;

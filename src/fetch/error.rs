@@ -18,7 +18,9 @@ pub enum FetchError {
 
     /// The network policy refuses the target (a non-public address the
     /// operator did not allow, or a scheme other than http(s)); never retried.
-    #[error("refusing to fetch `{url}`: {reason} (not a public address; an operator can allow a host with --allow-host)")]
+    #[error(
+        "refusing to fetch `{url}`: {reason} (not a public address; an operator can allow a host with --allow-host)"
+    )]
     Blocked { url: String, reason: String },
 
     /// The host's robots.txt disallows the URL for the `spotcheck` user agent.

@@ -124,6 +124,17 @@ impl HostAllow {
     pub fn socket(addr: SocketAddr) -> HostAllow {
         HostAllow { host: AllowedHost::Ip(addr.ip().to_canonical()), port: Some(addr.port()) }
     }
+
+    /// The entry that allows exactly the host and port of `url` (a server
+    /// the command started itself, e.g. `http://127.0.0.1:PORT/`).
+    pub fn of_url(url: &Url) -> Option<HostAllow> {
+        let host = match url.host()? {
+            Host::Domain(d) => AllowedHost::Name(d.trim_end_matches('.').to_ascii_lowercase()),
+            Host::Ipv4(ip) => AllowedHost::Ip(IpAddr::V4(ip)),
+            Host::Ipv6(ip) => AllowedHost::Ip(IpAddr::V6(ip).to_canonical()),
+        };
+        Some(HostAllow { host, port: url.port_or_known_default() })
+    }
 }
 
 /// A refusal: the target and why, for [`super::FetchError::Blocked`] and the proxy's 403.
@@ -450,7 +461,10 @@ mod tests {
             ("http://127.0.0.1:8080/", "`127.0.0.1:8080` is a loopback address"),
             ("http://2130706433/", "`127.0.0.1:80` is a loopback address"),
             ("http://0x7f.1/", "`127.0.0.1:80` is a loopback address"),
-            ("http://169.254.169.254/latest/meta-data/", "`169.254.169.254:80` is a link-local address (cloud metadata)"),
+            (
+                "http://169.254.169.254/latest/meta-data/",
+                "`169.254.169.254:80` is a link-local address (cloud metadata)",
+            ),
             ("http://[::1]:81/", "`[::1]:81` is a loopback address"),
             ("http://[::ffff:127.0.0.1]/", "`[::ffff:127.0.0.1]:80` is a loopback address"),
             ("http://[fe80::1]/", "`[fe80::1]:80` is a link-local address"),

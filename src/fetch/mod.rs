@@ -325,6 +325,7 @@ impl Fetcher {
             RobotsRules::Rules(robot) if robot.allowed(url.as_str()) => Ok(()),
             RobotsRules::Rules(_) => Err(FetchError::RobotsDisallowed { url: url.to_string() }),
             RobotsRules::Unreachable(reason) => Err(FetchError::RobotsUnreachable { url: url.to_string(), reason }),
+            RobotsRules::Blocked(reason) => Err(FetchError::Blocked { url: url.to_string(), reason }),
         }
     }
 
@@ -340,6 +341,8 @@ impl Fetcher {
         for _ in 0..=5 {
             let ex = match self.inner.transport.send_with_retries(&current, robots::ROBOTS_MAX_BYTES).await {
                 Ok((ex, _)) => ex,
+                // The origin itself is refused (a redirect elsewhere is only robots.txt's problem).
+                Err(FetchError::Blocked { reason, .. }) if hops.is_empty() => return RobotsRules::Blocked(reason),
                 Err(e) => return RobotsRules::Unreachable(e.to_string()),
             };
             match redirect_target(&ex) {

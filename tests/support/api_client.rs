@@ -51,6 +51,7 @@ pub async fn spotcheck_serve(data: &std::path::Path, platforms: &std::path::Path
     use std::io::BufRead as _;
     let mut child = Served(
         std::process::Command::new(env!("CARGO_BIN_EXE_spotcheck"))
+            .env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1")
             .arg("--data-dir")
             .arg(data)
             .args(["serve", "--addr", "127.0.0.1:0", "--platforms"])
