@@ -237,8 +237,9 @@ async fn redirect_limits_loops_and_bad_locations_are_errors() {
     assert_eq!(err.to_string(), format!("redirect loop at `{}`", server.url("/redirect/loop/a")));
     assert_eq!(server.hit_count("/redirect/loop/a"), 1);
 
+    // A redirect to another scheme (here `mailto:`) is refused by the network policy.
     let err = get(&f, &server, "/redirect/nowhere").await.unwrap_err();
-    assert!(matches!(err, FetchError::BadRedirect { .. }), "{err}");
+    assert!(matches!(err, FetchError::Blocked { .. }), "{err}");
     assert!(!err.is_retryable());
 }
 

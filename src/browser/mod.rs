@@ -86,7 +86,7 @@ pub enum BrowserError {
     NoChromium,
     #[error("cannot launch chromium `{path}`: {reason}")]
     Launch { path: PathBuf, reason: String },
-    #[error("refusing to open `{url}` in the browser: {reason} (not a public address; an operator can allow a host with --allow-host)")]
+    #[error("refusing to open `{url}` in the browser: {reason} (only public http(s) addresses are opened unless an operator allows the host with --allow-host)")]
     Blocked { url: String, reason: String },
     #[error("cannot start the browser's network proxy: {0}")]
     Proxy(#[source] std::io::Error),

@@ -19,7 +19,7 @@ pub enum FetchError {
     /// The network policy refuses the target (a non-public address the
     /// operator did not allow, or a scheme other than http(s)); never retried.
     #[error(
-        "refusing to fetch `{url}`: {reason} (not a public address; an operator can allow a host with --allow-host)"
+        "refusing to fetch `{url}`: {reason} (only public http(s) addresses are fetched unless an operator allows the host with --allow-host)"
     )]
     Blocked { url: String, reason: String },
 
@@ -64,7 +64,7 @@ pub enum FetchError {
     #[error("redirect loop at `{url}`")]
     RedirectLoop { url: String },
 
-    /// A redirect whose `Location` is missing, unparsable or not http(s).
+    /// A redirect whose `Location` is unparsable or has no host (another scheme is [`FetchError::Blocked`]).
     #[error("bad redirect from `{url}` to `{location}`: {reason}")]
     BadRedirect { url: String, location: String, reason: String },
 
