@@ -526,6 +526,7 @@ fn zip_entries(bytes: &[u8]) -> HashMap<String, Vec<u8>> {
 
 /// The loopback test servers of this file, allowed explicitly (the network
 /// guard refuses non-public addresses otherwise).
+#[allow(clippy::expect_used)]
 fn loopback() -> spotcheck::fetch::NetworkPolicy {
     spotcheck::fetch::NetworkPolicy::allowing(["127.0.0.1".parse().expect("an allow entry")])
 }

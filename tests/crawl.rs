@@ -354,6 +354,7 @@ async fn ctrl_c_stops_cleanly_and_the_same_command_resumes() {
 
 /// The loopback test servers of this file, allowed explicitly (the network
 /// guard refuses non-public addresses otherwise).
+#[allow(clippy::expect_used)]
 fn loopback() -> spotcheck::fetch::NetworkPolicy {
     spotcheck::fetch::NetworkPolicy::allowing(["127.0.0.1".parse().expect("an allow entry")])
 }

@@ -129,6 +129,7 @@ async fn each_hostile_page_fails_alone_and_the_job_completes() {
 
 /// The loopback test servers of this file, allowed explicitly (the network
 /// guard refuses non-public addresses otherwise).
+#[allow(clippy::expect_used)]
 fn loopback() -> spotcheck::fetch::NetworkPolicy {
     spotcheck::fetch::NetworkPolicy::allowing(["127.0.0.1".parse().expect("an allow entry")])
 }
