@@ -23,7 +23,6 @@ struct MarketServer {
 impl MarketServer {
     fn start(extra: &[&str]) -> MarketServer {
         let mut child = Command::new(env!("CARGO_BIN_EXE_spotcheck"))
-            .env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1")
             .args(["market", "serve", "--addr", "127.0.0.1:0", "--listings", "120"])
             .args(extra)
             .stdout(Stdio::piped())
@@ -201,7 +200,6 @@ fn demo_runs_the_whole_loop_and_reports_success() {
 fn demo_serve_prints_a_console_url_with_a_ready_login() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_spotcheck"))
-        .env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1")
         .args(["--data-dir", dir.path().to_str().unwrap()])
         .args(["demo", "--listings", "300", "--pictures", "0", "--live-seconds", "0", "--no-enforcement"])
         .args(["--serve", "127.0.0.1:0"])

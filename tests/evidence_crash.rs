@@ -178,12 +178,8 @@ fn a_bundle_killed_while_sealing_leaves_no_bundle_and_a_verifiable_ledger() {
     // Run again: the bundle is written, recorded and verifies.
     ok(bundle().stdin(Stdio::null()).output().unwrap());
     assert!(out.exists());
-    let verdict = ok(Command::new(env!("CARGO_BIN_EXE_spotcheck"))
-        .env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1")
-        .args(["evidence", "verify"])
-        .arg(&out)
-        .output()
-        .unwrap());
+    let verdict =
+        ok(Command::new(env!("CARGO_BIN_EXE_spotcheck")).args(["evidence", "verify"]).arg(&out).output().unwrap());
     assert!(verdict.contains("VERIFIED"), "{verdict}");
     assert_eq!(exports(&data), exports_before + 1, "the finished bundle's export is recorded once");
     ledger_verifies(&data);
@@ -222,12 +218,8 @@ fn notices_killed_after_the_bundle_are_issued_on_the_rerun_over_a_bundle_that_ve
     for n in issued["notices"].as_array().unwrap() {
         assert_eq!(n["evidence_sha256"], sha.as_str(), "the notice names the bundle that exists");
     }
-    let verdict = ok(Command::new(env!("CARGO_BIN_EXE_spotcheck"))
-        .env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1")
-        .args(["evidence", "verify"])
-        .arg(&bundle)
-        .output()
-        .unwrap());
+    let verdict =
+        ok(Command::new(env!("CARGO_BIN_EXE_spotcheck")).args(["evidence", "verify"]).arg(&bundle).output().unwrap());
     assert!(verdict.contains("VERIFIED"), "{verdict}");
     // A third run issues nothing new and seals nothing.
     let again: serde_json::Value = serde_json::from_str(&ok(issue().stdin(Stdio::null()).output().unwrap())).unwrap();

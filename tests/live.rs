@@ -391,7 +391,6 @@ async fn the_live_watch_command_reports_and_ctrl_c_still_seals() {
     assert!(stdout.contains("stopped early (Ctrl-C)") && stdout.contains("session artifact sha256"), "{stdout}");
 
     let verify = tokio::process::Command::new(bin)
-        .env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1")
         .args(["--data-dir", data, "evidence", "ledger", "verify"])
         .output()
         .await

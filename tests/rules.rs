@@ -186,7 +186,6 @@ fn rules_eval_prints_findings_for_a_listing_on_stdin() {
         "shop": { "shop_id": "3", "operator_name": "某公司", "uscc": "91330100716105852G" }
     });
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_spotcheck"))
-        .env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1")
         .args(["rules", "eval", "-", "--today", "2025-11-20"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
