@@ -167,9 +167,14 @@ impl BrowserPool {
     /// Renders `url` in a pooled tab, waiting for `wait_for` (a CSS selector)
     /// when given. A crash or hang relaunches the browser and retries once.
     pub async fn render(&self, url: &Url, wait_for: Option<&str>) -> Result<Rendered, BrowserError> {
-        // The proxy would refuse it too, but with a browser error page for evidence.
-        if let Err(b) = self.inner.config.network.check_url(url).await {
-            return Err(BrowserError::Blocked { url: url.to_string(), reason: b.reason });
+        // The proxy would refuse a blocked address too, but with a browser
+        // error page for evidence. `data:` and `about:` pages reach no
+        // network themselves (what they load goes through the proxy); any
+        // other scheme (`file:`, `chrome:` …) is refused.
+        if !matches!(url.scheme(), "data" | "about") {
+            if let Err(b) = self.inner.config.network.check_url(url).await {
+                return Err(BrowserError::Blocked { url: url.to_string(), reason: b.reason });
+            }
         }
         let _permit = self.inner.permits.acquire().await.map_err(|_| BrowserError::Closed)?;
         match self.attempt(url, wait_for).await {

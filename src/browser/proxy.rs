@@ -147,7 +147,10 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Response<Bo
 fn answer(status: StatusCode, text: String) -> Response<Body> {
     let mut response = Response::new(Body::from(text));
     *response.status_mut() = status;
-    response.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain"));
+    let headers = response.headers_mut();
+    headers.insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain"));
+    // A refused tunnel is not kept open for another try.
+    headers.insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("close"));
     response
 }
 
@@ -253,4 +256,88 @@ async fn pump(
         activity.send_replace(());
     }
     let _ = to.shutdown().await;
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::fetch::HostAllow;
+
+    /// A loopback server answering every request with `hello` (and counting connections).
+    async fn origin() -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = Arc::clone(&count);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let mut got = Vec::new();
+                    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => got.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello";
+                    let _ = stream.write_all(answer).await;
+                });
+            }
+        });
+        (addr, count)
+    }
+
+    async fn exchange(proxy: SocketAddr, head: String, then: Option<&str>) -> String {
+        let mut stream = TcpStream::connect(proxy).await.unwrap();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        if let Some(more) = then {
+            // The tunnel's 200 comes first; then speak through it.
+            let mut buf = vec![0u8; 1024];
+            let n = stream.read(&mut buf).await.unwrap();
+            let first = String::from_utf8_lossy(&buf[..n]).to_string();
+            assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+            stream.write_all(more.as_bytes()).await.unwrap();
+        }
+        let mut out = Vec::new();
+        stream.read_to_end(&mut out).await.unwrap();
+        String::from_utf8_lossy(&out).to_string()
+    }
+
+    #[tokio::test]
+    async fn forwards_and_tunnels_to_allowed_targets_and_refuses_the_rest_unconnected() {
+        let (allowed, allowed_hits) = origin().await;
+        let (other, other_hits) = origin().await;
+        let proxy = GuardProxy::start(NetworkPolicy::allowing([HostAllow::socket(allowed)])).unwrap();
+        let get = |target: SocketAddr| {
+            format!("GET http://{target}/x HTTP/1.1\r\nHost: {target}\r\nProxy-Connection: keep-alive\r\nConnection: close\r\n\r\n")
+        };
+
+        let forwarded = exchange(proxy.addr(), get(allowed), None).await;
+        assert!(forwarded.starts_with("HTTP/1.1 200") && forwarded.ends_with("hello"), "{forwarded}");
+        assert_eq!(proxy.peer("127.0.0.1", allowed.port()), Some(allowed));
+
+        let connect = |target: SocketAddr| format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n");
+        let inner = "GET /y HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        let tunnelled = exchange(proxy.addr(), connect(allowed), Some(inner)).await;
+        assert!(tunnelled.contains("HTTP/1.1 200 OK") && tunnelled.ends_with("hello"), "{tunnelled}");
+
+        for head in [
+            get(other),
+            connect(other),
+            "GET http://169.254.169.254/latest/meta-data/ HTTP/1.1\r\nHost: 169.254.169.254\r\nConnection: close\r\n\r\n"
+                .to_string(),
+            format!("GET http://localhost:{}/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", other.port()),
+        ] {
+            let refused = exchange(proxy.addr(), head.clone(), None).await;
+            assert!(refused.starts_with("HTTP/1.1 403"), "{head}: {refused}");
+            assert!(refused.contains("blocked by spotcheck's network policy"), "{refused}");
+        }
+        let odd = exchange(proxy.addr(), "GET /relative HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".into(), None);
+        assert!(odd.await.starts_with("HTTP/1.1 400"));
+        assert_eq!(other_hits.load(std::sync::atomic::Ordering::SeqCst), 0, "no connection to a refused target");
+        assert_eq!(allowed_hits.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
 }
