@@ -267,6 +267,7 @@ async fn cli_check_and_extract() {
         url_as: Some(url),
         adapters: Some(fixtures().join("good")),
         all: false,
+        network: Default::default(),
     };
     let scratch = tempfile::tempdir().unwrap();
     let data = spotcheck::config::DataDir::new(scratch.path());

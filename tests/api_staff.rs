@@ -893,7 +893,13 @@ async fn spotcheck_serve_delivers_a_webhook_exactly_once_across_a_sigkill() {
 
 /// Runs the real binary on `data`: (success, stdout, stderr).
 fn cli(data: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(BIN).arg("--data-dir").arg(data).args(args).output().unwrap();
+    let out = Command::new(BIN)
+        .env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1")
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap();
     (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
 }
 

@@ -102,9 +102,14 @@ fn require_chromium() {
 
 async fn pool(tabs: usize) -> BrowserPool {
     require_chromium();
-    BrowserPool::launch(BrowserConfig { tabs, page_timeout: Duration::from_secs(20), ..BrowserConfig::default() })
-        .await
-        .unwrap()
+    BrowserPool::launch(BrowserConfig {
+        tabs,
+        page_timeout: Duration::from_secs(20),
+        network: loopback(),
+        ..BrowserConfig::default()
+    })
+    .await
+    .unwrap()
 }
 
 fn spec(seeds: Vec<String>) -> JobSpec {
@@ -112,7 +117,8 @@ fn spec(seeds: Vec<String>) -> JobSpec {
 }
 
 fn options() -> RunOptions {
-    RunOptions { concurrency: 4, politeness: Some(Politeness::unlimited()), quiet: true, ..RunOptions::default() }
+    let fetch = FetchConfig { network: loopback(), ..FetchConfig::default() };
+    RunOptions { concurrency: 4, politeness: Some(Politeness::unlimited()), quiet: true, fetch }
 }
 
 fn stored_listings(store: &Store) -> HashMap<String, Listing> {
@@ -171,7 +177,7 @@ async fn script_only_items_are_read_through_the_browser_and_match_the_ground_tru
 
     // Plain HTTP sees the shell only: no listing, a drift error.
     let blobs = evidence::BlobStore::open(dir.path().join("blobs")).unwrap();
-    let fetcher = Fetcher::new(FetchConfig::default(), blobs.clone()).unwrap();
+    let fetcher = Fetcher::new(FetchConfig { network: loopback(), ..FetchConfig::default() }, blobs.clone()).unwrap();
     let plain = fetcher.fetch(&site.js_url(&truth[0]), &FetchContext::default()).await.unwrap();
     assert_eq!(plain.status, 200);
     match adapter.extract(&plain.final_url, &plain.body) {
@@ -323,7 +329,11 @@ async fn spotcheck_capture_browser_seals_the_page_end_to_end() {
     ]
     .map(str::to_string);
     let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_spotcheck")).args(args).output().unwrap()
+        std::process::Command::new(env!("CARGO_BIN_EXE_spotcheck"))
+            .env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1")
+            .args(args)
+            .output()
+            .unwrap()
     })
     .await
     .unwrap();
@@ -365,6 +375,7 @@ async fn a_hung_browser_is_detected_by_the_page_deadline_and_replaced() {
     let pool = BrowserPool::launch(BrowserConfig {
         tabs: 2,
         page_timeout: Duration::from_secs(4),
+        network: loopback(),
         ..BrowserConfig::default()
     })
     .await
@@ -408,7 +419,11 @@ async fn the_browser_honours_robots_txt_unless_a_reason_is_recorded() {
             .map(|s| s.to_string())
             .collect();
         args.extend(extra.iter().map(|s| s.to_string()));
-        std::process::Command::new(env!("CARGO_BIN_EXE_spotcheck")).args(args).output().unwrap()
+        std::process::Command::new(env!("CARGO_BIN_EXE_spotcheck"))
+            .env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1")
+            .args(args)
+            .output()
+            .unwrap()
     };
     let refused = tokio::task::block_in_place(|| run(&[]));
     assert!(!refused.status.success(), "a disallowed page must not be captured");
@@ -477,7 +492,11 @@ async fn a_bundled_finding_drawn_over_http_gets_a_picture() {
     ]
     .map(str::to_string);
     let run = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_spotcheck")).args(args).output().unwrap()
+        std::process::Command::new(env!("CARGO_BIN_EXE_spotcheck"))
+            .env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1")
+            .args(args)
+            .output()
+            .unwrap()
     })
     .await
     .unwrap();
@@ -508,4 +527,11 @@ async fn a_bundled_finding_drawn_over_http_gets_a_picture() {
 fn zip_entries(bytes: &[u8]) -> HashMap<String, Vec<u8>> {
     let package = evidence::wacz::read_package_bytes(bytes, &Default::default()).unwrap();
     package.files.into_iter().collect()
+}
+
+/// The loopback test servers of this file, allowed explicitly (the network
+/// guard refuses non-public addresses otherwise).
+#[allow(clippy::expect_used)]
+fn loopback() -> spotcheck::fetch::NetworkPolicy {
+    spotcheck::fetch::NetworkPolicy::allowing(["127.0.0.1".parse().expect("an allow entry")])
 }

@@ -24,6 +24,7 @@ use open_demo::open_findings_demo as demo;
 
 fn run(data: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
+        .env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1")
         .args(["--data-dir", data.to_str().unwrap(), "--operator", "王伟", "--operator", "李娜"])
         .args(args)
         .output()

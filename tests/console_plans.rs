@@ -68,7 +68,11 @@ async fn start_with(options: Option<RunnerOptions>) -> Console {
         data.clone(),
         Identity::default(),
         AdapterSet::builtin(),
-        options.clone().unwrap_or_default(),
+        // The test marketplace is on loopback: allowed explicitly.
+        RunnerOptions {
+            network: spotcheck::fetch::NetworkPolicy::allowing(["127.0.0.1".parse().unwrap()]),
+            ..options.clone().unwrap_or_default()
+        },
     )
     .unwrap();
     let mut state = ConsoleState::open(api, data.clone()).unwrap();

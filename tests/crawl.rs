@@ -33,7 +33,8 @@ fn spec(adapter: &str, seed: String) -> JobSpec {
 }
 
 fn options(concurrency: usize) -> RunOptions {
-    RunOptions { concurrency, politeness: Some(Politeness::unlimited()), quiet: true, ..RunOptions::default() }
+    let fetch = spotcheck::fetch::FetchConfig { network: loopback(), ..Default::default() };
+    RunOptions { concurrency, politeness: Some(Politeness::unlimited()), quiet: true, fetch }
 }
 
 fn stored_listings(store: &Store) -> HashMap<String, Listing> {
@@ -167,6 +168,7 @@ async fn a_crawl_killed_with_sigkill_resumes_without_loss_or_duplication() {
     let entry = site.entry("sample-mall");
     let command = || {
         let mut c = Command::new(env!("CARGO_BIN_EXE_spotcheck"));
+        c.env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1");
         c.args(["--data-dir", &data, "crawl", "--adapter", "sample-mall", "--seed-url", &entry]);
         c.args(["--concurrency", "4", "--no-politeness", "--json"]);
         c.env("SPOTCHECK_ALLOW_HOSTS", site.host_port());
@@ -266,6 +268,7 @@ async fn ctrl_c_stops_cleanly_and_the_same_command_resumes() {
     let entry = site.entry("sample-duo");
     let command = || {
         let mut c = Command::new(env!("CARGO_BIN_EXE_spotcheck"));
+        c.env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1");
         c.args(["--data-dir", &data, "crawl", "--adapter", "sample-duo", "--seed-url", &entry]);
         c.args(["--concurrency", "4", "--no-politeness", "--json"]);
         c.env("SPOTCHECK_ALLOW_HOSTS", site.host_port());
@@ -301,4 +304,11 @@ async fn ctrl_c_stops_cleanly_and_the_same_command_resumes() {
     assert_eq!(refetched, 0, "a clean stop leaves nothing to fetch twice");
     let store = Store::open(&dir.path().join("db")).unwrap();
     assert_eq!(stored_listings(&store).len(), site.truth_for("sample-duo").len());
+}
+
+/// The loopback test servers of this file, allowed explicitly (the network
+/// guard refuses non-public addresses otherwise).
+#[allow(clippy::expect_used)]
+fn loopback() -> spotcheck::fetch::NetworkPolicy {
+    spotcheck::fetch::NetworkPolicy::allowing(["127.0.0.1".parse().expect("an allow entry")])
 }

@@ -103,6 +103,7 @@ async fn each_hostile_page_fails_alone_and_the_job_completes() {
         read_idle_timeout: Duration::from_millis(150),
         timeout: Duration::from_secs(10),
         max_retries: 0,
+        network: loopback(),
         ..FetchConfig::default()
     };
     let seeds = cases.iter().map(|(p, _)| server.url(p).to_string()).collect();
@@ -158,6 +159,7 @@ async fn a_reset_a_silent_server_and_an_endless_trickle_each_fail_alone() {
         read_idle_timeout: Duration::from_secs(1),
         timeout: total,
         max_retries: 0,
+        network: loopback(),
         ..FetchConfig::default()
     };
     let started = Instant::now();
@@ -197,4 +199,11 @@ async fn a_reset_a_silent_server_and_an_endless_trickle_each_fail_alone() {
         }
     }
     assert!(records >= 1, "the good page's capture record is stored");
+}
+
+/// The loopback test servers of this file, allowed explicitly (the network
+/// guard refuses non-public addresses otherwise).
+#[allow(clippy::expect_used)]
+fn loopback() -> spotcheck::fetch::NetworkPolicy {
+    spotcheck::fetch::NetworkPolicy::allowing(["127.0.0.1".parse().expect("an allow entry")])
 }

@@ -27,8 +27,16 @@ fn config() -> FetchConfig {
         default_politeness: Politeness::unlimited(),
         station: Some("station-test".into()),
         operators: vec!["inspector-1".into()],
+        network: loopback(),
         ..FetchConfig::default()
     }
+}
+
+/// The loopback test servers of this file, allowed explicitly (the network
+/// guard refuses non-public addresses otherwise).
+#[allow(clippy::expect_used)]
+fn loopback() -> spotcheck::fetch::NetworkPolicy {
+    spotcheck::fetch::NetworkPolicy::allowing(["127.0.0.1".parse().expect("an allow entry")])
 }
 
 fn fetcher(config: FetchConfig) -> (Fetcher, tempfile::TempDir) {
@@ -230,8 +238,9 @@ async fn redirect_limits_loops_and_bad_locations_are_errors() {
     assert_eq!(err.to_string(), format!("redirect loop at `{}`", server.url("/redirect/loop/a")));
     assert_eq!(server.hit_count("/redirect/loop/a"), 1);
 
+    // A redirect to another scheme (here `mailto:`) is refused by the network policy.
     let err = get(&f, &server, "/redirect/nowhere").await.unwrap_err();
-    assert!(matches!(err, FetchError::BadRedirect { .. }), "{err}");
+    assert!(matches!(err, FetchError::Blocked { .. }), "{err}");
     assert!(!err.is_retryable());
 }
 

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use evidence::BlobStore;
-use spotcheck::fetch::{FetchConfig, FetchContext, Fetcher, Politeness};
+use spotcheck::fetch::{FetchConfig, FetchContext, Fetcher, HostAllow, NetworkPolicy, Politeness};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -85,6 +85,7 @@ async fn hostile_response_heads_are_clear_errors_and_the_fetcher_goes_on() {
         read_idle_timeout: Duration::from_secs(2),
         max_retries: 0,
         default_politeness: Politeness::unlimited(),
+        network: NetworkPolicy::allowing([HostAllow::socket(addr)]),
         ..FetchConfig::default()
     };
     let fetcher = Fetcher::new(config, blobs).unwrap();

@@ -41,6 +41,7 @@ fn options(seconds: f64) -> WatchOptions {
         max_retries: 0,
         timeout: Duration::from_secs(10),
         station: Some("station-test".into()),
+        network: loopback(),
         ..FetchConfig::default()
     };
     WatchOptions {
@@ -246,6 +247,7 @@ async fn a_watch_with_the_browser_pool_seals_screenshots_of_the_room() {
     let config = spotcheck::browser::BrowserConfig {
         tabs: 1,
         page_timeout: Duration::from_secs(20),
+        network: loopback(),
         ..spotcheck::browser::BrowserConfig::default()
     };
     let pool = spotcheck::browser::BrowserPool::launch(config).await.unwrap();
@@ -355,6 +357,7 @@ async fn the_live_watch_command_reports_and_ctrl_c_still_seals() {
     let bin = env!("CARGO_BIN_EXE_spotcheck");
     let data = dir.path().to_str().unwrap();
     let out = tokio::process::Command::new(bin)
+        .env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1")
         .args(["--data-dir", data, "live", "watch", &url, "--minutes", "0.03", "--interval", "0.2"])
         .output()
         .await
@@ -368,6 +371,7 @@ async fn the_live_watch_command_reports_and_ctrl_c_still_seals() {
     }
 
     let mut child = tokio::process::Command::new(bin)
+        .env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1")
         .args(["--data-dir", data, "live", "watch", &url, "--minutes", "10", "--interval", "0.2"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -392,4 +396,11 @@ async fn the_live_watch_command_reports_and_ctrl_c_still_seals() {
         .await
         .unwrap();
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+}
+
+/// The loopback test servers of this file, allowed explicitly (the network
+/// guard refuses non-public addresses otherwise).
+#[allow(clippy::expect_used)]
+fn loopback() -> spotcheck::fetch::NetworkPolicy {
+    spotcheck::fetch::NetworkPolicy::allowing(["127.0.0.1".parse().expect("an allow entry")])
 }

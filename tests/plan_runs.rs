@@ -59,7 +59,8 @@ fn save(data: &DataDir, id: &str, text: &str) -> Plan {
 }
 
 fn runner(store: &Store, data: &DataDir) -> PlanRunner {
-    let options = RunnerOptions { concurrency: 8, politeness_off: true, ..RunnerOptions::default() };
+    let network = spotcheck::fetch::NetworkPolicy::allowing(["127.0.0.1".parse().unwrap()]);
+    let options = RunnerOptions { concurrency: 8, politeness_off: true, network, ..RunnerOptions::default() };
     PlanRunner::new(store.clone(), data.clone(), Identity::default(), AdapterSet::builtin(), options).unwrap()
 }
 
@@ -83,7 +84,12 @@ async fn station(listings: u64, id: &str, size: usize, schedule: &str) -> Statio
 }
 
 fn cli(data: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN).args(["--data-dir", data.to_str().unwrap()]).args(args).output().unwrap()
+    Command::new(BIN)
+        .env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1")
+        .args(["--data-dir", data.to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -234,6 +234,7 @@ async fn the_report_command_writes_the_public_notice() {
     drop((findings, store));
     let out = data.root().join("公示.json");
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_spotcheck"))
+        .env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1")
         .arg("--data-dir")
         .arg(data.root())
         .args(["report", "--public", "--format", "json", "--out"])

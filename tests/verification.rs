@@ -80,7 +80,11 @@ impl Loop {
     }
 
     fn verifier(&self) -> Verifier {
-        let fetch = FetchConfig { default_politeness: Politeness::unlimited(), ..FetchConfig::default() };
+        let fetch = FetchConfig {
+            default_politeness: Politeness::unlimited(),
+            network: spotcheck::fetch::NetworkPolicy::allowing(["127.0.0.1".parse().unwrap()]),
+            ..FetchConfig::default()
+        };
         Verifier {
             store: self.store.clone(),
             notices: NoticeStore::open(self.store.db()).unwrap(),

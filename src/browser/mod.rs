@@ -17,11 +17,16 @@
 //! - [`seal`] (`seal.rs`): the files go into the [`evidence::BlobStore`] and
 //!   an [`evidence::CaptureRecord`] names each one as an artifact, exactly as
 //!   HTTP captures do, so the ledger, bundles and verifiers need nothing new.
+//! - `proxy.rs`: the browser's only way out, a forward proxy on loopback
+//!   that applies the job's [`crate::fetch::NetworkPolicy`] to every
+//!   connection (403 for a blocked target, none made); non-http(s) pages are
+//!   refused before navigation, and WebRTC may not bypass the proxy.
 //! - `procs.rs`: the browser's process tree from `/proc` (memory per tab in
 //!   `spotcheck bench browser`, the crash test).
 
 mod pool;
 mod procs;
+mod proxy;
 mod render;
 mod seal;
 
@@ -57,11 +62,20 @@ pub struct BrowserConfig {
     /// Viewport width and height in CSS pixels (the screenshot is full page,
     /// at least this wide).
     pub viewport: (u32, u32),
+    /// What the browser may connect to (through the pool's proxy): public
+    /// addresses and the hosts the operator allowed.
+    pub network: crate::fetch::NetworkPolicy,
 }
 
 impl Default for BrowserConfig {
     fn default() -> BrowserConfig {
-        BrowserConfig { chromium: None, tabs: 2, page_timeout: Duration::from_secs(30), viewport: (1366, 900) }
+        BrowserConfig {
+            chromium: None,
+            tabs: 2,
+            page_timeout: Duration::from_secs(30),
+            viewport: (1366, 900),
+            network: crate::fetch::NetworkPolicy::default(),
+        }
     }
 }
 
@@ -72,6 +86,10 @@ pub enum BrowserError {
     NoChromium,
     #[error("cannot launch chromium `{path}`: {reason}")]
     Launch { path: PathBuf, reason: String },
+    #[error("refusing to open `{url}` in the browser: {reason} (only public http(s) addresses are opened unless an operator allows the host with --allow-host)")]
+    Blocked { url: String, reason: String },
+    #[error("cannot start the browser's network proxy: {0}")]
+    Proxy(#[source] std::io::Error),
     #[error("browser rendering of `{url}` failed: {reason}")]
     Render { url: String, reason: String },
     #[error("browser rendering of `{url}` took longer than {secs} s")]

@@ -17,6 +17,7 @@ use std::time::Duration;
 use headless_chrome::{Browser, LaunchOptions, Tab};
 use url::Url;
 
+use super::proxy::GuardProxy;
 use super::render::{self, RenderJob};
 use super::{procs, BrowserConfig, BrowserError, Rendered, CHROMIUM_FLAGS};
 
@@ -42,6 +43,8 @@ struct Inner {
     relaunching: tokio::sync::Mutex<()>,
     state: Mutex<Live>,
     relaunches: AtomicU64,
+    /// Every connection of every browser this pool starts goes through it.
+    proxy: GuardProxy,
 }
 
 struct Live {
@@ -61,14 +64,20 @@ struct Instance {
 }
 
 impl Instance {
-    fn start(config: &BrowserConfig, chromium: &std::path::Path) -> Result<Instance, BrowserError> {
+    fn start(config: &BrowserConfig, chromium: &std::path::Path, proxy: &GuardProxy) -> Result<Instance, BrowserError> {
         let launch_error =
             |reason: String| BrowserError::Launch { path: chromium.to_path_buf(), reason: reason.to_lowercase() };
         let profile = tempfile::Builder::new()
             .prefix("spotcheck-chromium-")
             .tempdir()
             .map_err(|e| launch_error(format!("cannot create a profile directory: {e}")))?;
-        let args: Vec<&std::ffi::OsStr> = CHROMIUM_FLAGS.iter().map(std::ffi::OsStr::new).collect();
+        let network = proxy_flags(proxy.addr());
+        let args: Vec<&std::ffi::OsStr> = CHROMIUM_FLAGS
+            .iter()
+            .copied()
+            .chain(network.iter().map(String::as_str))
+            .map(std::ffi::OsStr::new)
+            .collect();
         let options = LaunchOptions::default_builder()
             .path(Some(chromium.to_path_buf()))
             .user_data_dir(Some(profile.path().to_path_buf()))
@@ -116,7 +125,8 @@ impl BrowserPool {
             return Err(BrowserError::Launch { path: chromium, reason: "no such file".to_string() });
         }
         let config = BrowserConfig { tabs: config.tabs.max(1), ..config };
-        let instance = Instance::start(&config, &chromium)?;
+        let proxy = GuardProxy::start(config.network.clone()).map_err(BrowserError::Proxy)?;
+        let instance = Instance::start(&config, &chromium, &proxy)?;
         Ok(BrowserPool {
             inner: Arc::new(Inner {
                 permits: tokio::sync::Semaphore::new(config.tabs),
@@ -125,6 +135,7 @@ impl BrowserPool {
                 relaunching: tokio::sync::Mutex::new(()),
                 state: Mutex::new(Live { generation: 0, instance: Arc::new(instance), idle: Vec::new() }),
                 relaunches: AtomicU64::new(0),
+                proxy,
             }),
         })
     }
@@ -156,6 +167,15 @@ impl BrowserPool {
     /// Renders `url` in a pooled tab, waiting for `wait_for` (a CSS selector)
     /// when given. A crash or hang relaunches the browser and retries once.
     pub async fn render(&self, url: &Url, wait_for: Option<&str>) -> Result<Rendered, BrowserError> {
+        // The proxy would refuse a blocked address too, but with a browser
+        // error page for evidence. `data:` and `about:` pages reach no
+        // network themselves (what they load goes through the proxy); any
+        // other scheme (`file:`, `chrome:` …) is refused.
+        if !matches!(url.scheme(), "data" | "about") {
+            if let Err(b) = self.inner.config.network.check_url(url).await {
+                return Err(BrowserError::Blocked { url: url.to_string(), reason: b.reason });
+            }
+        }
         let _permit = self.inner.permits.acquire().await.map_err(|_| BrowserError::Closed)?;
         match self.attempt(url, wait_for).await {
             Ok(rendered) => Ok(rendered),
@@ -206,7 +226,8 @@ impl BrowserPool {
             }
             Ok(Err(join)) => BrowserError::Task { url: url.to_string(), reason: join.to_string() },
             Ok(Ok(Err(e))) => e,
-            Ok(Ok(Ok((tab, Ok(rendered))))) => {
+            Ok(Ok(Ok((tab, Ok(mut rendered))))) => {
+                self.record_peer(&mut rendered);
                 let mut state = self.inner.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 if state.generation == generation {
                     state.idle.push(tab);
@@ -230,7 +251,8 @@ impl BrowserPool {
             return Ok(());
         }
         let (config, chromium) = (self.inner.config.clone(), self.inner.chromium.clone());
-        let fresh = tokio::task::spawn_blocking(move || Instance::start(&config, &chromium))
+        let pool = self.clone();
+        let fresh = tokio::task::spawn_blocking(move || Instance::start(&config, &chromium, &pool.inner.proxy))
             .await
             .map_err(|e| BrowserError::Task { url: "(relaunch)".to_string(), reason: e.to_string() })??;
         let old = {
@@ -248,6 +270,30 @@ impl BrowserPool {
         tokio::task::spawn_blocking(move || drop(old));
         Ok(())
     }
+}
+
+impl BrowserPool {
+    /// Chromium saw the proxy as the peer; the capture records the address
+    /// the proxy connected to for the final URL.
+    fn record_peer(&self, rendered: &mut Rendered) {
+        let url = &rendered.final_url;
+        let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+            return;
+        };
+        if let Some(peer) = self.inner.proxy.peer(host, port) {
+            rendered.remote_addr = Some(peer.to_string());
+        }
+    }
+}
+
+/// Every connection through `proxy` (loopback too: `<-loopback>` removes
+/// Chromium's implicit bypass), and no WebRTC UDP around it.
+fn proxy_flags(proxy: std::net::SocketAddr) -> [String; 3] {
+    [
+        format!("--proxy-server=http://{proxy}"),
+        "--proxy-bypass-list=<-loopback>".to_string(),
+        "--force-webrtc-ip-handling-policy=disable_non_proxied_udp".to_string(),
+    ]
 }
 
 async fn is_healthy(instance: &Arc<Instance>) -> bool {

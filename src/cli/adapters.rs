@@ -41,6 +41,8 @@ pub struct ExtractArgs {
     /// Print everything the page yielded (kind, listings, shops, links).
     #[arg(long)]
     pub all: bool,
+    #[command(flatten)]
+    pub network: crate::cli::network::NetworkArgs,
 }
 
 /// Check adapter files; prints problems (or one summary line per adapter).
@@ -111,7 +113,8 @@ pub async fn extract(args: &ExtractArgs, data: &DataDir) -> anyhow::Result<()> {
     let adapter = find_adapter(&set, &args.adapter)?;
     if args.target.starts_with("http://") || args.target.starts_with("https://") {
         let url = Url::parse(&args.target).with_context(|| format!("invalid url `{}`", args.target))?;
-        let fetcher = Fetcher::new(FetchConfig::default(), evidence::BlobStore::open(data.blobs())?)?;
+        let config = FetchConfig { network: args.network.policy(), ..FetchConfig::default() };
+        let fetcher = Fetcher::new(config, evidence::BlobStore::open(data.blobs())?)?;
         if let Some(host) = url.host_str() {
             fetcher.set_politeness(host, adapter.politeness);
         }

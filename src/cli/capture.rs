@@ -38,6 +38,8 @@ pub struct CaptureArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub network: crate::cli::network::NetworkArgs,
 }
 
 /// One sealed file of the capture.
@@ -66,19 +68,14 @@ pub async fn run(args: CaptureArgs, data: &DataDir, identity: &Identity) -> anyh
     let url = Url::parse(&args.url).with_context(|| format!("`{}` is not a url", args.url))?;
     let store = Store::open(&data.db())?;
     let blobs = evidence::BlobStore::open(data.blobs())?;
-    let fetch = FetchConfig {
-        station: Some(identity.station.clone()),
-        operators: identity.operators.clone(),
-        timeout: Duration::from_secs(args.timeout),
-        ..FetchConfig::default()
-    };
+    let fetch = FetchConfig { timeout: Duration::from_secs(args.timeout), ..args.network.fetch_config(identity) };
     let ctx = FetchContext { robots_override: args.ignore_robots.clone(), ..FetchContext::default() };
     let (id, record, screenshot_png) = if args.browser {
         let config = BrowserConfig {
             chromium: args.chromium.clone(),
             tabs: 1,
             page_timeout: Duration::from_secs(args.timeout),
-            ..BrowserConfig::default()
+            ..args.network.browser_config()
         };
         let pool = BrowserPool::launch(config).await?;
         // robots.txt applies to the browser too (unless --ignore-robots gives a reason).

@@ -61,6 +61,8 @@ pub struct CrawlArgs {
     /// Print a machine-readable summary on stdout at the end.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub network: crate::cli::network::NetworkArgs,
 }
 
 /// A plan file: the same settings as the flags, kept with the job.
@@ -81,6 +83,10 @@ pub struct PlanFile {
     pub concurrency: Option<usize>,
     pub robots_override: Option<String>,
     pub politeness: Option<Politeness>,
+    /// Hosts allowed although not public (as `--allow-host`): the plan's
+    /// author is the operator, never a page.
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
 }
 
 impl PlanFile {
@@ -92,12 +98,22 @@ impl PlanFile {
 
 pub async fn run(args: CrawlArgs, data: &DataDir, identity: &Identity) -> anyhow::Result<JobReport> {
     let adapters = adapter_set(args.adapters.as_deref())?;
-    let mut options = RunOptions { concurrency: args.concurrency, quiet: args.json, ..RunOptions::default() };
-    options.fetch.station = Some(identity.station.clone());
-    options.fetch.operators = identity.operators.clone();
+    let mut options = RunOptions {
+        concurrency: args.concurrency,
+        quiet: args.json,
+        fetch: args.network.fetch_config(identity),
+        ..RunOptions::default()
+    };
     let spec = match &args.plan {
         Some(path) => {
             let plan = PlanFile::load(path)?;
+            let allowed = plan
+                .allow_hosts
+                .iter()
+                .map(|h| h.parse::<crate::fetch::HostAllow>())
+                .collect::<Result<Vec<_>, _>>()
+                .with_context(|| format!("invalid plan `{}`", path.display()))?;
+            options.fetch.network = options.fetch.network.with(allowed);
             if let Some(c) = plan.concurrency {
                 options.concurrency = c;
             }
@@ -138,6 +154,7 @@ pub async fn run(args: CrawlArgs, data: &DataDir, identity: &Identity) -> anyhow
         crate::adapters::FetchMode::Browser => Some(
             crate::browser::BrowserPool::launch(crate::browser::BrowserConfig {
                 tabs: args.browser_tabs,
+                network: options.fetch.network.clone(),
                 ..Default::default()
             })
             .await?,

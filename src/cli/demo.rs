@@ -66,10 +66,9 @@ pub async fn crawl_market(
     let (addr, server) = market::serve(Arc::clone(market), ([127, 0, 0, 1], 0).into()).await?;
     let base = url::Url::parse(&format!("http://{addr}/"))?;
     let adapters = adapter_set(None)?;
-    let mut options =
-        RunOptions { concurrency, politeness: Some(Politeness::unlimited()), quiet, ..RunOptions::default() };
-    options.fetch.station = Some(identity.station.clone());
-    options.fetch.operators = identity.operators.clone();
+    // The marketplace this process started, and nothing else that is not public.
+    let fetch = super::network::NetworkArgs::only(&base).fetch_config(identity);
+    let options = RunOptions { concurrency, politeness: Some(Politeness::unlimited()), quiet, fetch };
     let mut reports = Vec::new();
     for (adapter_name, entry) in market.entry_urls(&base) {
         let adapter = find_adapter(&adapters, &adapter_name)?;
@@ -494,8 +493,10 @@ pub async fn run_and_serve(args: DemoArgs, data: &DataDir, identity: &Identity) 
             tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on `{addr}`"))?;
         let logins = summary.console.clone();
         let mut serve_args = super::serve::ServeArgs::defaults(addr)?;
-        // Plan runs crawl the demo's own marketplace, on loopback.
+        // Plan runs crawl the demo's own marketplace, on loopback: allowed
+        // explicitly, and nothing else that is not public.
         serve_args.plans.no_politeness = true;
+        serve_args.plans.network = super::network::NetworkArgs::only(&url::Url::parse(&summary.market_url)?);
         super::serve::serve(listener, serve_args, &dir, identity, |bound| {
             let mut stdout = std::io::stdout().lock();
             writeln!(stdout, "{}", super::demo_console::listening_line(bound, &logins))?;

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::browser::{BrowserConfig, BrowserPool};
 use crate::config::Identity;
-use crate::fetch::{FetchConfig, Politeness};
+use crate::fetch::Politeness;
 use crate::live::{watch, WatchOptions, WatchReport};
 use crate::sealing::Station;
 use crate::store::Store;
@@ -64,13 +64,11 @@ pub async fn run(
     let Some(chromium) = evidence::report::find_chromium() else {
         return Ok((BrowserStage::default(), None));
     };
+    // The demo's own marketplace is allowed explicitly, nothing else that is not public.
+    let network = super::network::NetworkArgs::only(base);
     let pool =
-        BrowserPool::launch(BrowserConfig { chromium: Some(chromium), tabs: 2, ..BrowserConfig::default() }).await?;
-    let fetch = FetchConfig {
-        station: Some(identity.station.clone()),
-        operators: identity.operators.clone(),
-        ..FetchConfig::default()
-    };
+        BrowserPool::launch(BrowserConfig { chromium: Some(chromium), tabs: 2, ..network.browser_config() }).await?;
+    let fetch = network.fetch_config(identity);
     let mut stage = BrowserStage { chromium: true, ..BrowserStage::default() };
 
     let room = base.join("/mall/live/1")?;

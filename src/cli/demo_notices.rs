@@ -253,10 +253,8 @@ pub async fn run(
 
     // Verification, first right away, then after the deadline.
     let fetch = FetchConfig {
-        station: Some(identity.station.clone()),
-        operators: identity.operators.clone(),
         default_politeness: Politeness::unlimited(),
-        ..FetchConfig::default()
+        ..super::network::NetworkArgs::only(base).fetch_config(identity)
     };
     let mut verifier = super::notices::verifier(store, dir, identity, fetch, Duration::days(7))?;
     let first = verifier.round(Utc::now()).await?;

@@ -70,6 +70,8 @@ pub struct BundleArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub network: crate::cli::network::NetworkArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -205,14 +207,10 @@ pub async fn run(command: EvidenceCommand, data: &DataDir, identity: &Identity) 
             if let Some(path) = chromium_for(&args.pictures, "--pictures")? {
                 let pool = crate::browser::BrowserPool::launch(crate::browser::BrowserConfig {
                     chromium: Some(path),
-                    ..crate::browser::BrowserConfig::default()
+                    ..args.network.browser_config()
                 })
                 .await?;
-                let fetch = crate::fetch::FetchConfig {
-                    station: Some(identity.station.clone()),
-                    operators: identity.operators.clone(),
-                    ..crate::fetch::FetchConfig::default()
-                };
+                let fetch = args.network.fetch_config(identity);
                 let taken = station.picture_findings(&pool, &records, &fetch).await?;
                 if !args.json && taken.captured > 0 {
                     println!("pictured {} finding page(s) in Chromium", taken.captured);

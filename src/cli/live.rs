@@ -39,6 +39,8 @@ pub struct WatchArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub network: crate::cli::network::NetworkArgs,
 }
 
 pub async fn run(command: LiveCommand, data: &DataDir, identity: &Identity) -> anyhow::Result<bool> {
@@ -98,13 +100,9 @@ async fn watch_room(args: WatchArgs, data: &DataDir, identity: &Identity) -> any
             None => {}
         }
     };
-    let fetch = crate::fetch::FetchConfig {
-        station: Some(identity.station.clone()),
-        operators: identity.operators.clone(),
-        ..crate::fetch::FetchConfig::default()
-    };
+    let fetch = args.network.fetch_config(identity);
     let screenshots = match args.screenshots {
-        true => Some(crate::browser::BrowserPool::launch(crate::browser::BrowserConfig::default()).await?),
+        true => Some(crate::browser::BrowserPool::launch(args.network.browser_config()).await?),
         false => None,
     };
     let options = WatchOptions {

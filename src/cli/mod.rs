@@ -30,6 +30,7 @@ pub mod findings;
 pub mod listings;
 pub mod live;
 pub mod market;
+pub mod network;
 pub mod notices;
 pub mod plans;
 pub mod report;
@@ -69,6 +70,12 @@ pub enum Command {
     /// Run the whole loop on the built-in sample marketplace (no network needed).
     Demo(demo::DemoArgs),
     /// Crawl a site with an adapter, or resume the same crawl.
+    ///
+    /// Only public http(s) addresses are fetched — redirects, robots.txt and
+    /// the browser included — so pages cannot steer the crawl into this
+    /// machine or its network. A site on loopback or a private network (the
+    /// sample marketplace) must be allowed: --allow-host 127.0.0.1:8080 or
+    /// SPOTCHECK_ALLOW_HOSTS=127.0.0.1:8080.
     Crawl(crawl::CrawlArgs),
     /// Capture one page now (plain HTTP or --browser) and seal it in the ledger.
     Capture(capture::CaptureArgs),

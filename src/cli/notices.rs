@@ -73,6 +73,8 @@ pub struct VerifyArgs {
     pub every: Option<u64>,
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub network: crate::cli::network::NetworkArgs,
 }
 
 pub async fn run(command: NoticesCommand, data: &DataDir, identity: &Identity) -> anyhow::Result<bool> {
@@ -84,11 +86,7 @@ pub async fn run(command: NoticesCommand, data: &DataDir, identity: &Identity) -
         NoticesCommand::List(args) => list(&args, &store, &notices),
         NoticesCommand::Show(args) => show(&args, &store, &notices),
         NoticesCommand::Verify(args) => {
-            let fetch = FetchConfig {
-                station: Some(identity.station.clone()),
-                operators: identity.operators.clone(),
-                ..FetchConfig::default()
-            };
+            let fetch = args.network.fetch_config(identity);
             let verifier = verifier(&store, data, identity, fetch, Duration::days(args.relist_after_days))?;
             if let Some(secs) = args.every {
                 eprintln!("verifying every {secs} s; Ctrl-C stops");

@@ -58,6 +58,8 @@ pub struct RunnerArgs {
     /// Minutes a run's lease lasts without renewal.
     #[arg(long, default_value_t = 10)]
     pub lease_minutes: i64,
+    #[command(flatten)]
+    pub network: crate::cli::network::NetworkArgs,
 }
 
 /// `spotcheck plans run ID`
@@ -191,6 +193,7 @@ pub fn runner_on(args: &RunnerArgs, store: Store, data: &DataDir, identity: &Ide
         search_urls: args.search_urls.iter().cloned().collect::<BTreeMap<_, _>>(),
         max_pages: args.max_pages,
         history: args.history.clone(),
+        network: args.network.policy(),
     };
     Ok(PlanRunner::new(store, data.clone(), identity.clone(), adapters, options)?)
 }

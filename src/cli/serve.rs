@@ -154,11 +154,7 @@ pub async fn serve(
     let verification = if args.verify_every == 0 {
         None
     } else {
-        let fetch = crate::fetch::FetchConfig {
-            station: Some(identity.station.clone()),
-            operators: identity.operators.clone(),
-            ..crate::fetch::FetchConfig::default()
-        };
+        let fetch = args.plans.network.fetch_config(identity);
         let relist_after = chrono::Duration::days(args.relist_after_days.max(0));
         let verifier = super::notices::verifier(&store, data, identity, fetch, relist_after)?;
         Some(tokio::spawn(verifier.run_every(Duration::from_secs(args.verify_every))))

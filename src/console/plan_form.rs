@@ -27,6 +27,8 @@ pub struct PlanForm {
     pub platforms: Vec<String>,
     pub keywords: String,
     pub seed_urls: String,
+    /// Non-public hosts the plan may reach, one `HOST[:PORT]` per line.
+    pub allow_hosts: String,
     pub sample_size: String,
     pub weighting: String,
     pub campaign: String,
@@ -75,6 +77,7 @@ impl PlanForm {
                 "platform" => f.platforms.push(v.clone()),
                 "keywords" => f.keywords = v.clone(),
                 "seed_urls" => f.seed_urls = v.clone(),
+                "allow_hosts" => f.allow_hosts = v.clone(),
                 "sample_size" => f.sample_size = v.trim().to_string(),
                 "weighting" => f.weighting = v.clone(),
                 "campaign" => f.campaign = v.clone(),
@@ -103,6 +106,7 @@ impl PlanForm {
             platforms: plan.platforms.clone(),
             keywords: plan.keywords.join("\n"),
             seed_urls: plan.seed_urls.iter().map(|u| u.to_string()).collect::<Vec<_>>().join("\n"),
+            allow_hosts: plan.allow_hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>().join("\n"),
             sample_size: plan.sample_size.to_string(),
             weighting: match plan.weighting {
                 Weighting::Risk => "risk".into(),
@@ -139,6 +143,10 @@ impl PlanForm {
         root.insert("platforms".into(), strings(self.platforms.clone()));
         root.insert("keywords".into(), strings(items(&self.keywords, false)));
         root.insert("seed_urls".into(), strings(items(&self.seed_urls, false)));
+        let allow_hosts = items(&self.allow_hosts, true);
+        if !allow_hosts.is_empty() {
+            root.insert("allow_hosts".into(), strings(allow_hosts));
+        }
         if !self.campaign.trim().is_empty() {
             root.insert("campaign".into(), Value::String(self.campaign.trim().to_string()));
         }
@@ -252,6 +260,8 @@ pub fn render(
             textarea #keywords name="keywords" rows="3" { (f.keywords) }
             label for="seed_urls" { "起始网址（每行一个，http 或 https）" }
             textarea #seed_urls name="seed_urls" rows="3" { (f.seed_urls) }
+            label for="allow_hosts" { "允许访问的非公网主机（每行一个 HOST 或 HOST:PORT；仅用于自建的测试站点，默认只访问公网地址）" }
+            textarea #allow_hosts name="allow_hosts" rows="2" { (f.allow_hosts) }
             label for="sample_size" { "样本量" }
             input #sample_size type="text" inputmode="numeric" name="sample_size" value=(f.sample_size) required;
             label for="weighting" { "抽样加权" }

@@ -180,7 +180,10 @@ async fn run(
         .collect::<Result<Vec<_>, _>>()?;
 
     let browser = match (adapter.fetch, browser) {
-        (FetchMode::Browser, None) => Some(BrowserPool::launch(BrowserConfig::default()).await?),
+        (FetchMode::Browser, None) => Some(
+            BrowserPool::launch(BrowserConfig { network: options.fetch.network.clone(), ..BrowserConfig::default() })
+                .await?,
+        ),
         (FetchMode::Browser, pool) => pool,
         (FetchMode::Http, _) => None,
     };

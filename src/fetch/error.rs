@@ -16,6 +16,13 @@ pub enum FetchError {
     #[error("cannot fetch `{url}`: {reason}")]
     InvalidUrl { url: String, reason: &'static str },
 
+    /// The network policy refuses the target (a non-public address the
+    /// operator did not allow, or a scheme other than http(s)); never retried.
+    #[error(
+        "refusing to fetch `{url}`: {reason} (only public http(s) addresses are fetched unless an operator allows the host with --allow-host)"
+    )]
+    Blocked { url: String, reason: String },
+
     /// The host's robots.txt disallows the URL for the `spotcheck` user agent.
     #[error("robots.txt of `{}` disallows `{url}`", host_of(url))]
     RobotsDisallowed { url: String },
@@ -59,7 +66,7 @@ pub enum FetchError {
     #[error("redirect loop at `{url}`")]
     RedirectLoop { url: String },
 
-    /// A redirect whose `Location` is missing, unparsable or not http(s).
+    /// A redirect whose `Location` is unparsable or has no host (another scheme is [`FetchError::Blocked`]).
     #[error("bad redirect from `{url}` to `{location}`: {reason}")]
     BadRedirect { url: String, location: String, reason: String },
 
@@ -131,6 +138,7 @@ impl FetchError {
     pub fn url(&self) -> Option<&str> {
         match self {
             FetchError::InvalidUrl { url, .. }
+            | FetchError::Blocked { url, .. }
             | FetchError::RobotsDisallowed { url }
             | FetchError::RobotsUnreachable { url, .. }
             | FetchError::Connect { url, .. }

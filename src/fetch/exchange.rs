@@ -19,6 +19,7 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use tokio::time::Instant;
 use url::Url;
 
+use super::guard::{Blocked, NetworkPolicy};
 use super::politeness::HostGates;
 use super::FetchError;
 
@@ -56,6 +57,9 @@ pub(crate) struct Transport {
     pub jar: Arc<Jar>,
     pub gates: HostGates,
     pub settings: TransportSettings,
+    /// Checked before every request (IP literals, schemes); names are
+    /// filtered by the client's resolver ([`super::guard::GuardedResolver`]).
+    pub policy: NetworkPolicy,
 }
 
 const ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,application/json;q=0.8,*/*;q=0.5";
@@ -65,6 +69,7 @@ const ACCEPT_LANGUAGE: &str = "zh-CN,zh;q=0.9,en;q=0.5";
 impl Transport {
     /// Sends one GET and reads at most `body_limit` bytes of the body.
     pub(crate) async fn send(&self, url: &Url, body_limit: u64) -> Result<Exchange, FetchError> {
+        self.policy.check_url(url).await.map_err(|b| FetchError::Blocked { url: url.to_string(), reason: b.reason })?;
         let host = url.host_str().unwrap_or_default();
         let gate = self.gates.get(host);
         let _permit = gate.enter().await;
@@ -198,6 +203,14 @@ pub(crate) fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
 
 fn classify(url: &Url, e: reqwest::Error) -> FetchError {
     let url = url.to_string();
+    // The guarded resolver's refusal arrives wrapped as a connect error.
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(c) = cause {
+        if let Some(blocked) = c.downcast_ref::<Blocked>() {
+            return FetchError::Blocked { url, reason: blocked.reason.clone() };
+        }
+        cause = c.source();
+    }
     if e.is_connect() {
         FetchError::Connect { url, source: e }
     } else {

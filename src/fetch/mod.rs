@@ -5,6 +5,10 @@
 //! concurrency semaphore per host, see [`Politeness`]) and the robots.txt
 //! cache. [`Fetcher::fetch`] does, for one URL:
 //!
+//! 0. the network policy for every hop, robots.txt included ([`guard`]: only
+//!    public addresses unless the operator allowed the host; checked on the
+//!    address connected to, so DNS rebinding cannot pass; refusals are
+//!    [`FetchError::Blocked`], never retried);
 //! 1. robots.txt check for every hop's origin (RFC 9309, token `spotcheck`),
 //!    unless the job overrides it with a reason ([`FetchContext::robots_override`]);
 //! 2. the GET itself, with retries on connect errors, timeouts, 429 and 503
@@ -22,6 +26,7 @@ mod charset;
 mod decode;
 mod error;
 mod exchange;
+mod guard;
 mod politeness;
 mod robots;
 
@@ -38,6 +43,7 @@ use url::Url;
 pub use charset::decode_text;
 pub use error::FetchError;
 pub use exchange::parse_retry_after;
+pub use guard::{blocked_reason, AllowedHost, Blocked, GuardError, HostAllow, HostAllowError, NetworkPolicy};
 pub use politeness::Politeness;
 pub use robots::ROBOTS_TOKEN;
 
@@ -78,6 +84,9 @@ pub struct FetchConfig {
     /// Recorded in every capture.
     pub station: Option<String>,
     pub operators: Vec<String>,
+    /// Which addresses may be reached ([`NetworkPolicy`]): public ones, and
+    /// the hosts the operator allowed. Redirect hops and robots.txt included.
+    pub network: NetworkPolicy,
 }
 
 impl Default for FetchConfig {
@@ -98,6 +107,7 @@ impl Default for FetchConfig {
             default_politeness: Politeness::default(),
             station: None,
             operators: Vec::new(),
+            network: NetworkPolicy::default(),
         }
     }
 }
@@ -165,6 +175,9 @@ impl Fetcher {
     pub fn new(config: FetchConfig, blobs: evidence::BlobStore) -> Result<Fetcher, FetchError> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // The resolver is the network guard: a proxy would resolve for us.
+            .no_proxy()
+            .dns_resolver(Arc::new(guard::GuardedResolver::new(config.network.clone())))
             .connect_timeout(config.connect_timeout)
             .tls_info(true)
             .build()
@@ -183,6 +196,7 @@ impl Fetcher {
                 backoff_base: config.backoff_base,
                 max_retry_wait: config.max_retry_wait,
             },
+            policy: config.network.clone(),
         };
         Ok(Fetcher { inner: Arc::new(Inner { config, transport, robots: RobotsCache::default(), blobs }) })
     }
@@ -215,6 +229,7 @@ impl Fetcher {
         let mut hops = Vec::new();
         let mut attempts = 0;
         loop {
+            self.check_network(&current).await?;
             self.check_robots(&current, ctx).await?;
             visited.insert(current.clone(), self.inner.transport.jar.cookies(&current));
             let (ex, n) = self.inner.transport.send_with_retries(&current, cfg.max_body_bytes).await?;
@@ -288,8 +303,15 @@ impl Fetcher {
     /// waits at the host's politeness gate. Hold the permit while the page
     /// loads, so browser pages count against the host's limits like ours.
     pub(crate) async fn admit(&self, url: &Url, ctx: &FetchContext) -> Result<politeness::HostPermit, FetchError> {
+        self.check_network(url).await?;
         self.check_robots(url, ctx).await?;
         Ok(self.inner.transport.gates.get(url.host_str().unwrap_or_default()).enter().await)
+    }
+
+    /// Refuses `url` if the network policy does (before its robots.txt is asked for).
+    async fn check_network(&self, url: &Url) -> Result<(), FetchError> {
+        let policy = &self.inner.config.network;
+        policy.check_url(url).await.map_err(|b| FetchError::Blocked { url: url.to_string(), reason: b.reason })
     }
 
     /// Refuses `url` if its origin's robots.txt disallows it for us.
@@ -303,6 +325,7 @@ impl Fetcher {
             RobotsRules::Rules(robot) if robot.allowed(url.as_str()) => Ok(()),
             RobotsRules::Rules(_) => Err(FetchError::RobotsDisallowed { url: url.to_string() }),
             RobotsRules::Unreachable(reason) => Err(FetchError::RobotsUnreachable { url: url.to_string(), reason }),
+            RobotsRules::Blocked(reason) => Err(FetchError::Blocked { url: url.to_string(), reason }),
         }
     }
 
@@ -318,6 +341,8 @@ impl Fetcher {
         for _ in 0..=5 {
             let ex = match self.inner.transport.send_with_retries(&current, robots::ROBOTS_MAX_BYTES).await {
                 Ok((ex, _)) => ex,
+                // The origin itself is refused (a redirect elsewhere is only robots.txt's problem).
+                Err(FetchError::Blocked { reason, .. }) if hops.is_empty() => return RobotsRules::Blocked(reason),
                 Err(e) => return RobotsRules::Unreachable(e.to_string()),
             };
             match redirect_target(&ex) {
@@ -370,6 +395,10 @@ fn redirect_target(ex: &Exchange) -> Result<Option<(Url, String)>, FetchError> {
     let location = String::from_utf8_lossy(value.as_bytes()).into_owned();
     let bad = |reason: String| FetchError::BadRedirect { url: ex.url.to_string(), location: location.clone(), reason };
     let mut next = ex.url.join(location.trim()).map_err(|e| bad(e.to_string()))?;
+    if !matches!(next.scheme(), "http" | "https") {
+        let reason = format!("redirected from `{}` to scheme `{}`, which is not http or https", ex.url, next.scheme());
+        return Err(FetchError::Blocked { url: next.to_string(), reason });
+    }
     check_fetchable(&next).map_err(|_| bad("not an http(s) url with a host".to_string()))?;
     // A fragment never reaches the server; keep the one we had if the Location has none.
     if next.fragment().is_none() {

@@ -31,6 +31,9 @@ pub(crate) enum RobotsRules {
     AllowAll,
     /// 5xx or unreachable ("unreachable" in RFC 9309 terms): everything disallowed; the reason is for the error message.
     Unreachable(String),
+    /// The network policy refuses the origin itself (its name resolves only
+    /// to blocked addresses): the page is refused for that reason, not for robots.txt.
+    Blocked(String),
     /// Parsed rules.
     Rules(Arc<Robot>),
 }
@@ -54,7 +57,7 @@ impl RobotsRules {
 
     fn ttl(&self) -> Duration {
         match self {
-            RobotsRules::Unreachable(_) => UNREACHABLE_TTL,
+            RobotsRules::Unreachable(_) | RobotsRules::Blocked(_) => UNREACHABLE_TTL,
             _ => READABLE_TTL,
         }
     }
@@ -113,7 +116,7 @@ mod tests {
     fn allowed(r: &RobotsRules, url: &str) -> bool {
         match r {
             RobotsRules::AllowAll => true,
-            RobotsRules::Unreachable(_) => false,
+            RobotsRules::Unreachable(_) | RobotsRules::Blocked(_) => false,
             RobotsRules::Rules(robot) => robot.allowed(url),
         }
     }

@@ -27,6 +27,8 @@ pub struct Plan {
     pub schedule: Schedule,
     pub missed: MissedPolicy,
     pub politeness: PolitenessOverride,
+    /// Hosts the plan's crawls may reach although not public (see [`crate::fetch::NetworkPolicy`]).
+    pub allow_hosts: Vec<crate::fetch::HostAllow>,
     pub file: PathBuf,
 }
 
@@ -126,6 +128,13 @@ fn check(d: &mut Diagnostics<'_>, s: PlanSpec, adapters: &[&str]) -> Plan {
             Err(e) => d.at(u.span(), format!("bad seed URL `{}`: {e}", u.get_ref())),
         }
     }
+    let mut allow_hosts = Vec::new();
+    for entry in &s.allow_hosts {
+        match entry.get_ref().parse::<crate::fetch::HostAllow>() {
+            Ok(allowed) => allow_hosts.push(allowed),
+            Err(e) => d.at(entry.span(), e.to_string()),
+        }
+    }
     if s.keywords.is_empty() && s.seed_urls.is_empty() {
         d.at(s.platforms.span(), "a plan needs `keywords` or `seed_urls` (or both)");
     }
@@ -177,6 +186,7 @@ fn check(d: &mut Diagnostics<'_>, s: PlanSpec, adapters: &[&str]) -> Plan {
         schedule,
         missed,
         politeness: PolitenessOverride::default(),
+        allow_hosts,
         file: d.file().to_path_buf(),
     }
 }

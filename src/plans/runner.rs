@@ -89,6 +89,8 @@ pub struct RunnerOptions {
     pub max_pages: Option<u64>,
     /// Past spot-check results CSV (`uscc,company,date,product,result`): risk weights and `shop.repeat_offender`.
     pub history: Option<PathBuf>,
+    /// The operator's network allowances, for every plan (each plan's own `allow_hosts` are added).
+    pub network: crate::fetch::NetworkPolicy,
 }
 
 impl Default for RunnerOptions {
@@ -100,6 +102,7 @@ impl Default for RunnerOptions {
             search_urls: BTreeMap::new(),
             max_pages: None,
             history: None,
+            network: crate::fetch::NetworkPolicy::default(),
         }
     }
 }
@@ -388,6 +391,7 @@ impl PlanRunner {
         };
         options.fetch.station = Some(self.inner.identity.station.clone());
         options.fetch.operators = self.inner.identity.operators.clone();
+        options.fetch.network = self.inner.options.network.clone().with(plan.allow_hosts.iter().cloned());
         options.politeness = if self.inner.options.politeness_off {
             Some(crate::fetch::Politeness::unlimited())
         } else if plan.politeness.rate.is_some() || plan.politeness.concurrency.is_some() {

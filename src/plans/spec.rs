@@ -28,6 +28,11 @@ pub struct PlanSpec {
     pub schedule: Spanned<String>,
     /// What to do with runs missed while the scheduler was down.
     pub missed: Spanned<String>,
+    /// Hosts this plan's crawls may reach although they are not public,
+    /// `HOST` or `HOST:PORT` as with `--allow-host` (the plan's author is
+    /// the operator; a page can never add one).
+    #[serde(default)]
+    pub allow_hosts: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

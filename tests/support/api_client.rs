@@ -62,7 +62,8 @@ pub async fn spotcheck_serve_with_env(
     env: &[(&str, &str)],
 ) -> (Served, String) {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_spotcheck"));
-    command.envs(env.iter().copied()).stderr(std::process::Stdio::null());
+    // Its loopback test servers are allowed explicitly (the network guard refuses them otherwise).
+    command.env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1").envs(env.iter().copied()).stderr(std::process::Stdio::null());
     spotcheck_serve_as(command, data, platforms, extra).await
 }
 

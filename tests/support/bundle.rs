@@ -212,6 +212,7 @@ impl Demo {
         // report itself failed on precision; what matters here is that it
         // crawled, flagged, sealed and signed a checkpoint.
         let out = Command::new(spotcheck_bin())
+            .env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1")
             .arg("--data-dir")
             .arg(&root)
             // No browser pictures: the bundles under test hold exactly their findings' captures.
@@ -254,7 +255,13 @@ impl Demo {
     /// Runs `spotcheck --data-dir <data> args…` holding the station lock.
     pub fn spotcheck(&self, args: &[&str]) -> Output {
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        Command::new(spotcheck_bin()).arg("--data-dir").arg(&self.data).args(args).output().expect("run spotcheck")
+        Command::new(spotcheck_bin())
+            .env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1")
+            .arg("--data-dir")
+            .arg(&self.data)
+            .args(args)
+            .output()
+            .expect("run spotcheck")
     }
 
     pub fn spotcheck_ok(&self, args: &[&str]) -> Output {

@@ -52,6 +52,7 @@ impl Station {
     pub fn start() -> Station {
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new(env!("CARGO_BIN_EXE_spotcheck"))
+            .env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1")
             .args(["--data-dir", dir.path().to_str().unwrap()])
             .args(["demo", "--listings", "300", "--pictures", "2", "--live-seconds", "0", "--no-enforcement"])
             .output()
@@ -68,6 +69,7 @@ impl Station {
         let market_url = Url::parse(&format!("http://{addr}/")).unwrap();
 
         let mut serve = Command::new(env!("CARGO_BIN_EXE_spotcheck"))
+            .env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1")
             .args(["--data-dir", data.to_str().unwrap()])
             .args(["serve", "--addr", "127.0.0.1:0", "--verify-every", "0"])
             .stdout(Stdio::piped())

@@ -12,6 +12,7 @@ use std::process::Command;
 pub fn open_findings_demo() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_spotcheck"))
+        .env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1")
         .args(["--data-dir", dir.path().to_str().unwrap()])
         .args(["demo", "--listings", "300", "--pictures", "0", "--live-seconds", "0", "--no-enforcement"])
         .output()

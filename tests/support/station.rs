@@ -17,6 +17,8 @@ use spotcheck::store::Store;
 /// The real binary with `--data-dir DATA`.
 pub fn spotcheck(data: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_spotcheck"));
+    // The test marketplace is on loopback: allowed explicitly (a caller may narrow it to its port).
+    c.env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1");
     c.arg("--data-dir").arg(data);
     c
 }

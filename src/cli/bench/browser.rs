@@ -114,7 +114,9 @@ pub async fn run(args: BenchBrowserArgs) -> anyhow::Result<Vec<BrowserBenchRun>>
 async fn measure(tabs: usize, urls: &[Url]) -> anyhow::Result<BrowserBenchRun> {
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
     let blobs = evidence::BlobStore::open(scratch.path().join("blobs"))?.with_fsync(false);
-    let pool = BrowserPool::launch(BrowserConfig { tabs, ..BrowserConfig::default() }).await?;
+    // The benchmark's own marketplace, allowed explicitly.
+    let network = urls.first().map(crate::cli::network::NetworkArgs::only).unwrap_or_default();
+    let pool = BrowserPool::launch(BrowserConfig { tabs, ..network.browser_config() }).await?;
     // Warm-up: one page per tab opens the tabs (not part of the figure).
     let warm: Vec<_> = urls.iter().cycle().take(tabs).cloned().collect();
     for r in futures::future::join_all(warm.iter().map(|u| pool.render(u, Some("h1.item-title")))).await {
