@@ -42,6 +42,17 @@ fn check_extracted(out: &Extracted) {
     }
 }
 
+/// A refused file names at least one problem, each at a line and column
+/// inside the file.
+fn check_problems(what: &str, text: &str, problems: &[crate::diagnostics::Problem]) {
+    assert!(!problems.is_empty(), "a {what} file was refused without a problem");
+    let lines = text.lines().count() + 1;
+    for p in problems {
+        assert!(p.line >= 1 && p.column >= 1, "problem at line {} column {}: {}", p.line, p.column, p.message);
+        assert!(p.line <= lines, "problem at line {} of a {lines}-line file: {}", p.line, p.message);
+    }
+}
+
 /// A small page with the shapes adapters look for: a title, prices, a shop
 /// block, links, a JSON state object.
 const PAGE: &str = r#"<!doctype html><html lang="zh-CN"><head><title>T</title>
@@ -94,14 +105,7 @@ fn urls() -> &'static [Url] {
 pub fn adapter_file(data: &[u8]) {
     let text = lossy(data);
     match Adapter::from_toml(Path::new("fuzz.toml"), &text) {
-        Err(problems) => {
-            assert!(!problems.is_empty(), "an adapter was refused without a problem");
-            let lines = text.lines().count() + 1;
-            for p in &problems {
-                assert!(p.line >= 1 && p.column >= 1, "problem at line {} column {}: {}", p.line, p.column, p.message);
-                assert!(p.line <= lines, "problem at line {} of a {lines}-line file: {}", p.line, p.message);
-            }
-        }
+        Err(problems) => check_problems("adapter", &text, &problems),
         Ok(adapter) => {
             for url in urls() {
                 if adapter.page_kind(url).is_none() {
@@ -138,14 +142,7 @@ pub fn rule_file(data: &[u8]) {
     let text = lossy(data);
     let mut set = rule_set().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     match crate::rules::compile::compile(Path::new("fuzz.toml"), &text, &set.reference) {
-        Err(problems) => {
-            assert!(!problems.is_empty(), "a rule was refused without a problem");
-            let lines = text.lines().count() + 1;
-            for p in &problems {
-                assert!(p.line >= 1 && p.column >= 1, "problem at line {} column {}: {}", p.line, p.column, p.message);
-                assert!(p.line <= lines, "problem at line {} of a {lines}-line file: {}", p.line, p.message);
-            }
-        }
+        Err(problems) => check_problems("rule", &text, &problems),
         Ok(rule) => {
             set.rules = vec![rule];
             let _ = set.run_tests();
@@ -166,14 +163,7 @@ pub fn plan_file(data: &[u8]) {
     }
     let adapters = ["sample-mall", "sample-duo", "jd", "taobao", "generic"];
     match crate::plans::compile(Path::new("fuzz.toml"), &text, &adapters) {
-        Err(problems) => {
-            assert!(!problems.is_empty(), "a plan was refused without a problem");
-            let lines = text.lines().count() + 1;
-            for p in &problems {
-                assert!(p.line >= 1 && p.column >= 1, "problem at line {} column {}: {}", p.line, p.column, p.message);
-                assert!(p.line <= lines, "problem at line {} of a {lines}-line file: {}", p.line, p.message);
-            }
-        }
+        Err(problems) => check_problems("plan", &text, &problems),
         Ok(plan) => {
             let Some(start) = Utc.with_ymd_and_hms(2026, 2, 28, 23, 59, 0).single() else { return };
             let next = plan.schedule.next_n(start, 4);

@@ -41,54 +41,33 @@ fn replay(target: &str, run: impl Fn(&[u8])) {
     eprintln!("{target}: {} inputs in {:?}", files.len(), start.elapsed());
 }
 
-#[test]
-fn adapter_file() {
-    replay("adapter_file", spotcheck::fuzzing::adapter_file);
+/// One test per target whose function takes the input alone.
+macro_rules! replay_tests {
+    ($($target:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $target() {
+                replay(stringify!($target), spotcheck::fuzzing::$target);
+            }
+        )*
+    };
 }
 
-#[test]
-fn rule_file() {
-    replay("rule_file", spotcheck::fuzzing::rule_file);
-}
-
-#[test]
-fn plan_file() {
-    replay("plan_file", spotcheck::fuzzing::plan_file);
-}
-
-#[test]
-fn html_extract() {
-    replay("html_extract", spotcheck::fuzzing::html_extract);
-}
-
-#[test]
-fn value_parsers() {
-    replay("value_parsers", spotcheck::fuzzing::value_parsers);
-}
-
-#[test]
-fn json_ld() {
-    replay("json_ld", spotcheck::fuzzing::json_ld);
-}
-
-#[test]
-fn bundle_verify() {
-    replay("bundle_verify", spotcheck::fuzzing::bundle_verify);
-}
+replay_tests!(
+    adapter_file,
+    rule_file,
+    plan_file,
+    html_extract,
+    value_parsers,
+    json_ld,
+    bundle_verify,
+    webhook_verify,
+    api_body
+);
 
 #[test]
 fn bundle_edit() {
     let report = evidence::bundle::verify_bundle(BUNDLE, &evidence::bundle::VerifyOptions::default());
     assert!(report.ok(), "the base bundle does not verify: {:?}", report.failures().collect::<Vec<_>>());
     replay("bundle_edit", |edits| spotcheck::fuzzing::bundle_edit(BUNDLE, edits));
-}
-
-#[test]
-fn webhook_verify() {
-    replay("webhook_verify", spotcheck::fuzzing::webhook_verify);
-}
-
-#[test]
-fn api_body() {
-    replay("api_body", spotcheck::fuzzing::api_body);
 }
