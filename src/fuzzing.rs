@@ -311,9 +311,9 @@ pub fn bundle_edit(base: &[u8], edits: &[u8]) {
         let at = usize::from(u16::from_be_bytes([e[0], e[1]])) * 7 % bytes.len();
         bytes[at] ^= e[2];
     }
-    if edits.len() % 3 != 0 {
-        // A short tail cuts the bundle: truncation is an edit too.
-        let keep = usize::from(edits[edits.len() - 1]) * bytes.len() / 256;
+    // A short tail cuts the bundle: truncation is an edit too.
+    if let Some(&last) = edits.last().filter(|_| !edits.len().is_multiple_of(3)) {
+        let keep = usize::from(last) * bytes.len() / 256;
         bytes.truncate(keep.max(1));
     }
     let options = VerifyOptions::default();
