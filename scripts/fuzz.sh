@@ -72,7 +72,8 @@ for t in $targets; do
     last=$(grep -a '^#[0-9]*: cov:' "$log" | tail -1)
     field() { grep -o "$1 *[0-9/]*" <<<"$last" | grep -o '[0-9/]*$' || echo "?"; }
     execs=$(grep -o '^#[0-9]*' <<<"$last" | tr -d '#' || echo "?")
-    rate=$(field 'exec/s:')
+    # The average over the run (the status line's exec/s is the last job's).
+    rate=$([[ $execs =~ ^[0-9]+$ && $wall -gt 0 ]] && echo $((execs / wall)) || echo "?")
     cov=$(field 'cov:')
     ft=$(field 'ft:')
     files=$(find "$corpus" -type f | wc -l)
