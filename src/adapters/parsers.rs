@@ -135,7 +135,9 @@ pub fn yuan(s: &str) -> Option<Decimal> {
     if value.scale() < 2 {
         value.rescale(2);
     }
-    Some(value)
+    // `rescale` stops short when the digits leave no room for fen (27 or
+    // more before the point): a number that long is no price.
+    (value.scale() >= 2).then_some(value)
 }
 
 /// An integer number of fen as yuan (`12900` → `129.00`).
@@ -211,6 +213,8 @@ mod tests {
         assert_eq!(yuan("¥99-199"), Some(d("99")));
         assert_eq!(yuan("1.5万"), Some(d("15000")));
         assert_eq!(yuan("面议"), None);
+        assert_eq!(yuan(&"9".repeat(28)), None, "no room for fen: not a price");
+        assert_eq!(yuan("2万").map(|v| v.to_string()), Some("20000.00".into()));
         assert_eq!(yuan("129.00").map(|v| v.to_string()), Some("129.00".into()));
     }
 

@@ -113,7 +113,10 @@ pub fn verify(
     let ts_text = header("webhook-timestamp")?;
     let signatures = header("webhook-signature")?;
     let ts: i64 = ts_text.parse().map_err(|_| NoticeError::Webhook(format!("bad `webhook-timestamp` `{ts_text}`")))?;
-    if (now - ts).abs() > tolerance_secs {
+    // `abs_diff`, not `(now - ts).abs()`: a timestamp near `i64::MIN` or
+    // `i64::MAX` must not overflow (a panic, or in release a wrapped
+    // difference that lets a stale delivery through).
+    if now.abs_diff(ts) > tolerance_secs.unsigned_abs() {
         return Err(NoticeError::Webhook(format!(
             "`webhook-timestamp` {ts} is more than {tolerance_secs} s from now ({now})"
         )));
@@ -126,4 +129,22 @@ pub fn verify(
         }
     }
     Err(NoticeError::Webhook("no `v1` signature in `webhook-signature` matches".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timestamp_at_the_ends_of_i64_is_refused_not_overflowed() {
+        let secret = WebhookSecret::generate();
+        let now = 1_700_000_000;
+        for ts in [i64::MIN, i64::MAX, now - 301] {
+            let mut headers = HeaderMap::new();
+            for (name, value) in signed_headers(&secret, "msg_1", ts, b"{}") {
+                headers.insert(name, value.parse().unwrap());
+            }
+            assert!(verify(&headers, b"{}", &secret, 300, now).is_err(), "timestamp {ts} accepted");
+        }
+    }
 }

@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use scraper::{Html, Selector};
 use serde_json::{Map, Value as Json};
 
-use super::price::{currency_code, parse_price, truncate, Money};
+use super::price::{currency_code, markup_price, plain_amount, truncate, Money};
 use super::Facts;
 use crate::adapters::parsers;
 use crate::model::Availability;
@@ -238,15 +238,9 @@ fn urls(v: &Json, out: &mut Vec<String>, depth: usize) {
 /// A price value: a JSON number exactly, or a text price in the page's locale.
 pub fn price_value(v: &Json, comma_decimal: Option<bool>) -> Option<Money> {
     match v {
-        Json::Number(n) => n.to_string().parse::<Decimal>().ok().map(|amount| Money { amount, currency: None }),
-        Json::String(s) => {
-            // Markup prices are machine-written: `1299.00`, or `1.299,00` on comma-decimal pages.
-            let plain = s.trim();
-            if let Ok(amount) = plain.parse::<Decimal>() {
-                return Some(Money { amount, currency: None });
-            }
-            parse_price(plain, comma_decimal)
-        }
+        Json::Number(n) => n.to_string().parse::<Decimal>().ok().and_then(plain_amount),
+        // Markup prices are machine-written: `1299.00`, or `1.299,00` on comma-decimal pages.
+        Json::String(s) => markup_price(s, comma_decimal),
         Json::Array(items) => items.iter().find_map(|i| price_value(i, comma_decimal)),
         _ => None,
     }

@@ -9,7 +9,7 @@
 
 use scraper::{ElementRef, Html, Selector};
 
-use super::price::{currency_code, parse_price};
+use super::price::{currency_code, markup_price};
 use super::{jsonld, visible, Facts};
 use crate::adapters::parsers;
 
@@ -167,9 +167,7 @@ fn read_prop(f: &mut Facts, name: &str, el: ElementRef<'_>, comma_decimal: Optio
                 visible::shown_text_without(el, visible::is_struck)
             };
             let Some(v) = shown.map(|t| t.replace(' ', "")).or_else(|| value(el)) else { return };
-            let money = v.trim().parse().ok().map(|amount| super::price::Money { amount, currency: None });
-            let money = money.or_else(|| parse_price(&v, comma_decimal));
-            if let Some(m) = money {
+            if let Some(m) = markup_price(&v, comma_decimal) {
                 f.price = Some(m.amount);
                 f.price_is_was = was;
                 f.price_shown = shown_text(el);
@@ -225,8 +223,7 @@ pub fn meta(html: &Html, comma_decimal: Option<bool>) -> Facts {
                 f.images.push(content.clone());
             }
             "product:price:amount" | "og:price:amount" | "product:sale_price:amount" if f.price.is_none() => {
-                let m = content.trim().parse().ok().or_else(|| parse_price(&content, comma_decimal).map(|m| m.amount));
-                f.price = m;
+                f.price = markup_price(&content, comma_decimal).map(|m| m.amount);
             }
             "product:price:currency" | "og:price:currency" | "product:sale_price:currency" if f.currency.is_none() => {
                 f.currency = currency_code(&content).map(str::to_string);

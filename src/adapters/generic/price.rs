@@ -123,6 +123,25 @@ pub fn parse_price(text: &str, comma_decimal: Option<bool>) -> Option<Money> {
     Some(Money { amount, currency })
 }
 
+/// A price as markup writes it (`content="1299.00"`, a JSON-LD `price`): a
+/// plain decimal read exactly, else a price as people write it
+/// ([`parse_price`]). A negative plain number is no price at all (not its
+/// absolute value): markup that says `-5` is broken, and a negative price
+/// would pass every "clearly low" check.
+pub fn markup_price(text: &str, comma_decimal: Option<bool>) -> Option<Money> {
+    let plain = text.trim();
+    match plain.parse::<Decimal>() {
+        Ok(amount) => plain_amount(amount),
+        Err(_) => parse_price(plain, comma_decimal),
+    }
+}
+
+/// A number read exactly from markup as a price: `None` when negative.
+pub fn plain_amount(amount: Decimal) -> Option<Money> {
+    // `-0` is zero; any other negative number is no price.
+    (amount >= Decimal::ZERO).then(|| Money { amount: amount.abs(), currency: None })
+}
+
 /// `s` cut to at most `max` bytes, on a character boundary.
 pub fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {
@@ -321,5 +340,14 @@ mod tests {
         assert_eq!(cur("12.00"), None);
         assert_eq!(currency_code("usd"), Some("USD"));
         assert_eq!(currency_code("XYZ"), None);
+    }
+
+    #[test]
+    fn markup_prices_are_never_negative() {
+        let amount = |s: &str| markup_price(s, None).map(|m| m.amount.to_string());
+        assert_eq!(amount("1299.00").as_deref(), Some("1299.00"));
+        assert_eq!(amount(" 1.299,00 ").as_deref(), Some("1299.00"));
+        assert_eq!(amount("-5"), None, "a negative number is no price, not 5");
+        assert_eq!(amount("-0.00").as_deref(), Some("0.00"));
     }
 }
