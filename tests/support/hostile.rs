@@ -388,8 +388,39 @@ async fn raw_exchange(mut socket: tokio::net::TcpStream, held: Arc<Mutex<Vec<tok
             drop(socket);
         }
         "/silent" => held.lock().expect("held lock").push(socket),
+        // Response heads no client should take whole: held open after, so only our limits end them.
+        "/many-headers" | "/huge-header" | "/endless-head" => {
+            let _ = socket.write_all(&hostile_head(&path)).await;
+            held.lock().expect("held lock").push(socket);
+        }
+        "/reset-before-head" => {
+            let _ = socket.set_zero_linger();
+            drop(socket);
+        }
+        "/fine" => {
+            let ok =
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello";
+            let _ = socket.write_all(ok).await;
+        }
         _ => {
             let _ = socket.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
         }
     }
+}
+
+/// `/many-headers`: ten thousand header fields; `/huge-header`: one 1 MiB
+/// header line; `/endless-head`: a head that never ends.
+fn hostile_head(path: &str) -> Vec<u8> {
+    let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
+    match path {
+        "/many-headers" => {
+            for i in 0..10_000 {
+                head.extend_from_slice(format!("x-h{i}: {i}\r\n").as_bytes());
+            }
+            head.extend_from_slice(b"content-length: 0\r\n\r\n");
+        }
+        "/huge-header" => head.extend_from_slice(format!("x-big: {}\r\n\r\n", "a".repeat(1 << 20)).as_bytes()),
+        _ => head.extend_from_slice(b"x-a: b\r\n"),
+    }
+    head
 }
