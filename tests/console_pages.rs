@@ -134,17 +134,22 @@ fn form_body(fields: &[(&str, &str)]) -> String {
     s.finish()
 }
 
-async fn sign_in(app: &App, name: &str) -> Browser {
+/// One log-in attempt through the form, as a browser makes it.
+async fn attempt(app: &App, name: &str, password: &str) -> Answer {
     let form = send(app, Method::GET, "/console/login", &[], String::new()).await;
     let login_cookie = set_cookie(&form.headers, "spotcheck_login");
     let token = csrf_in(&form.text());
-    let body = form_body(&[("_csrf", &token), ("next", ""), ("name", name), ("password", PASSWORD)]);
+    let body = form_body(&[("_csrf", &token), ("next", ""), ("name", name), ("password", password)]);
     let headers = [
         (header::ORIGIN, app.origin.clone()),
         (header::COOKIE, login_cookie),
         (header::CONTENT_TYPE, "application/x-www-form-urlencoded".to_string()),
     ];
-    let signed = send(app, Method::POST, "/console/login", &headers, body).await;
+    send(app, Method::POST, "/console/login", &headers, body).await
+}
+
+async fn sign_in(app: &App, name: &str) -> Browser {
+    let signed = attempt(app, name, PASSWORD).await;
     assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.text());
     let cookie = set_cookie(&signed.headers, "spotcheck_console");
     let mut browser = Browser { cookie, csrf: String::new() };
@@ -302,6 +307,26 @@ async fn forms_need_the_session_token_and_our_origin_and_a_dismissal_needs_a_rea
         (triage.status, triage.history[0].reason.as_str()),
         (Status::Dismissed, "页面实为配件，不属强制认证目录")
     );
+}
+
+/// Guessing: after `MAX_FAILURES` wrong passwords the name is locked, and
+/// even the right password is refused until the lock ends; other names are not.
+#[tokio::test]
+async fn wrong_passwords_lock_the_name_and_not_the_others() {
+    let c = console().await;
+    for i in 0..console::login::MAX_FAILURES {
+        let answer = attempt(&c.app, "wangfang", &format!("guess {i}")).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "guess {i}");
+    }
+    let locked = attempt(&c.app, "wangfang", PASSWORD).await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS, "the right password while locked");
+    assert!(locked.text().contains("锁定"), "the page says the name is locked");
+    assert!(!locked
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|v| v.to_str().unwrap().starts_with("spotcheck_console=")));
+    assert_eq!(attempt(&c.app, "root", PASSWORD).await.status, StatusCode::SEE_OTHER, "another name signs in");
 }
 
 /// Every form the console takes, on real ids: without the session's token,
