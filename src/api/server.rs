@@ -103,11 +103,12 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
-            tracing::warn!(%peer, "connection closed: {} connections already open", limits.max_connections);
+            // Debug, not warn: a flood of refused connections must not become a flood of log lines.
+            tracing::debug!(%peer, "connection closed: {} connections already open", limits.max_connections);
             continue;
         };
         let Some(slot) = per_ip.take(peer) else {
-            tracing::warn!(%peer, "connection closed: {} already open from this address", limits.max_connections_per_ip);
+            tracing::debug!(%peer, "connection closed: {} already open from this address", limits.max_connections_per_ip);
             continue;
         };
         // Small JSON answers: do not wait for Nagle.
