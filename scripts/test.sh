@@ -5,6 +5,7 @@
 #   - openssl            the local RFC 3161 time-stamping authority and signature cross-checks
 #   - chromium + CJK font, poppler-utils   the evidence report printed to PDF and read back
 #   - unzip              bundles opened with ordinary tools
+#   - nats-server        the JetStream server the scale-out tests start on a free loopback port
 #   - warcio, wacz       (PyPI) third-party validators of our WARC and WACZ output
 #
 # Everything comes from the OS packages or PyPI; nothing is downloaded from elsewhere.
@@ -18,6 +19,7 @@ command -v openssl >/dev/null || missing+=(openssl)
 command -v unzip >/dev/null || missing+=(unzip)
 command -v pdftotext >/dev/null || missing+=(poppler-utils)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v nats-server >/dev/null || missing+=(nats-server)
 fc-list 2>/dev/null | grep -qi "noto.*cjk" || missing+=(fonts-noto-cjk)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing from the OS packages: ${missing[*]}"
