@@ -16,6 +16,7 @@ pub mod api;
 pub mod browser;
 pub mod cases;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod console;
 pub mod crawl;

@@ -8,6 +8,7 @@
 
 use std::ops::Range;
 use std::path::Path;
+use std::sync::Arc;
 
 use regex::Regex;
 use scraper::Selector;
@@ -69,6 +70,7 @@ pub(super) fn compile(file: &Path, src: &str) -> Result<Adapter, Vec<Problem>> {
             fetch: h.fetch,
             wait_for: h.wait_for.map(Spanned::into_inner),
             source: file.to_path_buf(),
+            text: Some(Arc::from(src)),
             pages: rules,
         }),
         _ => Err(d.problems),

@@ -129,6 +129,9 @@ pub struct Adapter {
     pub wait_for: Option<String>,
     /// The file the adapter was loaded from (`builtin:<file>` for embedded ones).
     pub source: PathBuf,
+    /// The file's text (none for the [`generic`] adapter, which is code): what
+    /// a cluster's control plane sends its workers, so they run the same rules.
+    pub text: Option<Arc<str>>,
     pages: Vec<rules::PageRule>,
 }
 
@@ -154,6 +157,7 @@ impl Adapter {
             fetch: FetchMode::Http,
             wait_for: None,
             source: PathBuf::from(generic::SOURCE),
+            text: None,
             pages: Vec::new(),
         }
     }

@@ -63,6 +63,8 @@ pub struct CrawlArgs {
     pub json: bool,
     #[command(flatten)]
     pub network: crate::cli::network::NetworkArgs,
+    #[command(flatten)]
+    pub cluster: crate::cli::cluster::ClusterArgs,
 }
 
 /// A plan file: the same settings as the flags, kept with the job.
@@ -102,6 +104,7 @@ pub async fn run(args: CrawlArgs, data: &DataDir, identity: &Identity) -> anyhow
         concurrency: args.concurrency,
         quiet: args.json,
         fetch: args.network.fetch_config(identity),
+        cluster: args.cluster.connect().await?,
         ..RunOptions::default()
     };
     let spec = match &args.plan {

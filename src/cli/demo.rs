@@ -68,7 +68,7 @@ pub async fn crawl_market(
     let adapters = adapter_set(None)?;
     // The marketplace this process started, and nothing else that is not public.
     let fetch = super::network::NetworkArgs::only(&base).fetch_config(identity);
-    let options = RunOptions { concurrency, politeness: Some(Politeness::unlimited()), quiet, fetch };
+    let options = RunOptions { concurrency, politeness: Some(Politeness::unlimited()), quiet, fetch, cluster: None };
     let mut reports = Vec::new();
     for (adapter_name, entry) in market.entry_urls(&base) {
         let adapter = find_adapter(&adapters, &adapter_name)?;

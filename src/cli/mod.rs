@@ -20,6 +20,7 @@ pub mod adapters;
 pub mod bench;
 pub mod capture;
 pub mod cases;
+pub mod cluster;
 pub mod crawl;
 pub mod demo;
 pub mod demo_console;
@@ -129,6 +130,10 @@ pub enum Command {
     Users(users::UsersCommand),
     /// Serve the API: staff, enforcement and platforms (notices, acknowledgements, dispositions).
     Serve(serve::ServeArgs),
+    /// A crawl worker: takes page tasks from NATS JetStream, fetches, extracts
+    /// and captures them for the control plane (`crawl`/`plans run`/`serve` with
+    /// --nats). Run any number, on any machine (DEPLOY.md).
+    Worker(cluster::WorkerArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -233,6 +238,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<bool> {
         Command::Users(command) => users::run(command, &data)?,
         Command::Serve(args) => {
             serve::run(args, &data, &identity).await?;
+            true
+        }
+        Command::Worker(args) => {
+            cluster::worker(args).await?;
             true
         }
         Command::Market(MarketCommand::Serve(args)) => {

@@ -60,12 +60,18 @@ pub struct RunnerArgs {
     pub lease_minutes: i64,
     #[command(flatten)]
     pub network: crate::cli::network::NetworkArgs,
+    #[command(flatten)]
+    pub cluster: crate::cli::cluster::ClusterArgs,
 }
 
 /// `spotcheck plans run ID`
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     pub id: String,
+    /// The draw's seed (64 hex digits or a number) instead of a fresh random
+    /// one: the same plan over the same site then draws the same listings.
+    #[arg(long)]
+    pub seed: Option<crate::sampling::Seed>,
     #[command(flatten)]
     pub runner: RunnerArgs,
 }
@@ -179,12 +185,18 @@ fn local(t: DateTime<Utc>) -> String {
 }
 
 /// The runner `args` describe over `data`, opening its store.
-fn runner(args: &RunnerArgs, data: &DataDir, identity: &Identity) -> anyhow::Result<PlanRunner> {
-    runner_on(args, Store::open(&data.db())?, data, identity)
+async fn runner(args: &RunnerArgs, data: &DataDir, identity: &Identity) -> anyhow::Result<PlanRunner> {
+    runner_on(args, Store::open(&data.db())?, data, identity, None).await
 }
 
 /// The runner `args` describe over an open `store` of `data` (what `spotcheck serve` runs plans with).
-pub fn runner_on(args: &RunnerArgs, store: Store, data: &DataDir, identity: &Identity) -> anyhow::Result<PlanRunner> {
+pub async fn runner_on(
+    args: &RunnerArgs,
+    store: Store,
+    data: &DataDir,
+    identity: &Identity,
+    draw_seed: Option<crate::sampling::Seed>,
+) -> anyhow::Result<PlanRunner> {
     let adapters = adapter_set(args.book.adapters.as_deref())?;
     let options = RunnerOptions {
         concurrency: args.concurrency,
@@ -194,6 +206,8 @@ pub fn runner_on(args: &RunnerArgs, store: Store, data: &DataDir, identity: &Ide
         max_pages: args.max_pages,
         history: args.history.clone(),
         network: args.network.policy(),
+        cluster: args.cluster.connect().await?,
+        draw_seed,
     };
     Ok(PlanRunner::new(store, data.clone(), identity.clone(), adapters, options)?)
 }
@@ -222,7 +236,8 @@ fn actor(identity: &Identity) -> String {
 }
 
 async fn run_by_hand(args: &RunArgs, data: &DataDir, identity: &Identity) -> anyhow::Result<bool> {
-    let runner = runner(&args.runner, data, identity)?;
+    let store = Store::open(&data.db())?;
+    let runner = runner_on(&args.runner, store, data, identity, args.seed).await?;
     let plan = plan(&runner, &args.id)?;
     let ticket = match runner.start_by_hand(&plan, &actor(identity))? {
         Ok(ticket) => ticket,
@@ -298,7 +313,7 @@ fn history(args: &HistoryArgs, data: &DataDir) -> anyhow::Result<bool> {
 }
 
 async fn schedule(args: &ScheduleArgs, data: &DataDir, identity: &Identity) -> anyhow::Result<bool> {
-    let runner = runner(&args.runner, data, identity)?;
+    let runner = runner(&args.runner, data, identity).await?;
     let book = runner.book();
     eprintln!(
         "scheduling the plans in `{}` every {} s as `{}` (Ctrl-C stops)",

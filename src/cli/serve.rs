@@ -165,7 +165,7 @@ pub async fn serve(
         let imported = data.root().join(crate::console::shops::HISTORY_FILE);
         plans.history = imported.exists().then_some(imported);
     }
-    let runner = super::plans::runner_on(&plans, store.clone(), data, identity)?;
+    let runner = super::plans::runner_on(&plans, store.clone(), data, identity, None).await?;
     let schedule = (args.schedule_every > 0)
         .then(|| tokio::spawn(runner.clone().schedule_loop(runner.book(), Duration::from_secs(args.schedule_every))));
     let console = ConsoleState::open(state.clone(), data.clone())

@@ -14,9 +14,9 @@
 //! waits on the disk. A committed listing therefore never points at a capture
 //! that a power loss could take away.
 
-mod page;
+pub(crate) mod page;
 mod progress;
-mod scope;
+pub(crate) mod scope;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,7 +33,8 @@ pub const MAX_BATCH: usize = 256;
 
 use crate::adapters::{Adapter, FetchMode};
 use crate::browser::{BrowserConfig, BrowserPool};
-use crate::fetch::{FetchConfig, FetchContext, FetchError, Fetcher, Politeness};
+use crate::cluster::JobDispatch;
+use crate::fetch::{FetchConfig, FetchContext, FetchError, Fetcher, HostGates, Politeness};
 use crate::store::{JobRecord, JobSpec, PageResult, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +55,8 @@ pub enum CrawlError {
     Blobs(#[from] evidence::BlobError),
     #[error(transparent)]
     Browser(#[from] crate::browser::BrowserError),
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
     #[error("the capture sync task stopped: {0}")]
     SyncTask(String),
     /// The station's own disk failed (full, read-only, I/O error). The job
@@ -100,11 +103,14 @@ pub struct RunOptions {
     pub fetch: FetchConfig,
     /// Show no progress (JSON output, tests).
     pub quiet: bool,
+    /// Hand the pages to workers over NATS instead of fetching them here
+    /// (this process stays the job's control plane: store, ledger, commits).
+    pub cluster: Option<crate::cluster::Cluster>,
 }
 
 impl Default for RunOptions {
     fn default() -> RunOptions {
-        RunOptions { concurrency: 8, politeness: None, fetch: FetchConfig::default(), quiet: false }
+        RunOptions { concurrency: 8, politeness: None, fetch: FetchConfig::default(), quiet: false, cluster: None }
     }
 }
 
@@ -179,42 +185,31 @@ async fn run(
         })
         .collect::<Result<Vec<_>, _>>()?;
 
-    let browser = match (adapter.fetch, browser) {
-        (FetchMode::Browser, None) => Some(
-            BrowserPool::launch(BrowserConfig { network: options.fetch.network.clone(), ..BrowserConfig::default() })
-                .await?,
-        ),
-        (FetchMode::Browser, pool) => pool,
-        (FetchMode::Http, _) => None,
-    };
     let (mut job, resumed) = store.begin_job(&spec, rand::random())?;
     let frontier = store.frontier(&job.id)?;
     let blobs = blobs.with_fsync(false); // durable by group commit, see the module docs
-    let fetcher = Fetcher::new(options.fetch.clone(), blobs.clone())?;
-    let politeness = options.politeness.unwrap_or(adapter.politeness);
-    for seed in &seeds {
-        if let Some(host) = seed.host_str() {
-            fetcher.set_politeness(host, politeness);
+    let concurrency = options.concurrency.max(1);
+    let (tx, mut rx) = mpsc::channel::<Result<PageResult, CrawlError>>(concurrency);
+    let pages = match &options.cluster {
+        None => {
+            Pages::Local(Arc::new(local_pages(&spec, &seeds, adapter, options, browser, &job, blobs.clone()).await?))
         }
-    }
-    let ctx = Arc::new(page::PageContext {
-        scope: scope::Scope::new(&spec, &seeds),
-        adapter,
-        fetcher,
-        browser,
-        fetch: FetchContext {
-            job_id: Some(job.id.clone()),
-            plan_id: spec.plan_id.clone(),
-            robots_override: spec.robots_override.clone(),
-        },
-    });
+        Some(cluster) => {
+            let gates = HostGates::new(options.fetch.default_politeness);
+            let politeness = options.politeness.unwrap_or(adapter.politeness);
+            for host in seeds.iter().filter_map(Url::host_str) {
+                gates.set(host, politeness);
+            }
+            let fetch = &options.fetch;
+            let (frontier, blobs, tx) = (frontier.clone(), blobs.clone(), tx.clone());
+            Pages::Cluster(JobDispatch::start(cluster, &job, &adapter, fetch, gates, frontier, blobs, tx).await?)
+        }
+    };
 
     let mut progress = Progress::new(options.quiet);
     progress.start(&job, resumed);
     let started = Instant::now();
     let pages_at_start = job.counters.pages;
-    let concurrency = options.concurrency.max(1);
-    let (tx, mut rx) = mpsc::channel::<Result<PageResult, CrawlError>>(concurrency);
     let mut cursor = 0u64;
     // Pages are fetching (`inflight`), fetched and waiting for the next
     // capture sync (`ready`), or fetched and covered by the sync now running
@@ -245,12 +240,17 @@ async fn run(
             let (seq, entry) = next?;
             cursor = seq + 1;
             inflight += 1;
-            let (ctx, tx) = (Arc::clone(&ctx), tx.clone());
-            tokio::spawn(async move {
-                let result = page::process(ctx, seq, entry).await;
-                // The receiver only goes away when the job loop has ended.
-                let _ = tx.send(result).await;
-            });
+            match &pages {
+                Pages::Local(ctx) => {
+                    let (ctx, tx) = (Arc::clone(ctx), tx.clone());
+                    tokio::spawn(async move {
+                        let result = page::process(ctx, seq, entry).await;
+                        // The receiver only goes away when the job loop has ended.
+                        let _ = tx.send(result).await;
+                    });
+                }
+                Pages::Cluster(dispatch) => dispatch.submit(seq, entry).await?,
+            }
         }
         // Start a sync for what is ready, unless one is running: its results
         // wrote their captures before they were sent, so before this sync starts.
@@ -287,8 +287,13 @@ async fn run(
                 let entries = syncing.iter().filter_map(|r| r.capture.as_ref()).map(|c| c.to_entry()).collect();
                 store.ledger().append(entries).map_err(StoreError::from)?;
                 evidence::failpoint("crawl-after-ledger-append");
+                let mut committed = Vec::with_capacity(syncing.len());
                 for result in syncing.drain(..) {
                     store.commit_page(&mut job, &frontier, &result)?;
+                    committed.push(result.seq);
+                }
+                if let Pages::Cluster(dispatch) = &pages {
+                    dispatch.committed(committed).await;
                 }
                 progress.update(&job);
             }
@@ -300,6 +305,9 @@ async fn run(
     progress.finish();
     if !interrupted {
         store.finish_job(&mut job)?;
+        if let Pages::Cluster(dispatch) = pages {
+            dispatch.finish().await;
+        }
     } else {
         store.flush()?;
     }
@@ -313,6 +321,51 @@ async fn run(
         limited,
         pages_this_run,
         elapsed_secs: elapsed.as_secs_f64(),
+    })
+}
+
+/// Where a job's pages are fetched and extracted.
+enum Pages {
+    /// Here, by page workers on this runtime.
+    Local(Arc<page::PageContext>),
+    /// By workers over NATS; this process is the control plane.
+    Cluster(JobDispatch),
+}
+
+/// This process's page workers' context: the job's fetcher (with the
+/// adapter's politeness for the seed hosts) and its browser if it needs one.
+async fn local_pages(
+    spec: &JobSpec,
+    seeds: &[Url],
+    adapter: Arc<Adapter>,
+    options: &RunOptions,
+    browser: Option<BrowserPool>,
+    job: &JobRecord,
+    blobs: evidence::BlobStore,
+) -> Result<page::PageContext, CrawlError> {
+    let browser = match (adapter.fetch, browser) {
+        (FetchMode::Browser, None) => Some(
+            BrowserPool::launch(BrowserConfig { network: options.fetch.network.clone(), ..BrowserConfig::default() })
+                .await?,
+        ),
+        (FetchMode::Browser, pool) => pool,
+        (FetchMode::Http, _) => None,
+    };
+    let fetcher = Fetcher::new(options.fetch.clone(), blobs)?;
+    let politeness = options.politeness.unwrap_or(adapter.politeness);
+    for host in seeds.iter().filter_map(Url::host_str) {
+        fetcher.set_politeness(host, politeness);
+    }
+    Ok(page::PageContext {
+        scope: scope::Scope::new(spec, seeds),
+        adapter,
+        fetcher,
+        browser,
+        fetch: FetchContext {
+            job_id: Some(job.id.clone()),
+            plan_id: spec.plan_id.clone(),
+            robots_override: spec.robots_override.clone(),
+        },
     })
 }
 

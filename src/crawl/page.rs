@@ -23,16 +23,17 @@ pub struct PageContext {
 
 /// Fetches and extracts one frontier entry. A page that cannot be fetched or
 /// read becomes a `Failed` outcome with the reason, and the job goes on. Only
-/// the station's own storage failing (a full or read-only disk) is an error:
-/// that is not the page's fault, so it must not be recorded as failed (a
-/// resume would never fetch it again); the job stops instead.
+/// the station's own failures are errors — its storage (a full or read-only
+/// disk), or in a cluster no politeness permit from the control plane: that
+/// is not the page's fault, so it must not be recorded as failed (a resume
+/// would never fetch it again); the job stops, or a worker hands the task back.
 pub async fn process(ctx: Arc<PageContext>, seq: u64, entry: FrontierEntry) -> Result<PageResult, CrawlError> {
     let mut capture = None;
     let outcome = match fetch_and_extract(&ctx, &entry, &mut capture).await {
         Ok(outcome) => outcome,
         Err(PageError::Robots(e)) => PageOutcome::Failed { error: e, robots: true },
         Err(PageError::Other(e)) => PageOutcome::Failed { error: e, robots: false },
-        Err(PageError::Storage(e)) => return Err(e),
+        Err(PageError::Station(e)) => return Err(e),
     };
     Ok(PageResult { seq, url: entry.url, outcome, capture })
 }
@@ -40,8 +41,8 @@ pub async fn process(ctx: Arc<PageContext>, seq: u64, entry: FrontierEntry) -> R
 enum PageError {
     Robots(String),
     Other(String),
-    /// Our disk, not the page.
-    Storage(CrawlError),
+    /// Our disk or our control plane, not the page.
+    Station(CrawlError),
 }
 
 async fn fetch_and_extract(
@@ -101,7 +102,7 @@ async fn fetch(
 ) -> Result<Page, PageError> {
     let fetched = ctx.fetcher.fetch(url, &ctx.fetch).await.map_err(|e| match e {
         FetchError::RobotsDisallowed { .. } | FetchError::RobotsUnreachable { .. } => PageError::Robots(e.to_string()),
-        e @ FetchError::Store { .. } => PageError::Storage(e.into()),
+        e @ (FetchError::Store { .. } | FetchError::Coordinator { .. }) => PageError::Station(e.into()),
         e => PageError::Other(e.to_string()),
     })?;
     *capture = Some(evidence::CaptureManifest::of(fetched.capture_id, &fetched.capture));
@@ -127,6 +128,7 @@ async fn render(
     // robots.txt and the host's politeness apply to browser pages too.
     let _permit = ctx.fetcher.admit(url, &ctx.fetch).await.map_err(|e| match e {
         FetchError::RobotsDisallowed { .. } | FetchError::RobotsUnreachable { .. } => PageError::Robots(e.to_string()),
+        e @ FetchError::Coordinator { .. } => PageError::Station(e.into()),
         e => PageError::Other(e.to_string()),
     })?;
     let rendered =
@@ -134,7 +136,7 @@ async fn render(
     let (id, record) = crate::browser::seal(&rendered, ctx.fetcher.blobs(), ctx.fetcher.config(), &ctx.fetch)
         .await
         .map_err(|e| match e {
-            crate::browser::BrowserError::Store { source, .. } => PageError::Storage(source.into()),
+            crate::browser::BrowserError::Store { source, .. } => PageError::Station(source.into()),
             e => PageError::Other(e.to_string()),
         })?;
     *capture = Some(evidence::CaptureManifest::of(id, &record));

@@ -102,6 +102,12 @@ pub enum FetchError {
         source: BlobError,
     },
 
+    /// The shared politeness gate (the control plane of a cluster, see
+    /// [`super::Gatekeeper`]) gave no permit to fetch from the host. Not the
+    /// page's fault: the task is handed back, never recorded as failed.
+    #[error("no permit to fetch `{url}` from the politeness coordinator: {reason}")]
+    Coordinator { url: String, reason: String },
+
     /// The HTTP client could not be built (TLS backend initialisation).
     #[error("cannot build the http client: {0}")]
     Client(#[source] reqwest::Error),
@@ -152,7 +158,8 @@ impl FetchError {
             | FetchError::DecompressionBomb { url, .. }
             | FetchError::Decode { url, .. }
             | FetchError::UnsupportedEncoding { url, .. }
-            | FetchError::Store { url, .. } => Some(url),
+            | FetchError::Store { url, .. }
+            | FetchError::Coordinator { url, .. } => Some(url),
             FetchError::Client(_) => None,
         }
     }

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::guard::{Blocked, NetworkPolicy};
-use super::politeness::HostGates;
+use super::politeness::Gates;
 use super::FetchError;
 
 /// One request and its response, body read (possibly cut at the limit).
@@ -55,7 +55,7 @@ pub(crate) struct TransportSettings {
 pub(crate) struct Transport {
     pub client: reqwest::Client,
     pub jar: Arc<Jar>,
-    pub gates: HostGates,
+    pub gates: Gates,
     pub settings: TransportSettings,
     /// Checked before every request (IP literals, schemes); names are
     /// filtered by the client's resolver ([`super::guard::GuardedResolver`]).
@@ -70,9 +70,7 @@ impl Transport {
     /// Sends one GET and reads at most `body_limit` bytes of the body.
     pub(crate) async fn send(&self, url: &Url, body_limit: u64) -> Result<Exchange, FetchError> {
         self.policy.check_url(url).await.map_err(|b| FetchError::Blocked { url: url.to_string(), reason: b.reason })?;
-        let host = url.host_str().unwrap_or_default();
-        let gate = self.gates.get(host);
-        let _permit = gate.enter().await;
+        let _permit = self.gates.enter(url).await?;
 
         let mut headers = HeaderMap::with_capacity(5);
         headers.insert(header::USER_AGENT, self.settings.user_agent.clone());

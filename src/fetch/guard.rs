@@ -157,6 +157,21 @@ pub enum GuardError {
     },
 }
 
+/// Written as the operator wrote it: the list of allowed `host[:port]` entries.
+impl serde::Serialize for NetworkPolicy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.allow_hosts.iter().map(ToString::to_string))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for NetworkPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<NetworkPolicy, D::Error> {
+        let entries = Vec::<String>::deserialize(d)?;
+        let allow = entries.iter().map(|e| e.parse::<HostAllow>()).collect::<Result<Vec<_>, _>>();
+        allow.map(NetworkPolicy::allowing).map_err(serde::de::Error::custom)
+    }
+}
+
 impl NetworkPolicy {
     /// Public addresses, plus `allow_hosts`.
     pub fn allowing(allow_hosts: impl IntoIterator<Item = HostAllow>) -> NetworkPolicy {

@@ -44,7 +44,7 @@ pub use charset::decode_text;
 pub use error::FetchError;
 pub use exchange::parse_retry_after;
 pub use guard::{blocked_reason, AllowedHost, Blocked, GuardError, HostAllow, HostAllowError, NetworkPolicy};
-pub use politeness::Politeness;
+pub use politeness::{Gatekeeper, HostGate, HostGates, HostPermit, Politeness};
 pub use robots::ROBOTS_TOKEN;
 
 use decode::{DecodeFailure, DecodeLimits};
@@ -53,7 +53,8 @@ use robots::{RobotsCache, RobotsRules};
 
 /// How a [`Fetcher`] behaves. `Default` is polite and safe for the open web;
 /// tests and benchmarks shrink the limits and switch politeness off.
-#[derive(Debug, Clone)]
+/// Serialisable: a cluster's control plane hands its own to the workers.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FetchConfig {
     /// Sent as `User-Agent`. robots.txt is matched on [`ROBOTS_TOKEN`] whatever this says.
     pub user_agent: String,
@@ -173,6 +174,21 @@ impl std::fmt::Debug for Fetcher {
 impl Fetcher {
     /// A fetcher with its own connection pool and empty cookie jar, storing captures in `blobs`.
     pub fn new(config: FetchConfig, blobs: evidence::BlobStore) -> Result<Fetcher, FetchError> {
+        let gates = politeness::Gates::Local(politeness::HostGates::new(config.default_politeness));
+        Fetcher::build(config, blobs, gates)
+    }
+
+    /// A fetcher whose per-host politeness `keeper` decides for it and for
+    /// every other fetcher it serves (a crawl worker: its control plane).
+    pub fn with_gatekeeper(
+        config: FetchConfig,
+        blobs: evidence::BlobStore,
+        keeper: Arc<dyn Gatekeeper>,
+    ) -> Result<Fetcher, FetchError> {
+        Fetcher::build(config, blobs, politeness::Gates::Shared(keeper))
+    }
+
+    fn build(config: FetchConfig, blobs: evidence::BlobStore, gates: politeness::Gates) -> Result<Fetcher, FetchError> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             // The resolver is the network guard: a proxy would resolve for us.
@@ -187,7 +203,7 @@ impl Fetcher {
         let transport = Transport {
             client,
             jar: Arc::new(reqwest::cookie::Jar::default()),
-            gates: politeness::HostGates::new(config.default_politeness),
+            gates,
             settings: TransportSettings {
                 user_agent,
                 timeout: config.timeout,
@@ -305,7 +321,7 @@ impl Fetcher {
     pub(crate) async fn admit(&self, url: &Url, ctx: &FetchContext) -> Result<politeness::HostPermit, FetchError> {
         self.check_network(url).await?;
         self.check_robots(url, ctx).await?;
-        Ok(self.inner.transport.gates.get(url.host_str().unwrap_or_default()).enter().await)
+        self.inner.transport.gates.enter(url).await
     }
 
     /// Refuses `url` if the network policy does (before its robots.txt is asked for).

@@ -45,18 +45,65 @@ impl Default for Politeness {
 /// concurrency semaphore. Either is absent when unlimited, so an unlimited
 /// host costs one map lookup per request.
 #[derive(Debug)]
-pub(crate) struct HostGate {
+pub struct HostGate {
     limiter: Option<governor::DefaultDirectRateLimiter>,
     slots: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
-/// Held while a request to the host is in flight; dropping it frees the slot.
-pub(crate) struct HostPermit {
+/// Held while a request to the host is in flight; dropping it frees the slot
+/// (or, for a permit from a [`Gatekeeper`], tells the gatekeeper).
+pub struct HostPermit {
     _slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    _remote: Option<Box<dyn Send + Sync>>,
+}
+
+impl HostPermit {
+    /// A permit granted elsewhere: `release` is dropped when the request is done.
+    pub fn remote(release: Box<dyn Send + Sync>) -> HostPermit {
+        HostPermit { _slot: None, _remote: Some(release) }
+    }
+}
+
+/// Decides when a request to a host may start, for fetchers in many
+/// processes together (crawl workers asking their control plane): the
+/// per-host token bucket and concurrency limit are then one for all of them.
+/// A fetcher without one keeps its own gates ([`HostGates`]).
+pub trait Gatekeeper: Send + Sync + std::fmt::Debug {
+    /// Waits until a request to `host` may start; the permit is held while it runs.
+    /// An error is the gatekeeper's failure, not the page's ([`super::FetchError::Coordinator`]).
+    fn enter<'a>(&'a self, host: &'a str) -> futures::future::BoxFuture<'a, Result<HostPermit, String>>;
+}
+
+/// The gates of one fetcher: its own, or a shared [`Gatekeeper`]'s.
+#[derive(Debug)]
+pub(crate) enum Gates {
+    Local(HostGates),
+    Shared(std::sync::Arc<dyn Gatekeeper>),
+}
+
+impl Gates {
+    /// Waits at `url`'s host's gate.
+    pub(crate) async fn enter(&self, url: &url::Url) -> Result<HostPermit, super::FetchError> {
+        let host = url.host_str().unwrap_or_default();
+        match self {
+            Gates::Local(gates) => Ok(gates.get(host).enter().await),
+            Gates::Shared(keeper) => keeper
+                .enter(host)
+                .await
+                .map_err(|reason| super::FetchError::Coordinator { url: url.to_string(), reason }),
+        }
+    }
+
+    /// Sets a host's politeness (a shared gatekeeper decides its own: ignored).
+    pub(crate) fn set(&self, host: &str, p: Politeness) {
+        if let Gates::Local(gates) = self {
+            gates.set(host, p);
+        }
+    }
 }
 
 impl HostGate {
-    pub(crate) fn new(p: &Politeness) -> HostGate {
+    pub fn new(p: &Politeness) -> HostGate {
         let limiter = if p.is_unlimited_rate() {
             None
         } else {
@@ -72,7 +119,7 @@ impl HostGate {
     }
 
     /// Waits for a concurrency slot, then for the rate limiter.
-    pub(crate) async fn enter(&self) -> HostPermit {
+    pub async fn enter(&self) -> HostPermit {
         let slot = match &self.slots {
             // The semaphore is never closed, so acquiring cannot fail.
             Some(s) => s.clone().acquire_owned().await.ok(),
@@ -81,30 +128,30 @@ impl HostGate {
         if let Some(l) = &self.limiter {
             l.until_ready().await;
         }
-        HostPermit { _slot: slot }
+        HostPermit { _slot: slot, _remote: None }
     }
 }
 
 /// Per-host gates, created on first use from the default politeness.
 #[derive(Debug)]
-pub(crate) struct HostGates {
+pub struct HostGates {
     default: Politeness,
     gates: std::sync::RwLock<std::collections::HashMap<String, std::sync::Arc<HostGate>>>,
 }
 
 impl HostGates {
-    pub(crate) fn new(default: Politeness) -> HostGates {
+    pub fn new(default: Politeness) -> HostGates {
         HostGates { default, gates: Default::default() }
     }
 
     /// Replaces the politeness of `host` (requests already waiting keep the old gate).
-    pub(crate) fn set(&self, host: &str, p: Politeness) {
+    pub fn set(&self, host: &str, p: Politeness) {
         let gate = std::sync::Arc::new(HostGate::new(&p));
         let mut map = self.gates.write().unwrap_or_else(|e| e.into_inner());
         map.insert(host.to_ascii_lowercase(), gate);
     }
 
-    pub(crate) fn get(&self, host: &str) -> std::sync::Arc<HostGate> {
+    pub fn get(&self, host: &str) -> std::sync::Arc<HostGate> {
         if let Some(g) = self.gates.read().unwrap_or_else(|e| e.into_inner()).get(host) {
             return g.clone();
         }

@@ -91,6 +91,10 @@ pub struct RunnerOptions {
     pub history: Option<PathBuf>,
     /// The operator's network allowances, for every plan (each plan's own `allow_hosts` are added).
     pub network: crate::fetch::NetworkPolicy,
+    /// Crawl through workers over NATS (this process is the control plane).
+    pub cluster: Option<crate::cluster::Cluster>,
+    /// The seed of every draw, instead of a fresh random one (`plans run --seed`).
+    pub draw_seed: Option<crate::sampling::Seed>,
 }
 
 impl Default for RunnerOptions {
@@ -103,6 +107,8 @@ impl Default for RunnerOptions {
             max_pages: None,
             history: None,
             network: crate::fetch::NetworkPolicy::default(),
+            cluster: None,
+            draw_seed: None,
         }
     }
 }
@@ -358,7 +364,7 @@ impl PlanRunner {
         let today = Utc::now().with_timezone(&super::shanghai()).date_naive();
         let history = self.history()?.unwrap_or_default();
         let candidates = stages::candidates(plan, &population, &shops, &rules, &history, today);
-        let seed = crate::sampling::Seed(rand::random());
+        let seed = self.inner.options.draw_seed.unwrap_or_else(|| crate::sampling::Seed(rand::random()));
         let drawn = stages::draw_sample(plan, &candidates, seed, dir)?;
         live.update(|l| l.stage = Stage::Flagging);
         let drawn_keys: Vec<String> = drawn.draw.items().map(|(_, item)| item.key.clone()).collect();
@@ -387,6 +393,7 @@ impl PlanRunner {
         let mut options = crate::crawl::RunOptions {
             concurrency: self.inner.options.concurrency,
             quiet: true,
+            cluster: self.inner.options.cluster.clone(),
             ..crate::crawl::RunOptions::default()
         };
         options.fetch.station = Some(self.inner.identity.station.clone());

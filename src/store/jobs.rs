@@ -113,8 +113,9 @@ pub struct FrontierEntry {
     pub kind: Option<PageKind>,
 }
 
-/// The outcome of one page, handed to [`Store::commit_page`].
-#[derive(Debug, Clone)]
+/// The outcome of one page, handed to [`Store::commit_page`]. Serialisable:
+/// a cluster's workers send it to the control plane that commits it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PageResult {
     /// The frontier sequence number the page was dispatched under.
     pub seq: u64,
@@ -125,7 +126,8 @@ pub struct PageResult {
     pub capture: Option<evidence::CaptureManifest>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PageOutcome {
     Fetched {
         listings: Vec<Listing>,
@@ -169,6 +171,20 @@ impl JobFrontier {
             let entry = serde_json::from_slice(&value).map_err(|e| corrupt("queue", &key, &e.to_string()))?;
             Ok((seq, entry))
         })
+    }
+
+    /// Whether page `seq` is still waiting to be committed.
+    pub fn is_pending(&self, seq: u64) -> Result<bool, StoreError> {
+        Ok(self.queue.contains_key(seq.to_be_bytes())?)
+    }
+
+    /// The pending entry `seq`, if it is still pending.
+    pub fn pending_entry(&self, seq: u64) -> Result<Option<FrontierEntry>, StoreError> {
+        match self.pending_from(seq).next() {
+            Some(Ok((at, entry))) if at == seq => Ok(Some(entry)),
+            Some(Err(e)) => Err(e),
+            _ => Ok(None),
+        }
     }
 
     pub fn pending_len(&self) -> usize {

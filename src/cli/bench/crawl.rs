@@ -182,7 +182,7 @@ async fn crawl_at(
     // The benchmark's own marketplace, allowed explicitly.
     let network = crate::cli::network::NetworkArgs::only(&url::Url::parse(market_url)?);
     let fetch = crate::fetch::FetchConfig { network: network.policy(), ..crate::fetch::FetchConfig::default() };
-    let options = RunOptions { concurrency, politeness: Some(Politeness::unlimited()), quiet, fetch };
+    let options = RunOptions { concurrency, politeness: Some(Politeness::unlimited()), quiet, fetch, cluster: None };
     let server_pid = market_pid.to_string();
     reset_peak_rss();
     let (cpu0, server0) = (cpu_secs("self"), cpu_secs(&server_pid));

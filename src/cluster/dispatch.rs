@@ -1,0 +1,360 @@
+//! The control plane's side of one crawl job: pages go out as tasks, results
+//! come back into the crawl loop's channel as if a local page worker had
+//! sent them, and are acked once the loop has committed them.
+//!
+//! A result is taken when its page is still pending in the frontier and no
+//! other result for it was taken; anything else (a task done twice, a result
+//! for a page committed before a restart) is acked and dropped. A result that
+//! arrives before this run handed its page out (sent before a restart) is
+//! kept until the loop asks for that page.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, message::PublishMessage, AckKind};
+use evidence::BlobStore;
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use super::artifacts::{digests_of, Artifacts};
+use super::bus::{self, Cluster};
+use super::permits::PermitService;
+use super::wire::{AdapterSource, JobDescriptor, Task, TaskResult, RESULT_OBJECT_HEADER};
+use super::ClusterError;
+use crate::adapters::Adapter;
+use crate::crawl::CrawlError;
+use crate::fetch::{FetchConfig, HostGates};
+use crate::store::{FrontierEntry, JobFrontier, JobRecord, PageOutcome, PageResult};
+
+/// Where the crawl loop's results go.
+pub type Results = mpsc::Sender<Result<PageResult, CrawlError>>;
+
+pub struct JobDispatch {
+    shared: Arc<Shared>,
+    /// A fresh id per run of the control plane: a task re-published after a
+    /// restart is a new message, never taken for a duplicate of the old one.
+    incarnation: String,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    permits: PermitService,
+}
+
+struct Shared {
+    cluster: Cluster,
+    job: String,
+    artifacts: Artifacts,
+    blobs: BlobStore,
+    frontier: JobFrontier,
+    results: Results,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Handed out in this run and not answered yet: seq → (url, the task's stream sequence).
+    outstanding: HashMap<u64, (String, u64)>,
+    /// Taken and not committed yet: seq → (the result message, objects to delete once committed).
+    accepted: HashMap<u64, (jetstream::Message, Vec<String>)>,
+    /// Taken before this run handed their page out.
+    early: HashMap<u64, PageResult>,
+}
+
+impl Drop for JobDispatch {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl JobDispatch {
+    /// Publishes the job's descriptor, opens its results consumer and starts
+    /// serving its permits. `gates` hold the job's politeness (its seed hosts
+    /// set from the adapter), as the embedded fetcher's would.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn start(
+        cluster: &Cluster,
+        job: &JobRecord,
+        adapter: &Adapter,
+        fetch: &FetchConfig,
+        gates: HostGates,
+        frontier: JobFrontier,
+        blobs: BlobStore,
+        results: Results,
+    ) -> Result<JobDispatch, ClusterError> {
+        cluster.prepare_control_plane().await?;
+        let lease = fetch.timeout + fetch.connect_timeout + Duration::from_secs(5);
+        let descriptor = JobDescriptor {
+            job: job.id.clone(),
+            spec: job.spec.clone(),
+            adapter: AdapterSource {
+                name: adapter.name.clone(),
+                file: adapter.source.display().to_string(),
+                text: adapter.text.as_deref().map(str::to_string),
+            },
+            fetch: fetch.clone(),
+            permit_lease_ms: lease.as_millis() as u64,
+        };
+        let bytes = serde_json::to_vec(&descriptor).map_err(|e| job_error(&job.id, e))?;
+        if bytes.len() + 1024 > cluster.max_payload() {
+            return Err(job_error(
+                &job.id,
+                format!(
+                    "its descriptor (adapter `{}` included) is {} bytes, over the server's message limit",
+                    adapter.name,
+                    bytes.len()
+                ),
+            ));
+        }
+        cluster
+            .jobs()
+            .await?
+            .put(&job.id, bytes.into())
+            .await
+            .map_err(|e| ClusterError::nats(format!("publish the descriptor of job {}", job.id), e))?;
+
+        let permits = PermitService::start(cluster.client.clone(), &job.id, Arc::new(gates), lease).await?;
+        let stream = cluster.stream(bus::RESULTS).await?;
+        let consumer = stream
+            .get_or_create_consumer(
+                &bus::results_consumer(&job.id),
+                consumer::pull::Config {
+                    durable_name: Some(bus::results_consumer(&job.id)),
+                    filter_subject: bus::result_subject(&job.id),
+                    ack_policy: consumer::AckPolicy::Explicit,
+                    ack_wait: Duration::from_secs(300),
+                    max_ack_pending: 100_000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| ClusterError::nats(format!("open the results consumer of job {}", job.id), e))?;
+        let advisories = cluster
+            .client
+            .subscribe(format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{}.{}", bus::TASKS, bus::WORKERS))
+            .await
+            .map_err(|e| ClusterError::nats("subscribe to max-delivery advisories", e))?;
+
+        let shared = Arc::new(Shared {
+            cluster: cluster.clone(),
+            job: job.id.clone(),
+            artifacts: cluster.artifacts().await?,
+            blobs,
+            frontier,
+            results,
+            state: Mutex::default(),
+        });
+        let take = tokio::spawn(Arc::clone(&shared).take_results(consumer));
+        let give_up = tokio::spawn(Arc::clone(&shared).give_up_on_dead_tasks(advisories));
+        Ok(JobDispatch { shared, incarnation: crate::cluster::worker::short_id(), tasks: vec![take, give_up], permits })
+    }
+
+    /// Hands page `seq` to the workers (or to the loop at once, when its
+    /// result came in before it was asked for).
+    pub async fn submit(&self, seq: u64, entry: FrontierEntry) -> Result<(), ClusterError> {
+        let s = &self.shared;
+        let early = {
+            let mut state = lock(&s.state);
+            let early = state.early.remove(&seq);
+            if early.is_none() {
+                // Before publishing: a fast worker's result must find it outstanding.
+                state.outstanding.insert(seq, (entry.url.clone(), 0));
+            }
+            early
+        };
+        if let Some(result) = early {
+            let _ = s.results.send(Ok(result)).await;
+            return Ok(());
+        }
+        let task = Task { job: s.job.clone(), seq, entry };
+        let payload = serde_json::to_vec(&task).map_err(|e| job_error(&s.job, e))?;
+        let message =
+            PublishMessage::build().payload(payload.into()).message_id(format!("{}.{seq}.{}", s.job, self.incarnation));
+        let ack = s
+            .cluster
+            .js
+            .send_publish(bus::task_subject(&s.job), message)
+            .await
+            .map_err(|e| ClusterError::nats(format!("publish task {seq} of job {}", s.job), e))?
+            .await
+            .map_err(|e| ClusterError::nats(format!("publish task {seq} of job {}", s.job), e))?;
+        if let Some(entry) = lock(&s.state).outstanding.get_mut(&seq) {
+            entry.1 = ack.sequence;
+        }
+        Ok(())
+    }
+
+    /// The loop committed these pages: ack their results and delete their artifacts.
+    pub async fn committed(&self, seqs: impl IntoIterator<Item = u64>) {
+        let s = &self.shared;
+        let done: Vec<_> = {
+            let mut state = lock(&s.state);
+            seqs.into_iter().filter_map(|seq| state.accepted.remove(&seq)).collect()
+        };
+        for (message, objects) in done {
+            if let Err(e) = message.double_ack().await {
+                // Delivered again later, then dropped as committed.
+                tracing::debug!(error = %e, "cannot ack a committed result");
+            }
+            s.artifacts.delete(objects).await;
+        }
+    }
+
+    /// The job is finished: remove its descriptor, results consumer and any task left.
+    pub async fn finish(self) {
+        let s = &self.shared;
+        if let Ok(stream) = s.cluster.stream(bus::TASKS).await {
+            let _ = stream.purge().filter(bus::task_subject(&s.job)).await;
+        }
+        if let Ok(stream) = s.cluster.stream(bus::RESULTS).await {
+            let _ = stream.delete_consumer(&bus::results_consumer(&s.job)).await;
+        }
+        if let Ok(jobs) = s.cluster.jobs().await {
+            let _ = jobs.delete(&s.job).await;
+        }
+        tracing::debug!(job = %s.job, permits_held = self.permits.held(), "cluster job finished");
+    }
+}
+
+impl Shared {
+    async fn take_results(self: Arc<Self>, consumer: consumer::Consumer<consumer::pull::Config>) {
+        loop {
+            let mut messages = match consumer.messages().await {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(job = %self.job, error = %e, "cannot read results; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            while let Some(next) = messages.next().await {
+                match next {
+                    Ok(message) => self.take(message).await,
+                    // Missed heartbeats while the server is away: the stream goes on after reconnecting.
+                    Err(e) => tracing::debug!(job = %self.job, error = %e, "results stream"),
+                }
+            }
+        }
+    }
+
+    async fn take(&self, message: jetstream::Message) {
+        let (result, mut objects) = match self.decode(&message).await {
+            Ok(decoded) => decoded,
+            Err(e) => {
+                tracing::warn!(job = %self.job, error = %e, "dropping an unreadable result");
+                let _ = message.ack_with(AckKind::Term).await;
+                return;
+            }
+        };
+        let seq = result.result.seq;
+        let pending = self.frontier.is_pending(seq).unwrap_or(true);
+        if !pending || lock(&self.state).accepted.contains_key(&seq) {
+            tracing::debug!(job = %self.job, seq, worker = %result.worker, "dropping a result already taken");
+            let _ = message.ack().await;
+            return;
+        }
+        let digests = result.result.capture.as_ref().map(digests_of).unwrap_or_default();
+        if let Err(e) = self.artifacts.download(&self.blobs, &digests).await {
+            tracing::warn!(job = %self.job, seq, error = %e, "cannot take a result's artifacts");
+            match e {
+                // Gone for good (expired): hand the page out again.
+                ClusterError::Missing { .. } => {
+                    let _ = message.ack_with(AckKind::Term).await;
+                    self.redo(seq).await;
+                }
+                _ => {
+                    let _ = message.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))).await;
+                }
+            }
+            return;
+        }
+        objects.extend(Artifacts::names(&digests));
+        let forward = {
+            let mut state = lock(&self.state);
+            state.accepted.insert(seq, (message, objects));
+            if state.outstanding.remove(&seq).is_some() {
+                Some(result.result)
+            } else {
+                state.early.insert(seq, result.result);
+                None
+            }
+        };
+        if let Some(result) = forward {
+            let _ = self.results.send(Ok(result)).await;
+        }
+    }
+
+    /// A result message's content, and the object its JSON travelled in (if it was too big).
+    async fn decode(&self, message: &jetstream::Message) -> Result<(TaskResult, Vec<String>), ClusterError> {
+        let stored = message.headers.as_ref().and_then(|h| h.get(RESULT_OBJECT_HEADER)).map(|v| v.to_string());
+        let (bytes, objects) = match stored {
+            Some(name) => (self.artifacts.get(&name).await?, vec![name]),
+            None => (message.payload.to_vec(), Vec::new()),
+        };
+        let result: TaskResult =
+            serde_json::from_slice(&bytes).map_err(|e| job_error(&self.job, format!("bad result: {e}")))?;
+        if result.job != self.job {
+            return Err(job_error(&self.job, format!("a result of job {} on its subject", result.job)));
+        }
+        Ok((result, objects))
+    }
+
+    /// Publishes page `seq` again (its result's artifacts are gone).
+    async fn redo(&self, seq: u64) {
+        let Some((url, _)) = lock(&self.state).outstanding.get(&seq).cloned() else { return };
+        let entry = match self.frontier.pending_entry(seq) {
+            Ok(Some(entry)) => entry,
+            _ => return,
+        };
+        let task = Task { job: self.job.clone(), seq, entry };
+        let payload = serde_json::to_vec(&task).unwrap_or_default();
+        let message = PublishMessage::build().payload(payload.into());
+        match self.cluster.js.send_publish(bus::task_subject(&self.job), message).await {
+            Ok(ack) => {
+                if let Ok(ack) = ack.await {
+                    if let Some(entry) = lock(&self.state).outstanding.get_mut(&seq) {
+                        entry.1 = ack.sequence;
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(job = %self.job, seq, url, error = %e, "cannot hand a page out again"),
+        }
+    }
+
+    /// JetStream gave up on a task (every delivery died or was handed back):
+    /// the page is recorded as failed with the reason, and the job goes on.
+    async fn give_up_on_dead_tasks(self: Arc<Self>, mut advisories: async_nats::Subscriber) {
+        #[derive(serde::Deserialize)]
+        struct Advisory {
+            stream_seq: u64,
+            deliveries: u64,
+        }
+        while let Some(message) = advisories.next().await {
+            let Ok(advisory) = serde_json::from_slice::<Advisory>(&message.payload) else { continue };
+            let found = {
+                let mut state = lock(&self.state);
+                let seq = state.outstanding.iter().find(|(_, (_, at))| *at == advisory.stream_seq).map(|(seq, _)| *seq);
+                seq.and_then(|seq| state.outstanding.remove(&seq).map(|(url, _)| (seq, url)))
+            };
+            let Some((seq, url)) = found else { continue };
+            if let Ok(stream) = self.cluster.stream(bus::TASKS).await {
+                let _ = stream.delete_message(advisory.stream_seq).await;
+            }
+            let error = format!(
+                "no worker finished `{url}`: JetStream delivered the task {} times and every worker died or handed it back",
+                advisory.deliveries
+            );
+            tracing::warn!(job = %self.job, seq, "{error}");
+            let failed = PageResult { seq, url, outcome: PageOutcome::Failed { error, robots: false }, capture: None };
+            let _ = self.results.send(Ok(failed)).await;
+        }
+    }
+}
+
+fn job_error(job: &str, reason: impl std::fmt::Display) -> ClusterError {
+    ClusterError::Job { job: job.to_string(), reason: reason.to_string() }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,348 @@
+//! `spotcheck worker --nats URL`: takes page tasks from the work queue,
+//! fetches and extracts each exactly as the embedded crawl does
+//! ([`crate::crawl::page::process`]), puts the capture's artifacts in the
+//! object store, publishes the result, and only then acks the task.
+//!
+//! A task that cannot be done for a reason that is not the page's (the
+//! worker's scratch disk, no politeness permit while the control plane is
+//! away) is handed back with a delay; one whose job is gone is dropped.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, consumer, message::PublishMessage, AckKind};
+use evidence::BlobStore;
+use futures::StreamExt;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use url::Url;
+
+use super::artifacts::{digests_of, Artifacts};
+use super::bus::{self, Cluster};
+use super::permits::PermitClient;
+use super::wire::{JobDescriptor, Task, TaskResult, RESULT_OBJECT_HEADER};
+use super::ClusterError;
+use crate::adapters::{Adapter, AdapterSet, FetchMode};
+use crate::browser::{BrowserConfig, BrowserPool};
+use crate::crawl::page::PageContext;
+use crate::crawl::scope::Scope;
+use crate::fetch::{FetchContext, Fetcher};
+
+/// Job contexts a worker keeps (each holds a connection pool and robots cache).
+const MAX_JOBS_CACHED: usize = 16;
+
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Name in the log and in every result (default: host name and pid).
+    pub name: String,
+    /// Tasks in progress at once.
+    pub concurrency: usize,
+    /// Where captures wait for upload (emptied as they go).
+    pub scratch: PathBuf,
+    /// Stop after this many tasks (tests, draining a worker).
+    pub max_tasks: Option<u64>,
+}
+
+/// What a worker did, printed when it stops.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WorkerReport {
+    pub name: String,
+    pub tasks_done: u64,
+    pub tasks_handed_back: u64,
+    pub tasks_dropped: u64,
+    pub artifacts_uploaded: u64,
+    pub elapsed_secs: f64,
+}
+
+struct Worker {
+    cluster: Cluster,
+    options: WorkerOptions,
+    artifacts: Artifacts,
+    scratch: BlobStore,
+    ack_wait: Duration,
+    jobs: Mutex<HashMap<String, Arc<PageContext>>>,
+    done: AtomicU64,
+    handed_back: AtomicU64,
+    dropped: AtomicU64,
+    uploaded: AtomicU64,
+}
+
+/// Runs until Ctrl-C (or `max_tasks`): waits for the control plane to create
+/// the work queue, then takes tasks; survives the server going away.
+pub async fn run_worker(cluster: Cluster, options: WorkerOptions) -> Result<WorkerReport, ClusterError> {
+    let started = Instant::now();
+    let scratch = BlobStore::open(&options.scratch)
+        .map_err(|e| ClusterError::nats(format!("open the scratch directory {}", options.scratch.display()), e))?
+        .with_fsync(false);
+    let consumer = wait_for_queue(&cluster).await?;
+    let ack_wait = consumer.cached_info().config.ack_wait;
+    let worker = Arc::new(Worker {
+        artifacts: cluster.artifacts().await?,
+        cluster,
+        scratch,
+        ack_wait,
+        jobs: Mutex::default(),
+        done: AtomicU64::new(0),
+        handed_back: AtomicU64::new(0),
+        dropped: AtomicU64::new(0),
+        uploaded: AtomicU64::new(0),
+        options,
+    });
+    tracing::info!(worker = %worker.options.name, "taking tasks");
+    let slots = Arc::new(Semaphore::new(worker.options.concurrency.max(1)));
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut taken = 0u64;
+    'outer: loop {
+        let mut messages = match consumer
+            .stream()
+            .max_messages_per_batch(worker.options.concurrency.max(1))
+            .heartbeat(Duration::from_secs(5))
+            .expires(Duration::from_secs(30))
+            .messages()
+            .await
+        {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot pull tasks; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        loop {
+            if worker.options.max_tasks.is_some_and(|max| taken >= max) {
+                break 'outer;
+            }
+            let slot = tokio::select! {
+                _ = &mut ctrl_c => break 'outer,
+                slot = Arc::clone(&slots).acquire_owned() => slot,
+            };
+            let Ok(slot) = slot else { break 'outer };
+            let next = tokio::select! {
+                _ = &mut ctrl_c => break 'outer,
+                next = messages.next() => next,
+            };
+            match next {
+                Some(Ok(message)) => {
+                    taken += 1;
+                    let worker = Arc::clone(&worker);
+                    tokio::spawn(async move {
+                        worker.handle(message).await;
+                        drop(slot);
+                    });
+                }
+                Some(Err(e)) => tracing::debug!(error = %e, "task stream"),
+                None => continue 'outer,
+            }
+        }
+    }
+    // Let the tasks in progress finish (each acks or hands back its own).
+    let _ = slots.acquire_many(worker.options.concurrency.max(1) as u32).await;
+    Ok(WorkerReport {
+        name: worker.options.name.clone(),
+        tasks_done: worker.done.load(Ordering::Relaxed),
+        tasks_handed_back: worker.handed_back.load(Ordering::Relaxed),
+        tasks_dropped: worker.dropped.load(Ordering::Relaxed),
+        artifacts_uploaded: worker.uploaded.load(Ordering::Relaxed),
+        elapsed_secs: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The workers' consumer, once a control plane has created it.
+async fn wait_for_queue(cluster: &Cluster) -> Result<consumer::Consumer<consumer::pull::Config>, ClusterError> {
+    let mut said = false;
+    loop {
+        if let Ok(stream) = cluster.stream(bus::TASKS).await {
+            if let Ok(consumer) = stream.get_consumer(bus::WORKERS).await {
+                return Ok(consumer);
+            }
+        }
+        if !said {
+            tracing::info!("waiting for a control plane to create the work queue");
+            said = true;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+impl Worker {
+    async fn handle(&self, message: jetstream::Message) {
+        let task: Task = match serde_json::from_slice(&message.payload) {
+            Ok(task) => task,
+            Err(e) => {
+                tracing::warn!(error = %e, "dropping an unreadable task");
+                self.drop_task(&message).await;
+                return;
+            }
+        };
+        let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
+        let stream_seq = message.info().map(|i| i.stream_sequence).unwrap_or(0);
+        let context = match self.context(&task.job).await {
+            Ok(Some(context)) => context,
+            Ok(None) => {
+                tracing::info!(job = %task.job, seq = task.seq, "dropping a task of a job that is gone");
+                self.drop_task(&message).await;
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(job = %task.job, error = %e, "cannot set up the job; handing the task back");
+                self.hand_back(&message).await;
+                return;
+            }
+        };
+        // Keep the task ours while it takes long (a slow host, waiting for a permit).
+        let keep_alive = {
+            let (every, message) = (self.ack_wait / 3, message.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every.max(Duration::from_millis(200))).await;
+                    let _ = message.ack_with(AckKind::Progress).await;
+                }
+            })
+        };
+        let outcome = self.process(context, &task, delivered, stream_seq).await;
+        keep_alive.abort();
+        match outcome {
+            Ok(()) => {
+                if let Err(e) = message.double_ack().await {
+                    // The result is out; a second delivery publishes a duplicate the control plane drops.
+                    tracing::debug!(error = %e, "cannot ack a finished task");
+                }
+                self.done.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(job = %task.job, seq = task.seq, url = %task.entry.url, "task done");
+            }
+            Err(e) => {
+                tracing::warn!(job = %task.job, seq = task.seq, error = %e, "handing the task back");
+                self.hand_back(&message).await;
+            }
+        }
+    }
+
+    /// Fetch, extract, upload, publish.
+    async fn process(
+        &self,
+        context: Arc<PageContext>,
+        task: &Task,
+        delivered: i64,
+        stream_seq: u64,
+    ) -> Result<(), ClusterError> {
+        let result = crate::crawl::page::process(context, task.seq, task.entry.clone())
+            .await
+            .map_err(|e| ClusterError::Job { job: task.job.clone(), reason: e.to_string() })?;
+        let digests = result.capture.as_ref().map(digests_of).unwrap_or_default();
+        let uploaded = self.artifacts.upload(&self.scratch, &digests).await?;
+        self.uploaded.fetch_add(uploaded as u64, Ordering::Relaxed);
+        for digest in &digests {
+            let _ = std::fs::remove_file(self.scratch.path_of(digest));
+        }
+        evidence::failpoint("worker-after-upload");
+
+        let answer = TaskResult { job: task.job.clone(), result, worker: self.options.name.clone(), delivered };
+        let json = serde_json::to_vec(&answer)
+            .map_err(|e| ClusterError::Job { job: task.job.clone(), reason: e.to_string() })?;
+        // The same delivery of the same task publishing twice (a retried publish) is one message.
+        let id = format!("{}.{}.{stream_seq}.{delivered}", task.job, task.seq);
+        let message = if json.len() + 4096 > self.cluster.max_payload() {
+            let name = self.artifacts.put_bytes(&json).await?;
+            PublishMessage::build().header(RESULT_OBJECT_HEADER, name.as_str()).message_id(id)
+        } else {
+            PublishMessage::build().payload(json.into()).message_id(id)
+        };
+        self.cluster
+            .js
+            .send_publish(bus::result_subject(&task.job), message)
+            .await
+            .map_err(|e| ClusterError::nats("publish a result", e))?
+            .await
+            .map_err(|e| ClusterError::nats("publish a result", e))?;
+        Ok(())
+    }
+
+    async fn hand_back(&self, message: &jetstream::Message) {
+        self.handed_back.fetch_add(1, Ordering::Relaxed);
+        let _ = message.ack_with(AckKind::Nak(Some(Duration::from_secs(2)))).await;
+    }
+
+    async fn drop_task(&self, message: &jetstream::Message) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        let _ = message.ack_with(AckKind::Term).await;
+    }
+
+    /// The job's context (adapter, fetcher, scope, browser), built once from its descriptor.
+    async fn context(&self, job: &str) -> Result<Option<Arc<PageContext>>, ClusterError> {
+        if let Some(context) = lock(&self.jobs).get(job) {
+            return Ok(Some(Arc::clone(context)));
+        }
+        let Some(bytes) = self
+            .cluster
+            .jobs()
+            .await?
+            .get(job)
+            .await
+            .map_err(|e| ClusterError::nats(format!("read the descriptor of job {job}"), e))?
+        else {
+            return Ok(None);
+        };
+        let descriptor: JobDescriptor =
+            serde_json::from_slice(&bytes).map_err(|e| job_error(job, format!("bad descriptor: {e}")))?;
+        let context = Arc::new(self.build(descriptor).await?);
+        let mut jobs = lock(&self.jobs);
+        if jobs.len() >= MAX_JOBS_CACHED {
+            jobs.clear();
+        }
+        Ok(Some(Arc::clone(jobs.entry(job.to_string()).or_insert(context))))
+    }
+
+    async fn build(&self, d: JobDescriptor) -> Result<PageContext, ClusterError> {
+        let adapter = match &d.adapter.text {
+            Some(text) => {
+                Arc::new(Adapter::from_toml(std::path::Path::new(&d.adapter.file), text).map_err(|problems| {
+                    let first = problems.first().map(ToString::to_string).unwrap_or_default();
+                    job_error(&d.job, format!("adapter `{}` does not compile here: {first}", d.adapter.name))
+                })?)
+            }
+            None => AdapterSet::builtin()
+                .get(&d.adapter.name)
+                .ok_or_else(|| job_error(&d.job, format!("no built-in adapter `{}`", d.adapter.name)))?,
+        };
+        let seeds = d.spec.start_urls().iter().filter_map(|s| Url::parse(s).ok()).collect::<Vec<_>>();
+        let permits = PermitClient::new(self.cluster.client.clone(), &d.job);
+        let fetcher = Fetcher::with_gatekeeper(d.fetch.clone(), self.scratch.clone(), Arc::new(permits))
+            .map_err(|e| job_error(&d.job, e))?;
+        let browser = match adapter.fetch {
+            FetchMode::Browser => Some(
+                BrowserPool::launch(BrowserConfig { network: d.fetch.network.clone(), ..BrowserConfig::default() })
+                    .await
+                    .map_err(|e| job_error(&d.job, e))?,
+            ),
+            FetchMode::Http => None,
+        };
+        Ok(PageContext {
+            scope: Scope::new(&d.spec, &seeds),
+            adapter,
+            fetcher,
+            browser,
+            fetch: FetchContext {
+                job_id: Some(d.job.clone()),
+                plan_id: d.spec.plan_id.clone(),
+                robots_override: d.spec.robots_override.clone(),
+            },
+        })
+    }
+}
+
+fn job_error(job: &str, reason: impl std::fmt::Display) -> ClusterError {
+    ClusterError::Job { job: job.to_string(), reason: reason.to_string() }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// 12 hex digits, random: a run's or a worker's id.
+pub(crate) fn short_id() -> String {
+    hex::encode(rand::random::<[u8; 6]>())
+}
