@@ -27,6 +27,10 @@ use crate::crawl::CrawlError;
 use crate::fetch::{FetchConfig, HostGates};
 use crate::store::{FrontierEntry, JobFrontier, JobRecord, PageOutcome, PageResult};
 
+/// How long a task's publication is retried (the server restarting, a
+/// cluster electing a new leader) before the job stops with the error.
+const PUBLISH_PATIENCE: Duration = Duration::from_secs(120);
+
 /// Where the crawl loop's results go.
 pub type Results = mpsc::Sender<Result<PageResult, CrawlError>>;
 
@@ -167,21 +171,36 @@ impl JobDispatch {
             return Ok(());
         }
         let task = Task { job: s.job.clone(), seq, entry };
-        let payload = serde_json::to_vec(&task).map_err(|e| job_error(&s.job, e))?;
-        let message =
-            PublishMessage::build().payload(payload.into()).message_id(format!("{}.{seq}.{}", s.job, self.incarnation));
-        let ack = s
-            .cluster
-            .js
-            .send_publish(bus::task_subject(&s.job), message)
-            .await
-            .map_err(|e| ClusterError::nats(format!("publish task {seq} of job {}", s.job), e))?
-            .await
-            .map_err(|e| ClusterError::nats(format!("publish task {seq} of job {}", s.job), e))?;
-        if let Some(entry) = lock(&s.state).outstanding.get_mut(&seq) {
-            entry.1 = ack.sequence;
+        let payload = bytes::Bytes::from(serde_json::to_vec(&task).map_err(|e| job_error(&s.job, e))?);
+        // The same id on every attempt: a publish that landed but whose ack
+        // was lost (the server restarting) is not queued twice.
+        let id = format!("{}.{seq}.{}", s.job, self.incarnation);
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let message = PublishMessage::build().payload(payload.clone()).message_id(&id);
+            let sent = match s.cluster.js.send_publish(bus::task_subject(&s.job), message).await {
+                Ok(ack) => ack.await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match sent {
+                Ok(ack) => {
+                    if let Some(entry) = lock(&s.state).outstanding.get_mut(&seq) {
+                        entry.1 = ack.sequence;
+                    }
+                    return Ok(());
+                }
+                Err(e) if started.elapsed() < PUBLISH_PATIENCE => {
+                    tracing::warn!(job = %s.job, seq, error = %e, "cannot publish a task yet; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => {
+                    lock(&s.state).outstanding.remove(&seq);
+                    return Err(ClusterError::nats(format!("publish task {seq} of job {}", s.job), e));
+                }
+            }
         }
-        Ok(())
     }
 
     /// The loop committed these pages: ack their results and delete their artifacts.

@@ -1,0 +1,318 @@
+//! Scale-out against real parts: a real nats-server (JetStream) on a free
+//! loopback port, `spotcheck worker` processes, the control plane as
+//! `spotcheck plans run --nats` / `crawl --nats`, the sample marketplace on
+//! loopback watching every request it serves.
+//!
+//! - Three workers, one killed (SIGKILL) holding a task it has fetched and
+//!   uploaded but not answered: the plan run completes with exactly the
+//!   listings, findings and captures of a single-process run of the same
+//!   plan and seed, and the host never saw more than the adapter's rate.
+//! - nats-server killed mid-crawl and restarted: the crawl completes, with
+//!   every listing once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure here is a failed test
+
+#[path = "support/nats.rs"]
+mod nats;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use nats::NatsServer;
+use spotcheck::adapters::AdapterSet;
+use spotcheck::config::DataDir;
+use spotcheck::findings::FindingStore;
+use spotcheck::market::{Market, MarketConfig};
+use spotcheck::plans::PlanBook;
+use spotcheck::store::Store;
+
+const BIN: &str = env!("CARGO_BIN_EXE_spotcheck");
+
+/// The marketplace on loopback, recording when each request arrived and
+/// the most requests it ever had in flight at once.
+struct Site {
+    base: url::Url,
+    arrivals: Arc<Mutex<Vec<Instant>>>,
+    max_in_flight: Arc<AtomicUsize>,
+    /// Requests served so far, to wait on.
+    served: tokio::sync::watch::Receiver<usize>,
+}
+
+async fn start_site(listings: u64) -> Site {
+    let market = Arc::new(Market::new(MarketConfig { seed: 3, listings, count_hits: false }));
+    let arrivals: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let max_in_flight = Arc::new(AtomicUsize::new(0));
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let (a, m) = (Arc::clone(&arrivals), Arc::clone(&max_in_flight));
+    let (count, served) = tokio::sync::watch::channel(0usize);
+    let count = Arc::new(count);
+    let app = market.router().layer(middleware::from_fn(move |req: Request, next: Next| {
+        let (arrivals, max, now, count) = (Arc::clone(&a), Arc::clone(&m), Arc::clone(&in_flight), Arc::clone(&count));
+        async move {
+            arrivals.lock().unwrap().push(Instant::now());
+            count.send_modify(|n| *n += 1);
+            let at_once = now.fetch_add(1, Ordering::SeqCst) + 1;
+            max.fetch_max(at_once, Ordering::SeqCst);
+            let response = next.run(req).await;
+            now.fetch_sub(1, Ordering::SeqCst);
+            response
+        }
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Site { base: url::Url::parse(&format!("http://{addr}/")).unwrap(), arrivals, max_in_flight, served }
+}
+
+impl Site {
+    /// The most requests that arrived within any `window` (from `from` on).
+    fn busiest(&self, window: Duration, from: usize) -> usize {
+        let times = self.arrivals.lock().unwrap()[from..].to_vec();
+        let mut most = 0;
+        let mut start = 0;
+        for end in 0..times.len() {
+            while times[end].duration_since(times[start]) >= window {
+                start += 1;
+            }
+            most = most.max(end - start + 1);
+        }
+        most
+    }
+
+    fn served(&self) -> usize {
+        self.arrivals.lock().unwrap().len()
+    }
+}
+
+fn plan_text(base: &url::Url) -> String {
+    format!(
+        r#"id = "scaleout"
+title = "分布式抓取 样品市场网络抽查"
+platforms = ["sample-mall", "sample-duo"]
+seed_urls = ["{base}mall/", "{base}duo/"]
+schedule = "manual"
+missed = "skip"
+
+[sample]
+size = 30
+weighting = "risk"
+"#
+    )
+}
+
+fn station(base: &url::Url) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let names = AdapterSet::builtin().names();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    PlanBook::open(&DataDir::new(dir.path()))
+        .save("scaleout", &plan_text(base), &names)
+        .unwrap_or_else(|p| panic!("{p:#?}"));
+    dir
+}
+
+fn spotcheck(data: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command.env("SPOTCHECK_ALLOW_HOSTS", "127.0.0.1").args(["--data-dir", data.to_str().unwrap()]);
+    command
+}
+
+/// `spotcheck worker`, its stderr read line by line into `lines`.
+fn worker(nats: &NatsServer, name: &str, failpoint: Option<&str>) -> (Child, std::sync::mpsc::Receiver<String>) {
+    let mut command = Command::new(BIN);
+    command.args(["worker", "--nats", &nats.url(), "--name", name, "--concurrency", "4"]);
+    if let Some(f) = failpoint {
+        command.env("SPOTCHECK_FAILPOINT", f);
+    }
+    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
+/// Waits (on the process, not a clock) for `child` to exit, at most `limit`.
+fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let pid = child.id();
+    let watchdog = std::thread::spawn(move || {
+        if rx.recv_timeout(limit).is_err() {
+            // Still running at the limit: kill it so the test fails instead of hanging.
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
+    });
+    let status = child.wait().unwrap();
+    let _ = tx.send(());
+    watchdog.join().unwrap();
+    status
+}
+
+/// What a data directory holds after a plan run, free of what differs
+/// between two fetches of the same bytes (capture times and ids).
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    /// Every listing's content, by key.
+    listings: BTreeMap<String, String>,
+    /// (rule, listing) of every finding.
+    findings: Vec<(String, String)>,
+    /// (url, status, body SHA-256) of every capture in the ledger, sorted.
+    captures: Vec<(String, u16, String)>,
+}
+
+fn outcome(data: &Path) -> Outcome {
+    let store = Store::open(&DataDir::new(data).db()).unwrap();
+    let mut listings = BTreeMap::new();
+    for listing in store.latest_listings() {
+        let mut listing = listing.unwrap();
+        listing.captured_at = None;
+        listing.capture_id = None;
+        listings.insert(listing.key(), serde_json::to_string(&listing).unwrap());
+    }
+    let findings = FindingStore::open(&store).unwrap();
+    let mut found: Vec<(String, String)> = findings.all().map(|f| f.unwrap()).map(|f| (f.rule, f.listing)).collect();
+    found.sort();
+    let ledger = store.ledger();
+    let mut captures = Vec::new();
+    for seq in 0..ledger.len().unwrap() {
+        let entry = ledger.entry(seq).unwrap();
+        if entry.kind == evidence::entry::EntryKind::Capture {
+            let c: evidence::CaptureManifest = serde_json::from_value(entry.body).unwrap();
+            captures.push((c.url, c.status, c.body_sha256.to_hex()));
+        }
+    }
+    captures.sort();
+    Outcome { listings, findings: found, captures }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_one_killed_mid_task_give_exactly_the_single_process_run() {
+    let site = start_site(160).await;
+    let nats = NatsServer::start();
+
+    // The same plan and seed in one process …
+    let alone = station(&site.base);
+    let from = site.served();
+    let out = spotcheck(alone.path()).args(["plans", "run", "scaleout", "--seed", "7"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let busiest_alone = site.busiest(Duration::from_secs(1), from);
+
+    // … and through three workers, the first of which stops for good holding
+    // its fifth task: fetched, its artifacts uploaded, no result sent.
+    let (mut doomed, doomed_log) = worker(&nats, "w1", Some("worker-after-upload@5"));
+    let (mut w2, _) = worker(&nats, "w2", None);
+    let (mut w3, _) = worker(&nats, "w3", None);
+    let spread = station(&site.base);
+    let from = site.served();
+    let mut control = spotcheck(spread.path())
+        .args(["plans", "run", "scaleout", "--seed", "7", "--nats", &nats.url(), "--ack-wait", "2s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = doomed_log.recv_timeout(left).expect("worker w1 never reached its failpoint");
+        if line.contains("failpoint worker-after-upload reached") {
+            break;
+        }
+    }
+    doomed.kill().unwrap();
+    doomed.wait().unwrap();
+
+    let status = wait_exit(&mut control, Duration::from_secs(240));
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(control.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "the control plane failed: {stderr}");
+    let busiest_spread = site.busiest(Duration::from_secs(1), from);
+
+    let (one, many) = (outcome(alone.path()), outcome(spread.path()));
+    assert!(one.listings.len() > 100, "the plan crawled the site: {} listings", one.listings.len());
+    assert!(!one.findings.is_empty(), "the drawn listings were flagged");
+    assert_eq!(one.listings.len(), many.listings.len());
+    for (key, listing) in &one.listings {
+        assert_eq!(Some(listing), many.listings.get(key), "listing {key}");
+    }
+    assert_eq!(one.findings, many.findings, "the same findings");
+    assert_eq!(one.captures.len(), many.captures.len(), "one capture per page, none twice");
+    assert_eq!(one.captures, many.captures, "the same captures");
+
+    // Politeness held across the workers: sample-mall and sample-duo allow
+    // 50 requests/s with a burst of 20 and 8 at once, and the jobs run one
+    // after the other, so permits granted within one second are at most 70.
+    // The site sees them a request's latency later: 2 more cover arrivals
+    // jittered by up to 40 ms. (Without the shared gate three workers would
+    // each take 70.)
+    eprintln!("busiest second: {busiest_alone} alone, {busiest_spread} over three workers");
+    assert!(busiest_spread <= 72, "{busiest_spread} requests within one second over the workers");
+    assert!(busiest_alone <= 72, "{busiest_alone} requests within one second alone");
+    assert!(site.max_in_flight.load(Ordering::SeqCst) <= 8, "at most 8 requests at once");
+
+    for w in [&mut w2, &mut w3] {
+        w.kill().unwrap();
+        w.wait().unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crawl_survives_nats_server_killed_and_restarted_mid_job() {
+    let site = start_site(400).await;
+    let mut nats = NatsServer::start();
+    let (mut w1, _) = worker(&nats, "w1", None);
+    let (mut w2, _) = worker(&nats, "w2", None);
+    let data = tempfile::tempdir().unwrap();
+    let seed = format!("{}mall/", site.base);
+    let mut control = spotcheck(data.path())
+        .args(["crawl", "--adapter", "sample-mall", "--seed-url", &seed, "--nats", &nats.url(), "--ack-wait", "3s"])
+        .args(["--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kill the server once the crawl is well under way (a tenth of the site served).
+    let mut served = site.served.clone();
+    tokio::time::timeout(Duration::from_secs(60), served.wait_for(|n| *n >= 40))
+        .await
+        .expect("the crawl did not get under way")
+        .unwrap();
+    nats.kill();
+    let served_at_kill = site.served();
+    nats.restart();
+
+    let status = wait_exit(&mut control, Duration::from_secs(240));
+    let mut out = String::new();
+    std::io::Read::read_to_string(control.stdout.as_mut().unwrap(), &mut out).unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(control.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "the crawl failed after the server restarted: {err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["job"]["status"], "completed");
+    assert_eq!(report["job"]["counters"]["errors"], 0, "{out}");
+    assert!(site.served() > served_at_kill, "pages were fetched after the restart");
+
+    let got = outcome(data.path());
+    let truth = Market::new(MarketConfig { seed: 3, listings: 400, count_hits: false })
+        .truth(&site.base)
+        .filter(|t| t.listing.platform == "sample-mall")
+        .count();
+    assert_eq!(got.listings.len(), truth, "every listing of the platform, once");
+    let mut urls: Vec<&str> = got.captures.iter().map(|c| c.0.as_str()).collect();
+    let all = urls.len();
+    urls.dedup();
+    assert_eq!(urls.len(), all, "no page captured twice in the ledger");
+
+    for w in [&mut w1, &mut w2] {
+        w.kill().unwrap();
+        w.wait().unwrap();
+    }
+}

@@ -1,0 +1,81 @@
+//! A real nats-server (the Debian package) with JetStream, on a free
+//! loopback port and a store directory of its own; killed with SIGKILL and
+//! restarted on the same port and store like a crashed server.
+//! (`#[path = "support/nats.rs"] mod nats;`)
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub struct NatsServer {
+    child: Child,
+    pub port: u16,
+    store: tempfile::TempDir,
+}
+
+impl NatsServer {
+    /// Starts `nats-server -js` on 127.0.0.1 with a port it picks itself (`-p -1`).
+    pub fn start() -> NatsServer {
+        let store = tempfile::tempdir().unwrap();
+        let (child, port) = spawn(store.path(), None);
+        NatsServer { child, port, store }
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL: no goodbye to the clients, the store as the crash left it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// A new server on the same port and store (after [`NatsServer::kill`]).
+    pub fn restart(&mut self) {
+        let (child, _) = spawn(self.store.path(), Some(self.port));
+        self.child = child;
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Runs the server and reads its log until it listens; returns the port.
+fn spawn(store: &std::path::Path, port: Option<u16>) -> (Child, u16) {
+    let port_arg = port.map_or("-1".to_string(), |p| p.to_string());
+    let mut child = Command::new("nats-server")
+        .args(["-js", "-sd", store.to_str().unwrap(), "-a", "127.0.0.1", "-p", &port_arg])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nats-server is not installed: apt-get install -y nats-server (scripts/test.sh does)");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut said = false;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(at) = line.split("Listening for client connections on ").nth(1) {
+                let port = at.trim().rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+                let _ = tx.send(port);
+            }
+            if line.contains("Server is ready") && !said {
+                said = true;
+                let _ = tx.send(None);
+            }
+        }
+    });
+    let mut port = None;
+    loop {
+        match rx.recv_timeout(Duration::from_secs(30)).expect("nats-server did not start within 30 s") {
+            Some(p) => port = Some(p),
+            None => break,
+        }
+    }
+    (child, port.expect("nats-server did not say its port"))
+}
