@@ -78,6 +78,7 @@ impl JobDispatch {
     #[allow(clippy::too_many_arguments)]
     pub async fn start(
         cluster: &Cluster,
+        key: &str,
         job: &JobRecord,
         adapter: &Adapter,
         fetch: &FetchConfig,
@@ -89,7 +90,8 @@ impl JobDispatch {
         cluster.prepare_control_plane().await?;
         let lease = fetch.timeout + fetch.connect_timeout + Duration::from_secs(5);
         let descriptor = JobDescriptor {
-            job: job.id.clone(),
+            job: key.to_string(),
+            job_id: job.id.clone(),
             spec: job.spec.clone(),
             adapter: AdapterSource {
                 name: adapter.name.clone(),
@@ -99,10 +101,10 @@ impl JobDispatch {
             fetch: fetch.clone(),
             permit_lease_ms: lease.as_millis() as u64,
         };
-        let bytes = serde_json::to_vec(&descriptor).map_err(|e| job_error(&job.id, e))?;
+        let bytes = serde_json::to_vec(&descriptor).map_err(|e| job_error(key, e))?;
         if bytes.len() + 1024 > cluster.max_payload() {
             return Err(job_error(
-                &job.id,
+                key,
                 format!(
                     "its descriptor (adapter `{}` included) is {} bytes, over the server's message limit",
                     adapter.name,
@@ -113,18 +115,18 @@ impl JobDispatch {
         cluster
             .jobs()
             .await?
-            .put(&job.id, bytes.into())
+            .put(key, bytes.into())
             .await
-            .map_err(|e| ClusterError::nats(format!("publish the descriptor of job {}", job.id), e))?;
+            .map_err(|e| ClusterError::nats(format!("publish the descriptor of job {key}"), e))?;
 
-        let permits = PermitService::start(cluster.client.clone(), &job.id, Arc::new(gates), lease).await?;
+        let permits = PermitService::start(cluster.client.clone(), key, Arc::new(gates), lease).await?;
         let stream = cluster.stream(bus::RESULTS).await?;
         let consumer = stream
             .get_or_create_consumer(
-                &bus::results_consumer(&job.id),
+                &bus::results_consumer(key),
                 consumer::pull::Config {
-                    durable_name: Some(bus::results_consumer(&job.id)),
-                    filter_subject: bus::result_subject(&job.id),
+                    durable_name: Some(bus::results_consumer(key)),
+                    filter_subject: bus::result_subject(key),
                     ack_policy: consumer::AckPolicy::Explicit,
                     ack_wait: Duration::from_secs(300),
                     max_ack_pending: 100_000,
@@ -132,7 +134,7 @@ impl JobDispatch {
                 },
             )
             .await
-            .map_err(|e| ClusterError::nats(format!("open the results consumer of job {}", job.id), e))?;
+            .map_err(|e| ClusterError::nats(format!("open the results consumer of job {key}"), e))?;
         let advisories = cluster
             .client
             .subscribe(format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{}.{}", bus::TASKS, bus::WORKERS))
@@ -141,7 +143,7 @@ impl JobDispatch {
 
         let shared = Arc::new(Shared {
             cluster: cluster.clone(),
-            job: job.id.clone(),
+            job: key.to_string(),
             artifacts: cluster.artifacts().await?,
             blobs,
             frontier,

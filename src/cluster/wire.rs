@@ -14,7 +14,11 @@ pub const RESULT_OBJECT_HEADER: &str = "Spotcheck-Result-Object";
 /// bucket under the job id by the control plane when the job starts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JobDescriptor {
+    /// The job on the bus: the station's store id and the job id (job ids
+    /// are only unique within one data directory).
     pub job: String,
+    /// The job id, as recorded in every capture.
+    pub job_id: String,
     pub spec: JobSpec,
     pub adapter: AdapterSource,
     /// The control plane's fetch settings (network policy included): workers

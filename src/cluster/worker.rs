@@ -326,7 +326,7 @@ impl Worker {
             fetcher,
             browser,
             fetch: FetchContext {
-                job_id: Some(d.job.clone()),
+                job_id: Some(d.job_id.clone()),
                 plan_id: d.spec.plan_id.clone(),
                 robots_override: d.spec.robots_override.clone(),
             },

@@ -202,7 +202,8 @@ async fn run(
             }
             let fetch = &options.fetch;
             let (frontier, blobs, tx) = (frontier.clone(), blobs.clone(), tx.clone());
-            Pages::Cluster(JobDispatch::start(cluster, &job, &adapter, fetch, gates, frontier, blobs, tx).await?)
+            let key = format!("{}-{}", store.instance_id()?, job.id);
+            Pages::Cluster(JobDispatch::start(cluster, &key, &job, &adapter, fetch, gates, frontier, blobs, tx).await?)
         }
     };
 

@@ -138,6 +138,17 @@ impl Store {
     }
 
     /// The evidence ledger (in this database).
+    /// A random id of this data directory, made once: on a bus shared with
+    /// other stations (a cluster) it tells this store's jobs from theirs.
+    pub fn instance_id(&self) -> Result<String, StoreError> {
+        let meta = self.db.open_tree("meta")?;
+        let fresh = hex::encode(rand::random::<[u8; 6]>());
+        // The first writer wins; everyone reads what won.
+        let _ = meta.compare_and_swap("instance_id", None as Option<&[u8]>, Some(fresh.as_bytes()))?;
+        let id = meta.get("instance_id")?.map(|v| String::from_utf8_lossy(&v).into_owned());
+        Ok(id.unwrap_or(fresh))
+    }
+
     pub fn ledger(&self) -> &evidence::ledger::Ledger {
         &self.ledger
     }
