@@ -118,7 +118,7 @@ fn spec(seeds: Vec<String>) -> JobSpec {
 
 fn options() -> RunOptions {
     let fetch = FetchConfig { network: loopback(), ..FetchConfig::default() };
-    RunOptions { concurrency: 4, politeness: Some(Politeness::unlimited()), quiet: true, fetch }
+    RunOptions { concurrency: 4, politeness: Some(Politeness::unlimited()), quiet: true, fetch, cluster: None }
 }
 
 fn stored_listings(store: &Store) -> HashMap<String, Listing> {

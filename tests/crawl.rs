@@ -34,7 +34,7 @@ fn spec(adapter: &str, seed: String) -> JobSpec {
 
 fn options(concurrency: usize) -> RunOptions {
     let fetch = spotcheck::fetch::FetchConfig { network: loopback(), ..Default::default() };
-    RunOptions { concurrency, politeness: Some(Politeness::unlimited()), quiet: true, fetch }
+    RunOptions { concurrency, politeness: Some(Politeness::unlimited()), quiet: true, fetch, cluster: None }
 }
 
 fn stored_listings(store: &Store) -> HashMap<String, Listing> {

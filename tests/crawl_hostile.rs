@@ -61,7 +61,8 @@ async fn crawl(
     fetch: FetchConfig,
 ) -> (Store, spotcheck::crawl::JobReport, HashMap<String, String>) {
     let spec = JobSpec { adapter: "hostile".into(), seeds, max_depth: Some(0), ..JobSpec::default() };
-    let options = RunOptions { concurrency: 4, politeness: Some(Politeness::unlimited()), fetch, quiet: true };
+    let options =
+        RunOptions { concurrency: 4, politeness: Some(Politeness::unlimited()), fetch, quiet: true, cluster: None };
     let store = Store::open(&dir.join("db")).unwrap();
     let blobs = evidence::BlobStore::open(dir.join("blobs")).unwrap();
     let report = run_job(&store, blobs, adapter, spec, &options).await.unwrap();

@@ -185,8 +185,13 @@ async fn a_crawl_records_refused_pages_as_errors_and_goes_on() {
         ..spotcheck::store::JobSpec::default()
     };
     let fetch = FetchConfig { network: NetworkPolicy::allowing([HostAllow::socket(market)]), ..FetchConfig::default() };
-    let options =
-        spotcheck::crawl::RunOptions { concurrency: 2, politeness: Some(Politeness::unlimited()), fetch, quiet: true };
+    let options = spotcheck::crawl::RunOptions {
+        concurrency: 2,
+        politeness: Some(Politeness::unlimited()),
+        fetch,
+        quiet: true,
+        cluster: None,
+    };
     let report = spotcheck::crawl::run_job(&store, blobs, adapter, spec, &options).await.unwrap();
     assert_eq!(report.job.counters.errors, 3);
     let errors: std::collections::HashMap<String, String> =

@@ -184,8 +184,8 @@ impl Cluster {
             max_ack_pending: 10_000,
             ..Default::default()
         };
-        match stream.get_consumer::<consumer::pull::Config>(WORKERS).await {
-            Ok(mut existing) => {
+        if let Ok(mut existing) = stream.get_consumer::<consumer::pull::Config>(WORKERS).await {
+            {
                 let info = existing.info().await.map_err(|e| ClusterError::nats("read the workers' consumer", e))?;
                 let same = info.config.ack_wait == wanted.ack_wait && info.config.max_deliver == wanted.max_deliver;
                 if same {
@@ -203,7 +203,6 @@ impl Cluster {
                     .await
                     .map_err(|e| ClusterError::nats("delete the workers' consumer", e))?;
             }
-            Err(_) => {}
         }
         stream.create_consumer(wanted).await.map_err(|e| ClusterError::nats("create the workers' consumer", e))?;
         Ok(())

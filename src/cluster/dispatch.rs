@@ -21,7 +21,7 @@ use super::artifacts::{digests_of, Artifacts};
 use super::bus::{self, Cluster};
 use super::permits::PermitService;
 use super::wire::{AdapterSource, JobDescriptor, Task, TaskResult, RESULT_OBJECT_HEADER};
-use super::ClusterError;
+use super::{job_error, lock, ClusterError};
 use crate::adapters::Adapter;
 use crate::crawl::CrawlError;
 use crate::fetch::{FetchConfig, HostGates};
@@ -370,12 +370,4 @@ impl Shared {
             let _ = self.results.send(Ok(failed)).await;
         }
     }
-}
-
-fn job_error(job: &str, reason: impl std::fmt::Display) -> ClusterError {
-    ClusterError::Job { job: job.to_string(), reason: reason.to_string() }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

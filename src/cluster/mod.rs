@@ -67,3 +67,12 @@ impl ClusterError {
         ClusterError::Nats { action: action.into(), reason: reason.to_string() }
     }
 }
+
+fn job_error(job: &str, reason: impl std::fmt::Display) -> ClusterError {
+    ClusterError::Job { job: job.to_string(), reason: reason.to_string() }
+}
+
+/// A lock that a panic elsewhere does not poison for good.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

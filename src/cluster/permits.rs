@@ -19,7 +19,7 @@ use futures::StreamExt;
 
 use super::bus::{permit_subject, release_subject};
 use super::wire::{PermitReply, PermitRequest, Release};
-use super::ClusterError;
+use super::{lock, ClusterError};
 use crate::fetch::{Gatekeeper, HostGates, HostPermit};
 
 /// Permits granted and not yet released, with when their lease ends.
@@ -109,10 +109,6 @@ impl PermitService {
     pub fn held(&self) -> usize {
         lock(&self.held).len()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A worker's side: asks the job's control plane for each request's permit.

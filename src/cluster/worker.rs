@@ -24,7 +24,7 @@ use super::artifacts::{digests_of, Artifacts};
 use super::bus::{self, Cluster};
 use super::permits::PermitClient;
 use super::wire::{JobDescriptor, Task, TaskResult, RESULT_OBJECT_HEADER};
-use super::ClusterError;
+use super::{job_error, lock, ClusterError};
 use crate::adapters::{Adapter, AdapterSet, FetchMode};
 use crate::browser::{BrowserConfig, BrowserPool};
 use crate::crawl::page::PageContext;
@@ -332,14 +332,6 @@ impl Worker {
             },
         })
     }
-}
-
-fn job_error(job: &str, reason: impl std::fmt::Display) -> ClusterError {
-    ClusterError::Job { job: job.to_string(), reason: reason.to_string() }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// 12 hex digits, random: a run's or a worker's id.

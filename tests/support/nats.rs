@@ -71,11 +71,9 @@ fn spawn(store: &std::path::Path, port: Option<u16>) -> (Child, u16) {
         }
     });
     let mut port = None;
-    loop {
-        match rx.recv_timeout(Duration::from_secs(30)).expect("nats-server did not start within 30 s") {
-            Some(p) => port = Some(p),
-            None => break,
-        }
+    // The port comes first, then "Server is ready" (`None`).
+    while let Some(p) = rx.recv_timeout(Duration::from_secs(30)).expect("nats-server did not start within 30 s") {
+        port = Some(p);
     }
     (child, port.expect("nats-server did not say its port"))
 }
