@@ -229,6 +229,8 @@ impl JobDispatch {
         }
         if let Ok(stream) = s.cluster.stream(bus::RESULTS).await {
             let _ = stream.delete_consumer(&bus::results_consumer(&s.job)).await;
+            // Results of tasks done twice, which no one will take now.
+            let _ = stream.purge().filter(bus::result_subject(&s.job)).await;
         }
         if let Ok(jobs) = s.cluster.jobs().await {
             let _ = jobs.delete(&s.job).await;
@@ -263,7 +265,8 @@ impl Shared {
             Ok(decoded) => decoded,
             Err(e) => {
                 tracing::warn!(job = %self.job, error = %e, "dropping an unreadable result");
-                let _ = message.ack_with(AckKind::Term).await;
+                // Acked, not terminated: nats-server 2.9 keeps a terminated message in a work queue.
+                let _ = message.ack().await;
                 return;
             }
         };
@@ -280,7 +283,7 @@ impl Shared {
             match e {
                 // Gone for good (expired): hand the page out again.
                 ClusterError::Missing { .. } => {
-                    let _ = message.ack_with(AckKind::Term).await;
+                    let _ = message.ack().await;
                     self.redo(seq).await;
                 }
                 _ => {

@@ -17,7 +17,6 @@ use async_nats::jetstream::{self, consumer, message::PublishMessage, AckKind};
 use evidence::BlobStore;
 use futures::StreamExt;
 use serde::Serialize;
-use tokio::sync::Semaphore;
 use url::Url;
 
 use super::artifacts::{digests_of, Artifacts};
@@ -64,6 +63,7 @@ struct Worker {
     scratch: BlobStore,
     ack_wait: Duration,
     jobs: Mutex<HashMap<String, Arc<PageContext>>>,
+    taken: AtomicU64,
     done: AtomicU64,
     handed_back: AtomicU64,
     dropped: AtomicU64,
@@ -85,6 +85,7 @@ pub async fn run_worker(cluster: Cluster, options: WorkerOptions) -> Result<Work
         scratch,
         ack_wait,
         jobs: Mutex::default(),
+        taken: AtomicU64::new(0),
         done: AtomicU64::new(0),
         handed_back: AtomicU64::new(0),
         dropped: AtomicU64::new(0),
@@ -92,55 +93,26 @@ pub async fn run_worker(cluster: Cluster, options: WorkerOptions) -> Result<Work
         options,
     });
     tracing::info!(worker = %worker.options.name, "taking tasks");
-    let slots = Arc::new(Semaphore::new(worker.options.concurrency.max(1)));
+    // One lane per task in progress, each pulling one task when it is free:
+    // a task is never held in a buffer, unseen, while its ack wait runs out.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut lanes = tokio::task::JoinSet::new();
+    for _ in 0..worker.options.concurrency.max(1) {
+        lanes.spawn(Arc::clone(&worker).lane(consumer.clone(), stopped.clone()));
+    }
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
-    let mut taken = 0u64;
-    'outer: loop {
-        let mut messages = match consumer
-            .stream()
-            .max_messages_per_batch(worker.options.concurrency.max(1))
-            .heartbeat(Duration::from_secs(5))
-            .expires(Duration::from_secs(30))
-            .messages()
-            .await
-        {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot pull tasks; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
+    loop {
+        tokio::select! {
+            _ = &mut ctrl_c => {
+                // The tasks in progress finish (each acks or hands back its own).
+                let _ = stop.send(true);
+                while lanes.join_next().await.is_some() {}
+                break;
             }
-        };
-        loop {
-            if worker.options.max_tasks.is_some_and(|max| taken >= max) {
-                break 'outer;
-            }
-            let slot = tokio::select! {
-                _ = &mut ctrl_c => break 'outer,
-                slot = Arc::clone(&slots).acquire_owned() => slot,
-            };
-            let Ok(slot) = slot else { break 'outer };
-            let next = tokio::select! {
-                _ = &mut ctrl_c => break 'outer,
-                next = messages.next() => next,
-            };
-            match next {
-                Some(Ok(message)) => {
-                    taken += 1;
-                    let worker = Arc::clone(&worker);
-                    tokio::spawn(async move {
-                        worker.handle(message).await;
-                        drop(slot);
-                    });
-                }
-                Some(Err(e)) => tracing::debug!(error = %e, "task stream"),
-                None => continue 'outer,
-            }
+            lane = lanes.join_next() => if lane.is_none() { break },
         }
     }
-    // Let the tasks in progress finish (each acks or hands back its own).
-    let _ = slots.acquire_many(worker.options.concurrency.max(1) as u32).await;
     Ok(WorkerReport {
         name: worker.options.name.clone(),
         tasks_done: worker.done.load(Ordering::Relaxed),
@@ -149,6 +121,17 @@ pub async fn run_worker(cluster: Cluster, options: WorkerOptions) -> Result<Work
         artifacts_uploaded: worker.uploaded.load(Ordering::Relaxed),
         elapsed_secs: started.elapsed().as_secs_f64(),
     })
+}
+
+/// One task, or none within a few seconds.
+async fn pull_one(consumer: &consumer::Consumer<consumer::pull::Config>) -> Result<Option<jetstream::Message>, String> {
+    let mut batch =
+        consumer.fetch().max_messages(1).expires(Duration::from_secs(5)).messages().await.map_err(|e| e.to_string())?;
+    match batch.next().await {
+        Some(Ok(message)) => Ok(Some(message)),
+        Some(Err(e)) => Err(e.to_string()),
+        None => Ok(None),
+    }
 }
 
 /// The workers' consumer, once a control plane has created it.
@@ -169,6 +152,42 @@ async fn wait_for_queue(cluster: &Cluster) -> Result<consumer::Consumer<consumer
 }
 
 impl Worker {
+    /// Pulls and handles one task at a time until told to stop or `max_tasks` are taken.
+    async fn lane(
+        self: Arc<Self>,
+        consumer: consumer::Consumer<consumer::pull::Config>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            // A ticket for the task about to be taken, given back if none comes.
+            let ticket = self.taken.fetch_add(1, Ordering::SeqCst);
+            if self.options.max_tasks.is_some_and(|max| ticket >= max) {
+                return;
+            }
+            let next = tokio::select! {
+                _ = stop.changed() => return,
+                next = pull_one(&consumer) => next,
+            };
+            match next {
+                Ok(Some(message)) => self.handle(message).await,
+                Ok(None) => {
+                    self.taken.fetch_sub(1, Ordering::SeqCst);
+                }
+                Err(e) => {
+                    self.taken.fetch_sub(1, Ordering::SeqCst);
+                    tracing::debug!(error = %e, "cannot pull a task; trying again");
+                    tokio::select! {
+                        _ = stop.changed() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        }
+    }
+
     async fn handle(&self, message: jetstream::Message) {
         let task: Task = match serde_json::from_slice(&message.payload) {
             Ok(task) => task,
@@ -268,7 +287,8 @@ impl Worker {
 
     async fn drop_task(&self, message: &jetstream::Message) {
         self.dropped.fetch_add(1, Ordering::Relaxed);
-        let _ = message.ack_with(AckKind::Term).await;
+        // Acked, not terminated: nats-server 2.9 keeps a terminated message in a work queue.
+        let _ = message.double_ack().await;
     }
 
     /// The job's context (adapter, fetcher, scope, browser), built once from its descriptor.
