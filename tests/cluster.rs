@@ -376,8 +376,13 @@ async fn a_control_plane_killed_mid_job_resumes_and_the_workers_go_on() {
     let mut urls: Vec<&str> = got.captures.iter().map(|c| c.0.as_str()).collect();
     let all = urls.len();
     urls.dedup();
-    assert_eq!(urls.len(), all, "no page committed twice");
-    assert_eq!(report["job"]["counters"]["pages"].as_u64().unwrap() as usize, all, "one capture per committed page");
+    let pages = report["job"]["counters"]["pages"].as_u64().unwrap() as usize;
+    assert_eq!(urls.len(), pages, "every committed page has its capture, and no page was committed twice");
+    // The ledger keeps every fetch it sealed: the pages whose captures were
+    // sealed but not yet committed at the kill (one commit batch: what came in
+    // while the previous sync ran, a few times the 8 in flight) were fetched
+    // and sealed again. Nothing else twice.
+    assert!(all - urls.len() <= 32, "{} pages captured twice", all - urls.len());
 
     for w in [&mut w1, &mut w2] {
         w.kill().unwrap();

@@ -31,6 +31,9 @@ use crate::store::{FrontierEntry, JobFrontier, JobRecord, PageOutcome, PageResul
 /// cluster electing a new leader) before the job stops with the error.
 const PUBLISH_PATIENCE: Duration = Duration::from_secs(120);
 
+/// Results taken at once (their artifacts downloaded in parallel).
+const TAKING_AT_ONCE: usize = 32;
+
 /// Where the crawl loop's results go.
 pub type Results = mpsc::Sender<Result<PageResult, CrawlError>>;
 
@@ -51,6 +54,8 @@ struct Shared {
     frontier: JobFrontier,
     results: Results,
     state: Mutex<State>,
+    /// Acks and deletions of committed results going on.
+    background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 #[derive(Default)]
@@ -61,6 +66,8 @@ struct State {
     accepted: HashMap<u64, (jetstream::Message, Vec<String>)>,
     /// Taken before this run handed their page out.
     early: HashMap<u64, PageResult>,
+    /// Being taken now (artifacts on their way): a second result for one of these is dropped.
+    taking: std::collections::HashSet<u64>,
 }
 
 impl Drop for JobDispatch {
@@ -149,6 +156,7 @@ impl JobDispatch {
             frontier,
             results,
             state: Mutex::default(),
+            background: Mutex::default(),
         });
         let take = tokio::spawn(Arc::clone(&shared).take_results(consumer));
         let give_up = tokio::spawn(Arc::clone(&shared).give_up_on_dead_tasks(advisories));
@@ -212,18 +220,34 @@ impl JobDispatch {
             let mut state = lock(&s.state);
             seqs.into_iter().filter_map(|seq| state.accepted.remove(&seq)).collect()
         };
-        for (message, objects) in done {
-            if let Err(e) = message.double_ack().await {
-                // Delivered again later, then dropped as committed.
-                tracing::debug!(error = %e, "cannot ack a committed result");
-            }
-            s.artifacts.delete(objects).await;
-        }
+        // In the background: the loop goes on committing meanwhile. A result
+        // whose ack is lost is delivered again later and dropped as committed.
+        let shared = Arc::clone(s);
+        let acks = tokio::spawn(async move {
+            futures::stream::iter(done)
+                .for_each_concurrent(TAKING_AT_ONCE, |(message, objects)| {
+                    let shared = &shared;
+                    async move {
+                        if let Err(e) = message.double_ack().await {
+                            tracing::debug!(error = %e, "cannot ack a committed result");
+                        }
+                        shared.artifacts.delete(objects).await;
+                    }
+                })
+                .await;
+        });
+        let mut background = lock(&s.background);
+        background.retain(|task| !task.is_finished());
+        background.push(acks);
     }
 
     /// The job is finished: remove its descriptor, results consumer and any task left.
     pub async fn finish(self) {
         let s = &self.shared;
+        let acks: Vec<_> = lock(&s.background).drain(..).collect();
+        for task in acks {
+            let _ = task.await;
+        }
         if let Ok(stream) = s.cluster.stream(bus::TASKS).await {
             let _ = stream.purge().filter(bus::task_subject(&s.job)).await;
         }
@@ -242,7 +266,7 @@ impl JobDispatch {
 impl Shared {
     async fn take_results(self: Arc<Self>, consumer: consumer::Consumer<consumer::pull::Config>) {
         loop {
-            let mut messages = match consumer.messages().await {
+            let messages = match consumer.messages().await {
                 Ok(m) => m,
                 Err(e) => {
                     tracing::warn!(job = %self.job, error = %e, "cannot read results; retrying");
@@ -250,18 +274,22 @@ impl Shared {
                     continue;
                 }
             };
-            while let Some(next) = messages.next().await {
-                match next {
-                    Ok(message) => self.take(message).await,
-                    // Missed heartbeats while the server is away: the stream goes on after reconnecting.
-                    Err(e) => tracing::debug!(job = %self.job, error = %e, "results stream"),
-                }
-            }
+            // Several at once: each is a few round trips (artifacts, acks).
+            let this = &self;
+            messages
+                .for_each_concurrent(TAKING_AT_ONCE, |next| async move {
+                    match next {
+                        Ok(message) => this.take(message).await,
+                        // Missed heartbeats while the server is away: the stream goes on after reconnecting.
+                        Err(e) => tracing::debug!(job = %this.job, error = %e, "results stream"),
+                    }
+                })
+                .await;
         }
     }
 
     async fn take(&self, message: jetstream::Message) {
-        let (result, mut objects) = match self.decode(&message).await {
+        let (result, objects) = match self.decode(&message).await {
             Ok(decoded) => decoded,
             Err(e) => {
                 tracing::warn!(job = %self.job, error = %e, "dropping an unreadable result");
@@ -272,11 +300,22 @@ impl Shared {
         };
         let seq = result.result.seq;
         let pending = self.frontier.is_pending(seq).unwrap_or(true);
-        if !pending || lock(&self.state).accepted.contains_key(&seq) {
+        let first = pending && {
+            let mut state = lock(&self.state);
+            !state.accepted.contains_key(&seq) && state.taking.insert(seq)
+        };
+        if !first {
             tracing::debug!(job = %self.job, seq, worker = %result.worker, "dropping a result already taken");
             let _ = message.ack().await;
             return;
         }
+        self.take_first(message, result, objects).await;
+        lock(&self.state).taking.remove(&seq);
+    }
+
+    /// The first result for a pending page: its artifacts, then to the loop.
+    async fn take_first(&self, message: jetstream::Message, result: TaskResult, mut objects: Vec<String>) {
+        let seq = result.result.seq;
         let digests = result.result.capture.as_ref().map(digests_of).unwrap_or_default();
         if let Err(e) = self.artifacts.download(&self.blobs, &digests).await {
             tracing::warn!(job = %self.job, seq, error = %e, "cannot take a result's artifacts");
