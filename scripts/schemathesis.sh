@@ -63,7 +63,9 @@ admin=$(secret sc tokens issue --role admin --name "schemathesis admin")
 platform=$(secret sc tokens platform-key issue mall --platforms "$work/platforms.toml")
 
 # The fuzzer is one client sending thousands of requests: lift the rate limit for it.
-sc serve --addr 127.0.0.1:0 --platforms "$work/platforms.toml" --rate 100000 --burst 100000 \
+# Not through `sc`: a function in the background is a subshell, and killing
+# it at exit left the server running.
+"$bin" --data-dir "$data" serve --addr 127.0.0.1:0 --platforms "$work/platforms.toml" --rate 100000 --burst 100000 \
     >"$work/serve.out" 2>"$work/serve.err" &
 server=$!
 for _ in $(seq 300); do

@@ -129,10 +129,43 @@ fn spotcheck(data: &Path) -> Command {
     command
 }
 
+/// A child process killed when the test ends, passing or not (a failed
+/// assertion must not leave workers running).
+struct Proc(Child);
+
+impl std::ops::Deref for Proc {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Proc {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `spotcheck worker`, its stderr read line by line into `lines`.
-fn worker(nats: &NatsServer, name: &str, failpoint: Option<&str>) -> (Child, std::sync::mpsc::Receiver<String>) {
+fn worker(nats: &NatsServer, name: &str, failpoint: Option<&str>) -> (Proc, std::sync::mpsc::Receiver<String>) {
+    worker_with(nats, name, failpoint, &[])
+}
+
+fn worker_with(
+    nats: &NatsServer,
+    name: &str,
+    failpoint: Option<&str>,
+    more: &[&str],
+) -> (Proc, std::sync::mpsc::Receiver<String>) {
     let mut command = Command::new(BIN);
-    command.args(["worker", "--nats", &nats.url(), "--name", name, "--concurrency", "4"]);
+    command.args(["worker", "--nats", &nats.url(), "--name", name, "--concurrency", "4"]).args(more);
     if let Some(f) = failpoint {
         command.env("SPOTCHECK_FAILPOINT", f);
     }
@@ -144,7 +177,7 @@ fn worker(nats: &NatsServer, name: &str, failpoint: Option<&str>) -> (Child, std
             let _ = tx.send(line);
         }
     });
-    (child, rx)
+    (Proc(child), rx)
 }
 
 /// Waits (on the process, not a clock) for `child` to exit, at most `limit`.
@@ -215,8 +248,8 @@ async fn three_workers_one_killed_mid_task_give_exactly_the_single_process_run()
     // … and through three workers, the first of which stops for good holding
     // its fifth task: fetched, its artifacts uploaded, no result sent.
     let (mut doomed, doomed_log) = worker(&nats, "w1", Some("worker-after-upload@5"));
-    let (mut w2, _) = worker(&nats, "w2", None);
-    let (mut w3, _) = worker(&nats, "w3", None);
+    let (w2, _) = worker(&nats, "w2", None);
+    let (w3, _) = worker(&nats, "w3", None);
     let spread = station(&site.base);
     let from = site.served();
     let mut control = spotcheck(spread.path())
@@ -226,6 +259,7 @@ async fn three_workers_one_killed_mid_task_give_exactly_the_single_process_run()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
+        .map(Proc)
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -260,26 +294,25 @@ async fn three_workers_one_killed_mid_task_give_exactly_the_single_process_run()
     // other. A request holds its host's slot until its answer is read, so
     // the site can never see more than 2 at once (12 are in the workers'
     // hands). Permits granted within any 3 s are at most 20 + 24; the site
-    // sees each a little later, so 4 more allow arrivals delayed by up to
-    // half a second on a loaded machine. Workers with gates of their own
-    // fetch the whole site within a few seconds.
+    // sees each a little later, so 8 more allow arrivals delayed by up to a
+    // second on a loaded machine. Workers with gates of their own fetch the
+    // whole site within a few seconds (99 in 3 s when tried).
     eprintln!("busiest 1 s / 3 s: {busiest_alone:?} alone, {busiest_spread:?} over three workers");
-    assert!(busiest_spread.1 <= 48, "{busiest_spread:?} requests within 1 / 3 s over the workers");
-    assert!(busiest_alone.1 <= 48, "{busiest_alone:?} requests within 1 / 3 s alone");
+    assert!(busiest_spread.1 <= 52, "{busiest_spread:?} requests within 1 / 3 s over the workers");
+    assert!(busiest_alone.1 <= 52, "{busiest_alone:?} requests within 1 / 3 s alone");
     assert!(site.max_in_flight.load(Ordering::SeqCst) <= 2, "at most 2 requests at once");
 
-    for w in [&mut w2, &mut w3] {
-        w.kill().unwrap();
-        w.wait().unwrap();
-    }
+    drop((w2, w3));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crawl_survives_nats_server_killed_and_restarted_mid_job() {
     let site = start_site(400).await;
     let mut nats = NatsServer::start();
-    let (mut w1, _) = worker(&nats, "w1", None);
-    let (mut w2, _) = worker(&nats, "w2", None);
+    // Every artifact through the object store (not carried in the results),
+    // so that path is what the restart hits.
+    let (w1, _) = worker_with(&nats, "w1", None, &["--inline-budget", "0"]);
+    let (w2, _) = worker_with(&nats, "w2", None, &["--inline-budget", "0"]);
     let data = tempfile::tempdir().unwrap();
     let seed = format!("{}mall/", site.base);
     let mut control = spotcheck(data.path())
@@ -288,6 +321,7 @@ async fn a_crawl_survives_nats_server_killed_and_restarted_mid_job() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
+        .map(Proc)
         .unwrap();
     // Kill the server once the crawl is well under way (a tenth of the site served).
     let mut served = site.served.clone();
@@ -321,18 +355,17 @@ async fn a_crawl_survives_nats_server_killed_and_restarted_mid_job() {
     urls.dedup();
     assert_eq!(urls.len(), all, "no page captured twice in the ledger");
 
-    for w in [&mut w1, &mut w2] {
-        w.kill().unwrap();
-        w.wait().unwrap();
-    }
+    drop((w1, w2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_control_plane_killed_mid_job_resumes_and_the_workers_go_on() {
     let site = start_site(400).await;
-    let nats = NatsServer::start();
-    let (mut w1, _) = worker(&nats, "w1", None);
-    let (mut w2, _) = worker(&nats, "w2", None);
+    // Messages of at most 16 KiB: a list page's result (dozens of listings)
+    // no longer fits, and travels through the object store like a big page.
+    let nats = NatsServer::start_with("max_payload: 16384\n");
+    let (w1, _) = worker(&nats, "w1", None);
+    let (w2, _) = worker(&nats, "w2", None);
     let data = tempfile::tempdir().unwrap();
     let seed = format!("{}mall/", site.base);
     let crawl = || {
@@ -344,7 +377,7 @@ async fn a_control_plane_killed_mid_job_resumes_and_the_workers_go_on() {
             .stderr(Stdio::piped());
         command
     };
-    let mut first = crawl().spawn().unwrap();
+    let mut first = Proc(crawl().spawn().unwrap());
     let mut served = site.served.clone();
     tokio::time::timeout(Duration::from_secs(60), served.wait_for(|n| *n >= 60))
         .await
@@ -354,7 +387,7 @@ async fn a_control_plane_killed_mid_job_resumes_and_the_workers_go_on() {
     first.wait().unwrap();
     let served_at_kill = site.served();
 
-    let mut second = crawl().spawn().unwrap();
+    let mut second = Proc(crawl().spawn().unwrap());
     let status = wait_exit(&mut second, Duration::from_secs(240));
     let mut out = String::new();
     std::io::Read::read_to_string(second.stdout.as_mut().unwrap(), &mut out).unwrap();
@@ -384,10 +417,7 @@ async fn a_control_plane_killed_mid_job_resumes_and_the_workers_go_on() {
     // and sealed again. Nothing else twice.
     assert!(all - urls.len() <= 32, "{} pages captured twice", all - urls.len());
 
-    for w in [&mut w1, &mut w2] {
-        w.kill().unwrap();
-        w.wait().unwrap();
-    }
+    drop((w1, w2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

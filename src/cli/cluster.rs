@@ -67,6 +67,10 @@ pub struct WorkerArgs {
     /// Stop after taking this many tasks.
     #[arg(long, value_name = "N")]
     pub max_tasks: Option<u64>,
+    /// Bytes of a page's artifacts sent inside its result message (the rest,
+    /// and anything bigger, go through the object store); 0 sends all through it.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::cluster::INLINE_BUDGET)]
+    pub inline_budget: usize,
     /// Print what the worker did as JSON when it stops.
     #[arg(long)]
     pub json: bool,
@@ -88,7 +92,13 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     eprintln!("worker {name}: connecting to {}", args.nats);
     let cluster = Cluster::connect(ClusterConfig::new(&args.nats), true).await?;
     eprintln!("worker {name}: connected");
-    let options = WorkerOptions { name, concurrency: args.concurrency as usize, scratch, max_tasks: args.max_tasks };
+    let options = WorkerOptions {
+        name,
+        concurrency: args.concurrency as usize,
+        scratch,
+        max_tasks: args.max_tasks,
+        inline_budget: args.inline_budget,
+    };
     let report = run_worker(cluster, options).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

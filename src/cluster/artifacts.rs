@@ -5,9 +5,26 @@
 
 use async_nats::jetstream::object_store::{self, ObjectStore};
 use evidence::{BlobStore, CaptureManifest, Digest};
+use std::time::Duration;
+
 use tokio::io::AsyncReadExt;
 
 use super::ClusterError;
+
+/// Longest one object-store call may take. The client has no deadline of
+/// its own on a transfer, and one cut by a server restart would otherwise
+/// wait for ever (holding its page, or a worker's task kept alive).
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `call` within [`CALL_TIMEOUT`], or an error saying what timed out.
+async fn bounded<T>(
+    what: String,
+    call: impl std::future::Future<Output = Result<T, ClusterError>>,
+) -> Result<T, ClusterError> {
+    tokio::time::timeout(CALL_TIMEOUT, call).await.unwrap_or_else(|_| {
+        Err(ClusterError::nats(what, format!("no answer within {}", humantime::format_duration(CALL_TIMEOUT))))
+    })
+}
 
 /// Largest artifact taken from the object store (a page body is capped at
 /// the fetch limit, a browser screenshot or MHTML well below this).
@@ -42,11 +59,23 @@ impl Artifacts {
 
     /// Whether the object store holds `name` (a deleted object does not count).
     async fn holds(&self, name: &str) -> Result<bool, ClusterError> {
-        match self.store.info(name).await {
-            Ok(info) => Ok(!info.deleted),
-            Err(e) if e.kind() == object_store::InfoErrorKind::NotFound => Ok(false),
-            Err(e) => Err(ClusterError::nats(format!("look up object {name}"), e)),
-        }
+        bounded(format!("look up object {name}"), async {
+            match self.store.info(name).await {
+                Ok(info) => Ok(!info.deleted),
+                Err(e) if e.kind() == object_store::InfoErrorKind::NotFound => Ok(false),
+                Err(e) => Err(ClusterError::nats(format!("look up object {name}"), e)),
+            }
+        })
+        .await
+    }
+
+    async fn put(&self, name: &str, bytes: &[u8]) -> Result<(), ClusterError> {
+        bounded(format!("put object {name}"), async {
+            let mut reader = bytes;
+            self.store.put(name, &mut reader).await.map_err(|e| ClusterError::nats(format!("put object {name}"), e))?;
+            Ok(())
+        })
+        .await
     }
 
     /// Puts each of `digests` from `blobs` into the object store unless it is
@@ -64,10 +93,7 @@ impl Artifacts {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.holds(&name).await? => continue,
                 Err(e) => return Err(artifact_error(digest, format!("cannot read the local copy: {e}"))),
             };
-            self.store
-                .put(name.as_str(), &mut bytes.as_slice())
-                .await
-                .map_err(|e| ClusterError::nats(format!("put object {name}"), e))?;
+            self.put(&name, &bytes).await?;
             uploaded += 1;
         }
         Ok(uploaded)
@@ -97,6 +123,10 @@ impl Artifacts {
 
     /// The bytes of object `name`, at most [`MAX_ARTIFACT_BYTES`].
     pub async fn get(&self, name: &str) -> Result<Vec<u8>, ClusterError> {
+        bounded(format!("get object {name}"), self.get_unbounded(name)).await
+    }
+
+    async fn get_unbounded(&self, name: &str) -> Result<Vec<u8>, ClusterError> {
         let object = self.store.get(name).await.map_err(|e| match e.kind() {
             object_store::GetErrorKind::NotFound => ClusterError::Missing { name: name.to_string() },
             _ => ClusterError::nats(format!("get object {name}"), e),
@@ -131,8 +161,10 @@ impl Artifacts {
     /// bucket's max age removes what is left).
     pub async fn delete(&self, names: impl IntoIterator<Item = String>) {
         for name in names {
-            if let Err(e) = self.store.delete(&name).await {
-                tracing::debug!(object = %name, error = %e, "cannot delete a committed artifact");
+            match tokio::time::timeout(CALL_TIMEOUT, self.store.delete(&name)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::debug!(object = %name, error = %e, "cannot delete a committed artifact"),
+                Err(_) => tracing::debug!(object = %name, "deleting a committed artifact timed out"),
             }
         }
     }

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use super::artifacts::{digests_of, Artifacts};
 use super::bus::{self, Cluster};
 use super::permits::PermitService;
-use super::wire::{AdapterSource, JobDescriptor, Task, TaskResult, RESULT_OBJECT_HEADER};
+use super::wire::{AdapterSource, JobDescriptor, Task, TaskResult, INLINE_HEADER, RESULT_OBJECT_HEADER};
 use super::{job_error, lock, ClusterError};
 use crate::adapters::Adapter;
 use crate::crawl::CrawlError;
@@ -263,6 +263,13 @@ impl JobDispatch {
     }
 }
 
+/// A result message read: the result, the objects it came in, and the artifacts it carried.
+struct Decoded {
+    result: TaskResult,
+    objects: Vec<String>,
+    inline: Vec<(evidence::Digest, bytes::Bytes)>,
+}
+
 impl Shared {
     async fn take_results(self: Arc<Self>, consumer: consumer::Consumer<consumer::pull::Config>) {
         loop {
@@ -289,7 +296,7 @@ impl Shared {
     }
 
     async fn take(&self, message: jetstream::Message) {
-        let (result, objects) = match self.decode(&message).await {
+        let decoded = match self.decode(&message).await {
             Ok(decoded) => decoded,
             Err(e) => {
                 tracing::warn!(job = %self.job, error = %e, "dropping an unreadable result");
@@ -298,26 +305,45 @@ impl Shared {
                 return;
             }
         };
-        let seq = result.result.seq;
+        let seq = decoded.result.result.seq;
         let pending = self.frontier.is_pending(seq).unwrap_or(true);
         let first = pending && {
             let mut state = lock(&self.state);
             !state.accepted.contains_key(&seq) && state.taking.insert(seq)
         };
         if !first {
-            tracing::debug!(job = %self.job, seq, worker = %result.worker, "dropping a result already taken");
+            tracing::debug!(job = %self.job, seq, worker = %decoded.result.worker, "dropping a result already taken");
             let _ = message.ack().await;
             return;
         }
-        self.take_first(message, result, objects).await;
+        self.take_first(message, decoded).await;
         lock(&self.state).taking.remove(&seq);
     }
 
     /// The first result for a pending page: its artifacts, then to the loop.
-    async fn take_first(&self, message: jetstream::Message, result: TaskResult, mut objects: Vec<String>) {
+    async fn take_first(&self, message: jetstream::Message, decoded: Decoded) {
+        let Decoded { result, mut objects, inline } = decoded;
         let seq = result.result.seq;
         let digests = result.result.capture.as_ref().map(digests_of).unwrap_or_default();
-        if let Err(e) = self.artifacts.download(&self.blobs, &digests).await {
+        let stored: Vec<_> = digests.iter().filter(|d| !inline.iter().any(|(i, _)| i == *d)).copied().collect();
+        let kept = {
+            let blobs = self.blobs.clone();
+            tokio::task::spawn_blocking(move || {
+                for (digest, bytes) in inline.iter().filter(|(d, _)| !blobs.contains(d)) {
+                    blobs
+                        .put(bytes)
+                        .map_err(|e| ClusterError::Artifact { digest: digest.to_hex(), reason: e.to_string() })?;
+                }
+                Ok::<(), ClusterError>(())
+            })
+            .await
+            .unwrap_or_else(|e| Err(job_error(&self.job, e)))
+        };
+        let fetched = match kept {
+            Ok(()) => self.artifacts.download(&self.blobs, &stored).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = fetched {
             tracing::warn!(job = %self.job, seq, error = %e, "cannot take a result's artifacts");
             match e {
                 // Gone for good (expired): hand the page out again.
@@ -331,7 +357,7 @@ impl Shared {
             }
             return;
         }
-        objects.extend(Artifacts::names(&digests));
+        objects.extend(Artifacts::names(&stored));
         let forward = {
             let mut state = lock(&self.state);
             state.accepted.insert(seq, (message, objects));
@@ -348,18 +374,44 @@ impl Shared {
     }
 
     /// A result message's content, and the object its JSON travelled in (if it was too big).
-    async fn decode(&self, message: &jetstream::Message) -> Result<(TaskResult, Vec<String>), ClusterError> {
-        let stored = message.headers.as_ref().and_then(|h| h.get(RESULT_OBJECT_HEADER)).map(|v| v.to_string());
-        let (bytes, objects) = match stored {
-            Some(name) => (self.artifacts.get(&name).await?, vec![name]),
-            None => (message.payload.to_vec(), Vec::new()),
+    async fn decode(&self, message: &jetstream::Message) -> Result<Decoded, ClusterError> {
+        let header = |name| message.headers.as_ref().and_then(|h| h.get(name)).map(|v| v.to_string());
+        let bad = |what: String| job_error(&self.job, format!("bad result: {what}"));
+        let (bytes, objects) = match header(RESULT_OBJECT_HEADER) {
+            Some(name) => (bytes::Bytes::from(self.artifacts.get(&name).await?), vec![name]),
+            None => (message.payload.clone(), Vec::new()),
         };
-        let result: TaskResult =
-            serde_json::from_slice(&bytes).map_err(|e| job_error(&self.job, format!("bad result: {e}")))?;
+        let json_len = match header(INLINE_HEADER) {
+            Some(n) => n
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n <= bytes.len())
+                .ok_or_else(|| bad(format!("{INLINE_HEADER} `{n}`")))?,
+            None => bytes.len(),
+        };
+        let result: TaskResult = serde_json::from_slice(&bytes[..json_len]).map_err(|e| bad(e.to_string()))?;
         if result.job != self.job {
             return Err(job_error(&self.job, format!("a result of job {} on its subject", result.job)));
         }
-        Ok((result, objects))
+        // The carried artifacts, each checked against its name.
+        let mut inline = Vec::with_capacity(result.inline.len());
+        let mut at = json_len;
+        for item in &result.inline {
+            let end = at
+                .checked_add(item.len)
+                .filter(|end| *end <= bytes.len())
+                .ok_or_else(|| bad("artifacts cut short".into()))?;
+            let body = bytes.slice(at..end);
+            if evidence::Digest::of(&body) != item.sha256 {
+                return Err(bad(format!("artifact {} does not hash to its name", item.sha256.to_hex())));
+            }
+            inline.push((item.sha256, body));
+            at = end;
+        }
+        if at != bytes.len() {
+            return Err(bad(format!("{} bytes after the artifacts", bytes.len() - at)));
+        }
+        Ok(Decoded { result, objects, inline })
     }
 
     /// Publishes page `seq` again (its result's artifacts are gone).

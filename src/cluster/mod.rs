@@ -45,7 +45,7 @@ mod worker;
 
 pub use bus::{Cluster, ClusterConfig};
 pub use dispatch::JobDispatch;
-pub use worker::{run_worker, WorkerOptions, WorkerReport};
+pub use worker::{run_worker, WorkerOptions, WorkerReport, INLINE_BUDGET};
 
 /// What can go wrong talking to NATS, said with what was being done.
 #[derive(Debug, thiserror::Error)]

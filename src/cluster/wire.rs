@@ -10,6 +10,10 @@ use crate::store::{FrontierEntry, JobSpec, PageResult};
 /// object (in the artifact store) that holds it.
 pub const RESULT_OBJECT_HEADER: &str = "Spotcheck-Result-Object";
 
+/// Header of a result message that carries artifacts after its JSON: the
+/// JSON's length in bytes. The artifacts follow in [`TaskResult::inline`]'s order.
+pub const INLINE_HEADER: &str = "Spotcheck-Json-Length";
+
 /// Everything a worker needs to process a job's pages, put in the jobs
 /// bucket under the job id by the control plane when the job starts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,6 +58,17 @@ pub struct TaskResult {
     /// Which worker, and on which delivery of the task (for the log).
     pub worker: String,
     pub delivered: i64,
+    /// Small artifacts carried in the message itself, after the JSON; the
+    /// others are in the object store under their SHA-256.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inline: Vec<Inline>,
+}
+
+/// One artifact carried in a result message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Inline {
+    pub sha256: evidence::Digest,
+    pub len: usize,
 }
 
 /// A worker asking for a permit to send one request to `host`.

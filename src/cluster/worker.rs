@@ -22,13 +22,22 @@ use url::Url;
 use super::artifacts::{digests_of, Artifacts};
 use super::bus::{self, Cluster};
 use super::permits::PermitClient;
-use super::wire::{JobDescriptor, Task, TaskResult, RESULT_OBJECT_HEADER};
+use super::wire::{Inline, JobDescriptor, Task, TaskResult, INLINE_HEADER, RESULT_OBJECT_HEADER};
 use super::{job_error, lock, ClusterError};
 use crate::adapters::{Adapter, AdapterSet, FetchMode};
 use crate::browser::{BrowserConfig, BrowserPool};
 use crate::crawl::page::PageContext;
 use crate::crawl::scope::Scope;
 use crate::fetch::{FetchContext, Fetcher};
+
+/// Artifacts up to this many bytes in all travel inside the result message
+/// (the rest through the object store): a typical page's record and body
+/// then cost the bus one message instead of a dozen object-store calls.
+pub const INLINE_BUDGET: usize = 512 << 10;
+
+/// Longest a worker keeps one task: longer than any fetch with its retries
+/// and a permit wait (10 minutes) together.
+const TASK_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 
 /// Job contexts a worker keeps (each holds a connection pool and robots cache).
 const MAX_JOBS_CACHED: usize = 16;
@@ -43,6 +52,9 @@ pub struct WorkerOptions {
     pub scratch: PathBuf,
     /// Stop after this many tasks (tests, draining a worker).
     pub max_tasks: Option<u64>,
+    /// Bytes of artifacts a result may carry itself ([`INLINE_BUDGET`]; 0:
+    /// every artifact through the object store).
+    pub inline_budget: usize,
 }
 
 /// What a worker did, printed when it stops.
@@ -123,15 +135,24 @@ pub async fn run_worker(cluster: Cluster, options: WorkerOptions) -> Result<Work
     })
 }
 
-/// One task, or none within a few seconds.
+/// One task, or none within a few seconds (also when the server went away
+/// mid-request: its answer would never come).
 async fn pull_one(consumer: &consumer::Consumer<consumer::pull::Config>) -> Result<Option<jetstream::Message>, String> {
-    let mut batch =
-        consumer.fetch().max_messages(1).expires(Duration::from_secs(5)).messages().await.map_err(|e| e.to_string())?;
-    match batch.next().await {
-        Some(Ok(message)) => Ok(Some(message)),
-        Some(Err(e)) => Err(e.to_string()),
-        None => Ok(None),
-    }
+    let pull = async {
+        let mut batch = consumer
+            .fetch()
+            .max_messages(1)
+            .expires(Duration::from_secs(5))
+            .messages()
+            .await
+            .map_err(|e| e.to_string())?;
+        match batch.next().await {
+            Some(Ok(message)) => Ok(Some(message)),
+            Some(Err(e)) => Err(e.to_string()),
+            None => Ok(None),
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), pull).await.unwrap_or(Ok(None))
 }
 
 /// The workers' consumer, once a control plane has created it.
@@ -222,7 +243,11 @@ impl Worker {
                 }
             })
         };
-        let outcome = self.process(context, &task, delivered, stream_seq).await;
+        // However it hangs (a transfer cut by a server restart), the task goes
+        // back in the end instead of being kept alive for ever.
+        let outcome = tokio::time::timeout(TASK_TIMEOUT, self.process(context, &task, delivered, stream_seq))
+            .await
+            .unwrap_or_else(|_| Err(job_error(&task.job, "the task took longer than 20 minutes")));
         keep_alive.abort();
         match outcome {
             Ok(()) => {
@@ -252,21 +277,34 @@ impl Worker {
             .await
             .map_err(|e| ClusterError::Job { job: task.job.clone(), reason: e.to_string() })?;
         let digests = result.capture.as_ref().map(digests_of).unwrap_or_default();
-        let uploaded = self.artifacts.upload(&self.scratch, &digests).await?;
+        let budget = self.options.inline_budget.min(self.cluster.max_payload() / 2);
+        let (inline, mut carried) = self.carry(&digests, budget).await;
+        let mut answer =
+            TaskResult { job: task.job.clone(), result, worker: self.options.name.clone(), delivered, inline };
+        let mut json = serde_json::to_vec(&answer).map_err(|e| job_error(&task.job, e))?;
+        if json.len() + carried.len() + 4096 > self.cluster.max_payload() {
+            // A big result: everything through the object store.
+            (answer.inline, carried) = (Vec::new(), Vec::new());
+            json = serde_json::to_vec(&answer).map_err(|e| job_error(&task.job, e))?;
+        }
+        let inline = &answer.inline;
+        let stored: Vec<_> = digests.iter().filter(|d| !inline.iter().any(|i| i.sha256 == **d)).copied().collect();
+        let uploaded = self.artifacts.upload(&self.scratch, &stored).await?;
         self.uploaded.fetch_add(uploaded as u64, Ordering::Relaxed);
         for digest in &digests {
             let _ = std::fs::remove_file(self.scratch.path_of(digest));
         }
         evidence::failpoint("worker-after-upload");
 
-        let answer = TaskResult { job: task.job.clone(), result, worker: self.options.name.clone(), delivered };
-        let json = serde_json::to_vec(&answer)
-            .map_err(|e| ClusterError::Job { job: task.job.clone(), reason: e.to_string() })?;
         // The same delivery of the same task publishing twice (a retried publish) is one message.
         let id = format!("{}.{}.{stream_seq}.{delivered}", task.job, task.seq);
         let message = if json.len() + 4096 > self.cluster.max_payload() {
             let name = self.artifacts.put_bytes(&json).await?;
             PublishMessage::build().header(RESULT_OBJECT_HEADER, name.as_str()).message_id(id)
+        } else if !inline.is_empty() {
+            let length = json.len().to_string();
+            json.extend_from_slice(&carried);
+            PublishMessage::build().header(INLINE_HEADER, length.as_str()).payload(json.into()).message_id(id)
         } else {
             PublishMessage::build().payload(json.into()).message_id(id)
         };
@@ -278,6 +316,27 @@ impl Worker {
             .await
             .map_err(|e| ClusterError::nats("publish a result", e))?;
         Ok(())
+    }
+
+    /// The artifacts (smallest first) that fit in `budget` bytes, read from
+    /// scratch, to carry in the result message; and their bytes in that order.
+    async fn carry(&self, digests: &[evidence::Digest], budget: usize) -> (Vec<Inline>, Vec<u8>) {
+        let mut sized: Vec<(u64, evidence::Digest)> = digests
+            .iter()
+            .filter_map(|d| std::fs::metadata(self.scratch.path_of(d)).ok().map(|m| (m.len(), *d)))
+            .collect();
+        sized.sort();
+        let (mut inline, mut bytes) = (Vec::new(), Vec::new());
+        for (len, digest) in sized {
+            if bytes.len() as u64 + len > budget as u64 {
+                break;
+            }
+            // Gone meanwhile (another task with the same bytes uploaded it): it travels by the object store.
+            let Ok(read) = tokio::fs::read(self.scratch.path_of(&digest)).await else { continue };
+            inline.push(Inline { sha256: digest, len: read.len() });
+            bytes.extend_from_slice(&read);
+        }
+        (inline, bytes)
     }
 
     async fn hand_back(&self, message: &jetstream::Message) {

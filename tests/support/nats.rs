@@ -13,14 +13,26 @@ pub struct NatsServer {
     child: Child,
     pub port: u16,
     store: tempfile::TempDir,
+    /// Extra settings (a config file), kept for restarts.
+    config: Option<std::path::PathBuf>,
 }
 
 impl NatsServer {
     /// Starts `nats-server -js` on 127.0.0.1 with a port it picks itself (`-p -1`).
     pub fn start() -> NatsServer {
+        NatsServer::start_with("")
+    }
+
+    /// With these lines of nats-server configuration (e.g. `max_payload: 16384`).
+    pub fn start_with(settings: &str) -> NatsServer {
         let store = tempfile::tempdir().unwrap();
-        let (child, port) = spawn(store.path(), None);
-        NatsServer { child, port, store }
+        let config = (!settings.is_empty()).then(|| {
+            let path = store.path().join("nats.conf");
+            std::fs::write(&path, settings).unwrap();
+            path
+        });
+        let (child, port) = spawn(store.path(), None, config.as_deref());
+        NatsServer { child, port, store, config }
     }
 
     pub fn url(&self) -> String {
@@ -35,7 +47,7 @@ impl NatsServer {
 
     /// A new server on the same port and store (after [`NatsServer::kill`]).
     pub fn restart(&mut self) {
-        let (child, _) = spawn(self.store.path(), Some(self.port));
+        let (child, _) = spawn(self.store.path(), Some(self.port), self.config.as_deref());
         self.child = child;
     }
 }
@@ -47,9 +59,13 @@ impl Drop for NatsServer {
 }
 
 /// Runs the server and reads its log until it listens; returns the port.
-fn spawn(store: &std::path::Path, port: Option<u16>) -> (Child, u16) {
+fn spawn(store: &std::path::Path, port: Option<u16>, config: Option<&std::path::Path>) -> (Child, u16) {
     let port_arg = port.map_or("-1".to_string(), |p| p.to_string());
-    let mut child = Command::new("nats-server")
+    let mut command = Command::new("nats-server");
+    if let Some(config) = config {
+        command.args(["-c", config.to_str().unwrap()]);
+    }
+    let mut child = command
         .args(["-js", "-sd", store.to_str().unwrap(), "-a", "127.0.0.1", "-p", &port_arg])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
