@@ -79,6 +79,8 @@ pub struct Cluster {
     pub(crate) client: async_nats::Client,
     pub(crate) js: jetstream::Context,
     pub(crate) config: ClusterConfig,
+    /// Connections made so far (1 after the first; more after each reconnect).
+    connections: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -92,8 +94,16 @@ impl Cluster {
     /// and makes sure the streams and buckets exist. `wait`: keep trying the
     /// first connection too (workers started before their server).
     pub async fn connect(config: ClusterConfig, wait: bool) -> Result<Cluster, ClusterError> {
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = std::sync::Arc::clone(&connections);
         let mut options = async_nats::ConnectOptions::new()
             .name(format!("{} {}", crate::TOOL, std::process::id()))
+            .event_callback(move |event| {
+                if matches!(event, async_nats::Event::Connected) {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                async {}
+            })
             .max_reconnects(None)
             .request_timeout(Some(Duration::from_secs(10)));
         if wait {
@@ -104,13 +114,19 @@ impl Cluster {
             .await
             .map_err(|e| ClusterError::Connect { url: config.url.clone(), reason: e.to_string() })?;
         let js = jetstream::new(client.clone());
-        let cluster = Cluster { client, js, config };
+        let cluster = Cluster { client, js, config, connections };
         cluster.ensure().await?;
         Ok(cluster)
     }
 
     pub fn config(&self) -> &ClusterConfig {
         &self.config
+    }
+
+    /// How many times the connection was (re)established: a change means
+    /// the server may have restarted and lost what it had just taken.
+    pub(crate) fn connections(&self) -> u64 {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Creates what is missing; what exists is left as it is (DEPLOY.md: changing settings).

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer, message::PublishMessage, AckKind};
 use evidence::BlobStore;
@@ -60,8 +60,8 @@ struct Shared {
 
 #[derive(Default)]
 struct State {
-    /// Handed out in this run and not answered yet: seq → (url, the task's stream sequence).
-    outstanding: HashMap<u64, (String, u64)>,
+    /// Handed out in this run and not answered yet.
+    outstanding: HashMap<u64, Outstanding>,
     /// Taken and not committed yet: seq → (the result message, objects to delete once committed).
     accepted: HashMap<u64, (jetstream::Message, Vec<String>)>,
     /// Taken before this run handed their page out.
@@ -160,7 +160,16 @@ impl JobDispatch {
         });
         let take = tokio::spawn(Arc::clone(&shared).take_results(consumer));
         let give_up = tokio::spawn(Arc::clone(&shared).give_up_on_dead_tasks(advisories));
-        Ok(JobDispatch { shared, incarnation: crate::cluster::worker::short_id(), tasks: vec![take, give_up], permits })
+        // Longer than a task may take while its worker lives (ack wait × deliveries), at least 2 minutes.
+        let config = cluster.config();
+        let patience = (config.ack_wait * (config.max_deliver.max(1) as u32 + 1)).max(Duration::from_secs(120));
+        let resend = tokio::spawn(Arc::clone(&shared).resend_lost(patience));
+        Ok(JobDispatch {
+            shared,
+            incarnation: crate::cluster::worker::short_id(),
+            tasks: vec![take, give_up, resend],
+            permits,
+        })
     }
 
     /// Hands page `seq` to the workers (or to the loop at once, when its
@@ -172,7 +181,8 @@ impl JobDispatch {
             let early = state.early.remove(&seq);
             if early.is_none() {
                 // Before publishing: a fast worker's result must find it outstanding.
-                state.outstanding.insert(seq, (entry.url.clone(), 0));
+                let (sent, connection) = (Instant::now(), s.cluster.connections());
+                state.outstanding.insert(seq, Outstanding { url: entry.url.clone(), stream_seq: 0, sent, connection });
             }
             early
         };
@@ -180,37 +190,11 @@ impl JobDispatch {
             let _ = s.results.send(Ok(result)).await;
             return Ok(());
         }
-        let task = Task { job: s.job.clone(), seq, entry };
-        let payload = bytes::Bytes::from(serde_json::to_vec(&task).map_err(|e| job_error(&s.job, e))?);
-        // The same id on every attempt: a publish that landed but whose ack
-        // was lost (the server restarting) is not queued twice.
-        let id = format!("{}.{seq}.{}", s.job, self.incarnation);
-        let started = std::time::Instant::now();
-        let mut pause = Duration::from_millis(100);
-        loop {
-            let message = PublishMessage::build().payload(payload.clone()).message_id(&id);
-            let sent = match s.cluster.js.send_publish(bus::task_subject(&s.job), message).await {
-                Ok(ack) => ack.await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            match sent {
-                Ok(ack) => {
-                    if let Some(entry) = lock(&s.state).outstanding.get_mut(&seq) {
-                        entry.1 = ack.sequence;
-                    }
-                    return Ok(());
-                }
-                Err(e) if started.elapsed() < PUBLISH_PATIENCE => {
-                    tracing::warn!(job = %s.job, seq, error = %e, "cannot publish a task yet; trying again");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(2));
-                }
-                Err(e) => {
-                    lock(&s.state).outstanding.remove(&seq);
-                    return Err(ClusterError::nats(format!("publish task {seq} of job {}", s.job), e));
-                }
-            }
+        let published = s.publish(seq, entry, &self.incarnation).await;
+        if published.is_err() {
+            lock(&s.state).outstanding.remove(&seq);
         }
+        published
     }
 
     /// The loop committed these pages: ack their results and delete their artifacts.
@@ -263,6 +247,16 @@ impl JobDispatch {
     }
 }
 
+/// A page handed out and not answered yet.
+struct Outstanding {
+    url: String,
+    /// The task's sequence in the task stream (0 until published).
+    stream_seq: u64,
+    /// When it was last published, and on which connection.
+    sent: Instant,
+    connection: u64,
+}
+
 /// A result message read: the result, the objects it came in, and the artifacts it carried.
 struct Decoded {
     result: TaskResult,
@@ -271,27 +265,34 @@ struct Decoded {
 }
 
 impl Shared {
+    /// Takes results in batches for ever. A batch is one pull request with
+    /// a short expiry (a long-lived pull stream stalled silently when the
+    /// server restarted under it); waiting is bounded, taking is not cut short
+    /// (each take's own calls have deadlines).
     async fn take_results(self: Arc<Self>, consumer: consumer::Consumer<consumer::pull::Config>) {
         loop {
-            let messages = match consumer.messages().await {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::warn!(job = %self.job, error = %e, "cannot read results; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+            let pull = consumer.fetch().max_messages(TAKING_AT_ONCE).expires(Duration::from_secs(2)).messages();
+            let mut messages = match tokio::time::timeout(Duration::from_secs(5), pull).await {
+                Ok(Ok(messages)) => messages,
+                Ok(Err(e)) => {
+                    tracing::debug!(job = %self.job, error = %e, "cannot pull results; trying again");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
                     continue;
                 }
+                Err(_) => continue,
             };
-            // Several at once: each is a few round trips (artifacts, acks).
-            let this = &self;
-            messages
-                .for_each_concurrent(TAKING_AT_ONCE, |next| async move {
-                    match next {
-                        Ok(message) => this.take(message).await,
-                        // Missed heartbeats while the server is away: the stream goes on after reconnecting.
-                        Err(e) => tracing::debug!(job = %this.job, error = %e, "results stream"),
-                    }
-                })
-                .await;
+            let mut taking = futures::stream::FuturesUnordered::new();
+            loop {
+                tokio::select! {
+                    next = tokio::time::timeout(Duration::from_secs(5), messages.next()) => match next {
+                        Ok(Some(Ok(message))) => taking.push(self.take(message)),
+                        Ok(Some(Err(e))) => tracing::debug!(job = %self.job, error = %e, "results batch"),
+                        Ok(None) | Err(_) => break,
+                    },
+                    Some(()) = taking.next(), if !taking.is_empty() => {}
+                }
+            }
+            while taking.next().await.is_some() {}
         }
     }
 
@@ -414,25 +415,80 @@ impl Shared {
         Ok(Decoded { result, objects, inline })
     }
 
-    /// Publishes page `seq` again (its result's artifacts are gone).
-    async fn redo(&self, seq: u64) {
-        let Some((url, _)) = lock(&self.state).outstanding.get(&seq).cloned() else { return };
-        let entry = match self.frontier.pending_entry(seq) {
-            Ok(Some(entry)) => entry,
-            _ => return,
-        };
+    /// Publishes page `seq`'s task, retrying through a server restart, and
+    /// records where it went. The id is the same on every attempt: a publish
+    /// that landed but whose ack was lost is not queued twice.
+    async fn publish(&self, seq: u64, entry: FrontierEntry, run: &str) -> Result<(), ClusterError> {
         let task = Task { job: self.job.clone(), seq, entry };
-        let payload = serde_json::to_vec(&task).unwrap_or_default();
-        let message = PublishMessage::build().payload(payload.into());
-        match self.cluster.js.send_publish(bus::task_subject(&self.job), message).await {
-            Ok(ack) => {
-                if let Ok(ack) = ack.await {
-                    if let Some(entry) = lock(&self.state).outstanding.get_mut(&seq) {
-                        entry.1 = ack.sequence;
-                    }
+        let payload = bytes::Bytes::from(serde_json::to_vec(&task).map_err(|e| job_error(&self.job, e))?);
+        let id = format!("{}.{seq}.{run}", self.job);
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let message = PublishMessage::build().payload(payload.clone()).message_id(&id);
+            let attempt = async {
+                match self.cluster.js.send_publish(bus::task_subject(&self.job), message).await {
+                    Ok(ack) => ack.await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
                 }
+            };
+            // One attempt may hang on a connection that died under it.
+            let sent = tokio::time::timeout(Duration::from_secs(10), attempt)
+                .await
+                .unwrap_or_else(|_| Err("no answer within 10 s".to_string()));
+            match sent {
+                Ok(ack) => {
+                    if let Some(out) = lock(&self.state).outstanding.get_mut(&seq) {
+                        out.stream_seq = ack.sequence;
+                    }
+                    return Ok(());
+                }
+                Err(e) if started.elapsed() < PUBLISH_PATIENCE => {
+                    tracing::warn!(job = %self.job, seq, error = %e, "cannot publish a task yet; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => return Err(ClusterError::nats(format!("publish task {seq} of job {}", self.job), e)),
             }
-            Err(e) => tracing::warn!(job = %self.job, seq, url, error = %e, "cannot hand a page out again"),
+        }
+    }
+
+    /// Publishes page `seq` again under a fresh id (its first task or result
+    /// was lost), if it is still outstanding and pending.
+    async fn redo(&self, seq: u64) {
+        {
+            let mut state = lock(&self.state);
+            let Some(out) = state.outstanding.get_mut(&seq) else { return };
+            (out.sent, out.connection) = (Instant::now(), self.cluster.connections());
+        }
+        let Ok(Some(entry)) = self.frontier.pending_entry(seq) else { return };
+        let run = crate::cluster::worker::short_id();
+        if let Err(e) = self.publish(seq, entry, &run).await {
+            tracing::warn!(job = %self.job, seq, error = %e, "cannot hand a page out again");
+        }
+    }
+
+    /// Hands out again what may have been lost: every outstanding page after
+    /// a reconnect (a server killed outright can come back without the last
+    /// messages and acks it took), and any page unanswered for `after`.
+    async fn resend_lost(self: Arc<Self>, after: Duration) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let connection = self.cluster.connections();
+            tracing::debug!(job = %self.job, connection, outstanding = lock(&self.state).outstanding.len(), "resend check");
+            let lost: Vec<u64> = lock(&self.state)
+                .outstanding
+                .iter()
+                .filter(|(_, out)| out.connection < connection || out.sent.elapsed() >= after)
+                .map(|(seq, _)| *seq)
+                .collect();
+            if !lost.is_empty() {
+                tracing::info!(job = %self.job, pages = lost.len(), "handing out again pages whose task or result may be lost");
+            }
+            for seq in lost {
+                self.redo(seq).await;
+            }
         }
     }
 
@@ -448,8 +504,12 @@ impl Shared {
             let Ok(advisory) = serde_json::from_slice::<Advisory>(&message.payload) else { continue };
             let found = {
                 let mut state = lock(&self.state);
-                let seq = state.outstanding.iter().find(|(_, (_, at))| *at == advisory.stream_seq).map(|(seq, _)| *seq);
-                seq.and_then(|seq| state.outstanding.remove(&seq).map(|(url, _)| (seq, url)))
+                let seq = state
+                    .outstanding
+                    .iter()
+                    .find(|(_, out)| out.stream_seq == advisory.stream_seq)
+                    .map(|(seq, _)| *seq);
+                seq.and_then(|seq| state.outstanding.remove(&seq).map(|out| (seq, out.url)))
             };
             let Some((seq, url)) = found else { continue };
             if let Ok(stream) = self.cluster.stream(bus::TASKS).await {
