@@ -196,6 +196,33 @@ fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
     status
 }
 
+/// A `crawl --json` run to its end: its report, after checking it exited
+/// well, completed, and recorded no error.
+fn crawl_report(child: &mut Proc, what: &str) -> serde_json::Value {
+    let status = wait_exit(child, Duration::from_secs(240));
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "{what} failed: {err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["job"]["status"], "completed");
+    assert_eq!(report["job"]["counters"]["errors"], 0, "{out}");
+    report
+}
+
+/// The crawled data directory's captured URLs, sorted, after checking it
+/// holds every sample-mall listing of a 400-listing site.
+fn every_listing_once(data: &Path, site: &Site) -> Vec<String> {
+    let got = outcome(data);
+    let truth = Market::new(MarketConfig { seed: 3, listings: 400, count_hits: false })
+        .truth(&site.base)
+        .filter(|t| t.listing.platform == "sample-mall")
+        .count();
+    assert_eq!(got.listings.len(), truth, "every listing of the platform");
+    got.captures.into_iter().map(|c| c.0).collect()
+}
+
 /// What a data directory holds after a plan run, free of what differs
 /// between two fetches of the same bytes (capture times and ids).
 #[derive(Debug, PartialEq)]
@@ -333,24 +360,10 @@ async fn a_crawl_survives_nats_server_killed_and_restarted_mid_job() {
     let served_at_kill = site.served();
     nats.restart();
 
-    let status = wait_exit(&mut control, Duration::from_secs(240));
-    let mut out = String::new();
-    std::io::Read::read_to_string(control.stdout.as_mut().unwrap(), &mut out).unwrap();
-    let mut err = String::new();
-    std::io::Read::read_to_string(control.stderr.as_mut().unwrap(), &mut err).unwrap();
-    assert!(status.success(), "the crawl failed after the server restarted: {err}");
-    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(report["job"]["status"], "completed");
-    assert_eq!(report["job"]["counters"]["errors"], 0, "{out}");
+    crawl_report(&mut control, "the crawl after the server restarted");
     assert!(site.served() > served_at_kill, "pages were fetched after the restart");
 
-    let got = outcome(data.path());
-    let truth = Market::new(MarketConfig { seed: 3, listings: 400, count_hits: false })
-        .truth(&site.base)
-        .filter(|t| t.listing.platform == "sample-mall")
-        .count();
-    assert_eq!(got.listings.len(), truth, "every listing of the platform, once");
-    let mut urls: Vec<&str> = got.captures.iter().map(|c| c.0.as_str()).collect();
+    let mut urls = every_listing_once(data.path(), &site);
     let all = urls.len();
     urls.dedup();
     assert_eq!(urls.len(), all, "no page captured twice in the ledger");
@@ -388,25 +401,11 @@ async fn a_control_plane_killed_mid_job_resumes_and_the_workers_go_on() {
     let served_at_kill = site.served();
 
     let mut second = Proc(crawl().spawn().unwrap());
-    let status = wait_exit(&mut second, Duration::from_secs(240));
-    let mut out = String::new();
-    std::io::Read::read_to_string(second.stdout.as_mut().unwrap(), &mut out).unwrap();
-    let mut err = String::new();
-    std::io::Read::read_to_string(second.stderr.as_mut().unwrap(), &mut err).unwrap();
-    assert!(status.success(), "the resumed crawl failed: {err}");
-    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let report = crawl_report(&mut second, "the resumed crawl");
     assert_eq!(report["resumed"], true, "the same job went on");
-    assert_eq!(report["job"]["status"], "completed");
-    assert_eq!(report["job"]["counters"]["errors"], 0, "{out}");
     assert!(site.served() > served_at_kill);
 
-    let got = outcome(data.path());
-    let truth = Market::new(MarketConfig { seed: 3, listings: 400, count_hits: false })
-        .truth(&site.base)
-        .filter(|t| t.listing.platform == "sample-mall")
-        .count();
-    assert_eq!(got.listings.len(), truth, "every listing of the platform");
-    let mut urls: Vec<&str> = got.captures.iter().map(|c| c.0.as_str()).collect();
+    let mut urls = every_listing_once(data.path(), &site);
     let all = urls.len();
     urls.dedup();
     let pages = report["job"]["counters"]["pages"].as_u64().unwrap() as usize;
