@@ -151,6 +151,67 @@ async fn robots_4xx_allows_everything_and_5xx_disallows_everything() {
     assert_eq!(server.hit_count("/ok"), 0);
 }
 
+/// A robots.txt of `rules`, padded with comment lines to just under 500 KiB,
+/// then a `Disallow: /ok…` line that the 500 KiB limit cuts right after `/ok`.
+fn robots_cut_at_the_limit(rules: &str) -> Vec<u8> {
+    const LIMIT: usize = 500 * 1024;
+    let mut body = format!("User-agent: *\n{rules}").into_bytes();
+    let line = format!("# {}\n", "padding ".repeat(12));
+    let cut = "Disallow: /ok";
+    while body.len() + line.len() + cut.len() < LIMIT {
+        body.extend_from_slice(line.as_bytes());
+    }
+    body.resize(LIMIT - cut.len(), b'#');
+    body.push(b'\n');
+    body.truncate(LIMIT - cut.len());
+    body.extend_from_slice(cut.as_bytes());
+    assert_eq!(body.len(), LIMIT, "the cut falls exactly at the limit");
+    body.extend_from_slice(b"ay-only-this-page\nDisallow: /\n");
+    body
+}
+
+#[tokio::test]
+async fn robots_txt_past_500_kib_is_read_up_to_the_limit_in_whole_lines() {
+    let (_, server) = HostileServer::start().await;
+    server.set_robots_body(robots_cut_at_the_limit("Disallow: /private\n"), None);
+    let (f, _dir) = fetcher(config());
+    // The rule inside the limit holds.
+    let err = get(&f, &server, "/private/page").await.unwrap_err();
+    assert!(matches!(err, FetchError::RobotsDisallowed { .. }), "{err}");
+    // The line the limit cuts (`Disallow: /ok` of `/okay-only-this-page`) is not
+    // read as a shorter rule, and nothing past the limit (`Disallow: /`) is read.
+    assert!(get(&f, &server, "/ok").await.unwrap().is_success());
+    assert_eq!(server.hit_count("/robots.txt"), 1);
+
+    // The same file gzip-encoded decodes past the limit: the same whole lines are read.
+    let (_, server) = HostileServer::start().await;
+    server.set_robots_body(hostile::gzip(&robots_cut_at_the_limit("Disallow: /private\n")), Some("gzip"));
+    let (f, _dir) = fetcher(config());
+    assert!(matches!(get(&f, &server, "/private/page").await.unwrap_err(), FetchError::RobotsDisallowed { .. }));
+    assert!(get(&f, &server, "/ok").await.unwrap().is_success());
+}
+
+#[tokio::test]
+async fn compressed_robots_txt_that_cannot_be_read_disallows_the_host() {
+    // Over 500 KiB compressed: the cut stream cannot be decoded up to the limit.
+    let noise: String =
+        (0..80_000u32).map(|i| format!("# {:x}\n", (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))).collect();
+    let big = hostile::gzip(format!("User-agent: *\nDisallow: /private\n{noise}").as_bytes());
+    assert!(big.len() > 500 * 1024, "the test file must be over the limit compressed ({} bytes)", big.len());
+    // A small gzip bomb: 16 MiB of newlines in a few KiB.
+    let bomb = hostile::gzip(&vec![b'\n'; 16 << 20]);
+    // Not gzip at all.
+    let corrupt = bytes::Bytes::from_static(b"User-agent: *\nAllow: /\n");
+    for (what, body) in [("over the limit compressed", big), ("a bomb", bomb), ("corrupt", corrupt)] {
+        let (_, server) = HostileServer::start().await;
+        server.set_robots_body(body, Some("gzip"));
+        let (f, _dir) = fetcher(config());
+        let err = get(&f, &server, "/ok").await.unwrap_err();
+        assert!(matches!(err, FetchError::RobotsUnreachable { .. }), "{what}: {err}");
+        assert_eq!(server.hit_count("/ok"), 0, "{what}: a host whose robots.txt cannot be read is not crawled");
+    }
+}
+
 #[tokio::test]
 async fn retry_after_on_429_is_honoured() {
     let (_, server) = HostileServer::start().await;

@@ -20,6 +20,16 @@ pub(crate) enum DecodeFailure {
     Bomb { encoding: String, detail: String },
 }
 
+impl std::fmt::Display for DecodeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeFailure::Unsupported(coding) => write!(f, "content encoding `{coding}` is not supported"),
+            DecodeFailure::Corrupt { encoding, source } => write!(f, "corrupt {encoding} body: {source}"),
+            DecodeFailure::Bomb { encoding, detail } => write!(f, "{encoding} body refused: {detail}"),
+        }
+    }
+}
+
 /// Limits on decoded output.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DecodeLimits {

@@ -377,10 +377,20 @@ impl Fetcher {
                 tracing::warn!(error = %e, "robots.txt capture not stored");
             }
             let encoding = ex.headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok());
+            if ex.truncated && encoding.is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity")) {
+                // A cut compressed stream cannot be read up to the limit: what
+                // it says is unknown, so the host is treated as unreachable.
+                let reason = format!(
+                    "robots.txt is {} and longer than {} KiB, so it cannot be read",
+                    encoding.unwrap_or_default(),
+                    robots::ROBOTS_MAX_BYTES / 1024
+                );
+                return RobotsRules::Unreachable(reason);
+            }
             let limits = DecodeLimits { max_decoded_bytes: robots::ROBOTS_MAX_BYTES * 4, max_ratio: u64::MAX };
             return match decode::decode_body(ex.body.clone(), encoding, limits) {
-                Ok(body) => RobotsRules::from_response(ex.status, &body),
-                Err(_) => RobotsRules::AllowAll,
+                Ok(body) => RobotsRules::from_response(ex.status, robots::within_limit(&body)),
+                Err(e) => RobotsRules::Unreachable(format!("robots.txt cannot be decoded: {e}")),
             };
         }
         // RFC 9309 §2.3.1.2: after five redirects robots.txt may be treated as unavailable (allow).

@@ -18,6 +18,21 @@ pub const ROBOTS_TOKEN: &str = "spotcheck";
 /// RFC 9309: crawlers should parse at least the first 500 KiB; we read that much.
 pub(crate) const ROBOTS_MAX_BYTES: u64 = 500 * 1024;
 
+/// The part of a robots.txt body that is read: all of it up to
+/// [`ROBOTS_MAX_BYTES`]; past that, the whole lines within the limit (RFC 9309
+/// §2.5), so a rule cut in half (`Disallow: /o` of `Disallow: /only-this`)
+/// is never read as a different rule.
+pub(crate) fn within_limit(body: &[u8]) -> &[u8] {
+    if body.len() as u64 <= ROBOTS_MAX_BYTES {
+        return body;
+    }
+    let head = &body[..ROBOTS_MAX_BYTES as usize];
+    match head.iter().rposition(|&b| b == b'\n' || b == b'\r') {
+        Some(end) => &head[..=end],
+        None => &[],
+    }
+}
+
 /// How long a readable robots.txt (or its absence) is trusted (RFC 9309 caps caching at 24 h).
 const READABLE_TTL: Duration = Duration::from_secs(24 * 3600);
 

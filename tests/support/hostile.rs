@@ -12,7 +12,7 @@
 //!
 //! | route | behaviour |
 //! |---|---|
-//! | `/robots.txt` | `Disallow: /private` for everyone (status settable with [`HostileServer::set_robots_status`]) |
+//! | `/robots.txt` | `Disallow: /private` for everyone (status settable with [`HostileServer::set_robots_status`], body with [`HostileServer::set_robots_body`]) |
 //! | `/ok`, `/private/…` | small HTML pages |
 //! | `/headers` | the request headers as received, one `name: value` per line |
 //! | `/throttled?fail=N&status=S&retry_after=V` | `S` (429) with `Retry-After: V` for the first `N` hits of that exact query, then 200 |
@@ -80,6 +80,8 @@ pub struct HostileState {
     pub huge_bytes_produced: AtomicU64,
     /// Status of `/robots.txt` (0 = 200 with rules).
     robots_status: AtomicU16,
+    /// A body (and `Content-Encoding`) `/robots.txt` answers 200 with instead of the rules.
+    robots_body: Mutex<Option<(Bytes, Option<&'static str>)>>,
 }
 
 /// A running hostile server; stops when dropped.
@@ -124,6 +126,11 @@ impl HostileServer {
     /// Makes `/robots.txt` answer with `status` (an empty body) from now on.
     pub fn set_robots_status(&self, status: u16) {
         self.state.robots_status.store(status, Ordering::SeqCst);
+    }
+
+    /// Makes `/robots.txt` answer 200 with `body`, sent with `Content-Encoding: encoding` if given.
+    pub fn set_robots_body(&self, body: impl Into<Bytes>, encoding: Option<&'static str>) {
+        *self.state.robots_body.lock().expect("robots lock") = Some((body.into(), encoding));
     }
 }
 
@@ -181,6 +188,14 @@ fn encoded(coding: &'static str, body: Bytes) -> Response {
 }
 
 async fn robots(State(state): State<Arc<HostileState>>) -> Response {
+    if let Some((body, encoding)) = state.robots_body.lock().expect("robots lock").clone() {
+        return match encoding {
+            Some(coding) => {
+                ([(header::CONTENT_TYPE, "text/plain"), (header::CONTENT_ENCODING, coding)], body).into_response()
+            }
+            None => ([(header::CONTENT_TYPE, "text/plain")], body).into_response(),
+        };
+    }
     match state.robots_status.load(Ordering::SeqCst) {
         0 | 200 => ([(header::CONTENT_TYPE, "text/plain")], "User-agent: *\nDisallow: /private\n").into_response(),
         s => StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR).into_response(),
