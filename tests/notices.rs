@@ -462,6 +462,36 @@ async fn failing_and_unreachable_webhooks_end_in_the_dead_letters_and_polling_pl
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_that_redirects_is_a_failed_attempt_and_the_redirect_is_never_followed() {
+    // The platform's endpoint answers 307 towards another address (standing in
+    // for a metadata or internal service): the outbox must not go there.
+    let (elsewhere, elsewhere_url) = start_receiver(0, 204).await;
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let to = elsewhere_url.clone();
+            async move { (StatusCode::TEMPORARY_REDIRECT, [(axum::http::header::LOCATION, to)]) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, notices) = open(dir.path());
+    let notice = notices.issue(draft("mall", 1), now()).unwrap();
+    let config = DeliveryConfig { max_attempts: 2, ..fast() };
+    let worker = OutboxWorker::spawn(notices.outbox().clone(), Arc::new(registry(&url)), config).unwrap();
+    let outbox = notices.outbox().clone();
+    wait_until("the dead letter", || outbox.dead_letters().unwrap().len() == 1).await;
+    worker.abort();
+    let dead = &outbox.dead_letters().unwrap()[0];
+    assert_eq!((dead.id.clone(), dead.attempts), (format!("msg_{}", notice.id), 2));
+    assert!(dead.last_error.as_deref().unwrap().contains("307"), "{:?}", dead.last_error);
+    assert!(elsewhere.requests.lock().unwrap().is_empty(), "the redirect was followed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_that_never_answers_hits_the_platform_timeout_and_is_dead_lettered() {
     let dir = tempfile::tempdir().unwrap();
     let (_store, notices) = open(dir.path());

@@ -28,7 +28,12 @@ pub async fn request_token(url: &str, digest: &Digest) -> Result<(TimestampToken
     let nonce: u64 = rand::random();
     let query = timestamp::query_der(digest, nonce);
     let http = |source| TsaError::Http { url: url.to_string(), source };
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(http)?;
+    // The TSA is the operator's choice; a redirect (to wherever) is an error, not followed.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(http)?;
     let mut response = client
         .post(url)
         .header("Content-Type", "application/timestamp-query")
