@@ -6,13 +6,28 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub struct DataDir {
     root: PathBuf,
+    /// The database's cache, bytes: what bounds the memory the stored data takes.
+    db_cache: u64,
 }
 
 impl DataDir {
     pub const DEFAULT: &'static str = "spotcheck-data";
 
     pub fn new(root: impl Into<PathBuf>) -> DataDir {
-        DataDir { root: root.into() }
+        DataDir { root: root.into(), db_cache: crate::store::DEFAULT_CACHE_BYTES }
+    }
+
+    /// The same directory with a database cache of `mib` MiB (see [`Store::open_with_cache`]).
+    ///
+    /// [`Store::open_with_cache`]: crate::store::Store::open_with_cache
+    pub fn with_db_cache_mib(mut self, mib: u64) -> DataDir {
+        self.db_cache = mib.saturating_mul(1024 * 1024);
+        self
+    }
+
+    /// Opens the station's database with this directory's cache size.
+    pub fn open_store(&self) -> Result<crate::store::Store, crate::store::StoreError> {
+        crate::store::Store::open_with_cache(&self.db(), self.db_cache)
     }
 
     pub fn root(&self) -> &Path {

@@ -14,7 +14,6 @@ use url::Url;
 use crate::browser::{BrowserConfig, BrowserPool};
 use crate::config::{DataDir, Identity};
 use crate::fetch::{FetchConfig, FetchContext, Fetcher};
-use crate::store::Store;
 
 #[derive(Debug, clap::Args)]
 pub struct CaptureArgs {
@@ -66,7 +65,7 @@ struct CaptureReport {
 
 pub async fn run(args: CaptureArgs, data: &DataDir, identity: &Identity) -> anyhow::Result<bool> {
     let url = Url::parse(&args.url).with_context(|| format!("`{}` is not a url", args.url))?;
-    let store = Store::open(&data.db())?;
+    let store = data.open_store()?;
     let blobs = evidence::BlobStore::open(data.blobs())?;
     let fetch = FetchConfig { timeout: Duration::from_secs(args.timeout), ..args.network.fetch_config(identity) };
     let ctx = FetchContext { robots_override: args.ignore_robots.clone(), ..FetchContext::default() };

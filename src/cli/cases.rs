@@ -7,7 +7,6 @@ use chrono::Utc;
 
 use crate::cases::{self, Case, CaseStatus, CaseStore};
 use crate::config::{DataDir, Identity};
-use crate::store::Store;
 
 /// `spotcheck cases list`
 #[derive(Debug, Clone, clap::Args)]
@@ -43,7 +42,7 @@ pub struct OutcomeArgs {
 }
 
 fn open(data: &DataDir) -> anyhow::Result<CaseStore> {
-    Ok(CaseStore::open(&Store::open(&data.db())?)?)
+    Ok(CaseStore::open(&data.open_store()?)?)
 }
 
 fn matches_bureau(case: &Case, b: &str) -> bool {

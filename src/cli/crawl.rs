@@ -9,7 +9,7 @@ use crate::cli::adapters::{adapter_set, find_adapter};
 use crate::config::{DataDir, Identity};
 use crate::crawl::{run_job_with_browser, JobReport, RunOptions};
 use crate::fetch::Politeness;
-use crate::store::{JobSpec, Store};
+use crate::store::JobSpec;
 
 #[derive(Debug, clap::Args)]
 pub struct CrawlArgs {
@@ -151,7 +151,7 @@ pub async fn run(args: CrawlArgs, data: &DataDir, identity: &Identity) -> anyhow
         options.politeness = Some(Politeness::unlimited());
     }
     let adapter = find_adapter(&adapters, &spec.adapter)?;
-    let store = Store::open(&data.db())?;
+    let store = data.open_store()?;
     let blobs = evidence::BlobStore::open(data.blobs())?;
     let browser = match adapter.fetch {
         crate::adapters::FetchMode::Browser => Some(

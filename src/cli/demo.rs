@@ -208,7 +208,7 @@ pub async fn run(args: DemoArgs, data: &DataDir, identity: &Identity) -> anyhow:
         Market::new(MarketConfig { seed: args.seed, listings: args.listings, count_hits: false })
             .with_live(crate::market::LiveConfig { speed: super::demo_live::DEMO_LIVE_SPEED, ..Default::default() }),
     );
-    let store = Store::open(&dir.db())?;
+    let store = dir.open_store()?;
     let blobs = evidence::BlobStore::open(dir.blobs())?;
     let (base, _server, reports) =
         crawl_market(&market, &store, &blobs, args.concurrency, args.json, "demo", &identity).await?;

@@ -9,7 +9,6 @@ use clap::Subcommand;
 
 use crate::config::{DataDir, Identity};
 use crate::sealing::Station;
-use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
 pub enum EvidenceCommand {
@@ -131,8 +130,7 @@ pub async fn run(command: EvidenceCommand, data: &DataDir, identity: &Identity) 
     if let EvidenceCommand::Verify(args) = &command {
         return verify(args);
     }
-    let store =
-        Store::open(&data.db()).with_context(|| format!("cannot open the station in `{}`", data.root().display()))?;
+    let store = data.open_store().with_context(|| format!("cannot open the station in `{}`", data.root().display()))?;
     let station = Station::open(data, &store, identity)?;
     match command {
         EvidenceCommand::Key(args) => {

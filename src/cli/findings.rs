@@ -13,7 +13,6 @@ use crate::config::{DataDir, Identity};
 use crate::findings::{FindingStore, Status};
 use crate::model::{Listing, Shop};
 use crate::rules::{CheckHistory, Registry, RuleSet, Tables};
-use crate::store::Store;
 
 /// `spotcheck flag`
 #[derive(Debug, Clone, clap::Args)]
@@ -84,7 +83,7 @@ pub struct StatsArgs {
 
 /// Runs the shipped rules over the latest stored listings and records the findings.
 pub fn flag(args: &FlagArgs, data: &DataDir) -> anyhow::Result<bool> {
-    let store = Store::open(&data.db())?;
+    let store = data.open_store()?;
     let set = RuleSet::builtin()?;
     if let Some(rule) = &args.rule {
         if !set.rules.iter().any(|r| &r.id == rule) {
@@ -118,7 +117,7 @@ pub fn flag(args: &FlagArgs, data: &DataDir) -> anyhow::Result<bool> {
 }
 
 fn triage(data: &DataDir, window_days: i64, routing: Option<&std::path::Path>) -> anyhow::Result<Triage> {
-    let store = Store::open(&data.db())?;
+    let store = data.open_store()?;
     Ok(Triage::configured(&store, routing, window_days)?)
 }
 
@@ -170,7 +169,7 @@ fn print_stats(findings: &FindingStore) -> anyhow::Result<bool> {
 }
 
 pub fn stats(args: &StatsArgs, data: &DataDir) -> anyhow::Result<bool> {
-    let store = Store::open(&data.db())?;
+    let store = data.open_store()?;
     let findings = FindingStore::open(&store)?;
     if args.json {
         out!("{}", serde_json::to_string_pretty(&findings.rule_stats()?)?);

@@ -7,7 +7,6 @@ use anyhow::Context;
 
 use crate::config::DataDir;
 use crate::model::Listing;
-use crate::store::Store;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Format {
@@ -75,7 +74,7 @@ fn csv_row(l: &Listing) -> Vec<String> {
 }
 
 pub fn export(args: ExportArgs, data: &DataDir) -> anyhow::Result<u64> {
-    let store = Store::open(&data.db())?;
+    let store = data.open_store()?;
     let out: Box<dyn Write> = match &args.out {
         Some(path) => {
             Box::new(std::fs::File::create(path).with_context(|| format!("cannot create `{}`", path.display()))?)

@@ -12,7 +12,6 @@ use url::Url;
 
 use crate::config::{DataDir, Identity};
 use crate::live::{watch, Progress, WatchOptions, WatchReport};
-use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
 pub enum LiveCommand {
@@ -55,7 +54,7 @@ async fn watch_room(args: WatchArgs, data: &DataDir, identity: &Identity) -> any
     if !positive(args.minutes) || !positive(args.interval) {
         bail!("--minutes and --interval must be positive");
     }
-    let store = Store::open(&data.db())?;
+    let store = data.open_store()?;
     let blobs = evidence::BlobStore::open(data.blobs())?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // Registered now (not at the task's first poll), so a Ctrl-C right after

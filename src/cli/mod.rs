@@ -62,6 +62,11 @@ pub struct Cli {
     /// An operator on whose behalf the station works (repeat, or comma-separate in the env var).
     #[arg(long = "operator", global = true, env = "SPOTCHECK_OPERATORS", value_delimiter = ',')]
     pub operators: Vec<String>,
+    /// The database's cache in MiB. It bounds the memory the stored data
+    /// takes: the process levels off at about 2½ times this plus its own needs.
+    #[arg(long, global = true, env = "SPOTCHECK_DB_CACHE_MIB", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub db_cache_mib: u64,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -196,7 +201,7 @@ pub enum MarketCommand {
 
 /// Runs one command; `Ok(false)` means it ran but found what should fail the exit status.
 pub async fn run(cli: Cli) -> anyhow::Result<bool> {
-    let data = DataDir::new(cli.data_dir);
+    let data = DataDir::new(cli.data_dir).with_db_cache_mib(cli.db_cache_mib);
     let identity = Identity { station: cli.station, operators: cli.operators };
     Ok(match cli.command {
         Command::Demo(args) => demo::run_and_serve(args, &data, &identity).await?.ok,

@@ -78,8 +78,7 @@ pub struct VerifyArgs {
 }
 
 pub async fn run(command: NoticesCommand, data: &DataDir, identity: &Identity) -> anyhow::Result<bool> {
-    let store =
-        Store::open(&data.db()).with_context(|| format!("cannot open the station in `{}`", data.root().display()))?;
+    let store = data.open_store().with_context(|| format!("cannot open the station in `{}`", data.root().display()))?;
     let notices = NoticeStore::open(store.db())?;
     match command {
         NoticesCommand::Issue(args) => issue(&args, &store, &notices, data, identity).await,

@@ -149,7 +149,7 @@ fn check(args: &BookArgs, data: &DataDir) -> anyhow::Result<bool> {
 fn list(args: &BookArgs, data: &DataDir) -> anyhow::Result<bool> {
     let book = PlanBook::open(data);
     let names = adapter_names(args)?;
-    let store = Store::open(&data.db())?;
+    let store = data.open_store()?;
     let summaries = crate::plans::RunSummaries::open(store.db())?;
     let now = Utc::now();
     let mut ok = true;
@@ -186,7 +186,7 @@ fn local(t: DateTime<Utc>) -> String {
 
 /// The runner `args` describe over `data`, opening its store.
 async fn runner(args: &RunnerArgs, data: &DataDir, identity: &Identity) -> anyhow::Result<PlanRunner> {
-    runner_on(args, Store::open(&data.db())?, data, identity, None).await
+    runner_on(args, data.open_store()?, data, identity, None).await
 }
 
 /// The runner `args` describe over an open `store` of `data` (what `spotcheck serve` runs plans with).
@@ -236,7 +236,7 @@ fn actor(identity: &Identity) -> String {
 }
 
 async fn run_by_hand(args: &RunArgs, data: &DataDir, identity: &Identity) -> anyhow::Result<bool> {
-    let store = Store::open(&data.db())?;
+    let store = data.open_store()?;
     let runner = runner_on(&args.runner, store, data, identity, args.seed).await?;
     let plan = plan(&runner, &args.id)?;
     let ticket = match runner.start_by_hand(&plan, &actor(identity))? {
@@ -280,7 +280,7 @@ fn print_summary(s: &RunSummary) {
 }
 
 fn history(args: &HistoryArgs, data: &DataDir) -> anyhow::Result<bool> {
-    let store = Store::open(&data.db())?;
+    let store = data.open_store()?;
     let runs = crate::plans::RunSummaries::open(store.db())?.of_plan(&args.id)?;
     let scheduler = crate::plans::Scheduler::open(store.db())?;
     let decisions = scheduler.history(&args.id)?;

@@ -9,7 +9,6 @@ use crate::config::DataDir;
 use crate::findings::FindingStore;
 use crate::reports::{self, csv_rows, html, PublicReport, Scope};
 use crate::rules::RuleSet;
-use crate::store::Store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -44,7 +43,7 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: &ReportArgs, data: &DataDir) -> anyhow::Result<bool> {
-    let store = Store::open(&data.db())?;
+    let store = data.open_store()?;
     let findings = FindingStore::open(&store)?;
     let rules = RuleSet::builtin().context("cannot load the built-in rules for the product catalogue")?;
     let scope = match (&args.job, &args.plan, args.run, &args.campaign) {

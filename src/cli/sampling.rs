@@ -12,7 +12,6 @@ use crate::config::DataDir;
 use crate::model::{Listing, Shop};
 use crate::rules::{CheckHistory, RuleSet};
 use crate::sampling::{self, Allocation, Candidate, Quota, SamplePlan, Seed, Weighting};
-use crate::store::Store;
 
 use crate::sampling::{CANDIDATES, DRAW_CSV, DRAW_JSON};
 
@@ -129,7 +128,7 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<bool> {
 /// The latest stored listings and shops as candidates (see [`sampling::gather`]),
 /// with risk from `--history`.
 fn stored_candidates(args: &DrawArgs, data: &DataDir) -> anyhow::Result<Vec<Candidate>> {
-    let store = Store::open(&data.db())?;
+    let store = data.open_store()?;
     let listings: Vec<Listing> = store.latest_listings().collect::<Result<_, _>>()?;
     if listings.is_empty() {
         bail!("no stored listings: crawl first, or give `--candidates`");

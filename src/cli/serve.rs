@@ -27,7 +27,6 @@ use crate::console::desk::PlanDesk;
 use crate::console::{self, ConsoleState, Sessions};
 use crate::notices::{DeliveryConfig, OutboxWorker, PlatformRegistry};
 use crate::sealing::Station;
-use crate::store::Store;
 
 /// Flags of `spotcheck serve`.
 #[derive(Debug, Clone, clap::Args)]
@@ -140,7 +139,7 @@ pub async fn serve(
         Some(path) => PlatformRegistry::load(path)?,
         None => PlatformRegistry::default(),
     };
-    let store = Store::open(&data.db())?;
+    let store = data.open_store()?;
     let triage = Triage::configured(&store, args.routing.as_deref(), args.window_days)?;
     let station = Station::open(data, &store, identity)
         .with_context(|| format!("cannot open the station key in `{}`", data.keys().display()))?;

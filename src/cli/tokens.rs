@@ -76,7 +76,7 @@ fn time(t: Option<chrono::DateTime<Utc>>) -> String {
 }
 
 pub async fn run(command: TokensCommand, data: &DataDir, identity: &Identity) -> anyhow::Result<bool> {
-    let store = Store::open(&data.db())?;
+    let store = data.open_store()?;
     match command {
         TokensCommand::Issue(args) => {
             let role: Role = args.role.parse()?;

@@ -11,7 +11,6 @@ use crate::access::Role;
 use crate::config::DataDir;
 use crate::console::layout::{role_name, time};
 use crate::console::users::{generate_password, ConsoleUsers};
-use crate::store::Store;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum UsersCommand {
@@ -60,7 +59,7 @@ fn password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
 }
 
 pub fn run(command: UsersCommand, data: &DataDir) -> anyhow::Result<bool> {
-    let store = Store::open(&data.db())?;
+    let store = data.open_store()?;
     let users = ConsoleUsers::open(store.db())?;
     match command {
         UsersCommand::Add(args) => {

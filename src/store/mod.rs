@@ -99,6 +99,9 @@ pub struct Store {
     ledger: evidence::ledger::Ledger,
 }
 
+/// The database cache [`Store::open`] gives sled: 64 MiB.
+pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// How long [`Store::open`] waits for a database lock held by a handle that is closing.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -106,12 +109,20 @@ impl Store {
     /// Opens (creating if needed) the database in `dir`. Fails clearly if
     /// another spotcheck process holds it.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Store::open_with_cache(dir, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens the database with a cache of `cache_bytes`. The cache is what
+    /// bounds the memory the stored data takes: sled's resident memory grows
+    /// with the data it touches until the cache is full, then levels off at
+    /// about 2½ times the cache (RELIABILITY.md, "Memory and the database").
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
         // sled locks the directory; a handle closed a moment ago in this
         // process can keep the lock until its background flusher stops, so a
         // busy lock is retried for a short while before it is an error.
         let deadline = std::time::Instant::now() + LOCK_WAIT;
         let db = loop {
-            match sled::Config::new().path(dir).cache_capacity(64 * 1024 * 1024).flush_every_ms(Some(200)).open() {
+            match sled::Config::new().path(dir).cache_capacity(cache_bytes).flush_every_ms(Some(200)).open() {
                 Ok(db) => break db,
                 Err(e) if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(10));

@@ -15,7 +15,7 @@ use crate::cli::adapters::{adapter_set, find_adapter};
 use crate::config::DataDir;
 use crate::crawl::{run_job, RunOptions};
 use crate::fetch::Politeness;
-use crate::store::{JobSpec, Store};
+use crate::store::JobSpec;
 
 use super::proc::{cpu_secs, dir_size, peak_rss_kib, reset_peak_rss, MarketProcess};
 
@@ -166,7 +166,7 @@ async fn crawl_at(
     };
     let dir = tempfile::tempdir()?;
     let data = DataDir::new(dir.path());
-    let store = Store::open(&data.db())?;
+    let store = data.open_store()?;
     let blobs = evidence::BlobStore::open(data.blobs())?;
     let spec = JobSpec {
         adapter: adapter_name.to_string(),

@@ -16,7 +16,6 @@ use serde::Serialize;
 
 use crate::config::{DataDir, Identity};
 use crate::sealing::{BundleOptions, BundleWork, Station};
-use crate::store::Store;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchSealArgs {
@@ -75,7 +74,7 @@ pub async fn run(args: BenchSealArgs) -> anyhow::Result<SealBench> {
 
     // 2. Captures into the content-addressed store, then into the ledger.
     let data = DataDir::new(tmp.path().join("station"));
-    let store = Store::open(&data.db())?;
+    let store = data.open_store()?;
     let identity = Identity { station: "bench-1".into(), operators: vec!["bench".into()] };
     let station = Station::open(&data, &store, &identity)?;
     let blobs = station.blobs.clone().with_fsync(false);
