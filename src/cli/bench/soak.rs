@@ -13,10 +13,14 @@
 //! - `wrk` polling the platform API with a platform's key the whole time.
 //!
 //! Every `--sample-every` seconds the server's RSS, open file descriptors
-//! and threads are read from /proc. At the end the server is stopped with
+//! and threads are read from /proc, and the allocator's own figures from the
+//! server's log (`spotcheck::memory`). At the end the server is stopped with
 //! Ctrl-C, and the run checks that nothing was lost (every issued notice's
 //! webhook accepted, no dead letter, the ledger verifies) and that memory
-//! shows no growth trend (least-squares slope after the warm-up).
+//! shows no growth trend: after the warm-up, the samples are cut into windows
+//! of a few plan runs, and the least-squares line through each window's lowest
+//! RSS — what the server holds between runs — must not rise by more than a
+//! few MiB. A plan run's peak rides on top and is reported beside it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write as _};
@@ -38,7 +42,7 @@ use crate::notices::webhook::{self, WebhookSecret};
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchSoakArgs {
     /// How long the load runs.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 30.0)]
     pub minutes: f64,
     /// wrk connections polling the platform API.
     #[arg(long, default_value_t = 16)]
@@ -52,8 +56,12 @@ pub struct BenchSoakArgs {
     /// Minutes of warm-up left out of the growth trend: long enough for the
     /// server's database to pass ~60 MiB, where sled's memory levels off
     /// (`examples/store_memory.rs`); more `--listings` get there sooner.
-    #[arg(long, default_value_t = 8.0)]
+    #[arg(long, default_value_t = 10.0)]
     pub warmup_minutes: f64,
+    /// Minutes in one window of the memory trend: a few plan runs, so that
+    /// each window's lowest RSS is taken between runs and its highest during one.
+    #[arg(long, default_value_t = 3.0)]
+    pub window_minutes: f64,
     /// The server's database cache, MiB (`--db-cache-mib` of `serve`). The
     /// stored data grows all the time; memory must level off once this cache
     /// is full. Small, so that happens within the warm-up.
@@ -73,6 +81,11 @@ pub struct Sample {
     pub db_kib: u64,
     pub fds: usize,
     pub threads: u64,
+    /// What the server's allocator says the program holds (its latest
+    /// `spotcheck::memory` log line; 0 where the allocator gives no figures).
+    pub heap_allocated_kib: u64,
+    /// What the allocator keeps resident for it, data and its own metadata.
+    pub heap_resident_kib: u64,
 }
 
 /// What the soak saw.
@@ -106,15 +119,22 @@ pub struct SoakReport {
     pub rss_first_mib: f64,
     pub rss_last_mib: f64,
     pub rss_max_mib: f64,
-    /// Least-squares slope of RSS after the warm-up, MiB per hour.
-    pub rss_slope_mib_per_hour: f64,
-    /// That slope over the time after the warm-up: the trend's growth, MiB.
-    pub rss_trend_after_warmup_mib: f64,
-    /// RSS at the end of the warm-up, MiB.
-    pub rss_at_warmup_mib: f64,
-    /// RSS added between samples where the database did not grow: what load
-    /// alone (requests, webhooks, sessions) costs, MiB.
-    pub rss_growth_without_data_mib: f64,
+    pub window_minutes: f64,
+    /// The samples after the warm-up, window by window.
+    pub windows: Vec<Window>,
+    /// The least-squares trend of the windows' lowest RSS over the time after
+    /// the warm-up, MiB: the memory the server holds between plan runs. The
+    /// verdict's measure.
+    pub rss_baseline_trend_mib: f64,
+    /// The same over the windows' highest RSS: a plan run's working memory on top.
+    pub rss_peak_trend_mib: f64,
+    /// The trend over every sample after the warm-up. Noisy: it moves with
+    /// whether samples happened to fall inside a plan run.
+    pub rss_trend_all_samples_mib: f64,
+    /// The trend of the windows' lowest allocated heap: growth the program
+    /// itself holds on to, as opposed to memory the allocator keeps.
+    pub heap_baseline_trend_mib: f64,
+    pub heap_last_mib: f64,
     /// RSS added per MiB the database grew, over the whole run.
     pub rss_per_db_mib: f64,
     pub fds_first: usize,
@@ -154,17 +174,16 @@ impl SoakReport {
             failed.push("the soak did no work (no plan run finished or no notice issued)".into());
         }
         // No growth trend once the database cache is full, although data keeps coming.
-        if self.rss_trend_after_warmup_mib > TREND_LIMIT_MIB {
+        if self.windows.len() < MIN_WINDOWS {
             failed.push(format!(
-                "memory trends up {:+.1} MiB after the warm-up ({:+.1} MiB/h; limit {TREND_LIMIT_MIB} MiB)",
-                self.rss_trend_after_warmup_mib, self.rss_slope_mib_per_hour
+                "too short to see a trend: {} windows of {} min after the warm-up, {MIN_WINDOWS} needed",
+                self.windows.len(),
+                self.window_minutes
             ));
-        }
-        // Load alone must not grow memory either.
-        if self.rss_growth_without_data_mib > LOAD_GROWTH_LIMIT_MIB {
+        } else if self.rss_baseline_trend_mib > TREND_LIMIT_MIB {
             failed.push(format!(
-                "memory grew {:.1} MiB while the database did not (limit {LOAD_GROWTH_LIMIT_MIB} MiB)",
-                self.rss_growth_without_data_mib
+                "memory between plan runs trends up {:+.1} MiB after the warm-up (limit {TREND_LIMIT_MIB} MiB)",
+                self.rss_baseline_trend_mib
             ));
         }
         if self.fds_last > self.fds_first + 64 {
@@ -188,8 +207,8 @@ impl Drop for Process {
     }
 }
 
-/// RSS that may come and go with the allocator while only load runs.
-const LOAD_GROWTH_LIMIT_MIB: f64 = 8.0;
+/// Windows after the warm-up needed to tell a trend from noise.
+const MIN_WINDOWS: usize = 3;
 
 /// How far the least-squares trend of RSS may rise after the warm-up: the
 /// allocator's and sled's bookkeeping noise, well under one cache's worth.
@@ -250,17 +269,21 @@ pub async fn run(args: BenchSoakArgs) -> anyhow::Result<SoakReport> {
     let mut report = SoakReport {
         minutes: args.minutes,
         warmup_minutes: args.warmup_minutes,
+        window_minutes: args.window_minutes,
         db_cache_mib: args.db_cache_mib,
         ..SoakReport::default()
     };
     let mut every = tokio::time::interval(Duration::from_secs(args.sample_every.max(1)));
+    let mut heap = HeapLog::new(log.clone());
     while started.elapsed() < duration {
         every.tick().await;
-        let sample = sample(&pid, &data.join("db"), started.elapsed().as_secs_f64());
+        let mut sample = sample(&pid, &data.join("db"), started.elapsed().as_secs_f64());
+        (sample.heap_allocated_kib, sample.heap_resident_kib) = heap.latest();
         eprintln!(
-            "soak: {:>5.0} s  rss {:>6.1} MiB  db {:>6.1} MiB  fds {:>4}  threads {:>3}  webhooks {}",
+            "soak: {:>5.0} s  rss {:>6.1} MiB  heap {:>6.1} MiB  db {:>6.1} MiB  fds {:>4}  threads {:>3}  webhooks {}",
             sample.secs,
             sample.rss_kib as f64 / 1024.0,
+            sample.heap_allocated_kib as f64 / 1024.0,
             sample.db_kib as f64 / 1024.0,
             sample.fds,
             sample.threads,
@@ -300,7 +323,7 @@ pub async fn run(args: BenchSoakArgs) -> anyhow::Result<SoakReport> {
         history.lines().filter(|l| l.starts_with("run ") && !l.contains("finished -")).count() as u64;
     let listings = cli(&["listings", "export", "--format", "jsonl"]).unwrap_or_default();
     report.listings_stored = listings.lines().filter(|l| !l.trim().is_empty()).count() as u64;
-    summarise_memory(&mut report, args.warmup_minutes * 60.0);
+    summarise_memory(&mut report, args.warmup_minutes * 60.0, args.window_minutes * 60.0);
     if let Some(path) = &args.out {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)
             .with_context(|| format!("cannot write `{}`", path.display()))?;
@@ -336,7 +359,7 @@ fn start_serve(
             .args(["--rate", "2000", "--burst", "2000", "--verify-every", "0", "--schedule-every", "5"])
             .args(["--no-politeness", "--webhook-backoff-ms", "200", "--outbox-poll-ms", "50"])
             .env("SPOTCHECK_ALLOW_HOSTS", market)
-            .env("SPOTCHECK_LOG", "info")
+            .env("SPOTCHECK_LOG", "info,spotcheck::memory=debug")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(log).context("cannot create the server's log")?)
             .spawn()
@@ -422,10 +445,48 @@ fn sample(pid: &str, db: &Path, secs: f64) -> Sample {
             .find_map(|l| l.strip_prefix("Threads:"))
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0),
+        heap_allocated_kib: 0,
+        heap_resident_kib: 0,
     }
 }
 
-fn summarise_memory(report: &mut SoakReport, warmup_secs: f64) {
+/// The server's log, read on from where it was last read, for the
+/// allocator's figures (`allocated_kib=… resident_kib=…` on `spotcheck::memory`).
+struct HeapLog {
+    path: PathBuf,
+    offset: u64,
+    latest: (u64, u64),
+}
+
+impl HeapLog {
+    fn new(path: PathBuf) -> Self {
+        HeapLog { path, offset: 0, latest: (0, 0) }
+    }
+
+    /// The newest `(allocated, resident)` KiB the server has logged.
+    fn latest(&mut self) -> (u64, u64) {
+        use std::io::{Read as _, Seek as _, SeekFrom};
+        let Ok(mut file) = std::fs::File::open(&self.path) else { return self.latest };
+        let mut new = String::new();
+        if file.seek(SeekFrom::Start(self.offset)).is_err() || file.read_to_string(&mut new).is_err() {
+            return self.latest;
+        }
+        // Only whole lines: a line still being written is read next time.
+        let whole = new.rfind('\n').map_or(0, |i| i + 1);
+        self.offset += whole as u64;
+        for line in new[..whole].lines().filter(|l| l.contains("spotcheck::memory")) {
+            let field = |name: &str| {
+                line.split_whitespace().find_map(|w| w.strip_prefix(name)).and_then(|v| v.parse::<u64>().ok())
+            };
+            if let (Some(allocated), Some(resident)) = (field("allocated_kib="), field("resident_kib=")) {
+                self.latest = (allocated, resident);
+            }
+        }
+        self.latest
+    }
+}
+
+fn summarise_memory(report: &mut SoakReport, warmup_secs: f64, window_secs: f64) {
     let mib = |s: &Sample| s.rss_kib as f64 / 1024.0;
     let (Some(first), Some(last)) = (report.samples.first(), report.samples.last()) else { return };
     report.rss_first_mib = mib(first);
@@ -435,23 +496,72 @@ fn summarise_memory(report: &mut SoakReport, warmup_secs: f64) {
     report.db_first_mib = first.db_kib as f64 / 1024.0;
     report.db_last_mib = last.db_kib as f64 / 1024.0;
     report.rss_max_mib = report.samples.iter().map(mib).fold(0.0, f64::max);
+    report.heap_last_mib = last.heap_allocated_kib as f64 / 1024.0;
     let steady: Vec<(f64, f64)> =
         report.samples.iter().filter(|s| s.secs >= warmup_secs).map(|s| (s.secs, mib(s))).collect();
-    report.rss_slope_mib_per_hour = slope(&steady) * 3600.0;
-    if let (Some(from), Some(to)) = (steady.first(), steady.last()) {
-        report.rss_at_warmup_mib = from.1;
-        report.rss_trend_after_warmup_mib = report.rss_slope_mib_per_hour * (to.0 - from.0) / 3600.0;
-    }
-    // Net change over the intervals in which the database kept its size.
-    report.rss_growth_without_data_mib = report
-        .samples
-        .windows(2)
-        .filter(|p| p[0].secs >= warmup_secs && p[1].db_kib == p[0].db_kib)
-        .map(|p| mib(&p[1]) - mib(&p[0]))
-        .sum();
+    report.rss_trend_all_samples_mib = growth(&steady);
+    report.windows = Window::split(&report.samples, warmup_secs, window_secs);
+    let over_windows =
+        |y: fn(&Window) -> f64| growth(&report.windows.iter().map(|w| (w.mid_secs, y(w))).collect::<Vec<_>>());
+    report.rss_baseline_trend_mib = over_windows(|w| w.rss_min_mib);
+    report.rss_peak_trend_mib = over_windows(|w| w.rss_max_mib);
+    report.heap_baseline_trend_mib = over_windows(|w| w.heap_min_mib);
     let db_growth = report.db_last_mib - report.db_first_mib;
     report.rss_per_db_mib =
         if db_growth > 0.0 { (report.rss_last_mib - report.rss_first_mib) / db_growth } else { 0.0 };
+}
+
+/// The samples of one stretch of time after the warm-up, summed up.
+#[derive(Debug, Clone, Serialize)]
+pub struct Window {
+    pub mid_secs: f64,
+    pub rss_min_mib: f64,
+    pub rss_max_mib: f64,
+    pub heap_min_mib: f64,
+    pub heap_max_mib: f64,
+    /// The database's size at the window's end.
+    pub db_mib: f64,
+}
+
+impl Window {
+    /// Whole windows of `window_secs` from the end of the warm-up on; a
+    /// last, partial window is left out.
+    fn split(samples: &[Sample], warmup_secs: f64, window_secs: f64) -> Vec<Window> {
+        let Some(end) = samples.last().map(|s| s.secs) else { return Vec::new() };
+        let window_secs = window_secs.max(1.0);
+        let mut windows = Vec::new();
+        let mut from = warmup_secs;
+        while from + window_secs <= end + 1e-9 {
+            let inside: Vec<&Sample> =
+                samples.iter().filter(|s| s.secs >= from && s.secs < from + window_secs).collect();
+            let span = |f: fn(&Sample) -> f64| {
+                inside.iter().map(|s| f(s)).fold((f64::INFINITY, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)))
+            };
+            if let Some(last) = inside.last() {
+                let (rss_min_mib, rss_max_mib) = span(|s| s.rss_kib as f64 / 1024.0);
+                let (heap_min_mib, heap_max_mib) = span(|s| s.heap_allocated_kib as f64 / 1024.0);
+                windows.push(Window {
+                    mid_secs: from + window_secs / 2.0,
+                    rss_min_mib,
+                    rss_max_mib,
+                    heap_min_mib,
+                    heap_max_mib,
+                    db_mib: last.db_kib as f64 / 1024.0,
+                });
+            }
+            from += window_secs;
+        }
+        windows
+    }
+}
+
+/// How much the least-squares line through `points` rises from the first
+/// point's time to the last's.
+fn growth(points: &[(f64, f64)]) -> f64 {
+    match (points.first(), points.last()) {
+        (Some(first), Some(last)) => slope(points) * (last.0 - first.0),
+        _ => 0.0,
+    }
 }
 
 /// Least-squares slope of `y` over `x`; 0 for fewer than two points.
@@ -506,14 +616,26 @@ fn print(r: &SoakReport) {
             format!("{:.1} / {:.1} / {:.1} MiB", r.rss_first_mib, r.rss_last_mib, r.rss_max_mib),
         ),
         (
-            "RSS trend after warm-up",
+            "RSS between plan runs (lowest of each window) after the warm-up",
             format!(
-                "{:+.1} MiB/h, {:+.1} MiB over the run after {:.0} min (RSS then {:.1} MiB)",
-                r.rss_slope_mib_per_hour, r.rss_trend_after_warmup_mib, r.warmup_minutes, r.rss_at_warmup_mib
+                "{} over {} windows of {} min after {} min",
+                windows_line(r, |w| w.rss_min_mib, r.rss_baseline_trend_mib),
+                r.windows.len(),
+                r.window_minutes,
+                r.warmup_minutes
+            ),
+        ),
+        ("RSS during plan runs (highest of each window)", windows_line(r, |w| w.rss_max_mib, r.rss_peak_trend_mib)),
+        ("RSS trend over every sample after the warm-up", format!("{:+.1} MiB", r.rss_trend_all_samples_mib)),
+        (
+            "heap the program holds, lowest of each window (allocator's figure)",
+            format!(
+                "{}; {:.1} MiB last",
+                windows_line(r, |w| w.heap_min_mib, r.heap_baseline_trend_mib),
+                r.heap_last_mib
             ),
         ),
         ("database cache", format!("{} MiB", r.db_cache_mib)),
-        ("RSS added while the database did not grow", format!("{:+.1} MiB", r.rss_growth_without_data_mib)),
         ("RSS per MiB of database", format!("{:.1}", r.rss_per_db_mib)),
         ("open files first / last", format!("{} / {}", r.fds_first, r.fds_last)),
         ("database on disk first / last", format!("{:.1} / {:.1} MiB", r.db_first_mib, r.db_last_mib)),
@@ -529,6 +651,12 @@ fn print(r: &SoakReport) {
             let _ = writeln!(out, "\nverdict: FAILED\n- {}", reasons.join("\n- "));
         }
     }
+}
+
+/// One measure from the first window to the last, with its trend.
+fn windows_line(r: &SoakReport, f: fn(&Window) -> f64, trend: f64) -> String {
+    let at = |w: Option<&Window>| w.map_or("-".into(), |w| format!("{:.1}", f(w)));
+    format!("{} → {} MiB, trend {trend:+.1} MiB", at(r.windows.first()), at(r.windows.last()))
 }
 
 /// What the staff driver did.
@@ -695,5 +823,85 @@ mod tests {
         read_wrk("status 500 1\n", &mut report);
         let reasons = report.verdict().unwrap_err();
         assert!(reasons[0].contains("1 answers other than 200/429"), "{reasons:?}");
+    }
+
+    #[test]
+    fn the_heap_figures_are_the_newest_whole_memory_line_of_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("serve.log");
+        let line = |a: u64, r: u64| {
+            format!(
+                "2026-11-23T18:00:00Z DEBUG spotcheck::memory: heap allocated_kib={a} active_kib=1 resident_kib={r}\n"
+            )
+        };
+        let mut log = HeapLog::new(path.clone());
+        assert_eq!(log.latest(), (0, 0), "no log yet");
+        std::fs::write(
+            &path,
+            line(10, 20) + " INFO spotcheck::api: allocated_kib=99 resident_kib=99\n" + &line(11, 21),
+        )
+        .unwrap();
+        assert_eq!(log.latest(), (11, 21));
+        // A line still being written is left for the next read, and older figures stand.
+        let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(b"2026-11-23T18:00:10Z DEBUG spotcheck::memory: heap allocated_kib=12 resid").unwrap();
+        assert_eq!(log.latest(), (11, 21));
+        file.write_all(b"ent_kib=22\n").unwrap();
+        assert_eq!(log.latest(), (12, 22));
+    }
+
+    /// A sawtooth like a soak's: a plan run every 60 s lifts RSS for one sample in four.
+    fn sawtooth(minutes: u64, baseline: impl Fn(f64) -> f64) -> Vec<Sample> {
+        (0..minutes * 4)
+            .map(|i| {
+                let secs = i as f64 * 15.0;
+                let run = if i % 4 == 3 { 40.0 + secs / 60.0 } else { 0.0 };
+                Sample {
+                    secs,
+                    rss_kib: ((baseline(secs) + run) * 1024.0) as u64,
+                    db_kib: i * 1024,
+                    fds: 30,
+                    threads: 12,
+                    heap_allocated_kib: 40 * 1024,
+                    heap_resident_kib: 60 * 1024,
+                }
+            })
+            .collect()
+    }
+
+    fn judged(samples: Vec<Sample>) -> SoakReport {
+        let mut report = SoakReport {
+            minutes: 30.0,
+            window_minutes: 3.0,
+            notices_issued: 1,
+            plan_runs_finished: 1,
+            ledger_verified: true,
+            samples,
+            ..SoakReport::default()
+        };
+        summarise_memory(&mut report, 600.0, 180.0);
+        report
+    }
+
+    #[test]
+    fn plan_runs_on_a_flat_baseline_pass_and_a_creeping_baseline_fails() {
+        let flat = judged(sawtooth(30, |_| 90.0));
+        assert_eq!(flat.windows.len(), 6, "20 minutes after the warm-up in windows of 3");
+        assert!(flat.rss_baseline_trend_mib.abs() < 0.01, "{}", flat.rss_baseline_trend_mib);
+        assert!(flat.rss_peak_trend_mib > 10.0, "the runs' peaks grow: {}", flat.rss_peak_trend_mib);
+        assert_eq!(flat.verdict(), Ok(()));
+
+        // +1 MiB a minute between runs: +15 MiB from the first window's middle to the last's.
+        let creeping = judged(sawtooth(30, |secs| 90.0 + secs / 60.0));
+        assert!((creeping.rss_baseline_trend_mib - 15.0).abs() < 0.5, "{}", creeping.rss_baseline_trend_mib);
+        let reasons = creeping.verdict().unwrap_err();
+        assert!(reasons[0].contains("between plan runs trends up +15"), "{reasons:?}");
+    }
+
+    #[test]
+    fn a_run_too_short_after_the_warm_up_is_not_judged_held() {
+        let short = judged(sawtooth(15, |_| 90.0));
+        let reasons = short.verdict().unwrap_err();
+        assert!(reasons[0].contains("too short to see a trend: 1 windows"), "{reasons:?}");
     }
 }
