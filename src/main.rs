@@ -21,7 +21,7 @@ fn log_heap_every(every: std::time::Duration) {
         return;
     }
     let kib = |bytes: tikv_jemalloc_ctl::Result<usize>| bytes.map_or(0, |b| b / 1024);
-    let report = move || loop {
+    let log = move || {
         // The figures are a snapshot taken when the epoch advances.
         if epoch::advance().is_ok() {
             tracing::debug!(
@@ -34,7 +34,12 @@ fn log_heap_every(every: std::time::Duration) {
                 "heap"
             );
         }
+    };
+    // The first line before the command runs, so it heads the log.
+    log();
+    let report = move || loop {
         std::thread::sleep(every);
+        log();
     };
     if let Err(e) = std::thread::Builder::new().name("heap-stats".into()).spawn(report) {
         tracing::warn!("cannot start the heap statistics thread: {e}");

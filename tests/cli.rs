@@ -44,6 +44,29 @@ impl Drop for MarketServer {
     }
 }
 
+/// Logs are plain text off a terminal (people grep them, `bench soak` reads
+/// them), and the allocator's figures head them when `spotcheck::memory` is on.
+#[cfg(all(unix, not(target_env = "musl")))]
+#[test]
+fn logs_to_a_file_are_plain_text_and_carry_the_heap_figures() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_spotcheck"))
+        .args(["market", "serve", "--addr", "127.0.0.1:0", "--listings", "10"])
+        .env("SPOTCHECK_LOG", "info,spotcheck::memory=debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.starts_with("listening on "), "{line}");
+    child.kill().unwrap();
+    let log = text(&child.wait_with_output().unwrap().stderr);
+    assert!(!log.contains('\x1b'), "colour codes in a log that is not a terminal: {log:?}");
+    let heap = log.lines().next().unwrap_or_default();
+    assert!(heap.contains(" DEBUG spotcheck::memory: heap allocated_kib="), "{log}");
+    assert!(heap.contains(" resident_kib="), "{heap}");
+}
+
 #[test]
 fn adapters_check_passes_on_the_shipped_files_and_names_file_and_line_otherwise() {
     let ok = spotcheck(&["adapters", "check", concat!(env!("CARGO_MANIFEST_DIR"), "/site-adapters")]);
