@@ -113,9 +113,10 @@ impl Store {
     }
 
     /// Opens the database with a cache of `cache_bytes`. The cache is what
-    /// bounds the memory the stored data takes: sled's resident memory grows
-    /// with the data it touches until the cache is full, then levels off at
-    /// about 2½ times the cache (RELIABILITY.md, "Memory and the database").
+    /// bounds most of the memory the stored data takes: sled's resident memory
+    /// grows with the data it touches until the cache is full, then levels off
+    /// at about 2½ times the cache, plus a few per cent of the data stored
+    /// (RELIABILITY.md, "Memory").
     pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
         // sled locks the directory; a handle closed a moment ago in this
         // process can keep the lock until its background flusher stops, so a
