@@ -1,6 +1,7 @@
 //! How much memory the store takes as data is written: the process's RSS
-//! after every 200,000 keys, for a given database cache. Shows that sled's
-//! resident memory levels off once its cache is full (RELIABILITY.md, "Memory").
+//! after every 200,000 keys, for a given database cache. Shows that the
+//! store's resident memory stays within its cache however much is written
+//! (RELIABILITY.md, "Memory").
 //!
 //!     cargo run --release --example store_memory -- [CACHE_MIB] [TREES] [KEYS]
 //!

@@ -34,7 +34,7 @@ impl DataDir {
         &self.root
     }
 
-    /// The sled database (listings, shops, jobs, frontiers).
+    /// The database (listings, shops, jobs, frontiers).
     pub fn db(&self) -> PathBuf {
         self.root.join("db")
     }

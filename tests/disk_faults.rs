@@ -122,7 +122,7 @@ async fn a_crawl_that_fills_its_disk_stops_clearly_and_resumes_once_there_is_roo
     let output = tokio::task::spawn_blocking(move || run.output().unwrap()).await.unwrap();
     let said = failed_clearly(&output, &["no space left", &data_str, "run the same command"]);
     eprintln!("a full disk: {said}");
-    // Room again (sled cannot even open its database on a full disk).
+    // Room again (the store may not even open its database on a full disk).
     disk.remount("size=256m");
     let committed = {
         let store = Store::open(&data.join("db")).unwrap();

@@ -887,7 +887,7 @@ fn a_ledger_entry_altered_in_the_store_fails_ledger_verify() {
 
     let seq = 10u64;
     {
-        let db = sled::open(copy.join("db")).expect("open the copied store");
+        let db = kv::open(copy.join("db")).expect("open the copied store");
         let entries = db.open_tree("ledger_entries").unwrap();
         let mut entry = entries.get(seq.to_be_bytes()).unwrap().expect("entry 10").to_vec();
         let at = entry.iter().rposition(u8::is_ascii_digit).expect("a digit in the entry");

@@ -413,7 +413,7 @@ async fn a_restarted_worker_on_the_reopened_store_delivers_with_the_same_id_and_
     let tried = receiver.requests.lock().unwrap().len();
     receiver.fail.store(0, Ordering::SeqCst);
     // Aborted deliveries drop their database handles a moment after the abort
-    // (a real crash frees them at once): reopen as soon as sled's lock is free.
+    // (a real crash frees them at once): reopen as soon as the store's lock is free.
     let deadline = Instant::now() + Duration::from_secs(20);
     let store = loop {
         match Store::open(dir.path()) {

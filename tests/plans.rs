@@ -1,7 +1,7 @@
 //! Crawl plans and their scheduler (issue 8): plan files with every problem
 //! reported at its line, cron times on the Asia/Shanghai clock, missed runs
 //! across a downtime under both policies, decisions recorded once across a
-//! restart (real sled), and one lease per plan under concurrent acquirers.
+//! restart (a real store), and one lease per plan under concurrent acquirers.
 //! Time is always an explicit `now`; nothing sleeps.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -1,5 +1,5 @@
 //! The ledger: an append-only, hash-chained log of every capture manifest,
-//! finding, export and custody event, kept in sled, with signed Merkle
+//! finding, export and custody event, kept in the store, with signed Merkle
 //! checkpoints over it.
 //!
 //! Each entry is stored as the exact JSON bytes that were hashed: it names
@@ -9,7 +9,7 @@
 //! ([`crate::checkpoint`]). An entry, once written, is never rewritten.
 //!
 //! Atomicity: a batch of entries, the tree nodes they complete, the head and
-//! the subject index go in one sled transaction, so a kill at any moment
+//! the subject index go in one transaction, so a kill at any moment
 //! leaves either all of a batch or none of it. Durability comes from
 //! [`Ledger::flush`] (callers flush before anything outside the ledger
 //! depends on an entry).
@@ -18,9 +18,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
+use kv::transaction::{ConflictableTransactionError, TransactionError};
+use kv::Transactional;
 use serde::Serialize;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::Transactional;
 
 use crate::checkpoint::{Checkpoint, SignedCheckpoint};
 use crate::keys::{PublicKey, StationKey};
@@ -30,7 +30,7 @@ use crate::Digest;
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
     #[error("ledger storage: {0}")]
-    Sled(#[from] sled::Error),
+    Db(#[from] kv::Error),
     #[error("ledger entry {seq} is unreadable: {reason}")]
     Corrupt { seq: u64, reason: String },
     #[error("ledger has no entry {seq} (it has {size})")]
@@ -53,7 +53,7 @@ pub struct Appended {
     pub hash: Digest,
 }
 
-/// The append-only log in a sled database (it shares the database with the
+/// The append-only log in a database (it shares the database with the
 /// rest of the station's state but only touches its own `ledger_*` trees).
 #[derive(Clone)]
 pub struct Ledger {
@@ -61,14 +61,14 @@ pub struct Ledger {
 }
 
 struct Inner {
-    db: sled::Db,
-    entries: sled::Tree,
-    nodes: sled::Tree,
-    meta: sled::Tree,
-    checkpoints: sled::Tree,
-    tokens: sled::Tree,
-    subjects: sled::Tree,
-    /// Serialises appends and checkpoints (sled locks the database to one process).
+    db: kv::Db,
+    entries: kv::Tree,
+    nodes: kv::Tree,
+    meta: kv::Tree,
+    checkpoints: kv::Tree,
+    tokens: kv::Tree,
+    subjects: kv::Tree,
+    /// Serialises appends and checkpoints (the store is open in one process at a time).
     write: Mutex<()>,
 }
 
@@ -96,7 +96,7 @@ fn digest_of(bytes: &[u8]) -> Option<Digest> {
 /// Reads perfect-subtree hashes from the node tree, seeing nodes of the batch
 /// being appended first.
 struct StoredNodes<'a> {
-    tree: &'a sled::Tree,
+    tree: &'a kv::Tree,
     pending: &'a HashMap<(u32, u64), Digest>,
 }
 
@@ -114,7 +114,7 @@ impl NodeSource for StoredNodes<'_> {
 }
 
 impl Ledger {
-    pub fn open(db: &sled::Db) -> Result<Ledger, LedgerError> {
+    pub fn open(db: &kv::Db) -> Result<Ledger, LedgerError> {
         Ok(Ledger {
             inner: Arc::new(Inner {
                 db: db.clone(),
@@ -184,19 +184,19 @@ impl Ledger {
         (&i.entries, &i.nodes, &i.meta, &i.subjects)
             .transaction(|(entries, nodes, meta, subjects)| {
                 for (seq, bytes, about) in &rows {
-                    entries.insert(&seq.to_be_bytes(), bytes.as_slice())?;
+                    entries.insert(seq.to_be_bytes(), bytes.as_slice())?;
                     for subject in about {
                         subjects.insert(subject_key(subject, *seq), &[] as &[u8])?;
                     }
                 }
                 for ((level, index), hash) in &pending {
-                    nodes.insert(&node_key(*level, *index), &hash.0)?;
+                    nodes.insert(node_key(*level, *index), hash.0)?;
                 }
                 meta.insert(HEAD, head.as_slice())?;
                 Ok::<(), ConflictableTransactionError<()>>(())
             })
             .map_err(|e| match e {
-                TransactionError::Storage(e) => LedgerError::Sled(e),
+                TransactionError::Storage(e) => LedgerError::Db(e),
                 TransactionError::Abort(()) => LedgerError::Corrupt { seq: size, reason: "append aborted".into() },
             })?;
         Ok(appended)
@@ -484,9 +484,9 @@ impl LedgerReport {
 mod tests {
     use super::*;
 
-    fn setup() -> (tempfile::TempDir, sled::Db, Ledger, StationKey) {
+    fn setup() -> (tempfile::TempDir, kv::Db, Ledger, StationKey) {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path().join("db")).unwrap();
+        let db = kv::open(dir.path().join("db")).unwrap();
         let ledger = Ledger::open(&db).unwrap();
         let (key, _) = StationKey::load_or_create(&dir.path().join("keys")).unwrap();
         (dir, db, ledger, key)
@@ -538,10 +538,10 @@ mod tests {
         ledger.checkpoint(&key, "sta-1").unwrap();
         drop(ledger);
         drop(db);
-        // sled's flusher can hold the directory lock a moment after the last handle is dropped.
+        // the store's flusher can hold the directory lock a moment after the last handle is dropped.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         let db = loop {
-            match sled::open(dir.path().join("db")) {
+            match kv::open(dir.path().join("db")) {
                 Ok(db) => break db,
                 Err(e) => assert!(std::time::Instant::now() < deadline, "cannot reopen: {e}"),
             }

@@ -30,7 +30,7 @@ struct Station {
 
 fn station() -> Station {
     let dir = tempfile::tempdir().unwrap();
-    let db = sled::open(dir.path().join("db")).unwrap();
+    let db = kv::open(dir.path().join("db")).unwrap();
     let ledger = Ledger::open(&db).unwrap();
     let blobs = BlobStore::open(dir.path().join("blobs")).unwrap();
     let (key, _) = StationKey::load_or_create(&dir.path().join("keys")).unwrap();

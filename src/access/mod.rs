@@ -20,7 +20,7 @@ use crate::notices::keys::constant_time_eq;
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
     #[error("token database error: {0}")]
-    Db(#[from] sled::Error),
+    Db(#[from] kv::Error),
     #[error("corrupt token record `{key}`: {detail}")]
     Corrupt { key: String, detail: String },
     #[error("unknown role `{0}` (admin, staff, enforcement)")]
@@ -108,11 +108,11 @@ impl Principal {
     }
 }
 
-/// The tokens in sled.
+/// The tokens in the store.
 #[derive(Clone)]
 pub struct AccessTokens {
-    by_digest: sled::Tree,
-    by_id: sled::Tree,
+    by_digest: kv::Tree,
+    by_id: kv::Tree,
 }
 
 fn digest(secret: &str) -> [u8; 32] {
@@ -141,7 +141,7 @@ fn check_bureau(role: Role, bureau: Option<&str>) -> Result<Option<String>, Acce
 }
 
 impl AccessTokens {
-    pub fn open(db: &sled::Db) -> Result<AccessTokens, AccessError> {
+    pub fn open(db: &kv::Db) -> Result<AccessTokens, AccessError> {
         Ok(AccessTokens { by_digest: db.open_tree("access_tokens")?, by_id: db.open_tree("access_token_ids")? })
     }
 
@@ -161,7 +161,7 @@ impl AccessTokens {
         let record =
             TokenRecord { token_id, name, role, bureau, digest: hex::encode(d), created_at: now, revoked_at: None };
         self.store(&d, &record)?;
-        self.by_id.insert(record.token_id.as_bytes(), &d)?;
+        self.by_id.insert(record.token_id.as_bytes(), d)?;
         self.by_id.flush()?;
         Ok((record, secret))
     }
@@ -224,7 +224,7 @@ mod tests {
     #[test]
     fn a_token_authenticates_until_revoked_and_only_its_digest_is_stored() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = kv::open(dir.path()).unwrap();
         let tokens = AccessTokens::open(&db).unwrap();
         let now = Utc::now();
         let (record, secret) = tokens.issue(Role::Enforcement, " 王芳 ", Some("330100"), now).unwrap();
@@ -244,7 +244,7 @@ mod tests {
     #[test]
     fn roles_names_and_bureaus_are_checked() {
         let dir = tempfile::tempdir().unwrap();
-        let tokens = AccessTokens::open(&sled::open(dir.path()).unwrap()).unwrap();
+        let tokens = AccessTokens::open(&kv::open(dir.path()).unwrap()).unwrap();
         let now = Utc::now();
         assert!(matches!("root".parse::<Role>(), Err(AccessError::UnknownRole(_))));
         assert!(matches!(tokens.issue(Role::Enforcement, "a", None, now), Err(AccessError::NoBureau)));

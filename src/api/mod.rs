@@ -107,10 +107,10 @@ pub enum OpenError {
     #[error(transparent)]
     Verification(#[from] VerifyError),
     #[error("cannot open the idempotency tree: {0}")]
-    Db(#[from] sled::Error),
+    Db(#[from] kv::Error),
 }
 
-/// What the handlers share; cheap to clone (sled handles and `Arc`s).
+/// What the handlers share; cheap to clone (store handles and `Arc`s).
 #[derive(Clone)]
 pub struct ApiState {
     pub notices: NoticeStore,
@@ -127,9 +127,9 @@ pub struct ApiState {
     pub sealing: Option<Sealing>,
     replays: replay::Replays,
     /// The database everything lives in, flushed before a write is answered:
-    /// a client that was told "recorded" does not send it again, so sled's
+    /// a client that was told "recorded" does not send it again, so the store's
     /// 200 ms flush window must not be able to lose it.
-    db: sled::Db,
+    db: kv::Db,
 }
 
 impl ApiState {
@@ -166,7 +166,10 @@ impl ApiState {
 
     /// Makes the writes answered so far durable.
     pub(crate) async fn flush(&self) -> Result<(), ApiError> {
-        self.db.flush_async().await.map(|_| ()).map_err(ApiError::internal)
+        // A durable commit waits for the disk: off the async workers.
+        let db = self.db.clone();
+        let flushed = tokio::task::spawn_blocking(move || db.flush()).await.map_err(ApiError::internal)?;
+        flushed.map(|_| ()).map_err(ApiError::internal)
     }
 }
 

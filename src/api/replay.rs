@@ -31,7 +31,7 @@ use crate::access::{Principal, Role};
 /// The stored answers and the write lock.
 #[derive(Clone)]
 pub struct Replays {
-    tree: sled::Tree,
+    tree: kv::Tree,
     lock: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -105,7 +105,7 @@ impl WriteRequest {
 }
 
 impl Replays {
-    pub fn open(db: &sled::Db) -> Result<Replays, sled::Error> {
+    pub fn open(db: &kv::Db) -> Result<Replays, kv::Error> {
         Ok(Replays { tree: db.open_tree("api_idempotency")?, lock: Arc::default() })
     }
 }

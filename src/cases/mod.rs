@@ -6,7 +6,7 @@
 //!   else the default bureau, through `rules/data/routing.toml`.
 //! - [`merge`]: which open case a finding joins (same USCC or shop, same
 //!   brand + model, within the window).
-//! - [`store`]: the sled trees `cases` and `case_of_finding`; one transaction
+//! - [`store`]: the trees `cases` and `case_of_finding`; one transaction
 //!   per change, each change also a custody event in the ledger.
 //!
 //! [`Triage`] ties them to the findings: confirming a finding opens or joins a
@@ -49,7 +49,7 @@ pub enum CaseError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("database error in the case trees: {0}")]
-    Db(#[from] sled::Error),
+    Db(#[from] kv::Error),
     #[error(transparent)]
     Ledger(#[from] evidence::ledger::LedgerError),
 }

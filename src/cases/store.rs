@@ -1,7 +1,7 @@
-//! Cases in sled: `cases` (case id → [`Case`] JSON) and `case_of_finding`
+//! Cases in the store: `cases` (case id → [`Case`] JSON) and `case_of_finding`
 //! (finding id → case id, so a finding is in at most one case).
 //!
-//! Every change is one sled transaction over both trees, preceded by its
+//! Every change is one transaction over both trees, preceded by its
 //! custody event in the ledger (the same order findings use: a stored change
 //! always has its ledger entry; a crash between the two leaves an event
 //! without its change, never the reverse).
@@ -9,9 +9,9 @@
 use chrono::{DateTime, Duration, Utc};
 use evidence::custody::CustodyEvent;
 use evidence::ledger::Ledger;
+use kv::transaction::{ConflictableTransactionError, TransactionError};
+use kv::Transactional;
 use serde::Serialize;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::Transactional;
 
 use super::{merge, AuditEntry, Case, CaseError, CaseShop, CaseStatus, MergeNote, Subject};
 use crate::store::{Store, StoreError};
@@ -19,8 +19,8 @@ use crate::store::{Store, StoreError};
 /// The cases and the finding → case index.
 #[derive(Clone)]
 pub struct CaseStore {
-    cases: sled::Tree,
-    by_finding: sled::Tree,
+    cases: kv::Tree,
+    by_finding: kv::Tree,
     ledger: Ledger,
 }
 
@@ -244,12 +244,12 @@ impl CaseStore {
     fn commit(
         &self,
         case: &Case,
-        before: Option<sled::IVec>,
+        before: Option<kv::IVec>,
         finding: Option<&str>,
         custody: CustodyEvent,
     ) -> Result<(), CaseError> {
         let json = serde_json::to_vec(case).map_err(|e| corrupt("cases", &case.id, e))?;
-        let unchanged = |now: Option<sled::IVec>, taken: bool| now == before && !taken;
+        let unchanged = |now: Option<kv::IVec>, taken: bool| now == before && !taken;
         let taken = match finding {
             Some(f) => self.by_finding.contains_key(f)?,
             None => false,

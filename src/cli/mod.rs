@@ -62,8 +62,8 @@ pub struct Cli {
     /// An operator on whose behalf the station works (repeat, or comma-separate in the env var).
     #[arg(long = "operator", global = true, env = "SPOTCHECK_OPERATORS", value_delimiter = ',')]
     pub operators: Vec<String>,
-    /// The database's cache in MiB. It bounds most of the memory the stored
-    /// data takes: about 2½ times this, plus a few per cent of the data stored.
+    /// The database's cache in MiB: it bounds the memory the stored data
+    /// takes, however much is stored (RELIABILITY.md, "Memory").
     #[arg(long, global = true, env = "SPOTCHECK_DB_CACHE_MIB", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub db_cache_mib: u64,

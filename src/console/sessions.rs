@@ -22,7 +22,7 @@ const TOUCH_EVERY: Duration = Duration::minutes(1);
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     #[error("session database error: {0}")]
-    Db(#[from] sled::Error),
+    Db(#[from] kv::Error),
     #[error("cannot encode a session: {0}")]
     Encode(String),
 }
@@ -49,10 +49,10 @@ impl Session {
     }
 }
 
-/// The sessions in sled. Cheap to clone.
+/// The sessions in the store. Cheap to clone.
 #[derive(Clone)]
 pub struct Sessions {
-    tree: sled::Tree,
+    tree: kv::Tree,
 }
 
 fn key(secret: &str) -> [u8; 32] {
@@ -64,7 +64,7 @@ fn random_token() -> String {
 }
 
 impl Sessions {
-    pub fn open(db: &sled::Db) -> Result<Sessions, SessionError> {
+    pub fn open(db: &kv::Db) -> Result<Sessions, SessionError> {
         Ok(Sessions { tree: db.open_tree("console_sessions")? })
     }
 
@@ -131,7 +131,7 @@ mod tests {
     #[test]
     fn a_session_lives_until_idle_absolute_expiry_or_sign_out() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = kv::open(dir.path()).unwrap();
         let sessions = Sessions::open(&db).unwrap();
         let t0 = Utc::now();
         let (secret, s) = sessions.start("wangfang", t0).unwrap();

@@ -21,7 +21,7 @@ pub const MAX_PASSWORD: usize = 256;
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
     #[error("account database error: {0}")]
-    Db(#[from] sled::Error),
+    Db(#[from] kv::Error),
     #[error("corrupt account record `{key}`: {detail}")]
     Corrupt { key: String, detail: String },
     #[error(
@@ -80,10 +80,10 @@ impl From<&UserRecord> for User {
     }
 }
 
-/// The accounts in sled. Cheap to clone.
+/// The accounts in the store. Cheap to clone.
 #[derive(Clone)]
 pub struct ConsoleUsers {
-    tree: sled::Tree,
+    tree: kv::Tree,
 }
 
 fn check_name(name: &str) -> Result<String, UserError> {
@@ -131,7 +131,7 @@ pub fn generate_password() -> String {
 static DECOY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| hash(&generate_password()).unwrap_or_default());
 
 impl ConsoleUsers {
-    pub fn open(db: &sled::Db) -> Result<ConsoleUsers, UserError> {
+    pub fn open(db: &kv::Db) -> Result<ConsoleUsers, UserError> {
         Ok(ConsoleUsers { tree: db.open_tree("console_users")? })
     }
 
@@ -230,7 +230,7 @@ mod tests {
     #[test]
     fn a_password_signs_in_until_the_account_is_disabled_and_only_its_hash_is_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = kv::open(dir.path()).unwrap();
         let users = ConsoleUsers::open(&db).unwrap();
         let now = Utc::now();
         users.add("wangfang", Some("王芳"), Role::Enforcement, Some("330100"), "correct horse", now).unwrap();
@@ -258,7 +258,7 @@ mod tests {
     #[test]
     fn bad_names_passwords_and_bureaus_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = kv::open(dir.path()).unwrap();
         let users = ConsoleUsers::open(&db).unwrap();
         let now = Utc::now();
         for name in ["", "Upper", "-lead", "a b", "名字", &"x".repeat(65)] {

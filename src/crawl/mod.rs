@@ -154,7 +154,7 @@ pub async fn run_job_with_browser(
     match run(store, blobs, adapter, spec, options, browser).await {
         Ok(report) => Ok(report),
         Err(e) => {
-            // Keep what was committed before the failure (sled would flush on its own within 200 ms).
+            // Keep what was committed before the failure (the store makes it durable on its own within 200 ms).
             let _ = store.flush();
             Err(e.storage_said_plainly(store))
         }
@@ -284,9 +284,11 @@ async fn run(
                 sync = None;
                 done.map_err(|e| CrawlError::SyncTask(e.to_string()))??;
                 // The captures are durable: record them in the ledger (one
-                // transaction), then commit the pages that rest on them.
+                // transaction, made durable with every commit before it, one
+                // fsync per batch), then commit the pages that rest on them.
                 let entries = syncing.iter().filter_map(|r| r.capture.as_ref()).map(|c| c.to_entry()).collect();
                 store.ledger().append(entries).map_err(StoreError::from)?;
+                store.ledger().flush().map_err(StoreError::from)?;
                 evidence::failpoint("crawl-after-ledger-append");
                 let mut committed = Vec::with_capacity(syncing.len());
                 for result in syncing.drain(..) {

@@ -23,8 +23,8 @@ use crate::store::{Store, StoreError};
 /// The findings tree: id → [`FindingRecord`] JSON; `finding_status`: id → [`Triage`] JSON.
 #[derive(Clone)]
 pub struct FindingStore {
-    tree: sled::Tree,
-    status: sled::Tree,
+    tree: kv::Tree,
+    status: kv::Tree,
     ledger: Ledger,
 }
 
@@ -181,7 +181,7 @@ impl FindingStore {
         self.ledger.append(unsealed)?;
         self.ledger.flush()?;
         evidence::failpoint("findings-after-ledger-append");
-        let mut batch = sled::Batch::default();
+        let mut batch = kv::Batch::default();
         for record in &fresh {
             let json = serde_json::to_vec(record).map_err(|e| StoreError::Corrupt {
                 tree: "findings".into(),

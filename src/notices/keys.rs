@@ -1,7 +1,7 @@
 //! Platforms and their API keys.
 //!
 //! The registry is a TOML file the bureau edits (which platforms exist, where
-//! their webhooks go, the webhook secrets). API keys live in sled and are
+//! their webhooks go, the webhook secrets). API keys live in the store and are
 //! stored only as SHA-256 digests: a stolen database does not give access.
 //! Several keys can be active for one platform, so a platform rotates by
 //! asking for a new key, switching over, then revoking the old one.
@@ -115,11 +115,11 @@ pub struct KeyRecord {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-/// API keys in sled: `api_keys` digest → [`KeyRecord`], `api_key_ids` key id → digest.
+/// API keys in the store: `api_keys` digest → [`KeyRecord`], `api_key_ids` key id → digest.
 #[derive(Clone)]
 pub struct ApiKeys {
-    by_digest: sled::Tree,
-    by_id: sled::Tree,
+    by_digest: kv::Tree,
+    by_id: kv::Tree,
     registry: PlatformRegistry,
 }
 
@@ -137,7 +137,7 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 impl ApiKeys {
-    pub fn open(db: &sled::Db, registry: PlatformRegistry) -> Result<ApiKeys, NoticeError> {
+    pub fn open(db: &kv::Db, registry: PlatformRegistry) -> Result<ApiKeys, NoticeError> {
         Ok(ApiKeys { by_digest: db.open_tree("api_keys")?, by_id: db.open_tree("api_key_ids")?, registry })
     }
 
@@ -161,7 +161,7 @@ impl ApiKeys {
         let json = serde_json::to_vec(&record)
             .map_err(|e| NoticeError::Encode { what: format!("api key `{key_id}`"), detail: e.to_string() })?;
         self.by_digest.insert(d, json)?;
-        self.by_id.insert(key_id.as_bytes(), &d)?;
+        self.by_id.insert(key_id.as_bytes(), d)?;
         self.by_digest.flush()?;
         Ok((key_id, secret))
     }

@@ -2,7 +2,7 @@
 //! platform to take down, and how the platform answers.
 //!
 //! The parts are kept apart so each can be checked alone:
-//! - [`store`]: notices, dispositions and idempotent writes in sled trees of the
+//! - [`store`]: notices, dispositions and idempotent writes in trees of the
 //!   store's database, with cursor paging per platform;
 //! - [`keys`]: the platform registry (a TOML file) and API keys (hashed at rest,
 //!   several active for rotation, revocable);
@@ -31,7 +31,7 @@ pub use store::{Cursor, NoticeStatus, NoticeStore, WireNotice};
 #[derive(Debug, thiserror::Error)]
 pub enum NoticeError {
     #[error("notice database error: {0}")]
-    Db(#[from] sled::Error),
+    Db(#[from] kv::Error),
     #[error("corrupt record under key `{key}` in tree `{tree}`: {detail}")]
     Corrupt { tree: String, key: String, detail: String },
     #[error("notice `{0}` not found for this platform")]
@@ -54,11 +54,11 @@ pub enum NoticeError {
     Encode { what: String, detail: String },
 }
 
-impl From<sled::transaction::TransactionError<NoticeError>> for NoticeError {
-    fn from(e: sled::transaction::TransactionError<NoticeError>) -> NoticeError {
+impl From<kv::transaction::TransactionError<NoticeError>> for NoticeError {
+    fn from(e: kv::transaction::TransactionError<NoticeError>) -> NoticeError {
         match e {
-            sled::transaction::TransactionError::Abort(e) => e,
-            sled::transaction::TransactionError::Storage(e) => NoticeError::Db(e),
+            kv::transaction::TransactionError::Abort(e) => e,
+            kv::transaction::TransactionError::Storage(e) => NoticeError::Db(e),
         }
     }
 }

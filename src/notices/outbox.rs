@@ -6,21 +6,21 @@
 //! - `outbox_delivered` event id → [`DeliveryRecord`] JSON
 //! - `outbox_dead`      event id → [`OutboxEvent`] JSON (gave up after the last attempt; kept)
 //!
-//! The event is written in the same sled transaction as its notice
+//! The event is written in the same transaction as its notice
 //! ([`NoticeStore::issue`](super::NoticeStore::issue)), so no notice is ever
 //! stored without its event. The body bytes are fixed at enqueue time and the
 //! event id is the `webhook-id`, so a retry (or a delivery repeated after a
 //! crash) is byte-identical and receivers can drop duplicates. All state is in
-//! sled: a new worker on the reopened database carries on where the last left.
+//! the store: a new worker on the reopened database carries on where the last left.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use kv::transaction::{TransactionalTree, UnabortableTransactionError};
+use kv::Transactional;
 use serde::{Deserialize, Serialize};
-use sled::transaction::{TransactionalTree, UnabortableTransactionError};
-use sled::Transactional;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -81,12 +81,12 @@ pub(crate) fn notice_issued_event(notice: &Notice, now: DateTime<Utc>) -> Result
 /// The outbox trees.
 #[derive(Clone)]
 pub struct Outbox {
-    pending: sled::Tree,
-    delivered: sled::Tree,
-    dead: sled::Tree,
+    pending: kv::Tree,
+    delivered: kv::Tree,
+    dead: kv::Tree,
 }
 
-fn decode_all<T: for<'de> Deserialize<'de>>(tree: &sled::Tree, name: &str) -> Result<Vec<T>, NoticeError> {
+fn decode_all<T: for<'de> Deserialize<'de>>(tree: &kv::Tree, name: &str) -> Result<Vec<T>, NoticeError> {
     let mut out = Vec::new();
     for item in tree.iter() {
         let (k, v) = item?;
@@ -100,7 +100,7 @@ fn encode<T: Serialize>(what: &str, value: &T) -> Result<Vec<u8>, NoticeError> {
 }
 
 impl Outbox {
-    pub fn open(db: &sled::Db) -> Result<Outbox, NoticeError> {
+    pub fn open(db: &kv::Db) -> Result<Outbox, NoticeError> {
         Ok(Outbox {
             pending: db.open_tree("outbox_pending")?,
             delivered: db.open_tree("outbox_delivered")?,
@@ -108,7 +108,7 @@ impl Outbox {
         })
     }
 
-    pub(crate) fn pending_tree(&self) -> &sled::Tree {
+    pub(crate) fn pending_tree(&self) -> &kv::Tree {
         &self.pending
     }
 
@@ -158,7 +158,7 @@ impl Outbox {
         (&self.pending, &self.delivered).transaction(|(pending, delivered)| {
             pending.remove(record.id.as_bytes())?;
             delivered.insert(record.id.as_bytes(), json.as_slice())?;
-            Ok::<_, sled::transaction::ConflictableTransactionError<NoticeError>>(())
+            Ok::<_, kv::transaction::ConflictableTransactionError<NoticeError>>(())
         })?;
         self.pending.flush()?;
         Ok(())
@@ -175,7 +175,7 @@ impl Outbox {
             } else {
                 pending.insert(event.id.as_bytes(), json.as_slice())?;
             }
-            Ok::<_, sled::transaction::ConflictableTransactionError<NoticeError>>(())
+            Ok::<_, kv::transaction::ConflictableTransactionError<NoticeError>>(())
         })?;
         Ok(())
     }

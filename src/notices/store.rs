@@ -1,4 +1,4 @@
-//! Notices and the platforms' answers, in sled trees of the store's database.
+//! Notices and the platforms' answers, in trees of the store's database.
 //!
 //! Trees:
 //! - `notices`              seq (u64 BE) → [`Notice`] JSON, exactly the bytes the
@@ -18,10 +18,10 @@
 //! are being issued.
 
 use chrono::{DateTime, Utc};
+use kv::transaction::{ConflictableTransactionError, TransactionalTree};
+use kv::Transactional;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
-use sled::Transactional;
 
 use super::keys::AuthenticatedPlatform;
 use super::outbox::{self, Outbox};
@@ -107,13 +107,13 @@ enum Write<'a> {
 #[derive(Debug, Clone)]
 pub struct WireNotice {
     seq: u64,
-    json: sled::IVec,
+    json: kv::IVec,
 }
 
 impl WireNotice {
     /// Refuses bytes that cannot be a notice's JSON object (truncated or
     /// overwritten), so a damaged record is an error, as when decoding.
-    fn checked(seq: u64, json: sled::IVec) -> Result<WireNotice, NoticeError> {
+    fn checked(seq: u64, json: kv::IVec) -> Result<WireNotice, NoticeError> {
         if json.starts_with(b"{\"id\":\"") && json.ends_with(b"}") {
             Ok(WireNotice { seq, json })
         } else {
@@ -158,12 +158,12 @@ fn sample_notice() -> Notice {
 /// Notices, their status and the idempotency records.
 #[derive(Clone)]
 pub struct NoticeStore {
-    notices: sled::Tree,
-    ids: sled::Tree,
-    by_platform: sled::Tree,
-    meta: sled::Tree,
-    status: sled::Tree,
-    idempotency: sled::Tree,
+    notices: kv::Tree,
+    ids: kv::Tree,
+    by_platform: kv::Tree,
+    meta: kv::Tree,
+    status: kv::Tree,
+    idempotency: kv::Tree,
     outbox: Outbox,
 }
 
@@ -200,7 +200,7 @@ impl NoticeStore {
     /// renamed or moved, another date format — seen as a different encoding
     /// of a fixed sample notice), every record is decoded and re-encoded once,
     /// here, before anything is served.
-    pub fn open(db: &sled::Db) -> Result<NoticeStore, NoticeError> {
+    pub fn open(db: &kv::Db) -> Result<NoticeStore, NoticeError> {
         let store = NoticeStore {
             notices: db.open_tree("notices")?,
             ids: db.open_tree("notice_ids")?,
@@ -268,9 +268,9 @@ impl NoticeStore {
                 None => 0,
             };
             let seq = last + 1;
-            meta.insert(SEQ_KEY, &seq.to_be_bytes())?;
-            notices.insert(&seq.to_be_bytes(), json.as_slice())?;
-            ids.insert(id.as_bytes(), &seq.to_be_bytes())?;
+            meta.insert(SEQ_KEY, seq.to_be_bytes())?;
+            notices.insert(seq.to_be_bytes(), json.as_slice())?;
+            ids.insert(id.as_bytes(), seq.to_be_bytes())?;
             by_platform.insert(platform_key(&notice.draft.platform, seq), id.as_bytes())?;
             Outbox::enqueue_in(pending, &event.id, &event_json)?;
             Ok(None)

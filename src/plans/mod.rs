@@ -8,7 +8,7 @@
 //!
 //! The scheduler is a pure decision ([`due`]: given the instant through which
 //! a plan's runs are accounted for and the present: run, run once for the
-//! missed ones, skip them, or wait) plus durable state in the store's sled
+//! missed ones, skip them, or wait) plus durable state in the store's
 //! database ([`Scheduler`]): every decision is recorded in `plan_runs`, and a
 //! lease per plan in `plan_leases` (taken by compare-and-swap, with an expiry
 //! so a crashed holder's lease can be taken over) keeps two runs of one plan

@@ -1,5 +1,5 @@
 //! What plan runs did: one [`RunSummary`] per run, durable in the store's
-//! sled database (tree `plan_run_summaries`, key: the run id as u64
+//! database (tree `plan_run_summaries`, key: the run id as u64
 //! big-endian, value: JSON), written when the run starts and again when it
 //! ends, so a run the process did not live to finish is still on record
 //! (`finished_at: None`, no error). Reports read the drawn listings from here
@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
+use kv::Tree;
 use serde::{Deserialize, Serialize};
-use sled::Tree;
 
 use super::due::Decision;
 
@@ -18,7 +18,7 @@ const TREE: &str = "plan_run_summaries";
 #[derive(Debug, thiserror::Error)]
 pub enum SummaryError {
     #[error("plan run database error: {0}")]
-    Db(#[from] sled::Error),
+    Db(#[from] kv::Error),
     #[error("corrupt plan run summary under run id {run_id}: {detail}")]
     Corrupt { run_id: u64, detail: String },
 }
@@ -89,7 +89,7 @@ pub struct RunSummaries {
 
 impl RunSummaries {
     /// Opens the tree in the store's database (`Store::db()`).
-    pub fn open(db: &sled::Db) -> Result<RunSummaries, SummaryError> {
+    pub fn open(db: &kv::Db) -> Result<RunSummaries, SummaryError> {
         Ok(RunSummaries { tree: db.open_tree(TREE)? })
     }
 

@@ -1,15 +1,15 @@
-//! Durable scheduling state in the store's sled database.
+//! Durable scheduling state in the store's database.
 //!
 //! Trees:
 //! - `plan_runs`   `plan_id \0 seq(u64 BE)` → [`RunRecord`] JSON: every decision
 //!   (enrolled, started, skipped with the missed times, finished, lease taken over)
 //! - `plan_leases` `plan_id` → [`Lease`] JSON: who runs the plan now, until when
 //!
-//! `seq` comes from `sled::Db::generate_id`, which only grows, across restarts too.
+//! `seq` comes from `kv::Db::generate_id`, which only grows, across restarts too.
 
 use chrono::{DateTime, Duration, Utc};
+use kv::{IVec, Tree};
 use serde::{Deserialize, Serialize};
-use sled::{IVec, Tree};
 
 use super::compile::Plan;
 use super::due::{due, Decision};
@@ -20,7 +20,7 @@ const CAS_ATTEMPTS: usize = 16;
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
     #[error("plan database error: {0}")]
-    Db(#[from] sled::Error),
+    Db(#[from] kv::Error),
     #[error("corrupt record under key `{key}` in tree `{tree}`: {detail}")]
     Corrupt { tree: &'static str, key: String, detail: String },
     #[error("plan `{plan}`: the lease kept changing under {CAS_ATTEMPTS} attempts to take it")]
@@ -112,14 +112,14 @@ pub struct RunTicket {
 /// The plans' durable scheduling state. Cheap to clone.
 #[derive(Clone)]
 pub struct Scheduler {
-    db: sled::Db,
+    db: kv::Db,
     runs: Tree,
     leases: Tree,
 }
 
 impl Scheduler {
     /// Opens the scheduler's trees in the store's database (`Store::db()`).
-    pub fn open(db: &sled::Db) -> Result<Scheduler, SchedulerError> {
+    pub fn open(db: &kv::Db) -> Result<Scheduler, SchedulerError> {
         Ok(Scheduler { db: db.clone(), runs: db.open_tree("plan_runs")?, leases: db.open_tree("plan_leases")? })
     }
 

@@ -1,10 +1,10 @@
 //! Crawl jobs and their frontiers, and the one transaction that commits a page.
 
 use chrono::{DateTime, Utc};
+use kv::transaction::{ConflictableTransactionError, TransactionalTree};
+use kv::{Transactional, Tree};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
-use sled::{Transactional, Tree};
 
 use super::versioned::{self, Stored};
 use super::{Store, StoreError};
@@ -234,8 +234,8 @@ fn enqueue(
     if seen.get(entry.url.as_bytes())?.is_some() {
         return Ok(false);
     }
-    seen.insert(entry.url.as_bytes(), &[QUEUED])?;
-    queue.insert(&next_seq.to_be_bytes(), to_json(entry))?;
+    seen.insert(entry.url.as_bytes(), [QUEUED])?;
+    queue.insert(next_seq.to_be_bytes(), to_json(entry))?;
     *next_seq += 1;
     Ok(true)
 }
@@ -376,14 +376,14 @@ impl Store {
         let updated = trees.transaction(|(lv, lh, sv, sh, jobs, queue, seen, candidates, errors)| {
             let mut job = job.clone();
             let c = &mut job.counters;
-            if queue.remove(&page.seq.to_be_bytes())?.is_none() {
+            if queue.remove(page.seq.to_be_bytes())?.is_none() {
                 // Already committed (a duplicate result): nothing to do.
                 return Ok(None);
             }
             c.pages += 1;
             match &page.outcome {
                 PageOutcome::Failed { error, robots } => {
-                    seen.insert(page.url.as_bytes(), &[FAILED])?;
+                    seen.insert(page.url.as_bytes(), [FAILED])?;
                     errors.insert(page.url.as_bytes(), error.as_bytes())?;
                     if *robots {
                         c.robots_skipped += 1;
@@ -392,7 +392,7 @@ impl Store {
                     }
                 }
                 PageOutcome::Fetched { listings, shops, links, candidates: held } => {
-                    seen.insert(page.url.as_bytes(), &[DONE])?;
+                    seen.insert(page.url.as_bytes(), [DONE])?;
                     for listing in listings {
                         let id = versioned::identity(&listing.platform, &listing.item_id);
                         match versioned::put(lv, lh, &id, &to_json(&listing.content()), &to_json(listing))? {
@@ -418,7 +418,7 @@ impl Store {
                     job.next_seq = next_seq;
                     for link in held {
                         if seen.get(link.url.as_bytes())?.is_none() {
-                            seen.insert(link.url.as_bytes(), &[CANDIDATE])?;
+                            seen.insert(link.url.as_bytes(), [CANDIDATE])?;
                             candidates.insert(candidate_key(job.sample_seed, &link.url), to_json(link))?;
                             job.counters.candidates += 1;
                         }

@@ -1,4 +1,4 @@
-//! Durable state in sled: listings and shops (every distinct version kept),
+//! Durable state in the store (`kv`, one redb file): listings and shops (every distinct version kept),
 //! crawl jobs and their frontiers.
 //!
 //! Trees:
@@ -8,7 +8,7 @@
 //! - `jobs`             job id → [`JobRecord`] JSON; `job_runs` spec fingerprint → latest job id
 //! - `job/<id>/queue`, `job/<id>/seen`, `job/<id>/candidates`, `job/<id>/errors`: one job's frontier
 //!
-//! Everything one fetched page changes is committed in one sled transaction
+//! Everything one fetched page changes is committed in one transaction
 //! ([`Store::commit_page`]), so a crash leaves either all of a page's effects or none.
 
 mod jobs;
@@ -16,7 +16,7 @@ mod versioned;
 
 use std::path::{Path, PathBuf};
 
-use sled::Tree;
+use kv::Tree;
 
 pub use jobs::{Counters, FrontierEntry, JobFrontier, JobRecord, JobSpec, JobStatus, PageOutcome, PageResult};
 pub use versioned::Stored;
@@ -25,14 +25,14 @@ use crate::model::{Listing, Shop};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the database at `{}`: {}", path.display(), sled_reason(source))]
+    #[error("cannot open the database at `{}`: {}", path.display(), db_reason(source))]
     Open {
         path: PathBuf,
         #[source]
-        source: sled::Error,
+        source: kv::Error,
     },
     #[error("database error: {0}")]
-    Db(#[from] sled::Error),
+    Db(#[from] kv::Error),
     #[error("corrupt record under key `{key}` in tree `{tree}`: {detail}")]
     Corrupt { tree: String, key: String, detail: String },
     #[error("job `{0}` not found")]
@@ -46,9 +46,9 @@ impl StoreError {
     /// storage failed (disk full, read-only, I/O error), not its contents.
     pub fn io_error(&self) -> Option<&std::io::Error> {
         match self {
-            StoreError::Open { source: sled::Error::Io(e), .. }
-            | StoreError::Db(sled::Error::Io(e))
-            | StoreError::Ledger(evidence::ledger::LedgerError::Sled(sled::Error::Io(e))) => Some(e),
+            StoreError::Open { source: kv::Error::Io(e), .. }
+            | StoreError::Db(kv::Error::Io(e))
+            | StoreError::Ledger(evidence::ledger::LedgerError::Db(kv::Error::Io(e))) => Some(e),
             _ => None,
         }
     }
@@ -65,28 +65,28 @@ pub fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-fn sled_reason(e: &sled::Error) -> String {
+fn db_reason(e: &kv::Error) -> String {
     match e {
-        sled::Error::Io(io) => io_reason(io),
+        kv::Error::Io(io) => io_reason(io),
         e => e.to_string(),
     }
 }
 
-impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
-    fn from(e: sled::transaction::TransactionError<StoreError>) -> StoreError {
+impl From<kv::transaction::TransactionError<StoreError>> for StoreError {
+    fn from(e: kv::transaction::TransactionError<StoreError>) -> StoreError {
         match e {
-            sled::transaction::TransactionError::Abort(e) => e,
-            sled::transaction::TransactionError::Storage(e) => StoreError::Db(e),
+            kv::transaction::TransactionError::Abort(e) => e,
+            kv::transaction::TransactionError::Storage(e) => StoreError::Db(e),
         }
     }
 }
 
-/// The open database. Cheap to clone (sled handles are reference-counted).
+/// The open database. Cheap to clone (the handles are reference-counted).
 #[derive(Clone)]
 pub struct Store {
     /// The database's directory (for messages).
     path: PathBuf,
-    db: sled::Db,
+    db: kv::Db,
     listing_versions: Tree,
     listing_heads: Tree,
     shop_versions: Tree,
@@ -94,12 +94,12 @@ pub struct Store {
     jobs: Tree,
     job_runs: Tree,
     /// The evidence ledger lives in the same database, so a page's commit can
-    /// never survive a crash that its capture's ledger entry did not (sled
+    /// never survive a crash that its capture's ledger entry did not (the store
     /// recovers a prefix of the writes).
     ledger: evidence::ledger::Ledger,
 }
 
-/// The database cache [`Store::open`] gives sled: 64 MiB.
+/// The database cache [`Store::open`] gives the store: 64 MiB.
 pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// How long [`Store::open`] waits for a database lock held by a handle that is closing.
@@ -112,20 +112,18 @@ impl Store {
         Store::open_with_cache(dir, DEFAULT_CACHE_BYTES)
     }
 
-    /// Opens the database with a cache of `cache_bytes`. The cache is what
-    /// bounds most of the memory the stored data takes: sled's resident memory
-    /// grows with the data it touches until the cache is full, then levels off
-    /// at about 2½ times the cache, plus a few per cent of the data stored
-    /// (RELIABILITY.md, "Memory").
+    /// Opens the database with a cache of `cache_bytes`. The cache bounds the
+    /// memory the stored data takes, however much is stored (RELIABILITY.md,
+    /// "Memory").
     pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
-        // sled locks the directory; a handle closed a moment ago in this
-        // process can keep the lock until its background flusher stops, so a
-        // busy lock is retried for a short while before it is an error.
+        // The store locks its file; a handle closed a moment ago in this
+        // process can keep the lock until its background flusher lets go, so
+        // a busy lock is retried for a short while before it is an error.
         let deadline = std::time::Instant::now() + LOCK_WAIT;
         let db = loop {
-            match sled::Config::new().path(dir).cache_capacity(cache_bytes).flush_every_ms(Some(200)).open() {
+            match kv::Config::new().path(dir).cache_capacity(cache_bytes).flush_every_ms(Some(200)).open() {
                 Ok(db) => break db,
-                Err(e) if e.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline => {
+                Err(kv::Error::Locked) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }
                 Err(source) => return Err(StoreError::Open { path: dir.to_path_buf(), source }),
@@ -165,8 +163,8 @@ impl Store {
         &self.ledger
     }
 
-    /// The sled database, for stages that keep their own trees in it.
-    pub fn db(&self) -> &sled::Db {
+    /// The database, for stages that keep their own trees in it.
+    pub fn db(&self) -> &kv::Db {
         &self.db
     }
 

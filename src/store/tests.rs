@@ -1,4 +1,4 @@
-//! Store behaviour on a real sled database in a temporary directory.
+//! Store behaviour on a real database in a temporary directory.
 
 use super::*;
 use crate::model::Listing;

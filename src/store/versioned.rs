@@ -1,9 +1,9 @@
 //! Versioned records: a new version is written only when the content changed.
 
+use kv::transaction::{ConflictableTransactionError, TransactionalTree};
+use kv::Tree;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
-use sled::Tree;
 
 use super::StoreError;
 

@@ -40,7 +40,7 @@ pub enum VerifyError {
     #[error(transparent)]
     Case(#[from] CaseError),
     #[error("database error in the verification trees: {0}")]
-    Db(#[from] sled::Error),
+    Db(#[from] kv::Error),
     #[error("corrupt follow-up of notice `{notice}`: {detail}")]
     Corrupt { notice: String, detail: String },
     #[error(transparent)]
@@ -139,12 +139,12 @@ impl FollowUp {
 /// The follow-up trees.
 #[derive(Clone)]
 pub struct FollowUps {
-    followups: sled::Tree,
-    checks: sled::Tree,
+    followups: kv::Tree,
+    checks: kv::Tree,
 }
 
 impl FollowUps {
-    pub fn open(db: &sled::Db) -> Result<FollowUps, VerifyError> {
+    pub fn open(db: &kv::Db) -> Result<FollowUps, VerifyError> {
         Ok(FollowUps { followups: db.open_tree("notice_followup")?, checks: db.open_tree("notice_checks")? })
     }
 
@@ -185,19 +185,19 @@ impl FollowUps {
             }
             None => None,
         };
-        use sled::Transactional;
+        use kv::Transactional;
         (&self.followups, &self.checks)
             .transaction(|(f, c)| {
                 f.insert(follow.notice_id.as_bytes(), follow_json.as_slice())?;
                 if let Some((k, v)) = &check_row {
                     c.insert(k.as_slice(), v.as_slice())?;
                 }
-                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+                Ok::<(), kv::transaction::ConflictableTransactionError<()>>(())
             })
             .map_err(|e| match e {
-                sled::transaction::TransactionError::Storage(e) => VerifyError::Db(e),
-                sled::transaction::TransactionError::Abort(()) => {
-                    VerifyError::Db(sled::Error::Unsupported("aborted".into()))
+                kv::transaction::TransactionError::Storage(e) => VerifyError::Db(e),
+                kv::transaction::TransactionError::Abort(()) => {
+                    VerifyError::Db(kv::Error::Unsupported("aborted".into()))
                 }
             })
     }
@@ -304,7 +304,10 @@ impl Verifier {
             self.followups.put(&follow, check.as_ref())?;
             round.checks.extend(check);
         }
-        self.store.db().flush_async().await?;
+        let db = self.store.db().clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| kv::Error::ReportableBug(format!("the flush stopped: {e}")))??;
         Ok(round)
     }
 

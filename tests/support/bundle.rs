@@ -172,7 +172,7 @@ pub struct Demo {
     pub fingerprint: String,
     /// A bundle of two findings on two captures, no timestamp.
     pub bundle: PathBuf,
-    /// One store is open at a time (sled locks it): every command that opens
+    /// One store is open at a time (the store locks it): every command that opens
     /// the station takes this.
     lock: Mutex<()>,
 }

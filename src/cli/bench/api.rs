@@ -8,7 +8,7 @@
 //! notices come back), a page of the default size and the cursor walk when it
 //! catches up (a Lua script chains each response's `next_cursor` into the next
 //! request), and one notice by id. The rate limit is raised for the run (it is
-//! what would be measured otherwise); everything else — key check, sled reads,
+//! what would be measured otherwise); everything else — key check, store reads,
 //! the body — is the production path. wrk and the server share the machine's
 //! cores, so each load also reports the CPU time per request of the server
 //! (this process) and of wrk, which the machine's other work does not inflate

@@ -62,7 +62,7 @@ pub struct BenchRun {
     pub server_cpu_secs: f64,
     /// The whole data directory: database and blobs.
     pub store_mib_on_disk: f64,
-    /// The sled database alone (listings, frontier, ledger).
+    /// The database alone (listings, frontier, ledger).
     pub db_mib_on_disk: f64,
     /// The captures (raw bodies and capture records).
     pub blobs_mib_on_disk: f64,

@@ -3,7 +3,7 @@
 //!
 //! One marketplace process serves both. A is [`crawl_in_child`] (the same measured
 //! crawl as `bench crawl`: fetch, store every raw response and capture record
-//! content-addressed and durably, extract, commit in sled); B is
+//! content-addressed and durably, extract, commit in the store); B is
 //! `benches/peers/mall_spider.py`, a Scrapy spider with the sample-mall
 //! adapter's page kinds, link selectors and fields, politeness off and the
 //! same concurrency, writing its items to a JSON-lines feed (what it does and

@@ -54,8 +54,8 @@ pub struct BenchSoakArgs {
     #[arg(long, default_value_t = 400)]
     pub listings: u64,
     /// Minutes of warm-up left out of the growth trend: long enough for the
-    /// server's database to pass ~60 MiB, where sled's memory levels off
-    /// (`examples/store_memory.rs`); more `--listings` get there sooner.
+    /// database's cache (`--db-cache-mib`) to fill and the allocator's and
+    /// thread pools' sizes to settle; more `--listings` get there sooner.
     #[arg(long, default_value_t = 10.0)]
     pub warmup_minutes: f64,
     /// Minutes in one window of the memory trend: a few plan runs, so that
@@ -77,7 +77,7 @@ pub struct BenchSoakArgs {
 pub struct Sample {
     pub secs: f64,
     pub rss_kib: u64,
-    /// The size of the server's database on disk (sled caches `--db-cache-mib` of it).
+    /// The size of the server's database on disk (the store caches `--db-cache-mib` of it).
     pub db_kib: u64,
     pub fds: usize,
     pub threads: u64,
@@ -211,7 +211,7 @@ impl Drop for Process {
 const MIN_WINDOWS: usize = 3;
 
 /// How far the least-squares trend of RSS may rise after the warm-up: the
-/// allocator's and sled's bookkeeping noise, well under one cache's worth.
+/// allocator's and the store's bookkeeping noise, well under one cache's worth.
 const TREND_LIMIT_MIB: f64 = 8.0;
 
 const PLATFORMS: [&str; 2] = ["sample-mall", "sample-duo"];

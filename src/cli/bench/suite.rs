@@ -231,7 +231,7 @@ async fn crawl_stage(pages: u64) -> anyhow::Result<StageFigures> {
         Stage::Crawl,
         format!("frontier (seen URLs) and store on disk, {} → {} pages", thousands(small.pages), thousands(big.pages)),
         format!(
-            "{} → {} URLs; sled {:.0} → {:.0} MiB, captures {:.0} → {:.0} MiB",
+            "{} → {} URLs; database {:.0} → {:.0} MiB, captures {:.0} → {:.0} MiB",
             thousands(small.frontier_seen),
             thousands(big.frontier_seen),
             small.db_mib_on_disk,
