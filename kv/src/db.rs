@@ -226,7 +226,7 @@ impl Inner {
     pub(crate) fn note(&self, e: Error) -> Error {
         let Error::Io(io) = &e else { return e };
         let Ok(mut failed) = self.failed.lock() else { return e };
-        if io.to_string() != crate::error::PREVIOUS_IO {
+        if !crate::error::PreviousWriteFailed::is(io) {
             failed.get_or_insert_with(|| (io.kind(), io.to_string()));
             return e;
         }

@@ -4,9 +4,24 @@ use std::fmt;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// What redb says after a write failed: it takes no more writes until reopened.
-/// [`crate::Db`] replaces it with the failure itself (see `Inner::note`).
-pub(crate) const PREVIOUS_IO: &str = "an earlier write to the database failed; reopen the database to recover";
+/// What redb says after a write failed: it takes no more writes until
+/// reopened. [`crate::Db`] replaces it with the failure itself (`Inner::note`).
+#[derive(Debug)]
+pub(crate) struct PreviousWriteFailed;
+
+impl fmt::Display for PreviousWriteFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "an earlier write to the database failed; reopen the database to recover")
+    }
+}
+
+impl std::error::Error for PreviousWriteFailed {}
+
+impl PreviousWriteFailed {
+    pub(crate) fn is(e: &std::io::Error) -> bool {
+        e.get_ref().is_some_and(|inner| inner.is::<PreviousWriteFailed>())
+    }
+}
 
 #[derive(Debug)]
 pub enum Error {
@@ -56,7 +71,7 @@ impl From<redb::Error> for Error {
             redb::Error::DatabaseAlreadyOpen => Error::Locked,
             redb::Error::Corrupted(what) => Error::Corruption(what),
             redb::Error::UpgradeRequired(v) => Error::Corruption(format!("file format version {v} needs upgrading")),
-            redb::Error::PreviousIo => Error::Io(std::io::Error::other(PREVIOUS_IO)),
+            redb::Error::PreviousIo => Error::Io(std::io::Error::other(PreviousWriteFailed)),
             redb::Error::ValueTooLarge(n) => Error::Unsupported(format!("a value of {n} bytes is too large to store")),
             other => Error::ReportableBug(other.to_string()),
         }
