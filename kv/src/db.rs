@@ -184,7 +184,7 @@ impl Db {
 }
 
 /// Hands out the next id from the meta table, in the transaction `tx`.
-pub(crate) fn next_id(tx: &WriteTransaction) -> Result<u64> {
+fn next_id(tx: &WriteTransaction) -> Result<u64> {
     let mut meta = tx.open_table(META)?;
     let current = match meta.get(b"next_id".as_slice())? {
         Some(v) => {
@@ -297,13 +297,6 @@ fn spawn_flusher(inner: Weak<Inner>, every: Duration) {
     drop(spawned);
 }
 
-/// Whether `tx`'s table holds anything (used by tests).
-#[cfg(test)]
-pub(crate) fn table_len(tx: &WriteTransaction, def: TableDefinition<&[u8], &[u8]>) -> Result<u64> {
-    use redb::ReadableTableMetadata;
-    Ok(tx.open_table(def)?.len()?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,8 +339,7 @@ mod tests {
         }
         let db = open(dir.path()).unwrap();
         assert_eq!(db.open_tree("t").unwrap().get("k").unwrap(), Some(IVec::from("v")));
-        let tx = db.inner.db.begin_write().unwrap();
-        assert_eq!(table_len(&tx, TableDefinition::new("t")).unwrap(), 1);
+        assert_eq!(db.open_tree("t").unwrap().len(), 1);
     }
 
     #[test]

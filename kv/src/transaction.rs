@@ -10,7 +10,7 @@ use std::rc::Rc;
 use redb::{ReadableTable, WriteTransaction};
 
 use crate::db::{Inner, WriteGuard};
-use crate::{Batch, Error, IVec, Tree};
+use crate::{Error, IVec, Tree};
 
 /// Why a transaction did not commit.
 #[derive(Debug)]
@@ -106,25 +106,6 @@ impl TransactionalTree {
 
     pub fn remove(&self, key: impl AsRef<[u8]>) -> UnabortableTransactionResult<Option<IVec>> {
         Ok(self.with(|t| Ok(t.remove(key.as_ref())?.map(|v| v.value().into())))?)
-    }
-
-    pub fn apply_batch(&self, batch: &Batch) -> UnabortableTransactionResult<()> {
-        Ok(self.with(|t| {
-            for (key, value) in &batch.ops {
-                match value {
-                    Some(value) => drop(t.insert(&key[..], &value[..])?),
-                    None => drop(t.remove(&key[..])?),
-                }
-            }
-            Ok(())
-        })?)
-    }
-
-    /// A number never handed out before by this store (see [`crate::Db::generate_id`]).
-    pub fn generate_id(&self) -> UnabortableTransactionResult<u64> {
-        let tx = self.tx.borrow();
-        let tx = tx.as_ref().ok_or_else(|| Error::ReportableBug("transaction used after it ended".into()))?;
-        Ok(crate::db::next_id(tx)?)
     }
 }
 
